@@ -1,0 +1,120 @@
+//! The content folder: payload files named by their SHA-256 (`content/ab/<sha256>`), and what
+//! the updates of the store reference from it. A file is published by renaming it from the
+//! staging folder, so it appears whole or not at all.
+
+use super::{Store, content_path};
+use crate::error::{Error, Result};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use std::fs;
+use std::path::Path;
+
+/// What `status` shows of content.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ContentStats {
+    /// Distinct files referenced by updates that are not removed.
+    pub referenced: u64,
+    pub present: u64,
+    pub missing: u64,
+    pub present_bytes: u64,
+    /// Bytes still to fetch, where sizes are known.
+    pub missing_bytes: u64,
+    /// Files in the content folder, referenced or not.
+    pub stored_files: u64,
+    pub stored_bytes: u64,
+}
+
+/// A file reference of a stored update.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferencedFile {
+    pub update_id: String,
+    pub title: String,
+    pub name: String,
+    pub size: Option<u64>,
+    pub sha1: Option<[u8; 20]>,
+    pub sha256: Option<[u8; 32]>,
+    pub present: bool,
+}
+
+impl Store {
+    /// Every file referenced by an update that is not removed, with whether it is present.
+    pub fn referenced_files(&self) -> Result<Vec<ReferencedFile>> {
+        let mut st = self.conn.prepare(
+            "SELECT f.update_id, u.title, f.name, f.size, f.sha1, f.sha256,
+                    EXISTS(SELECT 1 FROM content c WHERE c.sha256 = f.sha256 OR (f.sha256 IS NULL AND c.sha1 = f.sha1))
+             FROM files f JOIN updates u ON u.update_id = f.update_id
+             WHERE u.state != 'removed' ORDER BY u.title, f.update_id, f.name",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(ReferencedFile {
+                update_id: r.get(0)?,
+                title: r.get(1)?,
+                name: r.get(2)?,
+                size: r.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                sha1: r.get::<_, Option<Vec<u8>>>(4)?.and_then(|v| v.try_into().ok()),
+                sha256: r.get::<_, Option<Vec<u8>>>(5)?.and_then(|v| v.try_into().ok()),
+                present: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn content_stats(&self) -> Result<ContentStats> {
+        let mut s = ContentStats::default();
+        let mut seen = std::collections::HashSet::new();
+        for f in self.referenced_files()? {
+            let key = (f.sha256, f.sha1);
+            if !seen.insert(key) {
+                continue;
+            }
+            s.referenced += 1;
+            if f.present {
+                s.present += 1;
+                s.present_bytes += f.size.unwrap_or(0);
+            } else {
+                s.missing += 1;
+                s.missing_bytes += f.size.unwrap_or(0);
+            }
+        }
+        let (n, b): (i64, i64) =
+            self.conn.query_row("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM content", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        s.stored_files = n as u64;
+        s.stored_bytes = b as u64;
+        Ok(s)
+    }
+
+    /// The recorded size and SHA-1 of a content file, if the store has it.
+    pub fn content_entry(&self, sha256: &[u8; 32]) -> Result<Option<(u64, [u8; 20])>> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT size, sha1 FROM content WHERE sha256 = ?1", params![sha256.as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(s, h)| Some((s as u64, h.try_into().ok()?))))
+    }
+
+    /// The SHA-256 of the stored file with this SHA-1, if any.
+    pub fn content_by_sha1(&self, sha1: &[u8; 20]) -> Result<Option<[u8; 32]>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT sha256 FROM content WHERE sha1 = ?1", params![sha1.as_slice()], |r| r.get(0))
+            .optional()?;
+        Ok(row.and_then(|v| v.try_into().ok()))
+    }
+}
+
+/// Moves a fully written and hashed file from staging to its place in the content folder.
+/// Returns false if the content was already there (the staged copy is then removed).
+pub fn publish(root: &Path, staged: &Path, sha256: &[u8; 32]) -> Result<bool> {
+    let dest = content_path(root, sha256);
+    if dest.is_file() {
+        let _ = fs::remove_file(staged);
+        return Ok(false);
+    }
+    let dir = dest.parent().expect("content paths have a parent");
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+    fs::rename(staged, &dest).map_err(|e| Error::io(&dest, "publish", e))?;
+    crate::fsutil::sync_dir(Some(dir));
+    Ok(true)
+}

@@ -1,0 +1,107 @@
+//! The SQLite schema, as an append-only list of migrations keyed on `PRAGMA user_version`.
+//! A migration once released is never edited: a change is a new entry at the end.
+
+use crate::error::{Error, ErrorKind, Result};
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the foundation: store identity, categories, updates and their relations, content,
+    // criteria, and the sync history.
+    r#"
+    CREATE TABLE store_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE categories(
+        id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        parent TEXT,
+        changed_seq INTEGER NOT NULL
+    );
+    CREATE INDEX categories_changed ON categories(changed_seq);
+    CREATE TABLE updates(
+        update_id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        update_type TEXT NOT NULL,
+        title TEXT NOT NULL,
+        kb TEXT,
+        severity TEXT,
+        creation_date TEXT,
+        state TEXT NOT NULL CHECK (state IN ('published', 'expired', 'removed')),
+        declined INTEGER NOT NULL DEFAULT 0,
+        fingerprint BLOB,
+        doc BLOB NOT NULL,
+        changed_seq INTEGER NOT NULL
+    );
+    CREATE INDEX updates_changed ON updates(changed_seq);
+    CREATE INDEX updates_kb ON updates(kb);
+    CREATE TABLE update_categories(
+        update_id TEXT NOT NULL, category_id TEXT NOT NULL,
+        PRIMARY KEY(update_id, category_id)) WITHOUT ROWID;
+    CREATE INDEX update_categories_cat ON update_categories(category_id);
+    CREATE TABLE supersedence(
+        update_id TEXT NOT NULL, supersedes TEXT NOT NULL,
+        PRIMARY KEY(update_id, supersedes)) WITHOUT ROWID;
+    CREATE INDEX supersedence_rev ON supersedence(supersedes);
+    CREATE TABLE bundles(
+        parent TEXT NOT NULL, child TEXT NOT NULL,
+        PRIMARY KEY(parent, child)) WITHOUT ROWID;
+    CREATE INDEX bundles_child ON bundles(child);
+    CREATE TABLE files(
+        update_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER,
+        sha1 BLOB,
+        sha256 BLOB
+    );
+    CREATE INDEX files_update ON files(update_id);
+    CREATE INDEX files_sha1 ON files(sha1);
+    CREATE INDEX files_sha256 ON files(sha256);
+    CREATE TABLE content(
+        sha256 BLOB PRIMARY KEY,
+        sha1 BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        added TEXT NOT NULL
+    );
+    CREATE INDEX content_sha1 ON content(sha1);
+    CREATE TABLE criteria(kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(kind, value));
+    CREATE TABLE sync_runs(
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        source TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        new INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        expired INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        categories INTEGER NOT NULL DEFAULT 0,
+        package_id TEXT,
+        package_created TEXT,
+        error TEXT
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`CURRENT`], each step in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > CURRENT {
+        return Err(Error::new(
+            ErrorKind::StoreDamaged,
+            format!("the store's schema is version {version}, newer than this offsync understands ({CURRENT})"),
+        )
+        .with_hint("use the offsync release that wrote this store, or a newer one"));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Writes, always inside one transaction ([`Tx`]). Every row a transaction changes takes
+//! the next value of the store's change sequence, so that an export can take "everything
+//! changed since N"; removals become tombstones (state `removed`) and are never deleted.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Category, Update};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::ops::Deref;
+use std::path::Path;
+
+/// Where an update stands in this store, as upstream left it. `declined` is kept apart: it
+/// is the local administrator's decision and survives every sync and import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredState {
+    Published,
+    Expired,
+    Removed,
+}
+
+impl StoredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredState::Published => "published",
+            StoredState::Expired => "expired",
+            StoredState::Removed => "removed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<StoredState> {
+        Some(match s {
+            "published" => StoredState::Published,
+            "expired" => StoredState::Expired,
+            "removed" => StoredState::Removed,
+            _ => return None,
+        })
+    }
+}
+
+/// A write transaction on a store. Dropping it without [`Tx::commit`] rolls everything back.
+pub struct Tx<'a> {
+    tx: Transaction<'a>,
+    seq: u64,
+    start_seq: u64,
+    root: &'a Path,
+}
+
+impl Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+impl<'a> Tx<'a> {
+    pub(super) fn begin(conn: &'a mut Connection, root: &'a Path) -> Result<Tx<'a>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq: String = tx.query_row("SELECT value FROM store_info WHERE key = 'change_seq'", [], |r| r.get(0))?;
+        let seq: u64 = seq
+            .parse()
+            .map_err(|_| Error::new(ErrorKind::StoreDamaged, format!("change_seq '{seq}' is not a number")))?;
+        Ok(Tx { tx, seq, start_seq: seq, root })
+    }
+
+    /// The store folder.
+    pub fn root(&self) -> &Path {
+        self.root
+    }
+
+    /// Takes the next change sequence value.
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// The change sequence as it will be after commit.
+    pub fn current_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Makes every change of this transaction durable at once.
+    pub fn commit(self) -> Result<()> {
+        if self.seq != self.start_seq {
+            self.tx.execute(
+                "UPDATE store_info SET value = ?1 WHERE key = 'change_seq'",
+                [self.seq.to_string()],
+            )?;
+        }
+        self.tx.commit()?;
+        Ok(())
+    }
+
+    /// Inserts or replaces a category; returns whether anything changed.
+    pub fn put_category(&mut self, c: &Category) -> Result<bool> {
+        let existing: Option<(u32, String, String, Option<String>)> = self
+            .tx
+            .query_row(
+                "SELECT revision, kind, title, parent FROM categories WHERE id = ?1",
+                [c.id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let parent = c.parent.as_ref().map(|p| p.as_str().to_string());
+        if let Some((rev, kind, title, par)) = &existing {
+            if *rev > c.revision
+                || (*rev == c.revision && kind == c.kind.as_str() && *title == c.title && *par == parent)
+            {
+                return Ok(false);
+            }
+        }
+        let seq = self.next_seq();
+        self.tx.execute(
+            "INSERT INTO categories(id, revision, kind, title, parent, changed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, kind = excluded.kind,
+               title = excluded.title, parent = excluded.parent, changed_seq = excluded.changed_seq",
+            params![c.id.as_str(), c.revision, c.kind.as_str(), c.title, parent, seq as i64],
+        )?;
+        Ok(true)
+    }
+
+    /// Inserts or replaces an update revision with its relations and file references, in
+    /// `state`. The local `declined` flag of an existing row is kept.
+    pub fn put_update(&mut self, u: &Update, state: StoredState, fingerprint: Option<&[u8; 32]>) -> Result<u64> {
+        let seq = self.next_seq();
+        let doc = encode_doc(u)?;
+        let id = u.id.as_str();
+        self.tx.execute(
+            "INSERT INTO updates(update_id, revision, update_type, title, kb, severity, creation_date, state,
+                                 fingerprint, doc, changed_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(update_id) DO UPDATE SET revision = excluded.revision, update_type = excluded.update_type,
+               title = excluded.title, kb = excluded.kb, severity = excluded.severity,
+               creation_date = excluded.creation_date, state = excluded.state,
+               fingerprint = excluded.fingerprint, doc = excluded.doc, changed_seq = excluded.changed_seq",
+            params![
+                id,
+                u.revision,
+                u.update_type,
+                u.title("en"),
+                u.kb,
+                u.severity,
+                u.creation_date,
+                state.as_str(),
+                fingerprint.map(|f| f.as_slice()),
+                doc,
+                seq as i64
+            ],
+        )?;
+        for table in ["update_categories", "supersedence", "files"] {
+            self.tx.execute(&format!("DELETE FROM {table} WHERE update_id = ?1"), [id])?;
+        }
+        self.tx.execute("DELETE FROM bundles WHERE parent = ?1", [id])?;
+        {
+            let mut st = self
+                .tx
+                .prepare_cached("INSERT OR IGNORE INTO update_categories(update_id, category_id) VALUES (?1, ?2)")?;
+            for c in &u.categories {
+                st.execute([id, c.as_str()])?;
+            }
+            let mut st = self
+                .tx
+                .prepare_cached("INSERT OR IGNORE INTO supersedence(update_id, supersedes) VALUES (?1, ?2)")?;
+            for s in &u.supersedes {
+                st.execute([id, s.as_str()])?;
+            }
+            let mut st = self.tx.prepare_cached("INSERT OR IGNORE INTO bundles(parent, child) VALUES (?1, ?2)")?;
+            for b in &u.bundled {
+                st.execute([id, b.id.as_str()])?;
+            }
+            let mut st = self
+                .tx
+                .prepare_cached("INSERT INTO files(update_id, name, size, sha1, sha256) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for f in &u.files {
+                st.execute(params![
+                    id,
+                    f.name,
+                    f.size.map(|s| s as i64),
+                    f.sha1.as_ref().map(|h| h.as_slice()),
+                    f.sha256.as_ref().map(|h| h.as_slice())
+                ])?;
+            }
+        }
+        Ok(seq)
+    }
+
+    /// Changes only the state of a stored update (a tombstone, or expiry); returns whether
+    /// it changed.
+    pub fn set_state(&mut self, id: &str, state: StoredState) -> Result<bool> {
+        let cur: Option<String> = self
+            .tx
+            .query_row("SELECT state FROM updates WHERE update_id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        match cur {
+            Some(s) if s != state.as_str() => {
+                let seq = self.next_seq();
+                self.tx.execute(
+                    "UPDATE updates SET state = ?1, changed_seq = ?2 WHERE update_id = ?3",
+                    params![state.as_str(), seq as i64, id],
+                )?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Sets the local `declined` decision; returns whether it changed.
+    pub fn set_declined(&mut self, id: &str, declined: bool) -> Result<bool> {
+        let seq = self.next_seq();
+        let n = self.tx.execute(
+            "UPDATE updates SET declined = ?1, changed_seq = ?2 WHERE update_id = ?3 AND declined != ?1",
+            params![declined as i64, seq as i64, id],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Replaces the criteria of one kind (`product`, `classification`, `language`).
+    pub fn set_criteria(&mut self, kind: &str, values: &[String]) -> Result<()> {
+        self.tx.execute("DELETE FROM criteria WHERE kind = ?1", [kind])?;
+        for v in values {
+            self.tx
+                .execute("INSERT OR IGNORE INTO criteria(kind, value) VALUES (?1, ?2)", [kind, v])?;
+        }
+        Ok(())
+    }
+
+    /// Records a content file now present in the content folder.
+    pub fn add_content(&mut self, sha256: &[u8; 32], sha1: &[u8; 20], size: u64, added: &str) -> Result<bool> {
+        let n = self.tx.execute(
+            "INSERT OR IGNORE INTO content(sha256, sha1, size, added) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256.as_slice(), sha1.as_slice(), size as i64, added],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Records a finished sync run; returns its id.
+    pub fn record_sync_run(&mut self, r: &super::SyncRunRecord) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO sync_runs(started, finished, source, outcome, new, updated, expired, removed, unchanged,
+                                   categories, package_id, package_created, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                r.started,
+                r.finished,
+                r.source,
+                r.outcome,
+                r.new as i64,
+                r.updated as i64,
+                r.expired as i64,
+                r.removed as i64,
+                r.unchanged as i64,
+                r.categories as i64,
+                r.package_id,
+                r.package_created,
+                r.error
+            ],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+}
+
+/// The encoding of an update document inside the database (store-internal; a change to it
+/// is a schema migration).
+pub(crate) fn encode_doc(u: &Update) -> Result<Vec<u8>> {
+    bincode::encode_to_vec(u, bincode::config::standard())
+        .map_err(|e| Error::other(format!("cannot encode update {}: {e}", u.id)))
+}
+
+/// The most an update document may take: far above any real one (the largest real
+/// documents are tens of kilobytes), low enough that a damaged row cannot exhaust memory.
+const MAX_DOC_BYTES: usize = 64 * 1024 * 1024;
+
+pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
+    let cfg = bincode::config::standard().with_limit::<MAX_DOC_BYTES>();
+    let (u, n): (Update, usize) = bincode::decode_from_slice(bytes, cfg)
+        .map_err(|e| Error::new(ErrorKind::StoreDamaged, format!("a stored update document cannot be read: {e}")))?;
+    if n != bytes.len() {
+        return Err(Error::new(ErrorKind::StoreDamaged, "a stored update document has trailing bytes"));
+    }
+    Ok(u)
+}

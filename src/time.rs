@@ -1,0 +1,115 @@
+//! Time as data. Nothing in the library reads the clock: commands take the current time as a
+//! parameter ([`Timestamp`]) so that tests can pin it and output stays reproducible.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current system time. Only the CLI layer calls this.
+    pub fn now() -> Timestamp {
+        let secs = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        };
+        Timestamp(secs)
+    }
+
+    /// RFC 3339 in UTC with second precision: `2026-11-26T13:45:00Z`.
+    pub fn rfc3339(self) -> String {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        )
+    }
+
+    /// Parses the form [`Timestamp::rfc3339`] writes (also accepts fractional seconds and a
+    /// `+00:00` offset).
+    pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if s.len() < 19 {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let b = s.as_bytes();
+        if b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        let rest = &s[19..];
+        let rest = match rest.strip_prefix('.') {
+            Some(r) => r.trim_start_matches(|c: char| c.is_ascii_digit()),
+            None => rest,
+        };
+        let offset = match rest {
+            "Z" | "" | "+00:00" => 0,
+            r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
+                let oh: i64 = r.get(1..3)?.parse().ok()?;
+                let om: i64 = r.get(4..6)?.parse().ok()?;
+                let sign = if r.starts_with('-') { -1 } else { 1 };
+                sign * (oh * 3600 + om * 60)
+            }
+            _ => return None,
+        };
+        Some(Timestamp(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset))
+    }
+}
+
+// Howard Hinnant's civil calendar algorithms (public domain), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses() {
+        assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp(1_795_700_000).rfc3339(), "2026-11-26T13:33:20Z");
+        for t in [0i64, 951_782_400, 1_795_700_000, -86_401, 4_102_444_800] {
+            assert_eq!(Timestamp::parse_rfc3339(&Timestamp(t).rfc3339()), Some(Timestamp(t)));
+        }
+        assert_eq!(
+            Timestamp::parse_rfc3339("2022-05-10T17:00:06.000Z"),
+            Timestamp::parse_rfc3339("2022-05-10T17:00:06Z")
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2022-05-10T19:00:06+02:00"),
+            Timestamp::parse_rfc3339("2022-05-10T17:00:06Z")
+        );
+        assert_eq!(Timestamp::parse_rfc3339("2022-13-10T17:00:06Z"), None);
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! Upstream sources: where a sync takes its metadata from. One reader per kind of source;
+//! each turns its format into the shared model and knows nothing of the store's tables or of
+//! the criteria.
+//!
+//! A sync is two passes so that a source can be large and still be read cheaply:
+//! [`Upstream::scan`] streams every category in full and a small [`UpdateHeader`] per update
+//! (enough to apply the criteria and to see what is unchanged); [`Upstream::fetch`] then
+//! reads the full metadata of only the updates that the sync selected and that changed.
+//! The offline catalog (wsusscn2.cab) fits the same shape: `package.xml` gives the headers,
+//! the per-revision fragments give the rest.
+
+pub mod folder;
+pub mod parent;
+pub mod upd_xml;
+
+use crate::error::Result;
+use crate::model::{Category, Guid, PublicationState, Update};
+use crate::progress::Progress;
+use std::path::Path;
+
+/// What a sync needs to know of an update before reading it in full.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateHeader {
+    pub id: Guid,
+    pub revision: u32,
+    pub update_type: String,
+    /// Members of the `IsCategory` prerequisite groups (products and classifications).
+    pub categories: Vec<Guid>,
+    /// Languages of the binaries (lowercase); empty or `all` = language neutral.
+    pub languages: Vec<String>,
+    /// Children this update bundles.
+    pub bundled: Vec<Guid>,
+    /// Parents that bundle this update, when the source records it on the child.
+    pub bundled_by: Vec<Guid>,
+    pub publication_state: PublicationState,
+    /// A digest of the source's description of this revision: equal fingerprints mean the
+    /// stored copy is current and need not be fetched again.
+    pub fingerprint: [u8; 32],
+    /// The source's own locator for [`Upstream::fetch`].
+    pub key: u64,
+}
+
+/// One item of a scan.
+pub enum ScanItem {
+    Category(Category),
+    Update(UpdateHeader),
+}
+
+/// Facts about the source that the sync records with its run.
+#[derive(Clone, Debug, Default)]
+pub struct ScanSummary {
+    /// Identity of this snapshot of the source, when it has one (a catalog's PackageId).
+    pub package_id: Option<String>,
+    /// When the source snapshot was made, when known.
+    pub created: Option<String>,
+    /// Non-fatal findings to show the operator and write to the log.
+    pub warnings: Vec<String>,
+    /// Whether the source lists everything it has (so absence means removal).
+    pub complete: bool,
+}
+
+/// A source of update metadata.
+pub trait Upstream {
+    /// A one-line description for logs and the sync history (`folder /path/to/docs`).
+    fn describe(&self) -> String;
+
+    /// Streams every category and one header per update revision, in any order.
+    fn scan(&mut self, sink: &mut dyn FnMut(ScanItem) -> Result<()>, progress: &dyn Progress) -> Result<ScanSummary>;
+
+    /// Where the item with this key comes from (a file name, a row), for error messages.
+    fn locate(&self, key: u64) -> String;
+
+    /// Reads the full metadata of the updates whose keys (from the scan) are given.
+    fn fetch(&mut self, keys: &[u64], sink: &mut dyn FnMut(Update) -> Result<()>, progress: &dyn Progress) -> Result<()>;
+}
+
+/// Opens the source named by `spec`: an offsync store folder (it has `offsync.db`), or a
+/// folder of `upd:Update` documents.
+pub fn open(spec: &Path) -> Result<Box<dyn Upstream>> {
+    if crate::store::Store::is_store(spec) {
+        return Ok(Box::new(parent::ParentStore::open(spec)?));
+    }
+    Ok(Box::new(folder::FolderSource::open(spec)?))
+}

@@ -1,0 +1,1292 @@
+//! Reader for the WSUS update metadata document (`upd:Update`, FORMATS.md section 1): one
+//! XML document per update revision, as upstream WSUS serves it and `wsusutil export` writes it.
+//!
+//! The document is read in one streaming pass over the decoded text. Elements are matched by
+//! their local name only: prefixes, namespace declarations (also re-declared on children) and
+//! attribute order do not matter. Subtrees that the model does not use (`ApplicabilityRules`,
+//! `InstallationBehavior`, driver metadata, URLs...) are skipped without being interpreted.
+//!
+//! Encodings: UTF-8 with or without BOM, UTF-16LE with or without BOM, UTF-16BE with BOM (and
+//! without one when the text starts with `\0<`). An XML declaration naming any other encoding
+//! is refused, as is text that is not valid in the sniffed encoding.
+
+use crate::model::{BundledRef, Category, CategoryKind, FileRef, Guid, Localized, PublicationState, Update};
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What one `upd:Update` document defines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Document {
+    /// `UpdateType="Category"`: a company, product family, product or classification.
+    Category(Category),
+    /// Anything else: software update, driver, detectoid, ...
+    Update(Update),
+}
+
+/// Why a document could not be read. The message names the offending value or the byte
+/// position; the caller adds which document it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocError {
+    pub message: String,
+}
+
+impl DocError {
+    fn new(message: impl Into<String>) -> DocError {
+        DocError { message: message.into() }
+    }
+}
+
+impl fmt::Display for DocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DocError {}
+
+/// Parses one `upd:Update` document (any supported encoding) into a category or an update.
+pub fn parse_document(bytes: &[u8]) -> Result<Document, DocError> {
+    let (text, origin) = decode(bytes)?;
+    Parser::new(&text, origin).document()
+}
+
+/// Sniffs the encoding and returns the text: UTF-8 with/without BOM, UTF-16LE with/without BOM
+/// (detected by a `<\0` start), UTF-16BE with BOM (or a `\0<` start). An XML declaration naming
+/// another encoding (e.g. ISO-8859-1, windows-1252) is an "unknown encoding" error naming it;
+/// invalid UTF-8/UTF-16 is an error too. UTF-8 text is borrowed, UTF-16 text is converted.
+pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, DocError> {
+    decode(bytes).map(|(text, _)| text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/// Where the decoded text came from, to turn parser positions into positions a person can find.
+#[derive(Clone, Copy, Debug)]
+enum Origin {
+    /// UTF-8; the BOM length is added back so positions are file offsets.
+    Utf8 { bom: usize },
+    /// UTF-16; positions are in the UTF-8 text it was converted to.
+    Utf16,
+}
+
+impl Origin {
+    fn at(self, pos: u64) -> String {
+        match self {
+            Origin::Utf8 { bom } => format!("byte {}", pos + bom as u64),
+            Origin::Utf16 => format!("byte {pos} of the text decoded from UTF-16"),
+        }
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Origin), DocError> {
+    let (text, origin) = match bytes {
+        [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => {
+            return Err(DocError::new("unknown encoding: the document is UTF-32, only UTF-8 and UTF-16 are read"));
+        }
+        [0xEF, 0xBB, 0xBF, rest @ ..] => (utf8(rest, 3)?, Origin::Utf8 { bom: 3 }),
+        [0xFF, 0xFE, rest @ ..] => (Cow::Owned(utf16(rest, 2, true)?), Origin::Utf16),
+        [0xFE, 0xFF, rest @ ..] => (Cow::Owned(utf16(rest, 2, false)?), Origin::Utf16),
+        // No BOM: XML starts with an ASCII character, so a zero byte beside it gives UTF-16 away.
+        [a, 0, ..] if *a != 0 => (Cow::Owned(utf16(bytes, 0, true)?), Origin::Utf16),
+        [0, b, ..] if *b != 0 => (Cow::Owned(utf16(bytes, 0, false)?), Origin::Utf16),
+        _ => (utf8(bytes, 0)?, Origin::Utf8 { bom: 0 }),
+    };
+    if let Some(name) = declared_encoding(&text) {
+        // The bytes were already decoded by sniffing; a declaration of UTF-8 or UTF-16 (in
+        // either form: .NET writes encoding="utf-16" on text it later saves as UTF-8) agrees
+        // well enough. Anything else would need a decoder we do not have.
+        let known = ["utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "unicode", "us-ascii", "ascii"];
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+            return Err(DocError::new(format!(
+                "unknown encoding '{name}' in the XML declaration: only UTF-8 and UTF-16 documents are read"
+            )));
+        }
+    }
+    Ok((text, origin))
+}
+
+fn utf8(bytes: &[u8], offset: usize) -> Result<Cow<'_, str>, DocError> {
+    std::str::from_utf8(bytes)
+        .map(Cow::Borrowed)
+        .map_err(|e| DocError::new(format!("invalid UTF-8 at byte {}", e.valid_up_to() + offset)))
+}
+
+fn utf16(bytes: &[u8], offset: usize, little_endian: bool) -> Result<String, DocError> {
+    if bytes.len() % 2 != 0 {
+        return Err(DocError::new(format!(
+            "invalid UTF-16: odd number of bytes ({})",
+            bytes.len() + offset
+        )));
+    }
+    let units = bytes.chunks_exact(2).map(|c| {
+        if little_endian { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }
+    });
+    // Mostly ASCII: one UTF-8 byte per code unit, plus a little room for the rest.
+    let mut out = String::with_capacity(bytes.len() / 2 + bytes.len() / 16);
+    let mut unit = 0usize;
+    for r in char::decode_utf16(units) {
+        match r {
+            Ok(c) => {
+                unit += c.len_utf16();
+                out.push(c);
+            }
+            Err(e) => {
+                return Err(DocError::new(format!(
+                    "invalid UTF-16 at byte {}: unpaired surrogate {:#06x}",
+                    offset + unit * 2,
+                    e.unpaired_surrogate()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `encoding` pseudo-attribute of a leading XML declaration, if there is one.
+fn declared_encoding(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("<?xml")?;
+    if !rest.starts_with([' ', '\t', '\r', '\n']) {
+        return None;
+    }
+    let decl = &rest[..rest.find("?>")?];
+    let after = &decl[decl.find("encoding")? + "encoding".len()..];
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &after[1..];
+    Some(value[..value.find(quote)?].trim())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// Accepts base64 with or without padding (the real documents pad).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// What the pass collects before it is turned into the model.
+#[derive(Default)]
+struct Builder {
+    identity: Option<(Guid, u32)>,
+    update_type: Option<String>,
+    default_language: Option<String>,
+    severity: Option<String>,
+    creation_date: Option<String>,
+    expired: bool,
+    kb: Option<String>,
+    languages: Vec<String>,
+    localized: BTreeMap<String, Localized>,
+    categories: Vec<Guid>,
+    /// The first `IsCategory` member in document order: a category's parent.
+    first_category: Option<Guid>,
+    supersedes: Vec<Guid>,
+    bundled: Vec<BundledRef>,
+    files: Vec<FileRef>,
+    category_type: Option<String>,
+}
+
+impl Builder {
+    fn finish(self) -> Result<Document, DocError> {
+        let (id, revision) = self.identity.ok_or_else(|| DocError::new("document has no UpdateIdentity"))?;
+        let update_type = self
+            .update_type
+            .ok_or_else(|| DocError::new(format!("update {id}: document has no Properties/@UpdateType")))?;
+        let is_category = update_type.eq_ignore_ascii_case("Category");
+        let mut update = Update {
+            id,
+            revision,
+            update_type,
+            default_language: self.default_language,
+            localized: self.localized,
+            kb: self.kb,
+            severity: self.severity,
+            creation_date: self.creation_date,
+            languages: self.languages,
+            categories: self.categories,
+            publication_state: if self.expired { PublicationState::Expired } else { PublicationState::Published },
+            supersedes: self.supersedes,
+            bundled: self.bundled,
+            files: self.files,
+        };
+        update.normalize();
+        if !is_category {
+            return Ok(Document::Update(update));
+        }
+        let id = &update.id;
+        let ty = self.category_type.ok_or_else(|| {
+            DocError::new(format!("category {id}: document has no HandlerSpecificData/CategoryInformation/@CategoryType"))
+        })?;
+        let kind = CategoryKind::parse(&ty)
+            .ok_or_else(|| DocError::new(format!("category {id}: unknown CategoryType '{ty}'")))?;
+        Ok(Document::Category(Category {
+            title: update.title("en").to_string(),
+            id: update.id,
+            revision: update.revision,
+            kind,
+            parent: self.first_category,
+        }))
+    }
+}
+
+struct Parser<'a> {
+    reader: Reader<&'a [u8]>,
+    origin: Origin,
+}
+
+/// The local name of an element (`upd:Title` -> `Title`).
+fn local<'e>(e: &'e BytesStart<'_>) -> &'e str {
+    e.local_name().into_inner()
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
+    match c {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim_matches(is_xml_space)),
+        Cow::Owned(s) => {
+            let t = s.trim_matches(is_xml_space);
+            if t.len() == s.len() { Cow::Owned(s) } else { Cow::Owned(t.to_owned()) }
+        }
+    }
+}
+
+fn push_text<'a>(out: &mut Cow<'a, str>, s: Cow<'a, str>) {
+    if out.is_empty() {
+        *out = s;
+    } else {
+        out.to_mut().push_str(&s);
+    }
+}
+
+fn is_true(v: &str) -> bool {
+    v.trim() == "1" || v.trim().eq_ignore_ascii_case("true")
+}
+
+fn parse_guid(v: &str, what: &str) -> Result<Guid, DocError> {
+    Guid::parse(v).ok_or_else(|| DocError::new(format!("{what}: '{v}' is not a GUID")))
+}
+
+fn parse_revision(v: &str, what: &str) -> Result<u32, DocError> {
+    v.trim()
+        .parse::<u32>()
+        .map_err(|_| DocError::new(format!("{what}: RevisionNumber '{v}' is not a revision number")))
+}
+
+/// `KB5013943`, `5013943` -> `5013943`; anything not all digits -> None.
+fn parse_kb(v: &str) -> Option<String> {
+    let t = v.trim();
+    let t = match t.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("KB") => t[2..].trim_start(),
+        _ => t,
+    };
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.to_string())
+}
+
+/// Decodes a base64 digest of exactly N bytes: Ok(None) when it is valid base64 of another
+/// length, an error naming the file when it is not base64.
+fn decode_digest<const N: usize>(v: &str, file: &str, attr: &str) -> Result<Option<[u8; N]>, DocError> {
+    let v = v.trim();
+    let mut buf = [0u8; 64];
+    match BASE64.decode_slice(v, &mut buf) {
+        Ok(n) if n == N => {
+            let mut out = [0u8; N];
+            out.copy_from_slice(&buf[..N]);
+            Ok(Some(out))
+        }
+        Ok(_) | Err(base64::DecodeSliceError::OutputSliceTooSmall) => Ok(None),
+        Err(base64::DecodeSliceError::DecodeError(e)) => {
+            Err(DocError::new(format!("File '{file}': {attr} '{v}' is not base64 ({e})")))
+        }
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, origin: Origin) -> Parser<'a> {
+        Parser { reader: Reader::from_str(text), origin }
+    }
+
+    fn malformed_at(&self, pos: u64, e: impl fmt::Display) -> DocError {
+        DocError::new(format!("malformed XML at {}: {e}", self.origin.at(pos)))
+    }
+
+    fn next(&mut self) -> Result<Event<'a>, DocError> {
+        self.reader
+            .read_event()
+            .map_err(|e| self.malformed_at(self.reader.error_position(), e))
+    }
+
+    /// Skips the content of an element whose start tag was just read.
+    fn skip(&mut self, e: &BytesStart<'_>) -> Result<(), DocError> {
+        match self.reader.read_to_end(e.name()) {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.malformed_at(self.reader.error_position(), err)),
+        }
+    }
+
+    /// Skips the element if it has content (a start tag rather than an empty-element tag).
+    fn done(&mut self, e: &BytesStart<'_>, open: bool) -> Result<(), DocError> {
+        if open { self.skip(e) } else { Ok(()) }
+    }
+
+    /// The next child element of the current element, with whether it has content (`Start`)
+    /// or not (`Empty`); None at the current element's end tag. The caller must consume or
+    /// skip the content of an open child before asking for the next one.
+    fn child(&mut self) -> Result<Option<(BytesStart<'a>, bool)>, DocError> {
+        loop {
+            match self.next()? {
+                Event::Start(e) => return Ok(Some((e, true))),
+                Event::Empty(e) => return Ok(Some((e, false))),
+                Event::End(_) => return Ok(None),
+                Event::Eof => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "the document ends inside an element"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Calls `f` with the local name and value of every attribute that is not a namespace
+    /// declaration, in document order.
+    fn attrs<'e>(
+        &self,
+        e: &'e BytesStart<'_>,
+        mut f: impl FnMut(&str, Cow<'e, str>) -> Result<(), DocError>,
+    ) -> Result<(), DocError> {
+        let mut it = e.attributes();
+        it.with_checks(false);
+        for a in it {
+            let a = a.map_err(|err| self.malformed_at(self.reader.buffer_position(), err))?;
+            if a.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            let value = a
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|err| self.malformed_at(self.reader.buffer_position(), err))?;
+            f(a.key.local_name().into_inner(), value)?;
+        }
+        Ok(())
+    }
+
+    /// The text content of the element whose start tag was just read, trimmed; consumes its
+    /// end tag. Borrowed from the input unless it had references, CDATA or line ends to fix.
+    fn text(&mut self) -> Result<Cow<'a, str>, DocError> {
+        let mut out: Cow<'a, str> = Cow::Borrowed("");
+        loop {
+            match self.next()? {
+                Event::Text(t) => push_text(&mut out, t.xml10_content()),
+                Event::CData(c) => push_text(&mut out, c.xml10_content()),
+                Event::GeneralRef(r) => {
+                    let pos = self.reader.buffer_position();
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => out.to_mut().push(c),
+                        Ok(None) => match quick_xml::escape::resolve_predefined_entity(&r) {
+                            Some(s) => push_text(&mut out, Cow::Borrowed(s)),
+                            None => return Err(self.malformed_at(pos, format!("unknown entity &{};", &*r))),
+                        },
+                        Err(e) => return Err(self.malformed_at(pos, e)),
+                    }
+                }
+                Event::Start(e) => self.skip(&e)?,
+                Event::End(_) => break,
+                Event::Eof => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "the document ends inside an element"));
+                }
+                _ => {}
+            }
+        }
+        Ok(trim_cow(out))
+    }
+
+    fn document(mut self) -> Result<Document, DocError> {
+        let (root, open) = loop {
+            match self.next()? {
+                Event::Start(e) => break (e, true),
+                Event::Empty(e) => break (e, false),
+                Event::Eof => return Err(DocError::new("document has no root element")),
+                Event::Text(t) if !t.trim_matches(is_xml_space).is_empty() => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "text before the root element"));
+                }
+                Event::GeneralRef(_) | Event::CData(_) => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "text before the root element"));
+                }
+                _ => {}
+            }
+        };
+        if local(&root) != "Update" {
+            return Err(DocError::new(format!(
+                "root element is <{}>, not an upd:Update document",
+                root.name().into_inner()
+            )));
+        }
+        // Attributes are only checked where they are read; check the root's (namespace
+        // declarations) so that a broken start tag at the very top is not passed over.
+        self.attrs(&root, |_, _| Ok(()))?;
+        let mut b = Builder::default();
+        if open {
+            self.update(&mut b)?;
+        }
+        // Only comments, processing instructions and white space may follow the root.
+        loop {
+            match self.next()? {
+                Event::Eof => break,
+                Event::Start(_) | Event::Empty(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "content after the root element"));
+                }
+                Event::Text(t) if !t.trim_matches(is_xml_space).is_empty() => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "content after the root element"));
+                }
+                _ => {}
+            }
+        }
+        b.finish()
+    }
+
+    /// Children of the root element.
+    fn update(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            match local(&e) {
+                "UpdateIdentity" if b.identity.is_none() => {
+                    let (id, rev) = self.identity(&e, "UpdateIdentity")?;
+                    let rev = rev.ok_or_else(|| DocError::new(format!("UpdateIdentity of {id} has no RevisionNumber")))?;
+                    b.identity = Some((id, rev));
+                    self.done(&e, open)?;
+                }
+                "Properties" => {
+                    self.properties_attrs(&e, b)?;
+                    if open {
+                        self.properties(b)?;
+                    }
+                }
+                "LocalizedPropertiesCollection" if open => self.localized_collection(b)?,
+                "Relationships" if open => self.relationships(b)?,
+                "Files" if open => self.files(b)?,
+                "HandlerSpecificData" if open => self.handler(b)?,
+                // ApplicabilityRules and anything else: not interpreted.
+                _ => self.done(&e, open)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `UpdateIdentity @UpdateID @RevisionNumber?`; `what` names the context for errors.
+    fn identity(&self, e: &BytesStart<'_>, what: &str) -> Result<(Guid, Option<u32>), DocError> {
+        let mut id = None;
+        let mut rev = None;
+        self.attrs(e, |k, v| {
+            match k {
+                "UpdateID" => id = Some(parse_guid(&v, &format!("{what} UpdateID"))?),
+                "RevisionNumber" => rev = Some(parse_revision(&v, what)?),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let id = id.ok_or_else(|| DocError::new(format!("{what} has no UpdateID")))?;
+        Ok((id, rev))
+    }
+
+    fn properties_attrs(&self, e: &BytesStart<'_>, b: &mut Builder) -> Result<(), DocError> {
+        let non_empty = |v: Cow<'_, str>| {
+            let t = v.trim_matches(is_xml_space);
+            (!t.is_empty()).then(|| t.to_string())
+        };
+        self.attrs(e, |k, v| {
+            match k {
+                "UpdateType" => b.update_type = non_empty(v),
+                "DefaultPropertiesLanguage" => b.default_language = non_empty(v).map(|l| l.to_ascii_lowercase()),
+                "MsrcSeverity" => b.severity = non_empty(v),
+                "CreationDate" => b.creation_date = non_empty(v),
+                "PublicationState" => b.expired = v.trim().eq_ignore_ascii_case("Expired"),
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn properties(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            match local(&e) {
+                "KBArticleID" if open => {
+                    let t = self.text()?;
+                    if b.kb.is_none() {
+                        b.kb = parse_kb(&t);
+                    }
+                }
+                "Language" if open => {
+                    let t = self.text()?;
+                    if !t.is_empty() {
+                        b.languages.push(t.to_ascii_lowercase());
+                    }
+                }
+                _ => self.done(&e, open)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn localized_collection(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            if local(&e) == "LocalizedProperties" && open {
+                self.localized(b)?;
+            } else {
+                self.done(&e, open)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn localized(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        let mut language: Option<String> = None;
+        let mut title: Option<String> = None;
+        let mut description: Option<String> = None;
+        while let Some((e, open)) = self.child()? {
+            match local(&e) {
+                "Language" if open => language = Some(self.text()?.to_ascii_lowercase()),
+                "Title" if open => title = Some(self.text()?.into_owned()),
+                "Description" if open => {
+                    let t = self.text()?;
+                    description = (!t.is_empty()).then(|| t.into_owned());
+                }
+                _ => self.done(&e, open)?,
+            }
+        }
+        // An entry without a language or a title cannot be shown; the first entry of a
+        // language wins.
+        if let (Some(language), Some(title)) = (language, title)
+            && !language.is_empty()
+        {
+            b.localized.entry(language).or_insert(Localized { title, description });
+        }
+        Ok(())
+    }
+
+    fn relationships(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            match local(&e) {
+                "SupersededUpdates" if open => {
+                    while let Some((e, open)) = self.child()? {
+                        if local(&e) == "UpdateIdentity" {
+                            b.supersedes.push(self.identity(&e, "SupersededUpdates/UpdateIdentity")?.0);
+                        }
+                        self.done(&e, open)?;
+                    }
+                }
+                "Prerequisites" if open => self.prerequisites(b)?,
+                "BundledUpdates" if open => {
+                    while let Some((e, open)) = self.child()? {
+                        match local(&e) {
+                            "UpdateIdentity" => {
+                                let (id, revision) = self.identity(&e, "BundledUpdates/UpdateIdentity")?;
+                                b.bundled.push(BundledRef { id, revision });
+                                self.done(&e, open)?;
+                            }
+                            "AtLeastOne" if open => {
+                                while let Some((e, open)) = self.child()? {
+                                    if local(&e) == "UpdateIdentity" {
+                                        let (id, revision) = self.identity(&e, "BundledUpdates/AtLeastOne/UpdateIdentity")?;
+                                        b.bundled.push(BundledRef { id, revision });
+                                    }
+                                    self.done(&e, open)?;
+                                }
+                            }
+                            _ => self.done(&e, open)?,
+                        }
+                    }
+                }
+                _ => self.done(&e, open)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Only the `AtLeastOne IsCategory="true"` groups matter to the model; plain
+    /// prerequisites (detectoids, other updates) are skipped.
+    fn prerequisites(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            if local(&e) != "AtLeastOne" || !open {
+                self.done(&e, open)?;
+                continue;
+            }
+            let mut is_category = false;
+            self.attrs(&e, |k, v| {
+                if k == "IsCategory" {
+                    is_category = is_true(&v);
+                }
+                Ok(())
+            })?;
+            if !is_category {
+                self.skip(&e)?;
+                continue;
+            }
+            while let Some((e, open)) = self.child()? {
+                if local(&e) == "UpdateIdentity" {
+                    let (id, _) = self.identity(&e, "Prerequisites/AtLeastOne/UpdateIdentity")?;
+                    if b.first_category.is_none() {
+                        b.first_category = Some(id.clone());
+                    }
+                    b.categories.push(id);
+                }
+                self.done(&e, open)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn files(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            if local(&e) != "File" {
+                self.done(&e, open)?;
+                continue;
+            }
+            let mut name: Option<Cow<'_, str>> = None;
+            let mut size: Option<Cow<'_, str>> = None;
+            let mut digest: Option<Cow<'_, str>> = None;
+            let mut algorithm: Option<Cow<'_, str>> = None;
+            self.attrs(&e, |k, v| {
+                match k {
+                    "FileName" => name = Some(v),
+                    "Size" => size = Some(v),
+                    "Digest" => digest = Some(v),
+                    "DigestAlgorithm" => algorithm = Some(v),
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            let name = match name {
+                Some(n) if !n.trim().is_empty() => n.trim().to_string(),
+                _ => return Err(DocError::new("Files/File has no FileName")),
+            };
+            let size = match size {
+                None => None,
+                Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+                    DocError::new(format!("File '{name}': Size '{s}' is not a number of bytes"))
+                })?),
+            };
+            let mut file = FileRef { name, size, sha1: None, sha256: None, url: None };
+            if let Some(d) = digest {
+                match algorithm.as_deref().map(str::trim) {
+                    None | Some("") => file.sha1 = decode_digest::<20>(&d, &file.name, "Digest")?,
+                    Some(a) if a.eq_ignore_ascii_case("SHA1") => file.sha1 = decode_digest::<20>(&d, &file.name, "Digest")?,
+                    Some(a) if a.eq_ignore_ascii_case("SHA256") => {
+                        file.sha256 = decode_digest::<32>(&d, &file.name, "Digest")?
+                    }
+                    Some(_) => {}
+                }
+            }
+            if open {
+                while let Some((e, open)) = self.child()? {
+                    if local(&e) != "AdditionalDigest" || !open {
+                        self.done(&e, open)?;
+                        continue;
+                    }
+                    let mut sha256 = false;
+                    self.attrs(&e, |k, v| {
+                        if k == "Algorithm" {
+                            sha256 = v.trim().eq_ignore_ascii_case("SHA256");
+                        }
+                        Ok(())
+                    })?;
+                    let t = self.text()?;
+                    if sha256 && file.sha256.is_none() {
+                        file.sha256 = decode_digest::<32>(&t, &file.name, "AdditionalDigest")?;
+                    }
+                }
+            }
+            b.files.push(file);
+        }
+        Ok(())
+    }
+
+    fn handler(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        while let Some((e, open)) = self.child()? {
+            if local(&e) == "CategoryInformation" {
+                self.attrs(&e, |k, v| {
+                    if k == "CategoryType" {
+                        b.category_type = Some(v.trim().to_string());
+                    }
+                    Ok(())
+                })?;
+            }
+            self.done(&e, open)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const NS: &str = r#"xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update""#;
+
+    fn g(s: &str) -> Guid {
+        Guid::parse(s).unwrap()
+    }
+
+    fn update(xml: &str) -> Update {
+        match parse_document(xml.as_bytes()) {
+            Ok(Document::Update(u)) => u,
+            Ok(Document::Category(c)) => panic!("expected an update, got category {c:?}"),
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    fn category(xml: &str) -> Category {
+        match parse_document(xml.as_bytes()) {
+            Ok(Document::Category(c)) => c,
+            Ok(Document::Update(u)) => panic!("expected a category, got update {}", u.id),
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    fn error(bytes: &[u8]) -> String {
+        match parse_document(bytes) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.message,
+        }
+    }
+
+    /// A document around `body` (children of the root, after the identity and properties).
+    fn doc(props: &str, body: &str) -> String {
+        format!(
+            r#"<upd:Update {NS}>
+  <upd:UpdateIdentity UpdateID="05a7711a-079e-4fbb-8d1a-9015c92a2ae0" RevisionNumber="200" />
+  <upd:Properties UpdateType="Software" DefaultPropertiesLanguage="en" {props}></upd:Properties>
+  {body}
+</upd:Update>"#
+        )
+    }
+
+    const FULL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<upd:Update xmlns:pub="http://schemas.microsoft.com/msus/2002/12/Publishing" xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
+  <upd:UpdateIdentity UpdateID="7B6D13C6-6401-4A10-A61F-1DAB8D93356E" RevisionNumber="200" />
+  <upd:Properties DefaultPropertiesLanguage="EN" UpdateType="Software" MsrcSeverity="Critical" PublicationState="Published" CreationDate="2022-05-10T17:00:06.000Z">
+    <upd:InstallationBehavior RebootBehavior="CanRequestReboot" />
+    <upd:SupportUrl>https://support.microsoft.com/help/5013943</upd:SupportUrl>
+    <upd:KBArticleID>KB5013943</upd:KBArticleID>
+    <upd:Language>DE</upd:Language>
+    <upd:Language>pt-BR</upd:Language>
+  </upd:Properties>
+  <upd:LocalizedPropertiesCollection>
+    <upd:LocalizedProperties>
+      <upd:Language>en</upd:Language>
+      <upd:Title>2022-05 Cumulative Update (KB5013943)</upd:Title>
+      <upd:Description>Install this update.</upd:Description>
+      <upd:MoreInfoUrl>https://support.microsoft.com/help/5013943</upd:MoreInfoUrl>
+    </upd:LocalizedProperties>
+    <upd:LocalizedProperties>
+      <upd:Language>PT-BR</upd:Language>
+      <upd:Title>Atualização Cumulativa (KB5013943)</upd:Title>
+    </upd:LocalizedProperties>
+  </upd:LocalizedPropertiesCollection>
+  <upd:Relationships>
+    <upd:SupersededUpdates>
+      <upd:UpdateIdentity UpdateID="e2ad983b-4ada-44ed-a1fd-748fbf935fb0" />
+      <upd:UpdateIdentity UpdateID="8cf5c03f-1b45-4d8f-a6d6-9fc9a927f92a" />
+    </upd:SupersededUpdates>
+    <upd:Prerequisites>
+      <upd:UpdateIdentity UpdateID="c57b3cff-f20d-4841-9970-cfc10d156057" />
+      <upd:AtLeastOne>
+        <upd:UpdateIdentity UpdateID="e5555fe7-924e-4ba0-9039-62ffcd16cf1a" />
+      </upd:AtLeastOne>
+      <upd:AtLeastOne IsCategory="true">
+        <upd:UpdateIdentity UpdateID="72e7624a-5b00-45d2-b92f-e561c0a6a160" />
+      </upd:AtLeastOne>
+      <upd:AtLeastOne IsCategory="true">
+        <upd:UpdateIdentity UpdateID="0fa1201d-4330-4fa8-8ae9-b877473b6441" />
+      </upd:AtLeastOne>
+    </upd:Prerequisites>
+    <upd:BundledUpdates>
+      <upd:UpdateIdentity UpdateID="ad1a3f81-2318-4a4d-8a86-3915edc389ae" RevisionNumber="200" />
+      <upd:AtLeastOne>
+        <upd:UpdateIdentity RevisionNumber="100" UpdateID="6609771a-1e19-4e99-bc29-38ef76331070" />
+        <upd:UpdateIdentity UpdateID="0a51549b-4e86-4a26-97d4-9e3567f24ea1" />
+      </upd:AtLeastOne>
+    </upd:BundledUpdates>
+  </upd:Relationships>
+  <upd:ApplicabilityRules>
+    <upd:IsInstalled><upd:UpdateIdentity UpdateID="not-a-guid" /></upd:IsInstalled>
+    <upd:Files><upd:File FileName="rule.cab" Digest="!!" /></upd:Files>
+  </upd:ApplicabilityRules>
+  <upd:Files>
+    <upd:File Digest="mTQZsbAqDuTchNIJkUhQX3op3X4=" DigestAlgorithm="SHA1" FileName="10931cb1-d155-4e89-8878-e6193071edb3.cab" Size="531141" Modified="2022-06-14T14:20:15Z">
+      <upd:AdditionalDigest Algorithm="SHA256">wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=</upd:AdditionalDigest>
+    </upd:File>
+    <upd:File FileName="nodigest.cab" />
+  </upd:Files>
+  <upd:HandlerSpecificData xsi:type="cbs:Cbs" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><cbs:CbsData xmlns:cbs="urn:x" /></upd:HandlerSpecificData>
+</upd:Update>
+"#;
+
+    fn driver_sha1() -> [u8; 20] {
+        BASE64.decode("mTQZsbAqDuTchNIJkUhQX3op3X4=").unwrap().try_into().unwrap()
+    }
+
+    fn driver_sha256() -> [u8; 32] {
+        BASE64.decode("wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=").unwrap().try_into().unwrap()
+    }
+
+    #[test]
+    fn maps_every_field_of_a_software_update() {
+        let u = update(FULL);
+        assert_eq!(u.id, g("7b6d13c6-6401-4a10-a61f-1dab8d93356e"));
+        assert_eq!(u.revision, 200);
+        assert_eq!(u.update_type, "Software");
+        assert_eq!(u.default_language.as_deref(), Some("en"));
+        assert_eq!(u.severity.as_deref(), Some("Critical"));
+        assert_eq!(u.creation_date.as_deref(), Some("2022-05-10T17:00:06.000Z"));
+        assert_eq!(u.publication_state, PublicationState::Published);
+        assert_eq!(u.kb.as_deref(), Some("5013943"));
+        assert_eq!(u.languages, ["de", "pt-br"]);
+        assert!(!u.is_language_neutral());
+        assert_eq!(u.localized.keys().collect::<Vec<_>>(), ["en", "pt-br"]);
+        assert_eq!(u.localized["en"].title, "2022-05 Cumulative Update (KB5013943)");
+        assert_eq!(u.localized["en"].description.as_deref(), Some("Install this update."));
+        assert_eq!(u.localized["pt-br"].title, "Atualização Cumulativa (KB5013943)");
+        assert_eq!(u.localized["pt-br"].description, None);
+        assert_eq!(u.title("pt-br"), "Atualização Cumulativa (KB5013943)");
+        // Only the IsCategory groups, sorted.
+        assert_eq!(
+            u.categories,
+            [g("0fa1201d-4330-4fa8-8ae9-b877473b6441"), g("72e7624a-5b00-45d2-b92f-e561c0a6a160")]
+        );
+        assert_eq!(
+            u.supersedes,
+            [g("8cf5c03f-1b45-4d8f-a6d6-9fc9a927f92a"), g("e2ad983b-4ada-44ed-a1fd-748fbf935fb0")]
+        );
+        assert_eq!(
+            u.bundled,
+            [
+                BundledRef { id: g("0a51549b-4e86-4a26-97d4-9e3567f24ea1"), revision: None },
+                BundledRef { id: g("6609771a-1e19-4e99-bc29-38ef76331070"), revision: Some(100) },
+                BundledRef { id: g("ad1a3f81-2318-4a4d-8a86-3915edc389ae"), revision: Some(200) },
+            ]
+        );
+        assert_eq!(u.files.len(), 2, "files inside ApplicabilityRules are not payload files");
+        let f = &u.files[0];
+        assert_eq!(f.name, "10931cb1-d155-4e89-8878-e6193071edb3.cab");
+        assert_eq!(f.size, Some(531141));
+        assert_eq!(f.sha1, Some(driver_sha1()));
+        assert_eq!(f.sha256, Some(driver_sha256()));
+        assert_eq!(f.url, None);
+        assert_eq!(u.files[1], FileRef { name: "nodigest.cab".into(), size: None, sha1: None, sha256: None, url: None });
+    }
+
+    #[test]
+    fn expired_and_absent_properties() {
+        let u = update(&doc(r#"PublicationState="Expired""#, ""));
+        assert_eq!(u.publication_state, PublicationState::Expired);
+        assert_eq!(u.severity, None);
+        assert_eq!(u.kb, None);
+        assert_eq!(u.creation_date, None);
+        assert!(u.languages.is_empty() && u.is_language_neutral());
+        assert!(u.localized.is_empty() && u.categories.is_empty() && u.files.is_empty());
+        let u = update(&doc(r#"PublicationState="Published""#, ""));
+        assert_eq!(u.publication_state, PublicationState::Published);
+    }
+
+    #[test]
+    fn kb_numbers() {
+        let kb = |text: &str| {
+            let xml = format!(
+                r#"<upd:Update {NS}><upd:UpdateIdentity UpdateID="05a7711a-079e-4fbb-8d1a-9015c92a2ae0" RevisionNumber="1"/>
+                <upd:Properties UpdateType="Software"><upd:KBArticleID>{text}</upd:KBArticleID></upd:Properties></upd:Update>"#
+            );
+            update(&xml).kb
+        };
+        assert_eq!(kb("4577066").as_deref(), Some("4577066"));
+        assert_eq!(kb(" KB3019978 ").as_deref(), Some("3019978"));
+        assert_eq!(kb("kb123").as_deref(), Some("123"));
+        assert_eq!(kb("MS15-004"), None);
+        assert_eq!(kb(""), None);
+        assert_eq!(kb("KB"), None);
+    }
+
+    #[test]
+    fn language_all_is_neutral() {
+        let u = update(&doc("", "").replace("></upd:Properties>", "><upd:Language>all</upd:Language></upd:Properties>"));
+        assert_eq!(u.languages, ["all"]);
+        assert!(u.is_language_neutral());
+    }
+
+    #[test]
+    fn identity_is_the_first_one_directly_under_the_root() {
+        let xml = format!(
+            r#"<Update {NS}>
+  <upd:Relationships><upd:SupersededUpdates><upd:UpdateIdentity UpdateID="e2ad983b-4ada-44ed-a1fd-748fbf935fb0" RevisionNumber="7"/></upd:SupersededUpdates></upd:Relationships>
+  <upd:UpdateIdentity UpdateID="05a7711a-079e-4fbb-8d1a-9015c92a2ae0" RevisionNumber="201"></upd:UpdateIdentity>
+  <upd:UpdateIdentity UpdateID="0a51549b-4e86-4a26-97d4-9e3567f24ea1" RevisionNumber="5"/>
+  <upd:Properties UpdateType="Software"/>
+</Update>"#
+        );
+        let u = update(&xml);
+        assert_eq!(u.id, g("05a7711a-079e-4fbb-8d1a-9015c92a2ae0"));
+        assert_eq!(u.revision, 201);
+        assert_eq!(u.supersedes, [g("e2ad983b-4ada-44ed-a1fd-748fbf935fb0")]);
+    }
+
+    #[test]
+    fn redeclared_prefixes_default_namespace_and_attribute_order() {
+        let xml = r#"<u:Update xmlns:u="http://schemas.microsoft.com/msus/2002/12/Update">
+  <upd:UpdateIdentity RevisionNumber="100" UpdateID="ea038468-1bdf-4862-bb27-99f17046d686" xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update" />
+  <Properties xmlns="http://schemas.microsoft.com/msus/2002/12/Update" MsrcSeverity="Important" UpdateType="Software" PublicationState="Expired"><Language>all</Language><KBArticleID>5083769</KBArticleID></Properties>
+  <x:LocalizedPropertiesCollection xmlns:x="http://schemas.microsoft.com/msus/2002/12/Update">
+    <y:LocalizedProperties xmlns:y="http://schemas.microsoft.com/msus/2002/12/Update"><y:Title>Title first</y:Title><x:Language>en</x:Language></y:LocalizedProperties>
+  </x:LocalizedPropertiesCollection>
+  <upd:Relationships xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
+    <upd:Prerequisites><upd:AtLeastOne IsCategory="1"><upd:UpdateIdentity UpdateID="72e7624a-5b00-45d2-b92f-e561c0a6a160"/></upd:AtLeastOne></upd:Prerequisites>
+    <upd:BundledUpdates><upd:AtLeastOne><upd:UpdateIdentity RevisionNumber="100" UpdateID="6609771a-1e19-4e99-bc29-38ef76331070"/></upd:AtLeastOne></upd:BundledUpdates>
+  </upd:Relationships>
+</u:Update>"#;
+        let u = update(xml);
+        assert_eq!(u.id, g("ea038468-1bdf-4862-bb27-99f17046d686"));
+        assert_eq!(u.revision, 100);
+        assert_eq!(u.severity.as_deref(), Some("Important"));
+        assert_eq!(u.publication_state, PublicationState::Expired);
+        assert_eq!(u.kb.as_deref(), Some("5083769"));
+        assert_eq!(u.languages, ["all"]);
+        assert_eq!(u.title("en"), "Title first");
+        assert_eq!(u.categories, [g("72e7624a-5b00-45d2-b92f-e561c0a6a160")]);
+        assert_eq!(u.bundled, [BundledRef { id: g("6609771a-1e19-4e99-bc29-38ef76331070"), revision: Some(100) }]);
+    }
+
+    #[test]
+    fn text_with_references_cdata_and_line_ends() {
+        let body = "<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language>\
+            <upd:Title> Tools &amp; Fixes &#x263A; &lt;x&gt; <![CDATA[<raw>]]></upd:Title>\
+            <upd:Description>line one\r\nline two</upd:Description></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>";
+        let u = update(&doc("", body));
+        assert_eq!(u.localized["en"].title, "Tools & Fixes \u{263A} <x> <raw>");
+        assert_eq!(u.localized["en"].description.as_deref(), Some("line one\nline two"));
+        let bad = doc("", "<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language><upd:Title>&nbsp;</upd:Title></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>");
+        assert!(error(bad.as_bytes()).contains("unknown entity &nbsp;"));
+    }
+
+    #[test]
+    fn localized_entries_without_title_or_language_are_dropped_first_wins() {
+        let body = "<upd:LocalizedPropertiesCollection>\
+            <upd:LocalizedProperties><upd:Language>de</upd:Language><upd:Description>nur Text</upd:Description></upd:LocalizedProperties>\
+            <upd:LocalizedProperties><upd:Title>no language</upd:Title></upd:LocalizedProperties>\
+            <upd:LocalizedProperties><upd:Language>fr</upd:Language><upd:Title>Premier</upd:Title><upd:Description> </upd:Description></upd:LocalizedProperties>\
+            <upd:LocalizedProperties><upd:Language>FR</upd:Language><upd:Title>Second</upd:Title></upd:LocalizedProperties>\
+            </upd:LocalizedPropertiesCollection>";
+        let u = update(&doc("", body));
+        assert_eq!(u.localized.len(), 1);
+        assert_eq!(u.localized["fr"], Localized { title: "Premier".into(), description: None });
+    }
+
+    #[test]
+    fn digests() {
+        let files = |attrs: &str, inner: &str| {
+            let u = update(&doc("", &format!("<upd:Files><upd:File FileName=\"a.cab\" {attrs}>{inner}</upd:File></upd:Files>")));
+            u.files.into_iter().next().unwrap()
+        };
+        // SHA-1 with no DigestAlgorithm, unpadded base64 accepted.
+        let f = files(r#"Digest="mTQZsbAqDuTchNIJkUhQX3op3X4""#, "");
+        assert_eq!(f.sha1, Some(driver_sha1()));
+        // A Digest of the wrong length is not a SHA-1 (and not an error).
+        let f = files(r#"Digest="AAAA" DigestAlgorithm="SHA1""#, "");
+        assert_eq!(f.sha1, None);
+        // A Digest declared SHA256 lands in sha256.
+        let f = files(r#"Digest="wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=" DigestAlgorithm="SHA256""#, "");
+        assert_eq!((f.sha1, f.sha256), (None, Some(driver_sha256())));
+        // Unknown algorithms are ignored, in the attribute and in AdditionalDigest.
+        let f = files(
+            r#"Digest="mTQZsbAqDuTchNIJkUhQX3op3X4=" DigestAlgorithm="MD5""#,
+            r#"<upd:AdditionalDigest Algorithm="SHA512">AAAA</upd:AdditionalDigest><upd:AdditionalDigest Algorithm="sha256">
+                wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=
+            </upd:AdditionalDigest>"#,
+        );
+        assert_eq!((f.sha1, f.sha256), (None, Some(driver_sha256())));
+        // Bad base64 names the file.
+        let e = error(doc("", r#"<upd:Files><upd:File FileName="bad.cab" Digest="not base64!" /></upd:Files>"#).as_bytes());
+        assert!(e.contains("bad.cab") && e.contains("not base64!"), "{e}");
+        let e = error(
+            doc("", r#"<upd:Files><upd:File FileName="bad2.cab"><upd:AdditionalDigest Algorithm="SHA256">%%%</upd:AdditionalDigest></upd:File></upd:Files>"#)
+                .as_bytes(),
+        );
+        assert!(e.contains("bad2.cab") && e.contains("AdditionalDigest"), "{e}");
+        let e = error(doc("", r#"<upd:Files><upd:File FileName="big.cab" Size="-1" /></upd:Files>"#).as_bytes());
+        assert!(e.contains("big.cab") && e.contains("'-1'"), "{e}");
+        let e = error(doc("", r#"<upd:Files><upd:File Size="1" /></upd:Files>"#).as_bytes());
+        assert!(e.contains("no FileName"), "{e}");
+    }
+
+    const CATEGORY: &str = r#"<upd:Update xmlns:cat="http://schemas.microsoft.com/msus/2002/12/UpdateHandlers/Category" xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
+  <upd:UpdateIdentity UpdateID="a3c2375d-0c8a-42f9-bce0-28333e198407" RevisionNumber="12" />
+  <upd:Properties DefaultPropertiesLanguage="DEFLANG" UpdateType="Category" PublicationState="Published" />
+  <upd:LocalizedPropertiesCollection>LOCALIZED</upd:LocalizedPropertiesCollection>
+  <upd:Relationships><upd:Prerequisites>
+    <upd:UpdateIdentity UpdateID="59653007-e2e9-4f71-8525-2ff588527978" />
+    <upd:AtLeastOne IsCategory="true"><upd:UpdateIdentity UpdateID="6964aab4-c5b5-43bd-a17d-ffb4346a8e1d" /><upd:UpdateIdentity UpdateID="477b856e-65c4-4473-b621-a8b230bb70d9" /></upd:AtLeastOne>
+  </upd:Prerequisites></upd:Relationships>
+  <upd:HandlerSpecificData xsi:type="cat:Category" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">HANDLER</upd:HandlerSpecificData>
+</upd:Update>"#;
+
+    fn lp(lang: &str, title: &str) -> String {
+        format!("<upd:LocalizedProperties><upd:Language>{lang}</upd:Language><upd:Title>{title}</upd:Title></upd:LocalizedProperties>")
+    }
+
+    fn cat_doc(deflang: &str, localized: &str, handler: &str) -> String {
+        CATEGORY.replace("DEFLANG", deflang).replace("LOCALIZED", localized).replace("HANDLER", handler)
+    }
+
+    const PRODUCT: &str = r#"<cat:CategoryInformation CategoryType="Product" ProhibitsSubcategories="true" />"#;
+
+    #[test]
+    fn category_documents() {
+        let c = category(&cat_doc("en", &(lp("de", "Windows 10 (de)") + &lp("en", "Windows 10")), PRODUCT));
+        assert_eq!(c.id, g("a3c2375d-0c8a-42f9-bce0-28333e198407"));
+        assert_eq!(c.revision, 12);
+        assert_eq!(c.kind, CategoryKind::Product);
+        assert_eq!(c.title, "Windows 10");
+        // The first member of the first IsCategory group, in document order.
+        assert_eq!(c.parent, Some(g("6964aab4-c5b5-43bd-a17d-ffb4346a8e1d")));
+        // No English title: the default language's, else the first.
+        let c = category(&cat_doc("fr", &(lp("de", "Deutsch") + &lp("fr", "Français")), PRODUCT));
+        assert_eq!(c.title, "Français");
+        let c = category(&cat_doc("ja", &(lp("fr", "Français") + &lp("de", "Deutsch")), PRODUCT));
+        assert_eq!(c.title, "Deutsch");
+        for (ty, kind) in [
+            ("Company", CategoryKind::Company),
+            ("ProductFamily", CategoryKind::ProductFamily),
+            ("UpdateClassification", CategoryKind::Classification),
+        ] {
+            let h = format!(r#"<cat:CategoryInformation CategoryType="{ty}" />"#);
+            assert_eq!(category(&cat_doc("en", &lp("en", "x"), &h)).kind, kind);
+        }
+        // No parent group: no parent.
+        let xml = cat_doc("en", &lp("en", "Security Updates"), r#"<cat:CategoryInformation CategoryType="UpdateClassification"/>"#);
+        let start = xml.find("<upd:Relationships>").unwrap();
+        let end = xml.find("</upd:Relationships>").unwrap() + "</upd:Relationships>".len();
+        let xml = format!("{}{}", &xml[..start], &xml[end..]);
+        assert_eq!(category(&xml).parent, None);
+    }
+
+    #[test]
+    fn category_errors() {
+        let e = error(cat_doc("en", "", r#"<cat:CategoryInformation CategoryType="Vendor" />"#).as_bytes());
+        assert!(e.contains("unknown CategoryType 'Vendor'"), "{e}");
+        let e = error(cat_doc("en", "", "").as_bytes());
+        assert!(e.contains("CategoryType") && e.contains("a3c2375d-0c8a-42f9-bce0-28333e198407"), "{e}");
+    }
+
+    #[test]
+    fn structural_errors() {
+        let no_identity = format!(r#"<upd:Update {NS}><upd:Properties UpdateType="Software"/></upd:Update>"#);
+        assert_eq!(error(no_identity.as_bytes()), "document has no UpdateIdentity");
+        let e = error(doc("", "").replace("05a7711a-079e-4fbb-8d1a-9015c92a2ae0", "05a7711a-nope").as_bytes());
+        assert!(e.contains("'05a7711a-nope' is not a GUID"), "{e}");
+        let e = error(doc("", "").replace(r#"RevisionNumber="200""#, r#"RevisionNumber="2x""#).as_bytes());
+        assert!(e.contains("'2x'"), "{e}");
+        let e = error(doc("", "").replace(r#" RevisionNumber="200""#, "").as_bytes());
+        assert!(e.contains("no RevisionNumber"), "{e}");
+        let e = error(doc("", "").replace(r#"UpdateID="05a7711a-079e-4fbb-8d1a-9015c92a2ae0" "#, "").as_bytes());
+        assert!(e.contains("UpdateIdentity has no UpdateID"), "{e}");
+        let e = error(doc("", "").replace(r#"UpdateType="Software""#, "").as_bytes());
+        assert!(e.contains("UpdateType") && e.contains("05a7711a-079e-4fbb-8d1a-9015c92a2ae0"), "{e}");
+        let e = error(
+            doc("", r#"<upd:Relationships><upd:SupersededUpdates><upd:UpdateIdentity UpdateID="{bogus}"/></upd:SupersededUpdates></upd:Relationships>"#)
+                .as_bytes(),
+        );
+        assert!(e.contains("'{bogus}'"), "{e}");
+        let e = error(
+            doc("", r#"<upd:Relationships><upd:BundledUpdates><upd:UpdateIdentity UpdateID="6609771a-1e19-4e99-bc29-38ef76331070" RevisionNumber="-3"/></upd:BundledUpdates></upd:Relationships>"#)
+                .as_bytes(),
+        );
+        assert!(e.contains("'-3'"), "{e}");
+        let e = error(format!(r#"<upd:OfflineSyncPackage {NS}/>"#).as_bytes());
+        assert!(e.contains("<upd:OfflineSyncPackage>"), "{e}");
+        assert_eq!(error(b"  "), "document has no root element");
+        let e = error(format!("{}<upd:Update {NS}/>", doc("", "")).as_bytes());
+        assert!(e.contains("after the root element"), "{e}");
+    }
+
+    #[test]
+    fn malformed_xml_gives_the_byte_position() {
+        let xml = doc("", "<upd:Files><upd:File FileName=\"a.cab\"></upd:Files>");
+        let e = error(xml.as_bytes());
+        assert!(e.starts_with("malformed XML at byte "), "{e}");
+        let pos: usize = e["malformed XML at byte ".len()..].split(':').next().unwrap().parse().unwrap();
+        assert!(pos > xml.find("<upd:Files>").unwrap() && pos <= xml.len(), "{e}");
+        // With a BOM, positions still count from the start of the file.
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(xml.as_bytes());
+        let e2 = error(&with_bom);
+        let pos2: usize = e2["malformed XML at byte ".len()..].split(':').next().unwrap().parse().unwrap();
+        assert_eq!(pos2, pos + 3);
+        let e = error(doc("", "").trim_end_matches("</upd:Update>").as_bytes());
+        assert!(e.starts_with("malformed XML at byte "), "{e}");
+        let e = error(b"<upd:Update attr=noquotes></upd:Update>");
+        assert!(e.starts_with("malformed XML"), "{e}");
+    }
+
+    fn utf16le(s: &str, bom: bool) -> Vec<u8> {
+        let mut v = if bom { vec![0xFF, 0xFE] } else { vec![] };
+        v.extend(s.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        v
+    }
+
+    #[test]
+    fn encodings() {
+        let xml = FULL.replace(r#"encoding="utf-8""#, r#"encoding="utf-16""#);
+        let expected = update(FULL);
+        for bytes in [utf16le(&xml, true), utf16le(&xml, false)] {
+            assert_eq!(parse_document(&bytes).unwrap(), Document::Update(expected.clone()));
+            assert_eq!(decode_text(&bytes).unwrap(), xml);
+        }
+        // UTF-16 without any declaration.
+        let bare = FULL.trim_start_matches(r#"<?xml version="1.0" encoding="utf-8"?>"#);
+        assert_eq!(parse_document(&utf16le(bare, false)).unwrap(), Document::Update(expected.clone()));
+        // UTF-16BE with BOM.
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(xml.encode_utf16().flat_map(|u| u.to_be_bytes()));
+        assert_eq!(parse_document(&be).unwrap(), Document::Update(expected.clone()));
+        // UTF-8 with BOM; decode_text borrows UTF-8.
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(FULL.as_bytes());
+        assert_eq!(parse_document(&bom).unwrap(), Document::Update(expected.clone()));
+        assert!(matches!(decode_text(&bom).unwrap(), Cow::Borrowed(s) if s == FULL));
+        // UTF-8 declared as utf-16 (what .NET writes after saving a string) is accepted.
+        assert_eq!(parse_document(xml.as_bytes()).unwrap(), Document::Update(expected));
+    }
+
+    #[test]
+    fn encoding_errors() {
+        for name in ["ISO-8859-1", "windows-1252"] {
+            let xml = FULL.replace("utf-8", name);
+            let e = error(xml.as_bytes());
+            assert!(e.contains("unknown encoding") && e.contains(name), "{e}");
+            let e = decode_text(&utf16le(&xml, true)).unwrap_err().message;
+            assert!(e.contains("unknown encoding") && e.contains(name), "{e}");
+        }
+        let e = error(b"<upd:Update>\xC3\x28</upd:Update>");
+        assert_eq!(e, "invalid UTF-8 at byte 12");
+        let e = error(b"\xEF\xBB\xBF<a>\xFF</a>");
+        assert_eq!(e, "invalid UTF-8 at byte 6");
+        let mut v = utf16le("<upd:Update>", true);
+        v.extend_from_slice(&0xD800u16.to_le_bytes());
+        v.extend(utf16le("</upd:Update>", false));
+        let e = error(&v);
+        assert!(e.starts_with("invalid UTF-16 at byte 26") && e.contains("0xd800"), "{e}");
+        let mut v = utf16le("<upd:Update/>", false);
+        v.push(b'x');
+        assert!(error(&v).contains("odd number of bytes"));
+        assert!(error(b"\xFF\xFE\x00\x00<\x00\x00\x00").contains("UTF-32"));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Real documents (../shared/real-data, see its README): read, never copied into the project.
+
+    fn real(name: &str) -> Option<Document> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-data/upd-update-xml");
+        if !dir.is_dir() {
+            return None;
+        }
+        let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        Some(parse_document(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")))
+    }
+
+    fn real_update(name: &str) -> Update {
+        match real(name) {
+            Some(Document::Update(u)) => u,
+            other => panic!("{name}: expected an update, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn real_documents() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-data/upd-update-xml");
+        if !dir.is_dir() {
+            println!("skipped: real data folder {} absent", dir.display());
+            return;
+        }
+
+        let u = real_update("sample_update_2_KB5013943.xml");
+        assert_eq!(u.id, g("7b6d13c6-6401-4a10-a61f-1dab8d93356e"));
+        assert_eq!(u.revision, 200);
+        assert_eq!(u.update_type, "Software");
+        assert_eq!(u.severity.as_deref(), Some("Critical"));
+        assert_eq!(u.kb.as_deref(), Some("5013943"));
+        assert_eq!(u.supersedes.len(), 14);
+        assert_eq!(u.bundled, [BundledRef { id: g("ad1a3f81-2318-4a4d-8a86-3915edc389ae"), revision: Some(200) }]);
+        assert!(u.categories.contains(&g("0fa1201d-4330-4fa8-8ae9-b877473b6441")));
+        assert!(u.categories.contains(&g("72e7624a-5b00-45d2-b92f-e561c0a6a160")));
+        assert_eq!(u.categories.len(), 2);
+        // The real-data README says 27 localized titles; the document has 29
+        // LocalizedProperties, each with a distinct Language and a Title.
+        assert_eq!(u.localized.len(), 29);
+        assert_eq!(u.localized.values().filter(|l| !l.title.is_empty()).count(), 29);
+        assert!(u.title("en").contains("KB5013943"));
+        assert_eq!(u.title("en"), "2022-05 Cumulative Update for Windows 11 for x64-based Systems (KB5013943)");
+        assert!(u.languages.is_empty() && u.is_language_neutral());
+        assert!(u.files.is_empty());
+        assert_eq!(u.publication_state, PublicationState::Published);
+
+        let u = real_update("sample_update_3_KB5083769.xml");
+        assert_eq!(u.id, g("ea038468-1bdf-4862-bb27-99f17046d686"));
+        assert_eq!(u.revision, 100);
+        assert_eq!(u.kb.as_deref(), Some("5083769"));
+        assert_eq!(u.bundled, [BundledRef { id: g("6609771a-1e19-4e99-bc29-38ef76331070"), revision: Some(100) }]);
+        assert_eq!(u.languages, ["all"]);
+        assert!(u.is_language_neutral());
+        assert_eq!(u.severity.as_deref(), Some("Critical"));
+        assert_eq!(
+            u.categories,
+            [g("0fa1201d-4330-4fa8-8ae9-b877473b6441"), g("72e7624a-5b00-45d2-b92f-e561c0a6a160")]
+        );
+        assert_eq!(u.supersedes.len(), 75);
+        assert_eq!(u.localized.len(), 37);
+        assert!(u.title("en").contains("KB5083769"));
+
+        let u = real_update("sample_driver_1.xml");
+        assert_eq!(u.id, g("9089c22f-99c1-4ef7-8c20-be8895d5a38d"));
+        assert_eq!(u.revision, 200);
+        assert_eq!(u.update_type, "Driver");
+        assert_eq!(u.title("en"), "Intel Corporation - Bluetooth - 22.150.0.6");
+        assert_eq!(u.files.len(), 1);
+        let f = &u.files[0];
+        assert_eq!(f.name, "10931cb1-d155-4e89-8878-e6193071edb3.cab");
+        assert_eq!(f.size, Some(531141));
+        assert_eq!(f.sha1, Some(driver_sha1()));
+        assert_eq!(f.sha256, Some(driver_sha256()));
+        // Drivers category: one classification plus four products; the plain AtLeastOne of
+        // 36 hardware detectoids is not a category group.
+        assert_eq!(u.categories.len(), 5);
+        assert!(u.categories.contains(&g("ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0")));
+        assert_eq!(u.languages.len(), 36);
+
+        match real("sample_category_1.xml") {
+            Some(Document::Category(c)) => {
+                assert_eq!(c.id, g("83a83e29-7d55-44a0-afed-aea164bc35e6"));
+                assert_eq!(c.revision, 51);
+                assert_eq!(c.kind, CategoryKind::Product);
+                assert_eq!(c.title, "Exchange 2000 Server");
+                assert_eq!(c.parent, Some(g("352f9494-d516-4b40-a21a-cd2416098982")));
+            }
+            other => panic!("sample_category_1.xml: expected a category, got {other:?}"),
+        }
+
+        let u = real_update("sample_detectoid_1.xml");
+        assert_eq!(u.update_type, "Detectoid");
+        assert_eq!(u.id, g("3a8f327a-48da-4804-817c-85a7159893ae"));
+        assert_eq!(u.title("en"), "Exchange Core CHS Lang");
+        assert!(u.categories.is_empty());
+    }
+}
