@@ -34,7 +34,7 @@ pub struct SyncReport {
     pub upstream_updates: u64,
     /// Updates the criteria selected (including bundled children).
     pub selected: u64,
-    /// Category GUIDs that selected updates cite but that no category document defines.
+    /// Category GUIDs that upstream updates cite but that no category document defines.
     pub unresolved_categories: Vec<String>,
     pub warnings: Vec<String>,
     /// True when no criteria were set, so only categories were taken.
@@ -160,13 +160,15 @@ fn run(
     // Decide what changed; fetch only that.
     let mut to_fetch: Vec<u64> = Vec::new();
     let mut kind_of: HashMap<Guid, Change> = HashMap::new();
-    for id in &selected {
-        let h = &headers[id];
+    for h in headers.values() {
         for c in &h.categories {
             if !known.contains(c.as_str()) {
                 unresolved.insert(c.to_string());
             }
         }
+    }
+    for id in &selected {
+        let h = &headers[id];
         match classify(h, stored.get(id.as_str())) {
             Change::Unchanged => report.unchanged += 1,
             Change::Older(stored_rev) => {
@@ -233,7 +235,7 @@ fn run(
     unresolved.sort();
     if !unresolved.is_empty() {
         report.warnings.push(format!(
-            "{} category GUID(s) cited by selected updates are not defined upstream: {}",
+            "{} category GUID(s) cited by updates are defined by no category document (kept with the updates): {}",
             unresolved.len(),
             unresolved.join(", ")
         ));
@@ -360,5 +362,223 @@ fn descendants(chosen: &[Guid], parents: &HashMap<String, Option<String>>) -> Ha
         if set.len() == before {
             return set;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BundledRef, CategoryKind, Localized, Update};
+    use crate::progress::NoProgress;
+    use crate::upstream::ScanSummary;
+    use std::collections::BTreeMap;
+
+    const MICROSOFT: &str = "56309036-4c77-4dd9-951a-99ee9c246a94";
+    const WINDOWS: &str = "6964aab4-c5b5-43bd-a17d-ffb4346a8e1d";
+    const WIN10: &str = "a3c2375d-0c8a-42f9-bce0-28333e198407";
+    const OFFICE2016: &str = "25aed893-7c2d-4a31-ae22-28ff8ac150ed";
+    const SECURITY: &str = "0fa1201d-4330-4fa8-8ae9-b877473b6441";
+
+    fn g(s: &str) -> Guid {
+        Guid::parse(s).unwrap()
+    }
+
+    fn cat(id: &str, kind: CategoryKind, title: &str, parent: Option<&str>) -> Category {
+        Category { id: g(id), revision: 1, kind, title: title.into(), parent: parent.map(g) }
+    }
+
+    fn upd(n: u32, rev: u32, cats: &[&str]) -> Update {
+        let mut localized = BTreeMap::new();
+        localized.insert("en".to_string(), Localized { title: format!("Update {n}"), description: None });
+        Update {
+            id: g(&format!("00000000-0000-0000-0000-{n:012}")),
+            revision: rev,
+            update_type: "Software".into(),
+            default_language: Some("en".into()),
+            localized,
+            kb: Some(format!("{}", 5_000_000 + n)),
+            severity: None,
+            creation_date: None,
+            languages: vec![],
+            categories: cats.iter().map(|c| g(c)).collect(),
+            publication_state: PublicationState::Published,
+            supersedes: vec![],
+            bundled: vec![],
+            files: vec![],
+        }
+    }
+
+    /// An in-memory upstream; `fail_after` makes fetch fail after that many updates.
+    struct Fake {
+        cats: Vec<Category>,
+        updates: Vec<Update>,
+        fail_after: Option<usize>,
+    }
+
+    impl Upstream for Fake {
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+        fn locate(&self, key: u64) -> String {
+            format!("item {key}")
+        }
+        fn scan(&mut self, sink: &mut dyn FnMut(ScanItem) -> Result<()>, _: &dyn Progress) -> Result<ScanSummary> {
+            for c in &self.cats {
+                sink(ScanItem::Category(c.clone()))?;
+            }
+            for (i, u) in self.updates.iter().enumerate() {
+                let fp = crate::hash::sha256(&bincode::encode_to_vec(u, bincode::config::standard()).unwrap());
+                sink(ScanItem::Update(crate::upstream::folder::header(u, fp, i as u64)))?;
+            }
+            Ok(ScanSummary { complete: true, ..Default::default() })
+        }
+        fn fetch(&mut self, keys: &[u64], sink: &mut dyn FnMut(Update) -> Result<()>, _: &dyn Progress) -> Result<()> {
+            for (n, k) in keys.iter().enumerate() {
+                if self.fail_after == Some(n) {
+                    return Err(Error::other("upstream went away"));
+                }
+                sink(self.updates[*k as usize].clone())?;
+            }
+            Ok(())
+        }
+    }
+
+    fn fixture() -> Fake {
+        let mut bundle = upd(10, 100, &[WIN10, SECURITY]);
+        bundle.bundled = vec![BundledRef { id: g("00000000-0000-0000-0000-000000000011"), revision: Some(100) }];
+        let child = upd(11, 100, &[]);
+        let mut german = upd(12, 100, &[WIN10, SECURITY]);
+        german.languages = vec!["de".into()];
+        let mut neutral = upd(13, 100, &[WIN10, SECURITY]);
+        neutral.languages = vec!["all".into()];
+        Fake {
+            cats: vec![
+                cat(MICROSOFT, CategoryKind::Company, "Microsoft", None),
+                cat(WINDOWS, CategoryKind::ProductFamily, "Windows", Some(MICROSOFT)),
+                cat(WIN10, CategoryKind::Product, "Windows 10", Some(WINDOWS)),
+                cat(OFFICE2016, CategoryKind::Product, "Office 2016", None),
+                cat(SECURITY, CategoryKind::Classification, "Security Updates", None),
+            ],
+            updates: vec![upd(1, 200, &[WIN10, SECURITY]), upd(2, 200, &[OFFICE2016, SECURITY]), bundle, child, german, neutral],
+            fail_after: None,
+        }
+    }
+
+    fn clock() -> Timestamp {
+        Timestamp(1_795_700_000)
+    }
+
+    fn store(dir: &std::path::Path, products: &[&str], langs: &[&str]) -> Store {
+        let mut s = Store::init(&dir.join("s"), Some("t"), clock()).unwrap();
+        let mut tx = s.begin().unwrap();
+        tx.set_criteria("product", &products.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap();
+        tx.set_criteria("classification", &[SECURITY.to_string()]).unwrap();
+        tx.set_criteria("language", &langs.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap();
+        tx.commit().unwrap();
+        s
+    }
+
+    fn ids(s: &Store) -> Vec<String> {
+        let mut v: Vec<String> = s
+            .list_updates(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|u| u.update_id[u.update_id.len() - 2..].to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn family_criteria_select_descendant_products_and_bundle_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), &[WINDOWS], &[]);
+        let r = sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        assert_eq!(ids(&s), ["01", "10", "11", "12", "13"]);
+        assert_eq!((r.new, r.updated, r.unchanged, r.selected), (5, 0, 0, 5));
+    }
+
+    #[test]
+    fn language_criteria_keep_neutral_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), &[WIN10], &["fr"]);
+        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        assert_eq!(ids(&s), ["01", "10", "11", "13"], "the German-only update is left out");
+    }
+
+    #[test]
+    fn second_identical_sync_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), &[WIN10], &[]);
+        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let seq = s.totals().unwrap().change_seq;
+        let r = sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        assert_eq!((r.new, r.updated, r.removed, r.unchanged, r.categories), (0, 0, 0, 5, 0));
+        assert_eq!(s.totals().unwrap().change_seq, seq, "no change took a sequence number");
+    }
+
+    #[test]
+    fn revision_expiry_and_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), &[WIN10], &[]);
+        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let mut next = fixture();
+        next.updates[0].revision = 201;
+        next.updates[4].publication_state = PublicationState::Expired;
+        next.updates.remove(5);
+        let r = sync(&mut s, &mut next, &clock, &NoProgress).unwrap();
+        assert_eq!((r.new, r.updated, r.expired, r.removed), (0, 1, 1, 1));
+        let all = s.list_updates(&Default::default()).unwrap();
+        let state = |n: &str| all.iter().find(|u| u.update_id.ends_with(n)).unwrap().state.clone();
+        assert_eq!(state("01"), "published");
+        assert_eq!(state("12"), "expired");
+        assert_eq!(state("13"), "removed", "a tombstone, still listed");
+        assert_eq!(all.iter().find(|u| u.update_id.ends_with("01")).unwrap().revision, 201);
+    }
+
+    #[test]
+    fn failed_sync_leaves_the_store_unchanged_and_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), &[WIN10], &[]);
+        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let before = (ids(&s), s.totals().unwrap().change_seq);
+        let mut next = fixture();
+        for u in &mut next.updates {
+            u.revision += 1;
+        }
+        next.fail_after = Some(2);
+        let err = sync(&mut s, &mut next, &clock, &NoProgress).unwrap_err();
+        assert!(err.message.contains("upstream went away"), "{err}");
+        assert_eq!((ids(&s), s.totals().unwrap().change_seq), before);
+        assert!(s.list_updates(&Default::default()).unwrap().iter().all(|u| u.revision < 201 || u.revision == 200));
+        let last = s.last_sync().unwrap().unwrap();
+        assert_eq!(last.outcome, "failed");
+        assert!(last.error.unwrap().contains("upstream went away"));
+    }
+
+    #[test]
+    fn declined_survives_a_new_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), &[WIN10], &[]);
+        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let id = "00000000-0000-0000-0000-000000000001";
+        let mut tx = s.begin().unwrap();
+        assert!(tx.set_declined(id, true).unwrap());
+        tx.commit().unwrap();
+        let mut next = fixture();
+        next.updates[0].revision = 300;
+        sync(&mut s, &mut next, &clock, &NoProgress).unwrap();
+        let u = s.list_updates(&Default::default()).unwrap().into_iter().find(|u| u.update_id == id).unwrap();
+        assert_eq!((u.revision, u.state.as_str()), (300, "declined"));
+    }
+
+    #[test]
+    fn no_criteria_means_categories_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::init(&dir.path().join("s"), None, clock()).unwrap();
+        let r = sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        assert!(r.categories_only);
+        assert_eq!((r.categories, r.new), (5, 0));
+        assert_eq!(s.categories(Some(CategoryKind::Product)).unwrap().len(), 2);
     }
 }

@@ -1,0 +1,4 @@
+//! Integration tests: one binary, driving the `offsync` executable as an administrator would.
+
+mod common;
+mod foundation;
