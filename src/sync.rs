@@ -185,6 +185,13 @@ fn run(
         }
     }
     to_fetch.sort_unstable();
+    store_log_phase(&tx, clock(), &format!(
+        "Selected {} of {} updates; {} new or changed to read, {} unchanged",
+        selected.len(),
+        headers.len(),
+        to_fetch.len(),
+        report.unchanged
+    ));
 
     let mut fetch_err: Option<Error> = None;
     upstream.fetch(
@@ -251,6 +258,11 @@ fn run(
         store.log("SYNC", &format!("Warning: {w}"), finished);
     }
     Ok(report)
+}
+
+/// Writes a phase line to the store's log while a transaction holds the store.
+fn store_log_phase(tx: &Tx<'_>, now: Timestamp, message: &str) {
+    crate::store::append_log(tx.root(), "SYNC", message, now);
 }
 
 fn record(tx: &mut Tx<'_>, r: &SyncReport, s: &crate::upstream::ScanSummary) -> Result<()> {

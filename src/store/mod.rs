@@ -156,15 +156,7 @@ impl Store {
     /// Appends a line to the store's log. Logging never fails a command: a log that cannot be
     /// written is reported on stderr once and otherwise ignored.
     pub fn log(&self, component: &str, message: &str, now: Timestamp) {
-        let line = format!("{}  {:<8} {}\n", now.rfc3339(), component, message);
-        let res = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join(LOG_FILE))
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-        if let Err(e) = res {
-            eprintln!("warning: cannot write {}: {e}", self.root.join(LOG_FILE).display());
-        }
+        append_log(&self.root, component, message, now);
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -233,4 +225,14 @@ pub fn decode_update_doc(bytes: &[u8]) -> Result<crate::model::Update> {
 /// Every category's parent, read inside a transaction (after its category changes).
 pub fn category_parents_of(conn: &Connection) -> Result<std::collections::HashMap<String, Option<String>>> {
     queries::category_parents(conn)
+}
+
+/// Appends a line to the log of the store in `root` (see [`Store::log`]).
+pub fn append_log(root: &Path, component: &str, message: &str, now: Timestamp) {
+    let line = format!("{}  {:<8} {}\n", now.rfc3339(), component, message);
+    let path = root.join(LOG_FILE);
+    let res = OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = res {
+        eprintln!("warning: cannot write {}: {e}", path.display());
+    }
 }

@@ -82,6 +82,50 @@ const MIGRATIONS: &[&str] = &[
         error TEXT
     );
     "#,
+    // 2: carrying updates across the air gap: when content arrived (so an incremental export
+    // carries content that came after its metadata), and the export and import history. The
+    // import history is also the chain state: the last imported sequence per source store.
+    r#"
+    ALTER TABLE content ADD COLUMN added_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX content_added ON content(added_seq);
+    CREATE TABLE exports(
+        sequence INTEGER PRIMARY KEY,
+        bundle_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        base_sequence INTEGER,
+        changes_from INTEGER NOT NULL,
+        changes_to INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        path TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        categories INTEGER NOT NULL,
+        updates INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        content_files INTEGER NOT NULL,
+        content_bytes INTEGER NOT NULL,
+        missing_files INTEGER NOT NULL
+    );
+    CREATE TABLE imports(
+        id INTEGER PRIMARY KEY,
+        source_store_id TEXT NOT NULL,
+        source_store_name TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        bundle_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        imported TEXT NOT NULL,
+        new INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        expired INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        content_files INTEGER NOT NULL,
+        content_bytes INTEGER NOT NULL,
+        note TEXT,
+        UNIQUE(source_store_id, sequence)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

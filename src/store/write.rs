@@ -223,11 +223,22 @@ impl<'a> Tx<'a> {
 
     /// Records a content file now present in the content folder.
     pub fn add_content(&mut self, sha256: &[u8; 32], sha1: &[u8; 20], size: u64, added: &str) -> Result<bool> {
-        let n = self.tx.execute(
-            "INSERT OR IGNORE INTO content(sha256, sha1, size, added) VALUES (?1, ?2, ?3, ?4)",
-            params![sha256.as_slice(), sha1.as_slice(), size as i64, added],
+        let exists: bool = self.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
+            params![sha256.as_slice()],
+            |r| r.get(0),
         )?;
-        Ok(n > 0)
+        if exists {
+            return Ok(false);
+        }
+        // Content takes a change sequence value too, so that an incremental export carries
+        // files that arrived after the metadata that references them was exported.
+        let seq = self.next_seq();
+        self.tx.execute(
+            "INSERT INTO content(sha256, sha1, size, added, added_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![sha256.as_slice(), sha1.as_slice(), size as i64, added, seq as i64],
+        )?;
+        Ok(true)
     }
 
     /// Records a finished sync run; returns its id.
