@@ -102,19 +102,14 @@ fn run(
     // Pass 1: every category in full, a small header per update.
     let mut categories: Vec<Category> = Vec::new();
     let mut headers: HashMap<Guid, UpdateHeader> = HashMap::new();
-    let mut dup_error: Option<Error> = None;
+    let mut dup_error: Option<(Guid, u32, u64, u64)> = None;
     let summary = upstream.scan(
         &mut |item| {
             match item {
                 ScanItem::Category(c) => categories.push(c),
                 ScanItem::Update(h) => match headers.get(&h.id) {
                     Some(old) if old.revision == h.revision && old.fingerprint != h.fingerprint => {
-                        dup_error.get_or_insert_with(|| {
-                            Error::other(format!(
-                                "update {} revision {} appears twice with different content",
-                                h.id, h.revision
-                            ))
-                        });
+                        dup_error.get_or_insert((h.id.clone(), h.revision, old.key, h.key));
                     }
                     Some(old) if old.revision >= h.revision => {}
                     _ => {
@@ -126,8 +121,13 @@ fn run(
         },
         progress,
     )?;
-    if let Some(e) = dup_error {
-        return Err(e);
+    if let Some((id, rev, a, b)) = dup_error {
+        return Err(Error::other(format!(
+            "update {id} revision {rev} appears twice with different content: {} and {}",
+            upstream.locate(a),
+            upstream.locate(b)
+        ))
+        .with_hint("a revision never changes upstream; remove the document that is wrong"));
     }
     report.warnings.extend(summary.warnings.iter().cloned());
     report.upstream_updates = headers.len() as u64;
