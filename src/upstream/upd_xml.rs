@@ -10,7 +10,9 @@
 //! without one when the text starts with `\0<`). An XML declaration naming any other encoding
 //! is refused, as is text that is not valid in the sniffed encoding.
 
-use crate::model::{BundledRef, Category, CategoryKind, FileRef, Guid, Localized, PublicationState, Update};
+use crate::model::{
+    BundledRef, Category, CategoryKind, FileRef, Guid, Localized, PublicationState, Update,
+};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use quick_xml::XmlVersion;
@@ -21,6 +23,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// What one `upd:Update` document defines.
+// Returned and consumed one at a time, never kept in bulk: boxing the update would only add an
+// allocation per document.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Document {
     /// `UpdateType="Category"`: a company, product family, product or classification.
@@ -38,7 +43,9 @@ pub struct DocError {
 
 impl DocError {
     fn new(message: impl Into<String>) -> DocError {
-        DocError { message: message.into() }
+        DocError {
+            message: message.into(),
+        }
     }
 }
 
@@ -88,7 +95,9 @@ impl Origin {
 fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Origin), DocError> {
     let (text, origin) = match bytes {
         [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => {
-            return Err(DocError::new("unknown encoding: the document is UTF-32, only UTF-8 and UTF-16 are read"));
+            return Err(DocError::new(
+                "unknown encoding: the document is UTF-32, only UTF-8 and UTF-16 are read",
+            ));
         }
         [0xEF, 0xBB, 0xBF, rest @ ..] => (utf8(rest, 3)?, Origin::Utf8 { bom: 3 }),
         [0xFF, 0xFE, rest @ ..] => (Cow::Owned(utf16(rest, 2, true)?), Origin::Utf16),
@@ -102,7 +111,9 @@ fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Origin), DocError> {
         // The bytes were already decoded by sniffing; a declaration of UTF-8 or UTF-16 (in
         // either form: .NET writes encoding="utf-16" on text it later saves as UTF-8) agrees
         // well enough. Anything else would need a decoder we do not have.
-        let known = ["utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "unicode", "us-ascii", "ascii"];
+        let known = [
+            "utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "unicode", "us-ascii", "ascii",
+        ];
         if !known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
             return Err(DocError::new(format!(
                 "unknown encoding '{name}' in the XML declaration: only UTF-8 and UTF-16 documents are read"
@@ -113,20 +124,27 @@ fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Origin), DocError> {
 }
 
 fn utf8(bytes: &[u8], offset: usize) -> Result<Cow<'_, str>, DocError> {
-    std::str::from_utf8(bytes)
-        .map(Cow::Borrowed)
-        .map_err(|e| DocError::new(format!("invalid UTF-8 at byte {}", e.valid_up_to() + offset)))
+    std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| {
+        DocError::new(format!(
+            "invalid UTF-8 at byte {}",
+            e.valid_up_to() + offset
+        ))
+    })
 }
 
 fn utf16(bytes: &[u8], offset: usize, little_endian: bool) -> Result<String, DocError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(DocError::new(format!(
             "invalid UTF-16: odd number of bytes ({})",
             bytes.len() + offset
         )));
     }
     let units = bytes.chunks_exact(2).map(|c| {
-        if little_endian { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }
+        if little_endian {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
     });
     // Mostly ASCII: one UTF-8 byte per code unit, plus a little room for the rest.
     let mut out = String::with_capacity(bytes.len() / 2 + bytes.len() / 16);
@@ -195,10 +213,14 @@ struct Builder {
 
 impl Builder {
     fn finish(self) -> Result<Document, DocError> {
-        let (id, revision) = self.identity.ok_or_else(|| DocError::new("document has no UpdateIdentity"))?;
-        let update_type = self
-            .update_type
-            .ok_or_else(|| DocError::new(format!("update {id}: document has no Properties/@UpdateType")))?;
+        let (id, revision) = self
+            .identity
+            .ok_or_else(|| DocError::new("document has no UpdateIdentity"))?;
+        let update_type = self.update_type.ok_or_else(|| {
+            DocError::new(format!(
+                "update {id}: document has no Properties/@UpdateType"
+            ))
+        })?;
         let is_category = update_type.eq_ignore_ascii_case("Category");
         let mut update = Update {
             id,
@@ -211,7 +233,11 @@ impl Builder {
             creation_date: self.creation_date,
             languages: self.languages,
             categories: self.categories,
-            publication_state: if self.expired { PublicationState::Expired } else { PublicationState::Published },
+            publication_state: if self.expired {
+                PublicationState::Expired
+            } else {
+                PublicationState::Published
+            },
             supersedes: self.supersedes,
             bundled: self.bundled,
             files: self.files,
@@ -255,7 +281,11 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
         Cow::Borrowed(s) => Cow::Borrowed(s.trim_matches(is_xml_space)),
         Cow::Owned(s) => {
             let t = s.trim_matches(is_xml_space);
-            if t.len() == s.len() { Cow::Owned(s) } else { Cow::Owned(t.to_owned()) }
+            if t.len() == s.len() {
+                Cow::Owned(s)
+            } else {
+                Cow::Owned(t.to_owned())
+            }
         }
     }
 }
@@ -277,9 +307,11 @@ fn parse_guid(v: &str, what: &str) -> Result<Guid, DocError> {
 }
 
 fn parse_revision(v: &str, what: &str) -> Result<u32, DocError> {
-    v.trim()
-        .parse::<u32>()
-        .map_err(|_| DocError::new(format!("{what}: RevisionNumber '{v}' is not a revision number")))
+    v.trim().parse::<u32>().map_err(|_| {
+        DocError::new(format!(
+            "{what}: RevisionNumber '{v}' is not a revision number"
+        ))
+    })
 }
 
 /// `KB5013943`, `5013943` -> `5013943`; anything not all digits -> None.
@@ -294,7 +326,11 @@ fn parse_kb(v: &str) -> Option<String> {
 
 /// Decodes a base64 digest of exactly N bytes: Ok(None) when it is valid base64 of another
 /// length, an error naming the file when it is not base64.
-fn decode_digest<const N: usize>(v: &str, file: &str, attr: &str) -> Result<Option<[u8; N]>, DocError> {
+fn decode_digest<const N: usize>(
+    v: &str,
+    file: &str,
+    attr: &str,
+) -> Result<Option<[u8; N]>, DocError> {
     let v = v.trim();
     let mut buf = [0u8; 64];
     match BASE64.decode_slice(v, &mut buf) {
@@ -304,15 +340,18 @@ fn decode_digest<const N: usize>(v: &str, file: &str, attr: &str) -> Result<Opti
             Ok(Some(out))
         }
         Ok(_) | Err(base64::DecodeSliceError::OutputSliceTooSmall) => Ok(None),
-        Err(base64::DecodeSliceError::DecodeError(e)) => {
-            Err(DocError::new(format!("File '{file}': {attr} '{v}' is not base64 ({e})")))
-        }
+        Err(base64::DecodeSliceError::DecodeError(e)) => Err(DocError::new(format!(
+            "File '{file}': {attr} '{v}' is not base64 ({e})"
+        ))),
     }
 }
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str, origin: Origin) -> Parser<'a> {
-        Parser { reader: Reader::from_str(text), origin }
+        Parser {
+            reader: Reader::from_str(text),
+            origin,
+        }
     }
 
     fn malformed_at(&self, pos: u64, e: impl fmt::Display) -> DocError {
@@ -392,7 +431,11 @@ impl<'a> Parser<'a> {
                         Ok(Some(c)) => out.to_mut().push(c),
                         Ok(None) => match quick_xml::escape::resolve_predefined_entity(&r) {
                             Some(s) => push_text(&mut out, Cow::Borrowed(s)),
-                            None => return Err(self.malformed_at(pos, format!("unknown entity &{};", &*r))),
+                            None => {
+                                return Err(
+                                    self.malformed_at(pos, format!("unknown entity &{};", &*r))
+                                );
+                            }
                         },
                         Err(e) => return Err(self.malformed_at(pos, e)),
                     }
@@ -463,7 +506,9 @@ impl<'a> Parser<'a> {
             match local(&e) {
                 "UpdateIdentity" if b.identity.is_none() => {
                     let (id, rev) = self.identity(&e, "UpdateIdentity")?;
-                    let rev = rev.ok_or_else(|| DocError::new(format!("UpdateIdentity of {id} has no RevisionNumber")))?;
+                    let rev = rev.ok_or_else(|| {
+                        DocError::new(format!("UpdateIdentity of {id} has no RevisionNumber"))
+                    })?;
                     b.identity = Some((id, rev));
                     self.done(&e, open)?;
                 }
@@ -508,7 +553,9 @@ impl<'a> Parser<'a> {
         self.attrs(e, |k, v| {
             match k {
                 "UpdateType" => b.update_type = non_empty(v),
-                "DefaultPropertiesLanguage" => b.default_language = non_empty(v).map(|l| l.to_ascii_lowercase()),
+                "DefaultPropertiesLanguage" => {
+                    b.default_language = non_empty(v).map(|l| l.to_ascii_lowercase())
+                }
                 "MsrcSeverity" => b.severity = non_empty(v),
                 "CreationDate" => b.creation_date = non_empty(v),
                 "PublicationState" => b.expired = v.trim().eq_ignore_ascii_case("Expired"),
@@ -570,7 +617,9 @@ impl<'a> Parser<'a> {
         if let (Some(language), Some(title)) = (language, title)
             && !language.is_empty()
         {
-            b.localized.entry(language).or_insert(Localized { title, description });
+            b.localized
+                .entry(language)
+                .or_insert(Localized { title, description });
         }
         Ok(())
     }
@@ -581,7 +630,8 @@ impl<'a> Parser<'a> {
                 "SupersededUpdates" if open => {
                     while let Some((e, open)) = self.child()? {
                         if local(&e) == "UpdateIdentity" {
-                            b.supersedes.push(self.identity(&e, "SupersededUpdates/UpdateIdentity")?.0);
+                            b.supersedes
+                                .push(self.identity(&e, "SupersededUpdates/UpdateIdentity")?.0);
                         }
                         self.done(&e, open)?;
                     }
@@ -591,14 +641,18 @@ impl<'a> Parser<'a> {
                     while let Some((e, open)) = self.child()? {
                         match local(&e) {
                             "UpdateIdentity" => {
-                                let (id, revision) = self.identity(&e, "BundledUpdates/UpdateIdentity")?;
+                                let (id, revision) =
+                                    self.identity(&e, "BundledUpdates/UpdateIdentity")?;
                                 b.bundled.push(BundledRef { id, revision });
                                 self.done(&e, open)?;
                             }
                             "AtLeastOne" if open => {
                                 while let Some((e, open)) = self.child()? {
                                     if local(&e) == "UpdateIdentity" {
-                                        let (id, revision) = self.identity(&e, "BundledUpdates/AtLeastOne/UpdateIdentity")?;
+                                        let (id, revision) = self.identity(
+                                            &e,
+                                            "BundledUpdates/AtLeastOne/UpdateIdentity",
+                                        )?;
                                         b.bundled.push(BundledRef { id, revision });
                                     }
                                     self.done(&e, open)?;
@@ -674,14 +728,24 @@ impl<'a> Parser<'a> {
             let size = match size {
                 None => None,
                 Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
-                    DocError::new(format!("File '{name}': Size '{s}' is not a number of bytes"))
+                    DocError::new(format!(
+                        "File '{name}': Size '{s}' is not a number of bytes"
+                    ))
                 })?),
             };
-            let mut file = FileRef { name, size, sha1: None, sha256: None, url: None };
+            let mut file = FileRef {
+                name,
+                size,
+                sha1: None,
+                sha256: None,
+                url: None,
+            };
             if let Some(d) = digest {
                 match algorithm.as_deref().map(str::trim) {
                     None | Some("") => file.sha1 = decode_digest::<20>(&d, &file.name, "Digest")?,
-                    Some(a) if a.eq_ignore_ascii_case("SHA1") => file.sha1 = decode_digest::<20>(&d, &file.name, "Digest")?,
+                    Some(a) if a.eq_ignore_ascii_case("SHA1") => {
+                        file.sha1 = decode_digest::<20>(&d, &file.name, "Digest")?
+                    }
                     Some(a) if a.eq_ignore_ascii_case("SHA256") => {
                         file.sha256 = decode_digest::<32>(&d, &file.name, "Digest")?
                     }
@@ -835,11 +899,19 @@ mod tests {
 "#;
 
     fn driver_sha1() -> [u8; 20] {
-        BASE64.decode("mTQZsbAqDuTchNIJkUhQX3op3X4=").unwrap().try_into().unwrap()
+        BASE64
+            .decode("mTQZsbAqDuTchNIJkUhQX3op3X4=")
+            .unwrap()
+            .try_into()
+            .unwrap()
     }
 
     fn driver_sha256() -> [u8; 32] {
-        BASE64.decode("wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=").unwrap().try_into().unwrap()
+        BASE64
+            .decode("wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=")
+            .unwrap()
+            .try_into()
+            .unwrap()
     }
 
     #[test]
@@ -856,36 +928,73 @@ mod tests {
         assert_eq!(u.languages, ["de", "pt-br"]);
         assert!(!u.is_language_neutral());
         assert_eq!(u.localized.keys().collect::<Vec<_>>(), ["en", "pt-br"]);
-        assert_eq!(u.localized["en"].title, "2022-05 Cumulative Update (KB5013943)");
-        assert_eq!(u.localized["en"].description.as_deref(), Some("Install this update."));
-        assert_eq!(u.localized["pt-br"].title, "Atualização Cumulativa (KB5013943)");
+        assert_eq!(
+            u.localized["en"].title,
+            "2022-05 Cumulative Update (KB5013943)"
+        );
+        assert_eq!(
+            u.localized["en"].description.as_deref(),
+            Some("Install this update.")
+        );
+        assert_eq!(
+            u.localized["pt-br"].title,
+            "Atualização Cumulativa (KB5013943)"
+        );
         assert_eq!(u.localized["pt-br"].description, None);
         assert_eq!(u.title("pt-br"), "Atualização Cumulativa (KB5013943)");
         // Only the IsCategory groups, sorted.
         assert_eq!(
             u.categories,
-            [g("0fa1201d-4330-4fa8-8ae9-b877473b6441"), g("72e7624a-5b00-45d2-b92f-e561c0a6a160")]
+            [
+                g("0fa1201d-4330-4fa8-8ae9-b877473b6441"),
+                g("72e7624a-5b00-45d2-b92f-e561c0a6a160")
+            ]
         );
         assert_eq!(
             u.supersedes,
-            [g("8cf5c03f-1b45-4d8f-a6d6-9fc9a927f92a"), g("e2ad983b-4ada-44ed-a1fd-748fbf935fb0")]
+            [
+                g("8cf5c03f-1b45-4d8f-a6d6-9fc9a927f92a"),
+                g("e2ad983b-4ada-44ed-a1fd-748fbf935fb0")
+            ]
         );
         assert_eq!(
             u.bundled,
             [
-                BundledRef { id: g("0a51549b-4e86-4a26-97d4-9e3567f24ea1"), revision: None },
-                BundledRef { id: g("6609771a-1e19-4e99-bc29-38ef76331070"), revision: Some(100) },
-                BundledRef { id: g("ad1a3f81-2318-4a4d-8a86-3915edc389ae"), revision: Some(200) },
+                BundledRef {
+                    id: g("0a51549b-4e86-4a26-97d4-9e3567f24ea1"),
+                    revision: None
+                },
+                BundledRef {
+                    id: g("6609771a-1e19-4e99-bc29-38ef76331070"),
+                    revision: Some(100)
+                },
+                BundledRef {
+                    id: g("ad1a3f81-2318-4a4d-8a86-3915edc389ae"),
+                    revision: Some(200)
+                },
             ]
         );
-        assert_eq!(u.files.len(), 2, "files inside ApplicabilityRules are not payload files");
+        assert_eq!(
+            u.files.len(),
+            2,
+            "files inside ApplicabilityRules are not payload files"
+        );
         let f = &u.files[0];
         assert_eq!(f.name, "10931cb1-d155-4e89-8878-e6193071edb3.cab");
         assert_eq!(f.size, Some(531141));
         assert_eq!(f.sha1, Some(driver_sha1()));
         assert_eq!(f.sha256, Some(driver_sha256()));
         assert_eq!(f.url, None);
-        assert_eq!(u.files[1], FileRef { name: "nodigest.cab".into(), size: None, sha1: None, sha256: None, url: None });
+        assert_eq!(
+            u.files[1],
+            FileRef {
+                name: "nodigest.cab".into(),
+                size: None,
+                sha1: None,
+                sha256: None,
+                url: None
+            }
+        );
     }
 
     #[test]
@@ -920,7 +1029,10 @@ mod tests {
 
     #[test]
     fn language_all_is_neutral() {
-        let u = update(&doc("", "").replace("></upd:Properties>", "><upd:Language>all</upd:Language></upd:Properties>"));
+        let u = update(&doc("", "").replace(
+            "></upd:Properties>",
+            "><upd:Language>all</upd:Language></upd:Properties>",
+        ));
         assert_eq!(u.languages, ["all"]);
         assert!(u.is_language_neutral());
     }
@@ -963,7 +1075,13 @@ mod tests {
         assert_eq!(u.languages, ["all"]);
         assert_eq!(u.title("en"), "Title first");
         assert_eq!(u.categories, [g("72e7624a-5b00-45d2-b92f-e561c0a6a160")]);
-        assert_eq!(u.bundled, [BundledRef { id: g("6609771a-1e19-4e99-bc29-38ef76331070"), revision: Some(100) }]);
+        assert_eq!(
+            u.bundled,
+            [BundledRef {
+                id: g("6609771a-1e19-4e99-bc29-38ef76331070"),
+                revision: Some(100)
+            }]
+        );
     }
 
     #[test]
@@ -973,8 +1091,14 @@ mod tests {
             <upd:Description>line one\r\nline two</upd:Description></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>";
         let u = update(&doc("", body));
         assert_eq!(u.localized["en"].title, "Tools & Fixes \u{263A} <x> <raw>");
-        assert_eq!(u.localized["en"].description.as_deref(), Some("line one\nline two"));
-        let bad = doc("", "<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language><upd:Title>&nbsp;</upd:Title></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>");
+        assert_eq!(
+            u.localized["en"].description.as_deref(),
+            Some("line one\nline two")
+        );
+        let bad = doc(
+            "",
+            "<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language><upd:Title>&nbsp;</upd:Title></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>",
+        );
         assert!(error(bad.as_bytes()).contains("unknown entity &nbsp;"));
     }
 
@@ -988,13 +1112,24 @@ mod tests {
             </upd:LocalizedPropertiesCollection>";
         let u = update(&doc("", body));
         assert_eq!(u.localized.len(), 1);
-        assert_eq!(u.localized["fr"], Localized { title: "Premier".into(), description: None });
+        assert_eq!(
+            u.localized["fr"],
+            Localized {
+                title: "Premier".into(),
+                description: None
+            }
+        );
     }
 
     #[test]
     fn digests() {
         let files = |attrs: &str, inner: &str| {
-            let u = update(&doc("", &format!("<upd:Files><upd:File FileName=\"a.cab\" {attrs}>{inner}</upd:File></upd:Files>")));
+            let u = update(&doc(
+                "",
+                &format!(
+                    "<upd:Files><upd:File FileName=\"a.cab\" {attrs}>{inner}</upd:File></upd:Files>"
+                ),
+            ));
             u.files.into_iter().next().unwrap()
         };
         // SHA-1 with no DigestAlgorithm, unpadded base64 accepted.
@@ -1004,7 +1139,10 @@ mod tests {
         let f = files(r#"Digest="AAAA" DigestAlgorithm="SHA1""#, "");
         assert_eq!(f.sha1, None);
         // A Digest declared SHA256 lands in sha256.
-        let f = files(r#"Digest="wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=" DigestAlgorithm="SHA256""#, "");
+        let f = files(
+            r#"Digest="wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=" DigestAlgorithm="SHA256""#,
+            "",
+        );
         assert_eq!((f.sha1, f.sha256), (None, Some(driver_sha256())));
         // Unknown algorithms are ignored, in the attribute and in AdditionalDigest.
         let f = files(
@@ -1015,14 +1153,29 @@ mod tests {
         );
         assert_eq!((f.sha1, f.sha256), (None, Some(driver_sha256())));
         // Bad base64 names the file.
-        let e = error(doc("", r#"<upd:Files><upd:File FileName="bad.cab" Digest="not base64!" /></upd:Files>"#).as_bytes());
+        let e = error(
+            doc(
+                "",
+                r#"<upd:Files><upd:File FileName="bad.cab" Digest="not base64!" /></upd:Files>"#,
+            )
+            .as_bytes(),
+        );
         assert!(e.contains("bad.cab") && e.contains("not base64!"), "{e}");
         let e = error(
             doc("", r#"<upd:Files><upd:File FileName="bad2.cab"><upd:AdditionalDigest Algorithm="SHA256">%%%</upd:AdditionalDigest></upd:File></upd:Files>"#)
                 .as_bytes(),
         );
-        assert!(e.contains("bad2.cab") && e.contains("AdditionalDigest"), "{e}");
-        let e = error(doc("", r#"<upd:Files><upd:File FileName="big.cab" Size="-1" /></upd:Files>"#).as_bytes());
+        assert!(
+            e.contains("bad2.cab") && e.contains("AdditionalDigest"),
+            "{e}"
+        );
+        let e = error(
+            doc(
+                "",
+                r#"<upd:Files><upd:File FileName="big.cab" Size="-1" /></upd:Files>"#,
+            )
+            .as_bytes(),
+        );
         assert!(e.contains("big.cab") && e.contains("'-1'"), "{e}");
         let e = error(doc("", r#"<upd:Files><upd:File Size="1" /></upd:Files>"#).as_bytes());
         assert!(e.contains("no FileName"), "{e}");
@@ -1040,18 +1193,28 @@ mod tests {
 </upd:Update>"#;
 
     fn lp(lang: &str, title: &str) -> String {
-        format!("<upd:LocalizedProperties><upd:Language>{lang}</upd:Language><upd:Title>{title}</upd:Title></upd:LocalizedProperties>")
+        format!(
+            "<upd:LocalizedProperties><upd:Language>{lang}</upd:Language><upd:Title>{title}</upd:Title></upd:LocalizedProperties>"
+        )
     }
 
     fn cat_doc(deflang: &str, localized: &str, handler: &str) -> String {
-        CATEGORY.replace("DEFLANG", deflang).replace("LOCALIZED", localized).replace("HANDLER", handler)
+        CATEGORY
+            .replace("DEFLANG", deflang)
+            .replace("LOCALIZED", localized)
+            .replace("HANDLER", handler)
     }
 
-    const PRODUCT: &str = r#"<cat:CategoryInformation CategoryType="Product" ProhibitsSubcategories="true" />"#;
+    const PRODUCT: &str =
+        r#"<cat:CategoryInformation CategoryType="Product" ProhibitsSubcategories="true" />"#;
 
     #[test]
     fn category_documents() {
-        let c = category(&cat_doc("en", &(lp("de", "Windows 10 (de)") + &lp("en", "Windows 10")), PRODUCT));
+        let c = category(&cat_doc(
+            "en",
+            &(lp("de", "Windows 10 (de)") + &lp("en", "Windows 10")),
+            PRODUCT,
+        ));
         assert_eq!(c.id, g("a3c2375d-0c8a-42f9-bce0-28333e198407"));
         assert_eq!(c.revision, 12);
         assert_eq!(c.kind, CategoryKind::Product);
@@ -1059,9 +1222,17 @@ mod tests {
         // The first member of the first IsCategory group, in document order.
         assert_eq!(c.parent, Some(g("6964aab4-c5b5-43bd-a17d-ffb4346a8e1d")));
         // No English title: the default language's, else the first.
-        let c = category(&cat_doc("fr", &(lp("de", "Deutsch") + &lp("fr", "Français")), PRODUCT));
+        let c = category(&cat_doc(
+            "fr",
+            &(lp("de", "Deutsch") + &lp("fr", "Français")),
+            PRODUCT,
+        ));
         assert_eq!(c.title, "Français");
-        let c = category(&cat_doc("ja", &(lp("fr", "Français") + &lp("de", "Deutsch")), PRODUCT));
+        let c = category(&cat_doc(
+            "ja",
+            &(lp("fr", "Français") + &lp("de", "Deutsch")),
+            PRODUCT,
+        ));
         assert_eq!(c.title, "Deutsch");
         for (ty, kind) in [
             ("Company", CategoryKind::Company),
@@ -1072,7 +1243,11 @@ mod tests {
             assert_eq!(category(&cat_doc("en", &lp("en", "x"), &h)).kind, kind);
         }
         // No parent group: no parent.
-        let xml = cat_doc("en", &lp("en", "Security Updates"), r#"<cat:CategoryInformation CategoryType="UpdateClassification"/>"#);
+        let xml = cat_doc(
+            "en",
+            &lp("en", "Security Updates"),
+            r#"<cat:CategoryInformation CategoryType="UpdateClassification"/>"#,
+        );
         let start = xml.find("<upd:Relationships>").unwrap();
         let end = xml.find("</upd:Relationships>").unwrap() + "</upd:Relationships>".len();
         let xml = format!("{}{}", &xml[..start], &xml[end..]);
@@ -1081,26 +1256,63 @@ mod tests {
 
     #[test]
     fn category_errors() {
-        let e = error(cat_doc("en", "", r#"<cat:CategoryInformation CategoryType="Vendor" />"#).as_bytes());
+        let e = error(
+            cat_doc(
+                "en",
+                "",
+                r#"<cat:CategoryInformation CategoryType="Vendor" />"#,
+            )
+            .as_bytes(),
+        );
         assert!(e.contains("unknown CategoryType 'Vendor'"), "{e}");
         let e = error(cat_doc("en", "", "").as_bytes());
-        assert!(e.contains("CategoryType") && e.contains("a3c2375d-0c8a-42f9-bce0-28333e198407"), "{e}");
+        assert!(
+            e.contains("CategoryType") && e.contains("a3c2375d-0c8a-42f9-bce0-28333e198407"),
+            "{e}"
+        );
     }
 
     #[test]
     fn structural_errors() {
-        let no_identity = format!(r#"<upd:Update {NS}><upd:Properties UpdateType="Software"/></upd:Update>"#);
-        assert_eq!(error(no_identity.as_bytes()), "document has no UpdateIdentity");
-        let e = error(doc("", "").replace("05a7711a-079e-4fbb-8d1a-9015c92a2ae0", "05a7711a-nope").as_bytes());
+        let no_identity =
+            format!(r#"<upd:Update {NS}><upd:Properties UpdateType="Software"/></upd:Update>"#);
+        assert_eq!(
+            error(no_identity.as_bytes()),
+            "document has no UpdateIdentity"
+        );
+        let e = error(
+            doc("", "")
+                .replace("05a7711a-079e-4fbb-8d1a-9015c92a2ae0", "05a7711a-nope")
+                .as_bytes(),
+        );
         assert!(e.contains("'05a7711a-nope' is not a GUID"), "{e}");
-        let e = error(doc("", "").replace(r#"RevisionNumber="200""#, r#"RevisionNumber="2x""#).as_bytes());
+        let e = error(
+            doc("", "")
+                .replace(r#"RevisionNumber="200""#, r#"RevisionNumber="2x""#)
+                .as_bytes(),
+        );
         assert!(e.contains("'2x'"), "{e}");
-        let e = error(doc("", "").replace(r#" RevisionNumber="200""#, "").as_bytes());
+        let e = error(
+            doc("", "")
+                .replace(r#" RevisionNumber="200""#, "")
+                .as_bytes(),
+        );
         assert!(e.contains("no RevisionNumber"), "{e}");
-        let e = error(doc("", "").replace(r#"UpdateID="05a7711a-079e-4fbb-8d1a-9015c92a2ae0" "#, "").as_bytes());
+        let e = error(
+            doc("", "")
+                .replace(r#"UpdateID="05a7711a-079e-4fbb-8d1a-9015c92a2ae0" "#, "")
+                .as_bytes(),
+        );
         assert!(e.contains("UpdateIdentity has no UpdateID"), "{e}");
-        let e = error(doc("", "").replace(r#"UpdateType="Software""#, "").as_bytes());
-        assert!(e.contains("UpdateType") && e.contains("05a7711a-079e-4fbb-8d1a-9015c92a2ae0"), "{e}");
+        let e = error(
+            doc("", "")
+                .replace(r#"UpdateType="Software""#, "")
+                .as_bytes(),
+        );
+        assert!(
+            e.contains("UpdateType") && e.contains("05a7711a-079e-4fbb-8d1a-9015c92a2ae0"),
+            "{e}"
+        );
         let e = error(
             doc("", r#"<upd:Relationships><upd:SupersededUpdates><upd:UpdateIdentity UpdateID="{bogus}"/></upd:SupersededUpdates></upd:Relationships>"#)
                 .as_bytes(),
@@ -1123,13 +1335,26 @@ mod tests {
         let xml = doc("", "<upd:Files><upd:File FileName=\"a.cab\"></upd:Files>");
         let e = error(xml.as_bytes());
         assert!(e.starts_with("malformed XML at byte "), "{e}");
-        let pos: usize = e["malformed XML at byte ".len()..].split(':').next().unwrap().parse().unwrap();
-        assert!(pos > xml.find("<upd:Files>").unwrap() && pos <= xml.len(), "{e}");
+        let pos: usize = e["malformed XML at byte ".len()..]
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            pos > xml.find("<upd:Files>").unwrap() && pos <= xml.len(),
+            "{e}"
+        );
         // With a BOM, positions still count from the start of the file.
         let mut with_bom = b"\xEF\xBB\xBF".to_vec();
         with_bom.extend_from_slice(xml.as_bytes());
         let e2 = error(&with_bom);
-        let pos2: usize = e2["malformed XML at byte ".len()..].split(':').next().unwrap().parse().unwrap();
+        let pos2: usize = e2["malformed XML at byte ".len()..]
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(pos2, pos + 3);
         let e = error(doc("", "").trim_end_matches("</upd:Update>").as_bytes());
         assert!(e.starts_with("malformed XML at byte "), "{e}");
@@ -1148,23 +1373,38 @@ mod tests {
         let xml = FULL.replace(r#"encoding="utf-8""#, r#"encoding="utf-16""#);
         let expected = update(FULL);
         for bytes in [utf16le(&xml, true), utf16le(&xml, false)] {
-            assert_eq!(parse_document(&bytes).unwrap(), Document::Update(expected.clone()));
+            assert_eq!(
+                parse_document(&bytes).unwrap(),
+                Document::Update(expected.clone())
+            );
             assert_eq!(decode_text(&bytes).unwrap(), xml);
         }
         // UTF-16 without any declaration.
         let bare = FULL.trim_start_matches(r#"<?xml version="1.0" encoding="utf-8"?>"#);
-        assert_eq!(parse_document(&utf16le(bare, false)).unwrap(), Document::Update(expected.clone()));
+        assert_eq!(
+            parse_document(&utf16le(bare, false)).unwrap(),
+            Document::Update(expected.clone())
+        );
         // UTF-16BE with BOM.
         let mut be = vec![0xFE, 0xFF];
         be.extend(xml.encode_utf16().flat_map(|u| u.to_be_bytes()));
-        assert_eq!(parse_document(&be).unwrap(), Document::Update(expected.clone()));
+        assert_eq!(
+            parse_document(&be).unwrap(),
+            Document::Update(expected.clone())
+        );
         // UTF-8 with BOM; decode_text borrows UTF-8.
         let mut bom = b"\xEF\xBB\xBF".to_vec();
         bom.extend_from_slice(FULL.as_bytes());
-        assert_eq!(parse_document(&bom).unwrap(), Document::Update(expected.clone()));
+        assert_eq!(
+            parse_document(&bom).unwrap(),
+            Document::Update(expected.clone())
+        );
         assert!(matches!(decode_text(&bom).unwrap(), Cow::Borrowed(s) if s == FULL));
         // UTF-8 declared as utf-16 (what .NET writes after saving a string) is accepted.
-        assert_eq!(parse_document(xml.as_bytes()).unwrap(), Document::Update(expected));
+        assert_eq!(
+            parse_document(xml.as_bytes()).unwrap(),
+            Document::Update(expected)
+        );
     }
 
     #[test]
@@ -1184,7 +1424,10 @@ mod tests {
         v.extend_from_slice(&0xD800u16.to_le_bytes());
         v.extend(utf16le("</upd:Update>", false));
         let e = error(&v);
-        assert!(e.starts_with("invalid UTF-16 at byte 26") && e.contains("0xd800"), "{e}");
+        assert!(
+            e.starts_with("invalid UTF-16 at byte 26") && e.contains("0xd800"),
+            "{e}"
+        );
         let mut v = utf16le("<upd:Update/>", false);
         v.push(b'x');
         assert!(error(&v).contains("odd number of bytes"));
@@ -1225,16 +1468,34 @@ mod tests {
         assert_eq!(u.severity.as_deref(), Some("Critical"));
         assert_eq!(u.kb.as_deref(), Some("5013943"));
         assert_eq!(u.supersedes.len(), 14);
-        assert_eq!(u.bundled, [BundledRef { id: g("ad1a3f81-2318-4a4d-8a86-3915edc389ae"), revision: Some(200) }]);
-        assert!(u.categories.contains(&g("0fa1201d-4330-4fa8-8ae9-b877473b6441")));
-        assert!(u.categories.contains(&g("72e7624a-5b00-45d2-b92f-e561c0a6a160")));
+        assert_eq!(
+            u.bundled,
+            [BundledRef {
+                id: g("ad1a3f81-2318-4a4d-8a86-3915edc389ae"),
+                revision: Some(200)
+            }]
+        );
+        assert!(
+            u.categories
+                .contains(&g("0fa1201d-4330-4fa8-8ae9-b877473b6441"))
+        );
+        assert!(
+            u.categories
+                .contains(&g("72e7624a-5b00-45d2-b92f-e561c0a6a160"))
+        );
         assert_eq!(u.categories.len(), 2);
         // The real-data README says 27 localized titles; the document has 29
         // LocalizedProperties, each with a distinct Language and a Title.
         assert_eq!(u.localized.len(), 29);
-        assert_eq!(u.localized.values().filter(|l| !l.title.is_empty()).count(), 29);
+        assert_eq!(
+            u.localized.values().filter(|l| !l.title.is_empty()).count(),
+            29
+        );
         assert!(u.title("en").contains("KB5013943"));
-        assert_eq!(u.title("en"), "2022-05 Cumulative Update for Windows 11 for x64-based Systems (KB5013943)");
+        assert_eq!(
+            u.title("en"),
+            "2022-05 Cumulative Update for Windows 11 for x64-based Systems (KB5013943)"
+        );
         assert!(u.languages.is_empty() && u.is_language_neutral());
         assert!(u.files.is_empty());
         assert_eq!(u.publication_state, PublicationState::Published);
@@ -1243,13 +1504,22 @@ mod tests {
         assert_eq!(u.id, g("ea038468-1bdf-4862-bb27-99f17046d686"));
         assert_eq!(u.revision, 100);
         assert_eq!(u.kb.as_deref(), Some("5083769"));
-        assert_eq!(u.bundled, [BundledRef { id: g("6609771a-1e19-4e99-bc29-38ef76331070"), revision: Some(100) }]);
+        assert_eq!(
+            u.bundled,
+            [BundledRef {
+                id: g("6609771a-1e19-4e99-bc29-38ef76331070"),
+                revision: Some(100)
+            }]
+        );
         assert_eq!(u.languages, ["all"]);
         assert!(u.is_language_neutral());
         assert_eq!(u.severity.as_deref(), Some("Critical"));
         assert_eq!(
             u.categories,
-            [g("0fa1201d-4330-4fa8-8ae9-b877473b6441"), g("72e7624a-5b00-45d2-b92f-e561c0a6a160")]
+            [
+                g("0fa1201d-4330-4fa8-8ae9-b877473b6441"),
+                g("72e7624a-5b00-45d2-b92f-e561c0a6a160")
+            ]
         );
         assert_eq!(u.supersedes.len(), 75);
         assert_eq!(u.localized.len(), 37);
@@ -1269,7 +1539,10 @@ mod tests {
         // Drivers category: one classification plus four products; the plain AtLeastOne of
         // 36 hardware detectoids is not a category group.
         assert_eq!(u.categories.len(), 5);
-        assert!(u.categories.contains(&g("ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0")));
+        assert!(
+            u.categories
+                .contains(&g("ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0"))
+        );
         assert_eq!(u.languages.len(), 36);
 
         match real("sample_category_1.xml") {
@@ -1288,5 +1561,216 @@ mod tests {
         assert_eq!(u.id, g("3a8f327a-48da-4804-817c-85a7159893ae"));
         assert_eq!(u.title("en"), "Exchange Core CHS Lang");
         assert!(u.categories.is_empty());
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The project's own fixtures (fixtures/README.md describes every document).
+
+    const A1: &str = "1d956cd9-8a3f-44d7-8ccb-031ebc0ba36b";
+    const A2: &str = "e407d852-ae7d-4e0c-bb94-1180bc5b90e7";
+    const A3: &str = "0d77d490-70ab-455d-ac1c-75887e0993ff";
+    const B0: &str = "4a6dff80-2d3b-4448-9355-3850db95cf32";
+    const B1: &str = "5f82e7d6-8f63-4f0a-817f-72d40c32c46a";
+    const B2: &str = "b2e9d8c4-517d-4a80-808e-4f3f12079f01";
+    const C: &str = "2d58bf99-25e6-4b12-9f18-a8340b2bd58f";
+    const D: &str = "2845bbc6-2c9e-41fd-ae6e-15d1f8a41e09";
+    const E: &str = "60321414-f7bf-4478-9135-752ef34e8aa5";
+    const F1: &str = "3bf548c3-cc55-436f-ab65-7f04163afaa5";
+    const F2: &str = "969895d2-6749-418c-87c9-c9d377004357";
+    const G1: &str = "05a7711a-079e-4fbb-8d1a-9015c92a2ae0";
+    const G2: &str = "0a51549b-4e86-4a26-97d4-9e3567f24ea1";
+    const H: &str = "5b9fcb9e-0108-48d1-801e-ba5c252faa38";
+    const I: &str = "e603851b-317c-4304-8805-2ce1f4e47f0f";
+    const DEFENDER: &str = "8c3fcc84-7410-4a95-8b89-a166a0190486";
+
+    #[test]
+    fn project_fixtures() {
+        use sha1::Digest as _;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut cats: BTreeMap<Guid, Category> = BTreeMap::new();
+        let mut upds: BTreeMap<Guid, Update> = BTreeMap::new();
+        let mut docs = 0;
+        for entry in std::fs::read_dir(root.join("upstream")).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("xml"),
+                "{}",
+                path.display()
+            );
+            docs += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            match parse_document(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+                Document::Category(c) => assert!(cats.insert(c.id.clone(), c).is_none()),
+                Document::Update(u) => assert!(upds.insert(u.id.clone(), u).is_none()),
+            }
+        }
+        assert_eq!(docs, 27);
+        assert_eq!(cats.len(), 12);
+        assert_eq!(upds.len(), 15);
+        let u = |id: &str| &upds[&g(id)];
+
+        // Categories: kinds and parents.
+        let count = |k: CategoryKind| cats.values().filter(|c| c.kind == k).count();
+        assert_eq!(
+            [
+                CategoryKind::Company,
+                CategoryKind::ProductFamily,
+                CategoryKind::Product,
+                CategoryKind::Classification
+            ]
+            .map(count),
+            [1, 2, 5, 4]
+        );
+        for c in cats.values() {
+            match c.kind {
+                CategoryKind::Company | CategoryKind::Classification => {
+                    assert_eq!(c.parent, None, "{}", c.title)
+                }
+                CategoryKind::ProductFamily => {
+                    assert_eq!(cats[c.parent.as_ref().unwrap()].kind, CategoryKind::Company)
+                }
+                CategoryKind::Product => {
+                    assert_eq!(
+                        cats[c.parent.as_ref().unwrap()].kind,
+                        CategoryKind::ProductFamily
+                    )
+                }
+            }
+        }
+        assert_eq!(
+            cats[&g("25aed893-7c2d-4a31-ae22-28ff8ac150ed")].title,
+            "Office 2016"
+        );
+        assert_eq!(
+            cats[&g("0fa1201d-4330-4fa8-8ae9-b877473b6441")].title,
+            "Security Updates"
+        );
+
+        // Every category reference resolves, except the Defender product of update h.
+        let unresolved: Vec<(&Guid, &Guid)> = upds
+            .values()
+            .flat_map(|u| u.categories.iter().map(move |c| (&u.id, c)))
+            .filter(|(_, c)| !cats.contains_key(*c))
+            .collect();
+        assert_eq!(unresolved, [(&g(H), &g(DEFENDER))]);
+
+        // a: the superseded chain.
+        assert_eq!(
+            (u(A1).revision, u(A2).revision, u(A3).revision),
+            (200, 200, 201)
+        );
+        assert!(u(A1).supersedes.is_empty());
+        assert_eq!(u(A2).supersedes, [g(A1)]);
+        assert_eq!(u(A3).supersedes, [g(A1), g(A2)]);
+        assert_eq!(u(A3).severity.as_deref(), Some("Critical"));
+        assert_eq!(u(A1).kb.as_deref(), Some("5034122"));
+        // b: the bundle.
+        assert!(u(B0).files.is_empty());
+        assert_eq!(
+            u(B0).bundled,
+            [
+                BundledRef {
+                    id: g(B1),
+                    revision: Some(200)
+                },
+                BundledRef {
+                    id: g(B2),
+                    revision: Some(101)
+                }
+            ]
+        );
+        assert!(u(B1).categories.is_empty() && u(B2).categories.is_empty());
+        assert_eq!(u(B2).revision, 101);
+        // c: expired; d, e: UTF-16; f: languages; g: real identities; i: detectoid.
+        assert_eq!(u(C).publication_state, PublicationState::Expired);
+        assert_eq!(
+            upds.values()
+                .filter(|u| u.publication_state == PublicationState::Expired)
+                .count(),
+            1
+        );
+        assert_eq!(
+            u(D).localized["de"].title,
+            "2024-01 Update für Windows Server 2019 für x64-basierte Systeme (KB5034614)"
+        );
+        assert_eq!((u(E).revision, u(E).kb.as_deref()), (100, Some("5034203")));
+        assert_eq!(u(F1).languages, ["de"]);
+        assert_eq!(u(F1).localized.keys().collect::<Vec<_>>(), ["de", "en"]);
+        assert_eq!(u(F2).languages, ["fr"]);
+        assert!(!u(F1).is_language_neutral());
+        assert_eq!(
+            (u(G1).revision, u(G1).kb.as_deref(), u(G1).title("en")),
+            (
+                200,
+                Some("4577066"),
+                "2020-09 Security Monthly Quality Rollup for Windows Server 2012 R2 for x64-based Systems"
+            )
+        );
+        assert_eq!(
+            (u(G2).revision, u(G2).kb.as_deref(), u(G2).title("en")),
+            (
+                201,
+                Some("3019978"),
+                "Security Update for Windows Server 2012 R2"
+            )
+        );
+        assert_eq!(u(G1).languages, ["all"]);
+        assert_eq!(u(I).update_type, "Detectoid");
+        assert_eq!(
+            upds.values()
+                .filter(|u| u.update_type == "Detectoid")
+                .count(),
+            1
+        );
+
+        // Payload files: every present one matches its digests and size; exactly one is missing;
+        // exactly one content file is referenced by no document.
+        let content = root.join("content");
+        let mut missing = Vec::new();
+        let mut referenced = std::collections::BTreeSet::new();
+        for u in upds.values() {
+            for f in &u.files {
+                let (size, sha1, sha256) = (f.size.unwrap(), f.sha1.unwrap(), f.sha256.unwrap());
+                assert!((2048..=65536).contains(&size), "{}", f.name);
+                referenced.insert(f.name.clone());
+                let Ok(bytes) = std::fs::read(content.join(&f.name)) else {
+                    missing.push((u.id.to_string(), f.name.clone()));
+                    continue;
+                };
+                assert_eq!(bytes.len() as u64, size, "{}", f.name);
+                assert_eq!(sha1::Sha1::digest(&bytes)[..], sha1[..], "{}", f.name);
+                assert_eq!(sha2::Sha256::digest(&bytes)[..], sha256[..], "{}", f.name);
+                if let Some((stem, _)) = f.name.rsplit_once('.')
+                    && let Some((_, hex)) = stem.rsplit_once('_')
+                    && hex.len() == 40
+                {
+                    assert_eq!(
+                        hex,
+                        crate::model::hex_lower(&sha1),
+                        "{}: name carries the SHA-1",
+                        f.name
+                    );
+                }
+            }
+        }
+        assert_eq!(referenced.len(), 11);
+        assert_eq!(
+            missing,
+            [(
+                A3.to_string(),
+                "windows10.0-kb5035845-x64_19ecf7a1440c3bf7c2786edae61ccb19fe8c60c6.msu"
+                    .to_string()
+            )]
+        );
+        let mut unreferenced: Vec<String> = std::fs::read_dir(&content)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !referenced.contains(n))
+            .collect();
+        unreferenced.sort();
+        assert_eq!(unreferenced, ["unrelated-driver.cab"]);
+        let with_files = upds.values().filter(|u| !u.files.is_empty()).count();
+        assert_eq!(with_files, 11);
     }
 }
