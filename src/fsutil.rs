@@ -35,10 +35,10 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 /// Flushes a folder's entries to disk after a rename (a no-op where not supported).
 pub fn sync_dir(dir: Option<&Path>) {
     #[cfg(unix)]
-    if let Some(d) = dir {
-        if let Ok(f) = File::open(d) {
-            let _ = f.sync_all();
-        }
+    if let Some(d) = dir
+        && let Ok(f) = File::open(d)
+    {
+        let _ = f.sync_all();
     }
     #[cfg(not(unix))]
     let _ = dir;

@@ -79,10 +79,10 @@ pub fn sync(
                 error: Some(err.message.clone()),
                 ..Default::default()
             };
-            if let Ok(mut tx) = store.begin() {
-                if tx.record_sync_run(&record).is_ok() {
-                    let _ = tx.commit();
-                }
+            if let Ok(mut tx) = store.begin()
+                && tx.record_sync_run(&record).is_ok()
+            {
+                let _ = tx.commit();
             }
             Err(err)
         }
@@ -365,10 +365,11 @@ fn descendants(chosen: &[Guid], parents: &HashMap<String, Option<String>>) -> Ha
     loop {
         let before = set.len();
         for (id, p) in parents {
-            if let Some(p) = p {
-                if set.contains(p) && !set.contains(id) {
-                    set.insert(id.clone());
-                }
+            if let Some(p) = p
+                && set.contains(p)
+                && !set.contains(id)
+            {
+                set.insert(id.clone());
             }
         }
         if set.len() == before {

@@ -7,6 +7,7 @@
 //! it knows nothing of upstream formats, the bundle format or the terminal.
 
 mod content;
+mod exchange;
 mod queries;
 mod schema;
 mod write;
@@ -16,7 +17,8 @@ pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter,
     UpdateSummary,
 };
-pub use write::{StoredState, Tx};
+pub use exchange::{ExportRecord, ImportRecord, StoredDoc};
+pub use write::{StoredState, Tx, encode_doc};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;

@@ -172,13 +172,10 @@ impl Store {
         let wanted = |r: &CategoryRow| kinds.iter().any(|k| k.as_str() == r.kind);
         let kind_names = kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
         if let Some(g) = Guid::parse(spec) {
-            if let Some(row) = all.iter().find(|r| r.id == g.as_str()) {
-                if !wanted(row) {
-                    return Err(Error::usage(format!(
-                        "{g} is the {} '{}', not a {kind_names}",
-                        row.kind, row.title
-                    )));
-                }
+            if let Some(row) = all.iter().find(|r| r.id == g.as_str())
+                && !wanted(row)
+            {
+                return Err(Error::usage(format!("{g} is the {} '{}', not a {kind_names}", row.kind, row.title)));
             }
             // A GUID not (yet) known is accepted: criteria may be set before the first sync.
             return Ok(g);
@@ -259,16 +256,12 @@ impl Store {
             if !has(&f.products) || !has(&f.classifications) {
                 continue;
             }
-            if let Some(kb_want) = &f.kb {
-                if kb.as_deref() != Some(kb_want.as_str()) {
-                    continue;
-                }
+            if f.kb.as_ref().is_some_and(|want| kb.as_deref() != Some(want.as_str())) {
+                continue;
             }
             let shown_state = if declined { "declined".to_string() } else { state };
-            if let Some(s) = &f.state {
-                if *s != shown_state {
-                    continue;
-                }
+            if f.state.as_ref().is_some_and(|s| *s != shown_state) {
+                continue;
             }
             let is_sup = superseded.contains(&id);
             if f.superseded.is_some_and(|want| want != is_sup) {

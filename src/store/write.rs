@@ -99,12 +99,11 @@ impl<'a> Tx<'a> {
             )
             .optional()?;
         let parent = c.parent.as_ref().map(|p| p.as_str().to_string());
-        if let Some((rev, kind, title, par)) = &existing {
-            if *rev > c.revision
-                || (*rev == c.revision && kind == c.kind.as_str() && *title == c.title && *par == parent)
-            {
-                return Ok(false);
-            }
+        if let Some((rev, kind, title, par)) = &existing
+            && (*rev > c.revision
+                || (*rev == c.revision && kind == c.kind.as_str() && *title == c.title && *par == parent))
+        {
+            return Ok(false);
         }
         let seq = self.next_seq();
         self.tx.execute(
@@ -269,7 +268,7 @@ impl<'a> Tx<'a> {
 
 /// The encoding of an update document inside the database (store-internal; a change to it
 /// is a schema migration).
-pub(crate) fn encode_doc(u: &Update) -> Result<Vec<u8>> {
+pub fn encode_doc(u: &Update) -> Result<Vec<u8>> {
     bincode::encode_to_vec(u, bincode::config::standard())
         .map_err(|e| Error::other(format!("cannot encode update {}: {e}", u.id)))
 }

@@ -1,0 +1,263 @@
+//! What the store keeps about bundles: the changes an export takes, the export history, and
+//! the import history, which is also the chain state (the sequences imported per source).
+
+use super::write::{StoredState, Tx, decode_doc};
+use super::Store;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Category, CategoryKind, Guid, Update};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+/// A finished export.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportRecord {
+    pub sequence: u64,
+    pub bundle_id: String,
+    pub kind: String,
+    pub base_sequence: Option<u64>,
+    pub changes_from: u64,
+    pub changes_to: u64,
+    pub created: String,
+    pub finished: String,
+    pub path: String,
+    pub manifest_sha256: String,
+    pub categories: u64,
+    pub updates: u64,
+    pub removed: u64,
+    pub content_files: u64,
+    pub content_bytes: u64,
+    pub missing_files: u64,
+}
+
+/// A finished import (only successful imports are recorded: a refused bundle leaves the
+/// store exactly as it was, and is written to the log instead).
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportRecord {
+    pub source_store_id: String,
+    pub source_store_name: String,
+    pub sequence: u64,
+    pub bundle_id: String,
+    pub kind: String,
+    pub manifest_sha256: String,
+    pub imported: String,
+    pub new: u64,
+    pub updated: u64,
+    pub expired: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+    pub content_files: u64,
+    pub content_bytes: u64,
+    pub note: Option<String>,
+}
+
+impl Store {
+    pub fn last_export(&self) -> Result<Option<ExportRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished, path,
+                        manifest_sha256, categories, updates, removed, content_files, content_bytes, missing_files
+                 FROM exports ORDER BY sequence DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(ExportRecord {
+                        sequence: r.get::<_, i64>(0)? as u64,
+                        bundle_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        base_sequence: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+                        changes_from: r.get::<_, i64>(4)? as u64,
+                        changes_to: r.get::<_, i64>(5)? as u64,
+                        created: r.get(6)?,
+                        finished: r.get(7)?,
+                        path: r.get(8)?,
+                        manifest_sha256: r.get(9)?,
+                        categories: r.get::<_, i64>(10)? as u64,
+                        updates: r.get::<_, i64>(11)? as u64,
+                        removed: r.get::<_, i64>(12)? as u64,
+                        content_files: r.get::<_, i64>(13)? as u64,
+                        content_bytes: r.get::<_, i64>(14)? as u64,
+                        missing_files: r.get::<_, i64>(15)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The most recent import, from any source.
+    pub fn last_import(&self) -> Result<Option<ImportRecord>> {
+        Ok(self.imports_where("1 = 1 ORDER BY id DESC LIMIT 1", params![])?.into_iter().next())
+    }
+
+    /// Every import from one source store, by sequence.
+    pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
+        self.imports_where("source_store_id = ?1 ORDER BY sequence", params![source_store_id])
+    }
+
+    fn imports_where(&self, clause: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<ImportRecord>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
+                    new, updated, expired, removed, unchanged, content_files, content_bytes, note
+             FROM imports WHERE {clause}"
+        ))?;
+        let rows = st.query_map(p, |r| {
+            Ok(ImportRecord {
+                source_store_id: r.get(0)?,
+                source_store_name: r.get(1)?,
+                sequence: r.get::<_, i64>(2)? as u64,
+                bundle_id: r.get(3)?,
+                kind: r.get(4)?,
+                manifest_sha256: r.get(5)?,
+                imported: r.get(6)?,
+                new: r.get::<_, i64>(7)? as u64,
+                updated: r.get::<_, i64>(8)? as u64,
+                expired: r.get::<_, i64>(9)? as u64,
+                removed: r.get::<_, i64>(10)? as u64,
+                unchanged: r.get::<_, i64>(11)? as u64,
+                content_files: r.get::<_, i64>(12)? as u64,
+                content_bytes: r.get::<_, i64>(13)? as u64,
+                note: r.get(14)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Categories changed after change sequence `from`, by id.
+    pub fn categories_changed_since(&self, from: u64) -> Result<Vec<Category>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, revision, kind, title, parent FROM categories WHERE changed_seq > ?1 ORDER BY id")?;
+        let rows = st.query_map([from as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, revision, kind, title, parent) = row?;
+            let bad = || Error::new(ErrorKind::StoreDamaged, format!("category {id} is malformed in the store"));
+            out.push(Category {
+                id: Guid::parse(&id).ok_or_else(bad)?,
+                revision,
+                kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
+                title,
+                parent: parent.as_deref().and_then(Guid::parse),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Streams the updates changed after change sequence `from`, by UpdateID, with their
+    /// state and change sequence.
+    pub fn for_each_update_changed_since(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(Update, StoredState, u64) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare("SELECT doc, state, changed_seq FROM updates WHERE changed_seq > ?1 ORDER BY update_id")?;
+        let mut rows = st.query([from as i64])?;
+        while let Some(r) = rows.next()? {
+            let doc: Vec<u8> = r.get(0)?;
+            let state: String = r.get(1)?;
+            let seq: i64 = r.get(2)?;
+            f(decode_doc(&doc)?, StoredState::parse(&state).unwrap_or(StoredState::Published), seq as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Content files that arrived after change sequence `from` and that an update in the
+    /// store (not removed) references: (sha256, size).
+    pub fn referenced_content_added_since(&self, from: u64) -> Result<Vec<([u8; 32], u64)>> {
+        let mut st = self.conn.prepare(
+            "SELECT c.sha256, c.size FROM content c WHERE c.added_seq > ?1 AND EXISTS(
+                SELECT 1 FROM files f JOIN updates u ON u.update_id = f.update_id
+                WHERE u.state != 'removed' AND (f.sha256 = c.sha256 OR (f.sha256 IS NULL AND f.sha1 = c.sha1)))
+             ORDER BY c.sha256",
+        )?;
+        let rows = st.query_map([from as i64], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (h, size) = row?;
+            if let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) {
+                out.push((h, size as u64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What the store holds of one update, for a merge deciding what a record changes.
+pub struct StoredDoc {
+    pub revision: u32,
+    pub doc: Vec<u8>,
+    pub state: StoredState,
+}
+
+impl Tx<'_> {
+    pub fn record_export(&mut self, r: &ExportRecord) -> Result<()> {
+        self.execute(
+            "INSERT INTO exports(sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished,
+                                 path, manifest_sha256, categories, updates, removed, content_files, content_bytes,
+                                 missing_files)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                r.sequence as i64,
+                r.bundle_id,
+                r.kind,
+                r.base_sequence.map(|v| v as i64),
+                r.changes_from as i64,
+                r.changes_to as i64,
+                r.created,
+                r.finished,
+                r.path,
+                r.manifest_sha256,
+                r.categories as i64,
+                r.updates as i64,
+                r.removed as i64,
+                r.content_files as i64,
+                r.content_bytes as i64,
+                r.missing_files as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_import(&mut self, r: &ImportRecord) -> Result<()> {
+        self.execute(
+            "INSERT INTO imports(source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
+                                 new, updated, expired, removed, unchanged, content_files, content_bytes, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                r.source_store_id,
+                r.source_store_name,
+                r.sequence as i64,
+                r.bundle_id,
+                r.kind,
+                r.manifest_sha256,
+                r.imported,
+                r.new as i64,
+                r.updated as i64,
+                r.expired as i64,
+                r.removed as i64,
+                r.unchanged as i64,
+                r.content_files as i64,
+                r.content_bytes as i64,
+                r.note
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The stored revision, encoded document and state of an update.
+    pub fn stored_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
+        let row: Option<(u32, Vec<u8>, String)> = self
+            .query_row("SELECT revision, doc, state FROM updates WHERE update_id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        Ok(row.map(|(revision, doc, state)| StoredDoc {
+            revision,
+            doc,
+            state: StoredState::parse(&state).unwrap_or(StoredState::Published),
+        }))
+    }
+}
