@@ -1,7 +1,7 @@
 use super::{bytes, say};
 use crate::Result;
 use crate::cli::out_json;
-use crate::store::{ContentStats, LastSync, Store, StoreTotals};
+use crate::store::{ContentStats, ExportRecord, ImportRecord, LastSync, Store, StoreTotals};
 use serde::Serialize;
 use std::path::Path;
 
@@ -14,6 +14,8 @@ pub struct StatusOut {
     pub last_sync: Option<LastSync>,
     pub totals: StoreTotals,
     pub content: ContentStats,
+    pub last_export: Option<ExportRecord>,
+    pub last_import: Option<ImportRecord>,
 }
 
 pub fn collect(store: &Store) -> Result<StatusOut> {
@@ -24,6 +26,8 @@ pub fn collect(store: &Store) -> Result<StatusOut> {
         last_sync: store.last_sync()?,
         totals: store.totals()?,
         content: store.content_stats()?,
+        last_export: store.last_export()?,
+        last_import: store.last_import()?,
     })
 }
 
@@ -67,5 +71,25 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         c.missing,
         bytes(c.missing_bytes)
     ));
+    match &s.last_export {
+        None => say("last export never"),
+        Some(e) => say(format!(
+            "last export {} bundle, sequence {}, at {}: {} updates, {} content files ({}) to {}",
+            e.kind,
+            e.sequence,
+            e.finished,
+            e.updates,
+            e.content_files,
+            bytes(e.content_bytes),
+            e.path
+        )),
+    }
+    match &s.last_import {
+        None => say("last import never"),
+        Some(i) => say(format!(
+            "last import {} bundle, sequence {} from store '{}', at {}: {} new, {} updated, {} expired, {} removed",
+            i.kind, i.sequence, i.source_store_name, i.imported, i.new, i.updated, i.expired, i.removed
+        )),
+    }
     Ok(())
 }
