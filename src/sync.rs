@@ -41,18 +41,26 @@ pub struct SyncReport {
     pub categories_only: bool,
 }
 
+/// Choices for one sync run.
+#[derive(Clone, Debug, Default)]
+pub struct SyncOptions {
+    /// Accept a source snapshot older than the one the last successful sync took.
+    pub allow_older: bool,
+}
+
 /// Runs a sync from `upstream` into `store`. `clock` gives the current time (called at the
 /// start and at the end). On failure the store is unchanged except for the failure record.
 pub fn sync(
     store: &mut Store,
     upstream: &mut dyn Upstream,
+    opts: &SyncOptions,
     clock: &dyn Fn() -> Timestamp,
     progress: &dyn Progress,
 ) -> Result<SyncReport> {
     let started = clock();
     let source = upstream.describe();
     store.log("SYNC", &format!("Synchronization started from {source}"), started);
-    let result = run(store, upstream, clock, progress, started, &source);
+    let result = run(store, upstream, opts, clock, progress, started, &source);
     match result {
         Ok(report) => {
             let now = clock();
@@ -92,6 +100,7 @@ pub fn sync(
 fn run(
     store: &mut Store,
     upstream: &mut dyn Upstream,
+    opts: &SyncOptions,
     clock: &dyn Fn() -> Timestamp,
     progress: &dyn Progress,
     started: Timestamp,
@@ -130,6 +139,7 @@ fn run(
         .with_hint("a revision never changes upstream; remove the document that is wrong"));
     }
     report.warnings.extend(summary.warnings.iter().cloned());
+    check_age(store, &summary, opts)?;
     report.upstream_updates = headers.len() as u64;
     store.log("SYNC", &format!("Read {} categories and {} updates from {source}", categories.len(), headers.len()), clock());
 
@@ -223,17 +233,29 @@ fn run(
         return Err(e);
     }
 
-    // Absent from a complete upstream: a tombstone, never a deletion.
+    // Absent from a complete upstream: a tombstone (or, for the offline catalog, expired),
+    // never a deletion.
     if summary.complete {
+        let (absent_state, from) = if summary.absent_means_expired {
+            (StoredState::Expired, StoredState::Published)
+        } else {
+            (StoredState::Removed, StoredState::Published)
+        };
         let mut gone: Vec<&String> = stored
             .iter()
-            .filter(|(id, h)| h.state != StoredState::Removed && Guid::parse(id).is_none_or(|g| !headers.contains_key(&g)))
+            .filter(|(id, h)| {
+                (h.state == from || (!summary.absent_means_expired && h.state == StoredState::Expired))
+                    && Guid::parse(id).is_none_or(|g| !headers.contains_key(&g))
+            })
             .map(|(id, _)| id)
             .collect();
         gone.sort();
         for id in gone {
-            if tx.set_state(id, StoredState::Removed)? {
-                report.removed += 1;
+            if tx.set_state(id, absent_state)? {
+                match absent_state {
+                    StoredState::Expired => report.expired += 1,
+                    _ => report.removed += 1,
+                }
             }
         }
     }
@@ -258,6 +280,23 @@ fn run(
         store.log("SYNC", &format!("Warning: {w}"), finished);
     }
     Ok(report)
+}
+
+/// Refuses a source snapshot older than the last one synced, unless allowed.
+fn check_age(store: &Store, summary: &crate::upstream::ScanSummary, opts: &SyncOptions) -> Result<()> {
+    let (Some(created), Some((_, Some(last)))) = (&summary.created, store.last_successful_sync()?) else {
+        return Ok(());
+    };
+    let (Some(now_t), Some(last_t)) = (Timestamp::parse_rfc3339(created), Timestamp::parse_rfc3339(&last)) else {
+        return Ok(());
+    };
+    if now_t < last_t && !opts.allow_older {
+        return Err(Error::other(format!(
+            "the source was created {created}, before the one the last sync took ({last}): syncing it would roll the store back"
+        ))
+        .with_hint("use the newer source, or pass --allow-older if rolling back is intended"));
+    }
+    Ok(())
 }
 
 /// Writes a phase line to the store's log while a transaction holds the store.
@@ -506,7 +545,7 @@ mod tests {
     fn family_criteria_select_descendant_products_and_bundle_children() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WINDOWS], &[]);
-        let r = sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let r = sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         assert_eq!(ids(&s), ["01", "10", "11", "12", "13"]);
         assert_eq!((r.new, r.updated, r.unchanged, r.selected), (5, 0, 0, 5));
     }
@@ -515,7 +554,7 @@ mod tests {
     fn language_criteria_keep_neutral_updates() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &["fr"]);
-        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         assert_eq!(ids(&s), ["01", "10", "11", "13"], "the German-only update is left out");
     }
 
@@ -523,9 +562,9 @@ mod tests {
     fn second_identical_sync_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         let seq = s.totals().unwrap().change_seq;
-        let r = sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let r = sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         assert_eq!((r.new, r.updated, r.removed, r.unchanged, r.categories), (0, 0, 0, 5, 0));
         assert_eq!(s.totals().unwrap().change_seq, seq, "no change took a sequence number");
     }
@@ -534,12 +573,12 @@ mod tests {
     fn revision_expiry_and_removal() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         let mut next = fixture();
         next.updates[0].revision = 201;
         next.updates[4].publication_state = PublicationState::Expired;
         next.updates.remove(5);
-        let r = sync(&mut s, &mut next, &clock, &NoProgress).unwrap();
+        let r = sync(&mut s, &mut next, &SyncOptions::default(), &clock, &NoProgress).unwrap();
         assert_eq!((r.new, r.updated, r.expired, r.removed), (0, 1, 1, 1));
         let all = s.list_updates(&Default::default()).unwrap();
         let state = |n: &str| all.iter().find(|u| u.update_id.ends_with(n)).unwrap().state.clone();
@@ -553,14 +592,14 @@ mod tests {
     fn failed_sync_leaves_the_store_unchanged_and_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         let before = (ids(&s), s.totals().unwrap().change_seq);
         let mut next = fixture();
         for u in &mut next.updates {
             u.revision += 1;
         }
         next.fail_after = Some(2);
-        let err = sync(&mut s, &mut next, &clock, &NoProgress).unwrap_err();
+        let err = sync(&mut s, &mut next, &SyncOptions::default(), &clock, &NoProgress).unwrap_err();
         assert!(err.message.contains("upstream went away"), "{err}");
         assert_eq!((ids(&s), s.totals().unwrap().change_seq), before);
         assert!(s.list_updates(&Default::default()).unwrap().iter().all(|u| u.revision < 201 || u.revision == 200));
@@ -573,14 +612,14 @@ mod tests {
     fn declined_survives_a_new_revision() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         let id = "00000000-0000-0000-0000-000000000001";
         let mut tx = s.begin().unwrap();
         assert!(tx.set_declined(id, true).unwrap());
         tx.commit().unwrap();
         let mut next = fixture();
         next.updates[0].revision = 300;
-        sync(&mut s, &mut next, &clock, &NoProgress).unwrap();
+        sync(&mut s, &mut next, &SyncOptions::default(), &clock, &NoProgress).unwrap();
         let u = s.list_updates(&Default::default()).unwrap().into_iter().find(|u| u.update_id == id).unwrap();
         assert_eq!((u.revision, u.state.as_str()), (300, "declined"));
     }
@@ -589,7 +628,7 @@ mod tests {
     fn no_criteria_means_categories_only() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::init(&dir.path().join("s"), None, clock()).unwrap();
-        let r = sync(&mut s, &mut fixture(), &clock, &NoProgress).unwrap();
+        let r = sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
         assert!(r.categories_only);
         assert_eq!((r.categories, r.new), (5, 0));
         assert_eq!(s.categories(Some(CategoryKind::Product)).unwrap().len(), 2);

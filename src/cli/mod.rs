@@ -80,6 +80,9 @@ pub enum Command {
         /// point). Default: the upstream set with `offsync upstream set`.
         #[arg(long, value_name = "SOURCE")]
         from: Option<PathBuf>,
+        /// Accept an upstream snapshot (an offline catalog) older than the last one synced.
+        #[arg(long)]
+        allow_older: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -302,8 +305,8 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
         }
         Command::Upstream(UpstreamCmd::Set { store, source }) => commands::upstream::set(&store.store, &source, now()),
         Command::Upstream(UpstreamCmd::Show { store }) => commands::upstream::show(&store.store),
-        Command::Sync { store, from, json } => {
-            commands::sync::run(&store.store, from.as_deref(), json, &now, progress)
+        Command::Sync { store, from, allow_older, json } => {
+            commands::sync::run(&store.store, from.as_deref(), allow_older, json, &now, progress)
         }
         Command::Content(ContentCmd::Import { store, dir, json }) => {
             commands::content::import(&store.store, &dir, json, now(), progress)

@@ -33,7 +33,7 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, clock: &dyn Fn() -> Timestamp, p
     let mut store = Store::init(&connected, Some("connected"), clock())?;
     say(format!("\n1. created the connected store '{}' in {}", store.name(), connected.display()));
     let mut up = crate::upstream::open(&upstream_dir)?;
-    let r = crate::sync::sync(&mut store, up.as_mut(), clock, progress)?;
+    let r = crate::sync::sync(&mut store, up.as_mut(), &Default::default(), clock, progress)?;
     say(format!(
         "2. first sync from {}: {} categories, no criteria yet, so no updates",
         upstream_dir.display(),
@@ -61,7 +61,7 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, clock: &dyn Fn() -> Timestamp, p
         products.join(", "),
         classes.join(", ")
     ));
-    let r = crate::sync::sync(&mut store, up.as_mut(), clock, progress)?;
+    let r = crate::sync::sync(&mut store, up.as_mut(), &Default::default(), clock, progress)?;
     say(format!(
         "4. second sync: {} new, {} updated, {} expired, {} removed ({} of {} upstream updates selected)",
         r.new, r.updated, r.expired, r.removed, r.selected, r.upstream_updates
@@ -69,7 +69,7 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, clock: &dyn Fn() -> Timestamp, p
     for w in &r.warnings {
         say(format!("   warning: {w}"));
     }
-    let r = crate::sync::sync(&mut store, up.as_mut(), clock, progress)?;
+    let r = crate::sync::sync(&mut store, up.as_mut(), &Default::default(), clock, progress)?;
     say(format!("5. the same sync again: {} new, {} updated, {} unchanged", r.new, r.updated, r.unchanged));
 
     let ci = crate::content::import_content(&mut store, &content_dir, clock(), progress)?;
@@ -97,14 +97,14 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, clock: &dyn Fn() -> Timestamp, p
     let child_dir = base.join("child");
     let mut child = Store::init(&child_dir, Some("child"), clock())?;
     let mut parent = crate::upstream::open(&connected)?;
-    crate::sync::sync(&mut child, parent.as_mut(), clock, progress)?;
+    crate::sync::sync(&mut child, parent.as_mut(), &Default::default(), clock, progress)?;
     let win10 = child.resolve_category("Windows 10", &[CategoryKind::Product])?.to_string();
     let sec = child.resolve_category("Security Updates", &[CategoryKind::Classification])?.to_string();
     let mut tx = child.begin()?;
     tx.set_criteria("product", &[win10])?;
     tx.set_criteria("classification", &[sec])?;
     tx.commit()?;
-    let r = crate::sync::sync(&mut child, parent.as_mut(), clock, progress)?;
+    let r = crate::sync::sync(&mut child, parent.as_mut(), &Default::default(), clock, progress)?;
     say(format!(
         "\n8. a child update point synced from the connected store with criteria Windows 10 + Security Updates: {} new",
         r.new

@@ -2,12 +2,12 @@ use super::say;
 use crate::cli::out_json;
 use crate::progress::Progress;
 use crate::store::Store;
-use crate::sync::{SyncReport, sync};
+use crate::sync::{SyncOptions, SyncReport, sync};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub fn run(dir: &Path, from: Option<&Path>, json: bool, clock: &dyn Fn() -> Timestamp, progress: &dyn Progress) -> Result<()> {
+pub fn run(dir: &Path, from: Option<&Path>, allow_older: bool, json: bool, clock: &dyn Fn() -> Timestamp, progress: &dyn Progress) -> Result<()> {
     let mut store = Store::open(dir)?;
     let source: PathBuf = match from {
         Some(f) => f.to_path_buf(),
@@ -17,7 +17,7 @@ pub fn run(dir: &Path, from: Option<&Path>, json: bool, clock: &dyn Fn() -> Time
         })?,
     };
     let mut up = crate::upstream::open(&source)?;
-    let report = sync(&mut store, up.as_mut(), clock, progress)?;
+    let report = sync(&mut store, up.as_mut(), &SyncOptions { allow_older }, clock, progress)?;
     if json {
         return out_json(&report);
     }

@@ -55,8 +55,11 @@ pub struct ScanSummary {
     pub created: Option<String>,
     /// Non-fatal findings to show the operator and write to the log.
     pub warnings: Vec<String>,
-    /// Whether the source lists everything it has (so absence means removal).
+    /// Whether the source lists everything it has (so absence means something).
     pub complete: bool,
+    /// What absence from a complete source means: the offline catalog drops expired updates
+    /// rather than flagging them, so there absence means expired; elsewhere it means removed.
+    pub absent_means_expired: bool,
 }
 
 /// A source of update metadata.
