@@ -47,26 +47,43 @@ pub struct MissingFile {
     pub size: Option<u64>,
 }
 
-pub fn import_content(store: &mut Store, dir: &Path, now: Timestamp, progress: &dyn Progress) -> Result<ContentImportReport> {
+pub fn import_content(
+    store: &mut Store,
+    dir: &Path,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<ContentImportReport> {
     if !dir.is_dir() {
         return Err(Error::usage(format!("{} is not a folder", dir.display()))
             .with_hint("give the folder that holds the downloaded payload files"));
     }
     let refs = store.referenced_files()?;
-    let by_sha256: HashMap<[u8; 32], &ReferencedFile> = refs.iter().filter_map(|r| Some((r.sha256?, r))).collect();
-    let by_sha1: HashMap<[u8; 20], &ReferencedFile> = refs.iter().filter_map(|r| Some((r.sha1?, r))).collect();
+    let by_sha256: HashMap<[u8; 32], &ReferencedFile> =
+        refs.iter().filter_map(|r| Some((r.sha256?, r))).collect();
+    let by_sha1: HashMap<[u8; 20], &ReferencedFile> =
+        refs.iter().filter_map(|r| Some((r.sha1?, r))).collect();
     // When every reference has a size, a file of another size cannot match and is not read.
     let sizes: Option<HashSet<u64>> = refs.iter().map(|r| r.size).collect();
 
     let mut files: Vec<(PathBuf, u64)> = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::other(format!("cannot read {}: {e}", dir.display())))?;
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry =
+            entry.map_err(|e| Error::other(format!("cannot read {}: {e}", dir.display())))?;
         if entry.file_type().is_file() {
-            let len = entry.metadata().map_err(|e| Error::other(format!("{}: {e}", entry.path().display())))?.len();
+            let len = entry
+                .metadata()
+                .map_err(|e| Error::other(format!("{}: {e}", entry.path().display())))?
+                .len();
             files.push((entry.into_path(), len));
         }
     }
-    let mut report = ContentImportReport { scanned: files.len() as u64, ..Default::default() };
+    let mut report = ContentImportReport {
+        scanned: files.len() as u64,
+        ..Default::default()
+    };
     let total: u64 = files.iter().map(|f| f.1).sum();
     progress.start("hashing payload files", Some(total), Unit::Bytes);
 
@@ -96,7 +113,10 @@ pub fn import_content(store: &mut Store, dir: &Path, now: Timestamp, progress: &
         };
         progress.advance(*len);
         let hit = by_sha256.get(&d.sha256).copied().or_else(|| {
-            by_sha1.get(&d.sha1).copied().filter(|r| r.sha256.is_none_or(|h| h == d.sha256))
+            by_sha1
+                .get(&d.sha1)
+                .copied()
+                .filter(|r| r.sha256.is_none_or(|h| h == d.sha256))
         });
         let hit = hit.filter(|r| r.size.is_none_or(|s| s == d.size));
         let Some(r) = hit else {
@@ -127,7 +147,12 @@ pub fn import_content(store: &mut Store, dir: &Path, now: Timestamp, progress: &
     let mut seen = HashSet::new();
     for r in store.referenced_files()? {
         if !r.present && seen.insert((r.update_id.clone(), r.name.clone())) {
-            report.missing.push(MissingFile { update_id: r.update_id, title: r.title, name: r.name, size: r.size });
+            report.missing.push(MissingFile {
+                update_id: r.update_id,
+                title: r.title,
+                name: r.name,
+                size: r.size,
+            });
         }
     }
     store.log(

@@ -65,7 +65,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), hint: None }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn other(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Other, message)
@@ -84,7 +88,10 @@ impl Error {
     }
     /// An I/O error on `path`, classified as storage trouble.
     pub fn io(path: &Path, action: &str, e: std::io::Error) -> Error {
-        Error::new(io_kind(&e), format!("cannot {action} {}: {e}", path.display()))
+        Error::new(
+            io_kind(&e),
+            format!("cannot {action} {}: {e}", path.display()),
+        )
     }
 }
 
@@ -113,14 +120,19 @@ impl From<rusqlite::Error> for Error {
         use rusqlite::ErrorCode as C;
         let kind = match e.sqlite_error_code() {
             Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => ErrorKind::Busy,
-            Some(C::DiskFull) | Some(C::ReadOnly) | Some(C::SystemIoFailure) | Some(C::CannotOpen)
+            Some(C::DiskFull)
+            | Some(C::ReadOnly)
+            | Some(C::SystemIoFailure)
+            | Some(C::CannotOpen)
             | Some(C::PermissionDenied) => ErrorKind::Storage,
             Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => ErrorKind::StoreDamaged,
             _ => ErrorKind::Other,
         };
         let mut err = Error::new(kind, format!("database: {e}"));
         if kind == ErrorKind::Busy {
-            err = err.with_hint("another offsync command is using this store; wait for it to finish and try again");
+            err = err.with_hint(
+                "another offsync command is using this store; wait for it to finish and try again",
+            );
         }
         err
     }

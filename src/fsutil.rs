@@ -27,7 +27,10 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// `path` with `.partial` appended: the name a file has while it is being written.
 pub fn temp_sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".partial");
     path.with_file_name(name)
 }

@@ -16,7 +16,10 @@ pub struct Digests {
 const BUF: usize = 256 * 1024;
 
 /// Copies `r` into `w` to its end, computing SHA-1 and SHA-256 of what passed.
-pub fn copy_hashing<R: Read + ?Sized, W: Write + ?Sized>(r: &mut R, w: &mut W) -> io::Result<Digests> {
+pub fn copy_hashing<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    w: &mut W,
+) -> io::Result<Digests> {
     let mut s1 = Sha1::new();
     let mut s256 = Sha256::new();
     let mut buf = vec![0u8; BUF];
@@ -33,7 +36,11 @@ pub fn copy_hashing<R: Read + ?Sized, W: Write + ?Sized>(r: &mut R, w: &mut W) -
         w.write_all(&buf[..n])?;
         size += n as u64;
     }
-    Ok(Digests { size, sha1: s1.finalize().into(), sha256: s256.finalize().into() })
+    Ok(Digests {
+        size,
+        sha1: s1.finalize().into(),
+        sha256: s256.finalize().into(),
+    })
 }
 
 /// Reads `r` to its end and returns its digests.
@@ -47,7 +54,10 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Copies `r` into `w`, computing only SHA-256 (the cheaper path used by bundles).
-pub fn copy_sha256<R: Read + ?Sized, W: Write + ?Sized>(r: &mut R, w: &mut W) -> io::Result<(u64, [u8; 32])> {
+pub fn copy_sha256<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    w: &mut W,
+) -> io::Result<(u64, [u8; 32])> {
     let mut s = Sha256::new();
     let mut buf = vec![0u8; BUF];
     let mut size = 0u64;
@@ -73,7 +83,10 @@ mod tests {
     fn known_digests() {
         let d = hash_reader(&mut &b"abc"[..]).unwrap();
         assert_eq!(d.size, 3);
-        assert_eq!(hex::encode(d.sha1), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex::encode(d.sha1),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(
             hex::encode(d.sha256),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -14,6 +14,7 @@
 //! - `sync`: applies the criteria to an upstream and merges the result into a store.
 //! - `content`: takes downloaded payload files into a store's content folder.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.
+//! - `transfer`: export and import: the only module that knows both the store and `bundle`.
 //! - `cli`: clap types, output, exit codes, the indicatif progress; `commands`: glue per verb.
 
 pub mod bundle;
@@ -28,6 +29,7 @@ pub mod progress;
 pub mod store;
 pub mod sync;
 pub mod time;
+pub mod transfer;
 pub mod upstream;
 
 pub use error::{Error, ErrorKind, Result};

@@ -12,14 +12,28 @@ use std::str::FromStr;
 
 /// A GUID as WSUS writes it (`7b6d13c6-6401-4a10-a61f-1dab8d93356e`), kept in canonical
 /// lowercase form so that equality is plain string equality.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct Guid(String);
 
 impl Guid {
     /// Parses a GUID, with or without braces, in any case.
     pub fn parse(s: &str) -> Option<Guid> {
         let t = s.trim();
-        let t = t.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(t);
+        let t = t
+            .strip_prefix('{')
+            .and_then(|x| x.strip_suffix('}'))
+            .unwrap_or(t);
         let b = t.as_bytes();
         if b.len() != 36 {
             return None;
@@ -59,7 +73,18 @@ impl FromStr for Guid {
 
 /// What kind of category a category document defines (`CategoryInformation/@CategoryType`).
 #[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum CategoryKind {
@@ -108,7 +133,18 @@ pub struct Category {
 /// Publication state as upstream reports it. `Declined` is never upstream: it is a local
 /// decision and lives beside this state in the store.
 #[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PublicationState {
@@ -128,7 +164,9 @@ pub struct FileRef {
 }
 
 /// Text of an update in one language.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 pub struct Localized {
     pub title: String,
     pub description: Option<String>,
@@ -161,7 +199,18 @@ pub struct Update {
     pub files: Vec<FileRef>,
 }
 
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Debug,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct BundledRef {
     pub id: Guid,
     pub revision: Option<u32>,
@@ -251,8 +300,20 @@ mod tests {
             bundled: vec![],
             files: vec![],
         };
-        u.localized.insert("en".into(), Localized { title: "English".into(), description: None });
-        u.localized.insert("de".into(), Localized { title: "Deutsch".into(), description: None });
+        u.localized.insert(
+            "en".into(),
+            Localized {
+                title: "English".into(),
+                description: None,
+            },
+        );
+        u.localized.insert(
+            "de".into(),
+            Localized {
+                title: "Deutsch".into(),
+                description: None,
+            },
+        );
         assert_eq!(u.title("de"), "Deutsch");
         assert_eq!(u.title("fr"), "English");
         assert!(u.is_language_neutral());

@@ -59,7 +59,11 @@ pub fn sync(
 ) -> Result<SyncReport> {
     let started = clock();
     let source = upstream.describe();
-    store.log("SYNC", &format!("Synchronization started from {source}"), started);
+    store.log(
+        "SYNC",
+        &format!("Synchronization started from {source}"),
+        started,
+    );
     let result = run(store, upstream, opts, clock, progress, started, &source);
     match result {
         Ok(report) => {
@@ -76,7 +80,11 @@ pub fn sync(
         }
         Err(err) => {
             let now = clock();
-            store.log("SYNC", &format!("Synchronization failed: {}", err.message), now);
+            store.log(
+                "SYNC",
+                &format!("Synchronization failed: {}", err.message),
+                now,
+            );
             // Recorded in its own transaction after the failed one rolled back. If even this
             // fails (the disk is full, say), the original error is what the operator needs.
             let record = SyncRunRecord {
@@ -106,7 +114,11 @@ fn run(
     started: Timestamp,
     source: &str,
 ) -> Result<SyncReport> {
-    let mut report = SyncReport { source: source.to_string(), started: started.rfc3339(), ..Default::default() };
+    let mut report = SyncReport {
+        source: source.to_string(),
+        started: started.rfc3339(),
+        ..Default::default()
+    };
 
     // Pass 1: every category in full, a small header per update.
     let mut categories: Vec<Category> = Vec::new();
@@ -141,7 +153,15 @@ fn run(
     report.warnings.extend(summary.warnings.iter().cloned());
     check_age(store, &summary, opts)?;
     report.upstream_updates = headers.len() as u64;
-    store.log("SYNC", &format!("Read {} categories and {} updates from {source}", categories.len(), headers.len()), clock());
+    store.log(
+        "SYNC",
+        &format!(
+            "Read {} categories and {} updates from {source}",
+            categories.len(),
+            headers.len()
+        ),
+        clock(),
+    );
 
     let stored = store.stored_headers()?;
     let criteria = store.criteria()?;
@@ -195,13 +215,17 @@ fn run(
         }
     }
     to_fetch.sort_unstable();
-    store_log_phase(&tx, clock(), &format!(
-        "Selected {} of {} updates; {} new or changed to read, {} unchanged",
-        selected.len(),
-        headers.len(),
-        to_fetch.len(),
-        report.unchanged
-    ));
+    store_log_phase(
+        &tx,
+        clock(),
+        &format!(
+            "Selected {} of {} updates; {} new or changed to read, {} unchanged",
+            selected.len(),
+            headers.len(),
+            to_fetch.len(),
+            report.unchanged
+        ),
+    );
 
     let mut fetch_err: Option<Error> = None;
     upstream.fetch(
@@ -211,7 +235,10 @@ fn run(
                 return Ok(());
             }
             let Some(h) = headers.get(&u.id) else {
-                fetch_err = Some(Error::other(format!("update {} changed while the sync was reading it", u.id)));
+                fetch_err = Some(Error::other(format!(
+                    "update {} changed while the sync was reading it",
+                    u.id
+                )));
                 return Ok(());
             };
             u.normalize();
@@ -244,7 +271,8 @@ fn run(
         let mut gone: Vec<&String> = stored
             .iter()
             .filter(|(id, h)| {
-                (h.state == from || (!summary.absent_means_expired && h.state == StoredState::Expired))
+                (h.state == from
+                    || (!summary.absent_means_expired && h.state == StoredState::Expired))
                     && Guid::parse(id).is_none_or(|g| !headers.contains_key(&g))
             })
             .map(|(id, _)| id)
@@ -283,11 +311,19 @@ fn run(
 }
 
 /// Refuses a source snapshot older than the last one synced, unless allowed.
-fn check_age(store: &Store, summary: &crate::upstream::ScanSummary, opts: &SyncOptions) -> Result<()> {
-    let (Some(created), Some((_, Some(last)))) = (&summary.created, store.last_successful_sync()?) else {
+fn check_age(
+    store: &Store,
+    summary: &crate::upstream::ScanSummary,
+    opts: &SyncOptions,
+) -> Result<()> {
+    let (Some(created), Some((_, Some(last)))) = (&summary.created, store.last_successful_sync()?)
+    else {
         return Ok(());
     };
-    let (Some(now_t), Some(last_t)) = (Timestamp::parse_rfc3339(created), Timestamp::parse_rfc3339(&last)) else {
+    let (Some(now_t), Some(last_t)) = (
+        Timestamp::parse_rfc3339(created),
+        Timestamp::parse_rfc3339(&last),
+    ) else {
         return Ok(());
     };
     if now_t < last_t && !opts.allow_older {
@@ -338,7 +374,10 @@ fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {
         return Change::Older(s.revision);
     }
     let now_expired = h.publication_state == PublicationState::Expired;
-    if s.revision == h.revision && s.fingerprint == Some(h.fingerprint) && s.state != StoredState::Removed {
+    if s.revision == h.revision
+        && s.fingerprint == Some(h.fingerprint)
+        && s.state != StoredState::Removed
+    {
         return Change::Unchanged;
     }
     if now_expired && s.state == StoredState::Published {
@@ -358,7 +397,11 @@ pub fn select(
     }
     let products = descendants(&criteria.products, parents);
     let classes = descendants(&criteria.classifications, parents);
-    let langs: Vec<String> = criteria.languages.iter().map(|l| l.to_ascii_lowercase()).collect();
+    let langs: Vec<String> = criteria
+        .languages
+        .iter()
+        .map(|l| l.to_ascii_lowercase())
+        .collect();
     let lang_ok = |h: &UpdateHeader| {
         langs.is_empty()
             || h.languages.is_empty()
@@ -436,12 +479,24 @@ mod tests {
     }
 
     fn cat(id: &str, kind: CategoryKind, title: &str, parent: Option<&str>) -> Category {
-        Category { id: g(id), revision: 1, kind, title: title.into(), parent: parent.map(g) }
+        Category {
+            id: g(id),
+            revision: 1,
+            kind,
+            title: title.into(),
+            parent: parent.map(g),
+        }
     }
 
     fn upd(n: u32, rev: u32, cats: &[&str]) -> Update {
         let mut localized = BTreeMap::new();
-        localized.insert("en".to_string(), Localized { title: format!("Update {n}"), description: None });
+        localized.insert(
+            "en".to_string(),
+            Localized {
+                title: format!("Update {n}"),
+                description: None,
+            },
+        );
         Update {
             id: g(&format!("00000000-0000-0000-0000-{n:012}")),
             revision: rev,
@@ -474,17 +529,33 @@ mod tests {
         fn locate(&self, key: u64) -> String {
             format!("item {key}")
         }
-        fn scan(&mut self, sink: &mut dyn FnMut(ScanItem) -> Result<()>, _: &dyn Progress) -> Result<ScanSummary> {
+        fn scan(
+            &mut self,
+            sink: &mut dyn FnMut(ScanItem) -> Result<()>,
+            _: &dyn Progress,
+        ) -> Result<ScanSummary> {
             for c in &self.cats {
                 sink(ScanItem::Category(c.clone()))?;
             }
             for (i, u) in self.updates.iter().enumerate() {
-                let fp = crate::hash::sha256(&bincode::encode_to_vec(u, bincode::config::standard()).unwrap());
-                sink(ScanItem::Update(crate::upstream::folder::header(u, fp, i as u64)))?;
+                let fp = crate::hash::sha256(
+                    &bincode::encode_to_vec(u, bincode::config::standard()).unwrap(),
+                );
+                sink(ScanItem::Update(crate::upstream::folder::header(
+                    u, fp, i as u64,
+                )))?;
             }
-            Ok(ScanSummary { complete: true, ..Default::default() })
+            Ok(ScanSummary {
+                complete: true,
+                ..Default::default()
+            })
         }
-        fn fetch(&mut self, keys: &[u64], sink: &mut dyn FnMut(Update) -> Result<()>, _: &dyn Progress) -> Result<()> {
+        fn fetch(
+            &mut self,
+            keys: &[u64],
+            sink: &mut dyn FnMut(Update) -> Result<()>,
+            _: &dyn Progress,
+        ) -> Result<()> {
             for (n, k) in keys.iter().enumerate() {
                 if self.fail_after == Some(n) {
                     return Err(Error::other("upstream went away"));
@@ -497,7 +568,10 @@ mod tests {
 
     fn fixture() -> Fake {
         let mut bundle = upd(10, 100, &[WIN10, SECURITY]);
-        bundle.bundled = vec![BundledRef { id: g("00000000-0000-0000-0000-000000000011"), revision: Some(100) }];
+        bundle.bundled = vec![BundledRef {
+            id: g("00000000-0000-0000-0000-000000000011"),
+            revision: Some(100),
+        }];
         let child = upd(11, 100, &[]);
         let mut german = upd(12, 100, &[WIN10, SECURITY]);
         german.languages = vec!["de".into()];
@@ -506,12 +580,29 @@ mod tests {
         Fake {
             cats: vec![
                 cat(MICROSOFT, CategoryKind::Company, "Microsoft", None),
-                cat(WINDOWS, CategoryKind::ProductFamily, "Windows", Some(MICROSOFT)),
+                cat(
+                    WINDOWS,
+                    CategoryKind::ProductFamily,
+                    "Windows",
+                    Some(MICROSOFT),
+                ),
                 cat(WIN10, CategoryKind::Product, "Windows 10", Some(WINDOWS)),
                 cat(OFFICE2016, CategoryKind::Product, "Office 2016", None),
-                cat(SECURITY, CategoryKind::Classification, "Security Updates", None),
+                cat(
+                    SECURITY,
+                    CategoryKind::Classification,
+                    "Security Updates",
+                    None,
+                ),
             ],
-            updates: vec![upd(1, 200, &[WIN10, SECURITY]), upd(2, 200, &[OFFICE2016, SECURITY]), bundle, child, german, neutral],
+            updates: vec![
+                upd(1, 200, &[WIN10, SECURITY]),
+                upd(2, 200, &[OFFICE2016, SECURITY]),
+                bundle,
+                child,
+                german,
+                neutral,
+            ],
             fail_after: None,
         }
     }
@@ -523,9 +614,18 @@ mod tests {
     fn store(dir: &std::path::Path, products: &[&str], langs: &[&str]) -> Store {
         let mut s = Store::init(&dir.join("s"), Some("t"), clock()).unwrap();
         let mut tx = s.begin().unwrap();
-        tx.set_criteria("product", &products.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap();
-        tx.set_criteria("classification", &[SECURITY.to_string()]).unwrap();
-        tx.set_criteria("language", &langs.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap();
+        tx.set_criteria(
+            "product",
+            &products.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        tx.set_criteria("classification", &[SECURITY.to_string()])
+            .unwrap();
+        tx.set_criteria(
+            "language",
+            &langs.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
         tx.commit().unwrap();
         s
     }
@@ -545,7 +645,14 @@ mod tests {
     fn family_criteria_select_descendant_products_and_bundle_children() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WINDOWS], &[]);
-        let r = sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        let r = sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         assert_eq!(ids(&s), ["01", "10", "11", "12", "13"]);
         assert_eq!((r.new, r.updated, r.unchanged, r.selected), (5, 0, 0, 5));
     }
@@ -554,55 +661,132 @@ mod tests {
     fn language_criteria_keep_neutral_updates() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &["fr"]);
-        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
-        assert_eq!(ids(&s), ["01", "10", "11", "13"], "the German-only update is left out");
+        sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(
+            ids(&s),
+            ["01", "10", "11", "13"],
+            "the German-only update is left out"
+        );
     }
 
     #[test]
     fn second_identical_sync_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         let seq = s.totals().unwrap().change_seq;
-        let r = sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
-        assert_eq!((r.new, r.updated, r.removed, r.unchanged, r.categories), (0, 0, 0, 5, 0));
-        assert_eq!(s.totals().unwrap().change_seq, seq, "no change took a sequence number");
+        let r = sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.new, r.updated, r.removed, r.unchanged, r.categories),
+            (0, 0, 0, 5, 0)
+        );
+        assert_eq!(
+            s.totals().unwrap().change_seq,
+            seq,
+            "no change took a sequence number"
+        );
     }
 
     #[test]
     fn revision_expiry_and_removal() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         let mut next = fixture();
         next.updates[0].revision = 201;
         next.updates[4].publication_state = PublicationState::Expired;
         next.updates.remove(5);
-        let r = sync(&mut s, &mut next, &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        let r = sync(
+            &mut s,
+            &mut next,
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         assert_eq!((r.new, r.updated, r.expired, r.removed), (0, 1, 1, 1));
         let all = s.list_updates(&Default::default()).unwrap();
-        let state = |n: &str| all.iter().find(|u| u.update_id.ends_with(n)).unwrap().state.clone();
+        let state = |n: &str| {
+            all.iter()
+                .find(|u| u.update_id.ends_with(n))
+                .unwrap()
+                .state
+                .clone()
+        };
         assert_eq!(state("01"), "published");
         assert_eq!(state("12"), "expired");
         assert_eq!(state("13"), "removed", "a tombstone, still listed");
-        assert_eq!(all.iter().find(|u| u.update_id.ends_with("01")).unwrap().revision, 201);
+        assert_eq!(
+            all.iter()
+                .find(|u| u.update_id.ends_with("01"))
+                .unwrap()
+                .revision,
+            201
+        );
     }
 
     #[test]
     fn failed_sync_leaves_the_store_unchanged_and_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         let before = (ids(&s), s.totals().unwrap().change_seq);
         let mut next = fixture();
         for u in &mut next.updates {
             u.revision += 1;
         }
         next.fail_after = Some(2);
-        let err = sync(&mut s, &mut next, &SyncOptions::default(), &clock, &NoProgress).unwrap_err();
+        let err = sync(
+            &mut s,
+            &mut next,
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap_err();
         assert!(err.message.contains("upstream went away"), "{err}");
         assert_eq!((ids(&s), s.totals().unwrap().change_seq), before);
-        assert!(s.list_updates(&Default::default()).unwrap().iter().all(|u| u.revision < 201 || u.revision == 200));
+        assert!(
+            s.list_updates(&Default::default())
+                .unwrap()
+                .iter()
+                .all(|u| u.revision < 201 || u.revision == 200)
+        );
         let last = s.last_sync().unwrap().unwrap();
         assert_eq!(last.outcome, "failed");
         assert!(last.error.unwrap().contains("upstream went away"));
@@ -612,15 +796,34 @@ mod tests {
     fn declined_survives_a_new_revision() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         let id = "00000000-0000-0000-0000-000000000001";
         let mut tx = s.begin().unwrap();
         assert!(tx.set_declined(id, true).unwrap());
         tx.commit().unwrap();
         let mut next = fixture();
         next.updates[0].revision = 300;
-        sync(&mut s, &mut next, &SyncOptions::default(), &clock, &NoProgress).unwrap();
-        let u = s.list_updates(&Default::default()).unwrap().into_iter().find(|u| u.update_id == id).unwrap();
+        sync(
+            &mut s,
+            &mut next,
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
+        let u = s
+            .list_updates(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|u| u.update_id == id)
+            .unwrap();
         assert_eq!((u.revision, u.state.as_str()), (300, "declined"));
     }
 
@@ -628,7 +831,14 @@ mod tests {
     fn no_criteria_means_categories_only() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::init(&dir.path().join("s"), None, clock()).unwrap();
-        let r = sync(&mut s, &mut fixture(), &SyncOptions::default(), &clock, &NoProgress).unwrap();
+        let r = sync(
+            &mut s,
+            &mut fixture(),
+            &SyncOptions::default(),
+            &clock,
+            &NoProgress,
+        )
+        .unwrap();
         assert!(r.categories_only);
         assert_eq!((r.categories, r.new), (5, 0));
         assert_eq!(s.categories(Some(CategoryKind::Product)).unwrap().len(), 2);

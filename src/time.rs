@@ -41,7 +41,12 @@ impl Timestamp {
         let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
         let b = s.as_bytes();
-        if b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') || b[13] != b':' || b[16] != b':' {
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || (b[10] != b'T' && b[10] != b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
@@ -62,7 +67,9 @@ impl Timestamp {
             }
             _ => return None,
         };
-        Some(Timestamp(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset))
+        Some(Timestamp(
+            days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset,
+        ))
     }
 }
 
@@ -99,7 +106,10 @@ mod tests {
         assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00Z");
         assert_eq!(Timestamp(1_795_700_000).rfc3339(), "2026-11-26T13:33:20Z");
         for t in [0i64, 951_782_400, 1_795_700_000, -86_401, 4_102_444_800] {
-            assert_eq!(Timestamp::parse_rfc3339(&Timestamp(t).rfc3339()), Some(Timestamp(t)));
+            assert_eq!(
+                Timestamp::parse_rfc3339(&Timestamp(t).rfc3339()),
+                Some(Timestamp(t))
+            );
         }
         assert_eq!(
             Timestamp::parse_rfc3339("2022-05-10T17:00:06.000Z"),

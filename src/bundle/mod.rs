@@ -1,1 +1,38 @@
-//! placeholder
+//! The bundle format: the only thing that crosses the air gap.
+//!
+//! A bundle is a folder holding `manifest.json` (the root of trust), one or more volumes
+//! (standalone ZIP files) and `SHA256SUMS`. The specification is `docs/BUNDLE-FORMAT.md`.
+//!
+//! This module owns the format: names and path safety (`names`), the manifest (`manifest`),
+//! the metadata codec (`metadata`), the ZIP subset (`zipfmt`), per-volume checks (`volume`),
+//! the writer (`writer`), verification (`verify`) and the reader (`reader`). It knows nothing
+//! of SQLite, the store, the upstream sources or the terminal: it depends only on `model`,
+//! `error`, `hash`, `fsutil` and `progress`, and exporters and importers drive it.
+
+pub mod manifest;
+pub mod metadata;
+pub mod names;
+pub mod reader;
+pub mod verify;
+pub mod volume;
+pub mod writer;
+mod zipfmt;
+
+#[cfg(test)]
+mod tests;
+
+pub use manifest::{
+    BundleKind, ChangeRange, Counts, EntryInfo, FORMAT_VERSION, Manifest, ManifestCriteria,
+    ManifestSource, SUPPORTED_FORMAT_VERSIONS, Sha256Hex, VolumeInfo,
+};
+pub use metadata::{
+    BundleMetadata, MAX_METADATA_BYTES, RecordState, UpdateRecord, decode_metadata,
+    decode_metadata_from_reader, encode_metadata,
+};
+pub use reader::BundleReader;
+pub use verify::{
+    BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, kind_name, locate,
+    verify,
+};
+pub use volume::{VolumeHeader, identify_volume};
+pub use writer::{BundleSpec, ContentFile, WrittenBundle, parse_size, presets, write_bundle};

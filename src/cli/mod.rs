@@ -100,6 +100,52 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the changes since the last export (or everything) as a bundle of ZIP volumes,
+    /// with the content files the store has and their checksums.
+    Export {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The folder in which the bundle folder is created (for example the removable media).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Everything the store holds, not only the changes since the last export.
+        #[arg(long)]
+        full: bool,
+        /// Carry no content files.
+        #[arg(long)]
+        metadata_only: bool,
+        /// Largest volume: bytes with binary units (700M, 4G; 1K = 1024) or cd, dvd, bd, fat32.
+        #[arg(long, value_name = "SIZE", default_value = "fat32", value_parser = parse_size)]
+        max_volume_size: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a bundle against its manifest; needs no store (a guard station can run it).
+    ///
+    /// PATH is the bundle folder or its manifest.json; further paths are folders or files
+    /// where volumes are found (a bundle spread over several discs).
+    #[command(after_long_help = EXIT_CODES)]
+    Verify {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a bundle, check it against what this store imported before, and merge it.
+    ///
+    /// PATH is as for verify. Exit 0 also when the bundle was already imported.
+    #[command(after_long_help = EXIT_CODES)]
+    Import {
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Say what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the whole job on the bundled sample data and say what each step did.
     Demo {
         /// Where to create the demo stores (default: a new temporary folder, kept).
@@ -275,7 +321,8 @@ pub fn out(text: &str) {
 
 /// Prints a value as pretty JSON followed by a newline.
 pub fn out_json<T: serde::Serialize>(value: &T) -> crate::Result<()> {
-    let s = serde_json::to_string_pretty(value).map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
+    let s = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
     out(&s);
     out("\n");
     Ok(())
@@ -296,18 +343,43 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
     let now = crate::time::Timestamp::now;
     match cli.command {
         Command::Init { store, name } => commands::init::run(&store.store, name.as_deref(), now()),
-        Command::Criteria(CriteriaCmd::Set { store, products, classifications, languages, all_languages }) => {
-            commands::criteria::set(&store.store, &products, &classifications, &languages, all_languages, now())
+        Command::Criteria(CriteriaCmd::Set {
+            store,
+            products,
+            classifications,
+            languages,
+            all_languages,
+        }) => commands::criteria::set(
+            &store.store,
+            &products,
+            &classifications,
+            &languages,
+            all_languages,
+            now(),
+        ),
+        Command::Criteria(CriteriaCmd::Show { store, json }) => {
+            commands::criteria::show(&store.store, json)
         }
-        Command::Criteria(CriteriaCmd::Show { store, json }) => commands::criteria::show(&store.store, json),
         Command::Categories(CategoriesCmd::List { store, kind, json }) => {
             commands::categories::list(&store.store, kind.map(kind_of), json)
         }
-        Command::Upstream(UpstreamCmd::Set { store, source }) => commands::upstream::set(&store.store, &source, now()),
-        Command::Upstream(UpstreamCmd::Show { store }) => commands::upstream::show(&store.store),
-        Command::Sync { store, from, allow_older, json } => {
-            commands::sync::run(&store.store, from.as_deref(), allow_older, json, &now, progress)
+        Command::Upstream(UpstreamCmd::Set { store, source }) => {
+            commands::upstream::set(&store.store, &source, now())
         }
+        Command::Upstream(UpstreamCmd::Show { store }) => commands::upstream::show(&store.store),
+        Command::Sync {
+            store,
+            from,
+            allow_older,
+            json,
+        } => commands::sync::run(
+            &store.store,
+            from.as_deref(),
+            allow_older,
+            json,
+            &now,
+            progress,
+        ),
         Command::Content(ContentCmd::Import { store, dir, json }) => {
             commands::content::import(&store.store, &dir, json, now(), progress)
         }
@@ -327,7 +399,13 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
                 StateArg::Removed => "removed",
                 StateArg::Declined => "declined",
             });
-            let sup = if superseded { Some(true) } else if not_superseded { Some(false) } else { None };
+            let sup = if superseded {
+                Some(true)
+            } else if not_superseded {
+                Some(false)
+            } else {
+                None
+            };
             let q = commands::updates::ListQuery {
                 product: product.as_deref(),
                 classification: classification.as_deref(),
@@ -337,7 +415,11 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             };
             commands::updates::list(&store.store, &q, json)
         }
-        Command::Updates(UpdatesCmd::Show { store, update, json }) => commands::updates::show(&store.store, &update, json),
+        Command::Updates(UpdatesCmd::Show {
+            store,
+            update,
+            json,
+        }) => commands::updates::show(&store.store, &update, json),
         Command::Updates(UpdatesCmd::Decline { store, update }) => {
             commands::updates::decline(&store.store, &update, true, now())
         }
@@ -345,6 +427,54 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             commands::updates::decline(&store.store, &update, false, now())
         }
         Command::Status { store, json } => commands::status::run(&store.store, json),
-        Command::Demo { dir, fixtures } => commands::demo::run(dir.as_deref(), &fixtures, &now, progress),
+        Command::Export {
+            store,
+            out,
+            full,
+            metadata_only,
+            max_volume_size,
+            json,
+        } => {
+            let opts = crate::transfer::export::ExportOptions {
+                out,
+                full,
+                metadata_only,
+                max_volume_size,
+                created: creation_time()?,
+                valid_until: None,
+            };
+            commands::export::run(&store.store, &opts, json, now(), progress)
+        }
+        Command::Verify { paths, json } => commands::verify::run(&paths, json, progress),
+        Command::Import {
+            store,
+            paths,
+            dry_run,
+            json,
+        } => commands::import::run(&store.store, &paths, dry_run, json, now(), progress),
+        Command::Demo { dir, fixtures } => {
+            commands::demo::run(dir.as_deref(), &fixtures, &now, progress)
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    crate::bundle::parse_size(s).map_err(|e| e.message)
+}
+
+/// The creation time written into a bundle: `SOURCE_DATE_EPOCH` when set (reproducible
+/// builds' convention), otherwise now.
+fn creation_time() -> crate::Result<crate::time::Timestamp> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .map(crate::time::Timestamp)
+            .map_err(|_| {
+                Error::usage(format!(
+                    "SOURCE_DATE_EPOCH is '{v}', not a number of seconds since 1970"
+                ))
+            }),
+        Err(_) => Ok(crate::time::Timestamp::now()),
     }
 }

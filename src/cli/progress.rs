@@ -14,7 +14,10 @@ pub struct TermProgress {
 impl TermProgress {
     /// Bars only when stderr is a terminal and the user did not ask for quiet.
     pub fn new(quiet: bool) -> TermProgress {
-        TermProgress { enabled: !quiet && std::io::stderr().is_terminal(), bar: Mutex::new(None) }
+        TermProgress {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
     }
 }
 

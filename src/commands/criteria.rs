@@ -19,20 +19,39 @@ pub fn set(
             .with_hint("give --product, --classification, --language or --all-languages"));
     }
     let mut store = Store::open(dir)?;
-    let product_kinds = [CategoryKind::Product, CategoryKind::ProductFamily, CategoryKind::Company];
+    let product_kinds = [
+        CategoryKind::Product,
+        CategoryKind::ProductFamily,
+        CategoryKind::Company,
+    ];
     let p = products
         .iter()
-        .map(|x| store.resolve_category(x, &product_kinds).map(|g| g.to_string()))
+        .map(|x| {
+            store
+                .resolve_category(x, &product_kinds)
+                .map(|g| g.to_string())
+        })
         .collect::<Result<Vec<_>>>()?;
     let c = classifications
         .iter()
-        .map(|x| store.resolve_category(x, &[CategoryKind::Classification]).map(|g| g.to_string()))
+        .map(|x| {
+            store
+                .resolve_category(x, &[CategoryKind::Classification])
+                .map(|g| g.to_string())
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut l = Vec::new();
     for lang in languages {
         let lang = lang.trim().to_ascii_lowercase();
-        if lang.is_empty() || lang.len() > 16 || !lang.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
-            return Err(Error::usage(format!("'{lang}' is not a language code (such as en, de, pt-br)")));
+        if lang.is_empty()
+            || lang.len() > 16
+            || !lang
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        {
+            return Err(Error::usage(format!(
+                "'{lang}' is not a language code (such as en, de, pt-br)"
+            )));
         }
         l.push(lang);
     }
@@ -52,8 +71,14 @@ pub fn set(
         "CRITERIA",
         &format!(
             "criteria set: products {:?}, classifications {:?}, languages {:?}",
-            crit.products.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
-            crit.classifications.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+            crit.products
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>(),
+            crit.classifications
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>(),
             crit.languages
         ),
         now,
@@ -86,7 +111,10 @@ fn print(store: &Store, json: bool) -> Result<()> {
     let cats = store.categories(None)?;
     let name = |g: &crate::model::Guid| Named {
         id: g.to_string(),
-        title: cats.iter().find(|c| c.id == g.as_str()).map(|c| c.title.clone()),
+        title: cats
+            .iter()
+            .find(|c| c.id == g.as_str())
+            .map(|c| c.title.clone()),
     };
     let o = CriteriaOut {
         products: crit.products.iter().map(name).collect(),
@@ -110,7 +138,11 @@ fn print(store: &Store, json: bool) -> Result<()> {
     say(format!("classifications: {}", show(&o.classifications)));
     say(format!(
         "languages:       {}",
-        if o.languages.is_empty() { "all".to_string() } else { o.languages.join(", ") }
+        if o.languages.is_empty() {
+            "all".to_string()
+        } else {
+            o.languages.join(", ")
+        }
     ));
     Ok(())
 }

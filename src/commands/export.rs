@@ -7,7 +7,13 @@ use crate::time::Timestamp;
 use crate::transfer::export::{ExportOptions, check_out_dir, export};
 use std::path::Path;
 
-pub fn run(dir: &Path, opts: &ExportOptions, json: bool, now: Timestamp, progress: &dyn Progress) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    opts: &ExportOptions,
+    json: bool,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<()> {
     check_out_dir(&opts.out)?;
     let mut store = Store::open(dir)?;
     let r = export(&mut store, opts, now, progress)?;
@@ -15,14 +21,19 @@ pub fn run(dir: &Path, opts: &ExportOptions, json: bool, now: Timestamp, progres
         return out_json(&r);
     }
     for m in &r.missing {
-        progress.note(&format!("warning: the store lacks {} of update {}: not in the bundle", m.name, m.update_id));
+        progress.note(&format!(
+            "warning: the store lacks {} of update {}: not in the bundle",
+            m.name, m.update_id
+        ));
     }
     say(format!(
         "exported {} bundle {} (sequence {}{}) to {}",
         r.kind,
         r.bundle_id,
         r.sequence,
-        r.base_sequence.map(|b| format!(", builds on {b}")).unwrap_or_default(),
+        r.base_sequence
+            .map(|b| format!(", builds on {b}"))
+            .unwrap_or_default(),
         r.bundle_dir
     ));
     say(format!(
@@ -38,6 +49,8 @@ pub fn run(dir: &Path, opts: &ExportOptions, json: bool, now: Timestamp, progres
     for v in &r.volumes {
         say(format!("  {}  {}", v.name, bytes(v.size)));
     }
-    say("check it anywhere with `offsync verify BUNDLE-FOLDER` (or `sha256sum -c SHA256SUMS` inside it)");
+    say(
+        "check it anywhere with `offsync verify BUNDLE-FOLDER` (or `sha256sum -c SHA256SUMS` inside it)",
+    );
     Ok(())
 }

@@ -7,7 +7,14 @@ use crate::time::Timestamp;
 use crate::transfer::import::import;
 use std::path::{Path, PathBuf};
 
-pub fn run(dir: &Path, paths: &[PathBuf], dry_run: bool, json: bool, now: Timestamp, progress: &dyn Progress) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    paths: &[PathBuf],
+    dry_run: bool,
+    json: bool,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<()> {
     let mut store = Store::open(dir)?;
     let r = import(&mut store, paths, dry_run, now, progress)?;
     if json {
@@ -15,7 +22,10 @@ pub fn run(dir: &Path, paths: &[PathBuf], dry_run: bool, json: bool, now: Timest
     }
     let what = match r.outcome.as_str() {
         "already-imported" => {
-            say(format!("bundle {} (sequence {}) is already imported: nothing to do", r.bundle_id, r.sequence));
+            say(format!(
+                "bundle {} (sequence {}) is already imported: nothing to do",
+                r.bundle_id, r.sequence
+            ));
             return Ok(());
         }
         "dry-run" => "would import",

@@ -5,11 +5,14 @@ pub mod categories;
 pub mod content;
 pub mod criteria;
 pub mod demo;
+pub mod export;
+pub mod import;
 pub mod init;
 pub mod status;
 pub mod sync;
 pub mod updates;
 pub mod upstream;
+pub mod verify;
 
 use crate::cli::out;
 
@@ -28,5 +31,9 @@ pub(crate) fn bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

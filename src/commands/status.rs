@@ -38,7 +38,10 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         return out_json(&s);
     }
     say(format!("store      {} ({})", s.store_name, s.store_id));
-    say(format!("upstream   {}", s.upstream.as_deref().unwrap_or("(none set)")));
+    say(format!(
+        "upstream   {}",
+        s.upstream.as_deref().unwrap_or("(none set)")
+    ));
     match &s.last_sync {
         None => say("last sync  never"),
         Some(l) => {
@@ -88,7 +91,14 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         None => say("last import never"),
         Some(i) => say(format!(
             "last import {} bundle, sequence {} from store '{}', at {}: {} new, {} updated, {} expired, {} removed",
-            i.kind, i.sequence, i.source_store_name, i.imported, i.new, i.updated, i.expired, i.removed
+            i.kind,
+            i.sequence,
+            i.source_store_name,
+            i.imported,
+            i.new,
+            i.updated,
+            i.expired,
+            i.removed
         )),
     }
     Ok(())

@@ -7,17 +7,34 @@ use crate::time::Timestamp;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub fn run(dir: &Path, from: Option<&Path>, allow_older: bool, json: bool, clock: &dyn Fn() -> Timestamp, progress: &dyn Progress) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    from: Option<&Path>,
+    allow_older: bool,
+    json: bool,
+    clock: &dyn Fn() -> Timestamp,
+    progress: &dyn Progress,
+) -> Result<()> {
     let mut store = Store::open(dir)?;
     let source: PathBuf = match from {
         Some(f) => f.to_path_buf(),
-        None => store.setting("upstream")?.map(PathBuf::from).ok_or_else(|| {
-            Error::usage("no upstream given and none set for this store")
-                .with_hint("use `offsync sync --from SOURCE`, or `offsync upstream set SOURCE` once")
-        })?,
+        None => store
+            .setting("upstream")?
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                Error::usage("no upstream given and none set for this store").with_hint(
+                    "use `offsync sync --from SOURCE`, or `offsync upstream set SOURCE` once",
+                )
+            })?,
     };
     let mut up = crate::upstream::open(&source)?;
-    let report = sync(&mut store, up.as_mut(), &SyncOptions { allow_older }, clock, progress)?;
+    let report = sync(
+        &mut store,
+        up.as_mut(),
+        &SyncOptions { allow_older },
+        clock,
+        progress,
+    )?;
     if json {
         return out_json(&report);
     }
@@ -31,6 +48,14 @@ pub(crate) fn print(r: &SyncReport, progress: &dyn Progress) {
     }
     say(format!(
         "sync from {} succeeded: {} new, {} updated, {} expired, {} removed, {} unchanged; {} categories changed ({} updates upstream, {} selected)",
-        r.source, r.new, r.updated, r.expired, r.removed, r.unchanged, r.categories, r.upstream_updates, r.selected
+        r.source,
+        r.new,
+        r.updated,
+        r.expired,
+        r.removed,
+        r.unchanged,
+        r.categories,
+        r.upstream_updates,
+        r.selected
     ));
 }

@@ -10,7 +10,11 @@ pub fn set(dir: &Path, source: &Path, now: Timestamp) -> Result<()> {
     let up = crate::upstream::open(source)?;
     let abs = std::fs::canonicalize(source).map_err(|e| Error::io(source, "resolve", e))?;
     store.set_setting("upstream", &abs.to_string_lossy())?;
-    store.log("UPSTREAM", &format!("upstream set to {}", up.describe()), now);
+    store.log(
+        "UPSTREAM",
+        &format!("upstream set to {}", up.describe()),
+        now,
+    );
     say(format!("upstream: {}", up.describe()));
     Ok(())
 }

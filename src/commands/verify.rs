@@ -31,8 +31,12 @@ pub fn run(paths: &[PathBuf], json: bool, progress: &dyn Progress) -> Result<()>
             }
             Ok(())
         }
-        Some(kind) => {
-            Err(Error::new(kind, format!("the bundle failed verification with {} finding(s)", report.findings.len())))
-        }
+        Some(kind) => Err(Error::new(
+            kind,
+            format!(
+                "the bundle failed verification with {} finding(s)",
+                report.findings.len()
+            ),
+        )),
     }
 }

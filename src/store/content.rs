@@ -51,8 +51,12 @@ impl Store {
                 title: r.get(1)?,
                 name: r.get(2)?,
                 size: r.get::<_, Option<i64>>(3)?.map(|s| s as u64),
-                sha1: r.get::<_, Option<Vec<u8>>>(4)?.and_then(|v| v.try_into().ok()),
-                sha256: r.get::<_, Option<Vec<u8>>>(5)?.and_then(|v| v.try_into().ok()),
+                sha1: r
+                    .get::<_, Option<Vec<u8>>>(4)?
+                    .and_then(|v| v.try_into().ok()),
+                sha256: r
+                    .get::<_, Option<Vec<u8>>>(5)?
+                    .and_then(|v| v.try_into().ok()),
                 present: r.get(6)?,
             })
         })?;
@@ -76,8 +80,11 @@ impl Store {
                 s.missing_bytes += f.size.unwrap_or(0);
             }
         }
-        let (n, b): (i64, i64) =
-            self.conn.query_row("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM content", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (n, b): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM content",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         s.stored_files = n as u64;
         s.stored_bytes = b as u64;
         Ok(s)
@@ -87,9 +94,11 @@ impl Store {
     pub fn content_entry(&self, sha256: &[u8; 32]) -> Result<Option<(u64, [u8; 20])>> {
         let row: Option<(i64, Vec<u8>)> = self
             .conn
-            .query_row("SELECT size, sha1 FROM content WHERE sha256 = ?1", params![sha256.as_slice()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT size, sha1 FROM content WHERE sha256 = ?1",
+                params![sha256.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         Ok(row.and_then(|(s, h)| Some((s as u64, h.try_into().ok()?))))
     }
@@ -98,7 +107,11 @@ impl Store {
     pub fn content_by_sha1(&self, sha1: &[u8; 20]) -> Result<Option<[u8; 32]>> {
         let row: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT sha256 FROM content WHERE sha1 = ?1", params![sha1.as_slice()], |r| r.get(0))
+            .query_row(
+                "SELECT sha256 FROM content WHERE sha1 = ?1",
+                params![sha1.as_slice()],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(row.and_then(|v| v.try_into().ok()))
     }

@@ -1,8 +1,8 @@
 //! What the store keeps about bundles: the changes an export takes, the export history, and
 //! the import history, which is also the chain state (the sequences imported per source).
 
-use super::write::{StoredState, Tx, decode_doc};
 use super::Store;
+use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, CategoryKind, Guid, Update};
 use rusqlite::{OptionalExtension, params};
@@ -85,12 +85,18 @@ impl Store {
 
     /// The most recent import, from any source.
     pub fn last_import(&self) -> Result<Option<ImportRecord>> {
-        Ok(self.imports_where("1 = 1 ORDER BY id DESC LIMIT 1", params![])?.into_iter().next())
+        Ok(self
+            .imports_where("1 = 1 ORDER BY id DESC LIMIT 1", params![])?
+            .into_iter()
+            .next())
     }
 
     /// Every import from one source store, by sequence.
     pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
-        self.imports_where("source_store_id = ?1 ORDER BY sequence", params![source_store_id])
+        self.imports_where(
+            "source_store_id = ?1 ORDER BY sequence",
+            params![source_store_id],
+        )
     }
 
     fn imports_where(&self, clause: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<ImportRecord>> {
@@ -127,12 +133,23 @@ impl Store {
             .conn
             .prepare("SELECT id, revision, kind, title, parent FROM categories WHERE changed_seq > ?1 ORDER BY id")?;
         let rows = st.query_map([from as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, revision, kind, title, parent) = row?;
-            let bad = || Error::new(ErrorKind::StoreDamaged, format!("category {id} is malformed in the store"));
+            let bad = || {
+                Error::new(
+                    ErrorKind::StoreDamaged,
+                    format!("category {id} is malformed in the store"),
+                )
+            };
             out.push(Category {
                 id: Guid::parse(&id).ok_or_else(bad)?,
                 revision,
@@ -151,15 +168,19 @@ impl Store {
         from: u64,
         f: &mut dyn FnMut(Update, StoredState, u64) -> Result<()>,
     ) -> Result<()> {
-        let mut st = self
-            .conn
-            .prepare("SELECT doc, state, changed_seq FROM updates WHERE changed_seq > ?1 ORDER BY update_id")?;
+        let mut st = self.conn.prepare(
+            "SELECT doc, state, changed_seq FROM updates WHERE changed_seq > ?1 ORDER BY update_id",
+        )?;
         let mut rows = st.query([from as i64])?;
         while let Some(r) = rows.next()? {
             let doc: Vec<u8> = r.get(0)?;
             let state: String = r.get(1)?;
             let seq: i64 = r.get(2)?;
-            f(decode_doc(&doc)?, StoredState::parse(&state).unwrap_or(StoredState::Published), seq as u64)?;
+            f(
+                decode_doc(&doc)?,
+                StoredState::parse(&state).unwrap_or(StoredState::Published),
+                seq as u64,
+            )?;
         }
         Ok(())
     }
@@ -173,7 +194,9 @@ impl Store {
                 WHERE u.state != 'removed' AND (f.sha256 = c.sha256 OR (f.sha256 IS NULL AND f.sha1 = c.sha1)))
              ORDER BY c.sha256",
         )?;
-        let rows = st.query_map([from as i64], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        let rows = st.query_map([from as i64], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (h, size) = row?;
@@ -250,9 +273,11 @@ impl Tx<'_> {
     /// The stored revision, encoded document and state of an update.
     pub fn stored_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let row: Option<(u32, Vec<u8>, String)> = self
-            .query_row("SELECT revision, doc, state FROM updates WHERE update_id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT revision, doc, state FROM updates WHERE update_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         Ok(row.map(|(revision, doc, state)| StoredDoc {
             revision,

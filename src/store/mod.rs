@@ -13,11 +13,11 @@ mod schema;
 mod write;
 
 pub use content::{ContentStats, ReferencedFile, publish};
-pub use queries::{
-    CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter,
-    UpdateSummary,
-};
 pub use exchange::{ExportRecord, ImportRecord, StoredDoc};
+pub use queries::{
+    CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
+    SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,
+};
 pub use write::{StoredState, Tx, encode_doc};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -53,8 +53,10 @@ impl Store {
     /// Creates a new store in `dir` (created if missing; it must be empty or absent).
     pub fn init(dir: &Path, name: Option<&str>, now: Timestamp) -> Result<Store> {
         if Store::is_store(dir) {
-            return Err(Error::usage(format!("{} is already an offsync store", dir.display()))
-                .with_hint("use it as it is, or choose another folder"));
+            return Err(
+                Error::usage(format!("{} is already an offsync store", dir.display()))
+                    .with_hint("use it as it is, or choose another folder"),
+            );
         }
         if dir.exists() {
             let mut entries = fs::read_dir(dir).map_err(|e| Error::io(dir, "read", e))?;
@@ -79,12 +81,26 @@ impl Store {
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let tx = conn.transaction()?;
-        for (k, v) in [("id", id.as_str()), ("name", name.as_str()), ("created", &now.rfc3339()), ("change_seq", "0")] {
+        for (k, v) in [
+            ("id", id.as_str()),
+            ("name", name.as_str()),
+            ("created", &now.rfc3339()),
+            ("change_seq", "0"),
+        ] {
             tx.execute("INSERT INTO store_info(key, value) VALUES (?1, ?2)", (k, v))?;
         }
         tx.commit()?;
-        let store = Store { root: dir.to_path_buf(), conn, id, name };
-        store.log("INIT", &format!("store '{}' created with id {}", store.name, store.id), now);
+        let store = Store {
+            root: dir.to_path_buf(),
+            conn,
+            id,
+            name,
+        };
+        store.log(
+            "INIT",
+            &format!("store '{}' created with id {}", store.name, store.id),
+            now,
+        );
         Ok(store)
     }
 
@@ -100,7 +116,11 @@ impl Store {
 
     fn open_with(dir: &Path, readonly: bool) -> Result<Store> {
         if !Store::is_store(dir) {
-            let what = if dir.exists() { "is not an offsync store" } else { "does not exist" };
+            let what = if dir.exists() {
+                "is not an offsync store"
+            } else {
+                "does not exist"
+            };
             return Err(Error::usage(format!("{} {what}", dir.display())).with_hint(format!(
                 "create a store with `offsync init --store {}`, or point --store (or OFFSYNC_STORE) at an existing one",
                 dir.display()
@@ -108,9 +128,15 @@ impl Store {
         }
         let path = dir.join(DB_FILE);
         let mut conn = if readonly {
-            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?
         } else {
-            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?
         };
         conn.busy_timeout(BUSY_TIMEOUT)?;
         if !readonly {
@@ -121,19 +147,35 @@ impl Store {
             if v != schema::CURRENT {
                 return Err(Error::new(
                     ErrorKind::StoreDamaged,
-                    format!("{} has schema version {v}; this offsync reads version {}", dir.display(), schema::CURRENT),
+                    format!(
+                        "{} has schema version {v}; this offsync reads version {}",
+                        dir.display(),
+                        schema::CURRENT
+                    ),
                 )
                 .with_hint("run any offsync command on that store once to upgrade it"));
             }
         }
         let info = |k: &str| -> Result<String> {
-            conn.query_row("SELECT value FROM store_info WHERE key = ?1", [k], |r| r.get(0))
-                .optional()?
-                .ok_or_else(|| Error::new(ErrorKind::StoreDamaged, format!("{}: store_info has no '{k}'", dir.display())))
+            conn.query_row("SELECT value FROM store_info WHERE key = ?1", [k], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::StoreDamaged,
+                    format!("{}: store_info has no '{k}'", dir.display()),
+                )
+            })
         };
         let id = info("id")?;
         let name = info("name")?;
-        Ok(Store { root: dir.to_path_buf(), conn, id, name })
+        Ok(Store {
+            root: dir.to_path_buf(),
+            conn,
+            id,
+            name,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -178,7 +220,9 @@ impl Store {
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM store_info WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM store_info WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -214,9 +258,22 @@ fn new_store_id(dir: &Path, now: Timestamp) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let seed = format!("{}|{}|{}|{}", abs.display(), now.0, nanos, std::process::id());
+    let seed = format!(
+        "{}|{}|{}|{}",
+        abs.display(),
+        now.0,
+        nanos,
+        std::process::id()
+    );
     let h = hex::encode(crate::hash::sha256(seed.as_bytes()));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Decodes an update document as stored in the `doc` column.
@@ -225,7 +282,9 @@ pub fn decode_update_doc(bytes: &[u8]) -> Result<crate::model::Update> {
 }
 
 /// Every category's parent, read inside a transaction (after its category changes).
-pub fn category_parents_of(conn: &Connection) -> Result<std::collections::HashMap<String, Option<String>>> {
+pub fn category_parents_of(
+    conn: &Connection,
+) -> Result<std::collections::HashMap<String, Option<String>>> {
     queries::category_parents(conn)
 }
 
@@ -233,7 +292,11 @@ pub fn category_parents_of(conn: &Connection) -> Result<std::collections::HashMa
 pub fn append_log(root: &Path, component: &str, message: &str, now: Timestamp) {
     let line = format!("{}  {:<8} {}\n", now.rfc3339(), component, message);
     let path = root.join(LOG_FILE);
-    let res = OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| f.write_all(line.as_bytes()));
+    let res = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
     if let Err(e) = res {
         eprintln!("warning: cannot write {}: {e}", path.display());
     }

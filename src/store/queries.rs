@@ -149,11 +149,17 @@ impl Store {
     }
 
     pub fn categories(&self, kind: Option<CategoryKind>) -> Result<Vec<CategoryRow>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, kind, title, parent, revision FROM categories ORDER BY kind, title, id")?;
+        let mut st = self.conn.prepare(
+            "SELECT id, kind, title, parent, revision FROM categories ORDER BY kind, title, id",
+        )?;
         let rows = st.query_map([], |r| {
-            Ok(CategoryRow { id: r.get(0)?, kind: r.get(1)?, title: r.get(2)?, parent: r.get(3)?, revision: r.get(4)? })
+            Ok(CategoryRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                title: r.get(2)?,
+                parent: r.get(3)?,
+                revision: r.get(4)?,
+            })
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -170,17 +176,27 @@ impl Store {
     pub fn resolve_category(&self, spec: &str, kinds: &[CategoryKind]) -> Result<Guid> {
         let all = self.categories(None)?;
         let wanted = |r: &CategoryRow| kinds.iter().any(|k| k.as_str() == r.kind);
-        let kind_names = kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
+        let kind_names = kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ");
         if let Some(g) = Guid::parse(spec) {
             if let Some(row) = all.iter().find(|r| r.id == g.as_str())
                 && !wanted(row)
             {
-                return Err(Error::usage(format!("{g} is the {} '{}', not a {kind_names}", row.kind, row.title)));
+                return Err(Error::usage(format!(
+                    "{g} is the {} '{}', not a {kind_names}",
+                    row.kind, row.title
+                )));
             }
             // A GUID not (yet) known is accepted: criteria may be set before the first sync.
             return Ok(g);
         }
-        let exact: Vec<&CategoryRow> = all.iter().filter(|r| wanted(r) && r.title == spec).collect();
+        let exact: Vec<&CategoryRow> = all
+            .iter()
+            .filter(|r| wanted(r) && r.title == spec)
+            .collect();
         match exact.len() {
             1 => Ok(Guid::parse(&exact[0].id).expect("stored ids are GUIDs")),
             0 => {
@@ -196,7 +212,10 @@ impl Store {
                     if all.is_empty() {
                         e.with_hint("the store knows no categories yet: run `offsync sync` once to bring them")
                     } else {
-                        e.with_hint(format!("see `offsync categories list --kind {}`", kinds[0].as_str()))
+                        e.with_hint(format!(
+                            "see `offsync categories list --kind {}`",
+                            kinds[0].as_str()
+                        ))
                     }
                 } else {
                     e.with_hint(format!("did you mean one of: {}", near.join("; ")))
@@ -206,7 +225,11 @@ impl Store {
             _ => Err(Error::usage(format!(
                 "'{spec}' names {} categories: {}",
                 exact.len(),
-                exact.iter().map(|r| format!("{} {} ({})", r.kind, r.title, r.id)).collect::<Vec<_>>().join("; ")
+                exact
+                    .iter()
+                    .map(|r| format!("{} {} ({})", r.kind, r.title, r.id))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
             .with_hint("give the GUID instead")),
         }
@@ -252,14 +275,23 @@ impl Store {
         for row in rows {
             let (id, revision, title, kb, state, declined, update_type, seq) = row?;
             let my = ucats.get(&id).unwrap_or(&empty);
-            let has = |want: &[Guid]| want.is_empty() || want.iter().any(|g| my.iter().any(|c| c == g.as_str()));
+            let has = |want: &[Guid]| {
+                want.is_empty() || want.iter().any(|g| my.iter().any(|c| c == g.as_str()))
+            };
             if !has(&f.products) || !has(&f.classifications) {
                 continue;
             }
-            if f.kb.as_ref().is_some_and(|want| kb.as_deref() != Some(want.as_str())) {
+            if f.kb
+                .as_ref()
+                .is_some_and(|want| kb.as_deref() != Some(want.as_str()))
+            {
                 continue;
             }
-            let shown_state = if declined { "declined".to_string() } else { state };
+            let shown_state = if declined {
+                "declined".to_string()
+            } else {
+                state
+            };
             if f.state.as_ref().is_some_and(|s| *s != shown_state) {
                 continue;
             }
@@ -267,7 +299,18 @@ impl Store {
             if f.superseded.is_some_and(|want| want != is_sup) {
                 continue;
             }
-            out.push(summary(&cats, my, id, revision, title, kb, shown_state, is_sup, update_type, seq));
+            out.push(summary(
+                &cats,
+                my,
+                id,
+                revision,
+                title,
+                kb,
+                shown_state,
+                is_sup,
+                update_type,
+                seq,
+            ));
         }
         Ok(out)
     }
@@ -278,15 +321,25 @@ impl Store {
         if let Some(g) = Guid::parse(spec) {
             let found: Option<String> = self
                 .conn
-                .query_row("SELECT update_id FROM updates WHERE update_id = ?1", [g.as_str()], |r| r.get(0))
+                .query_row(
+                    "SELECT update_id FROM updates WHERE update_id = ?1",
+                    [g.as_str()],
+                    |r| r.get(0),
+                )
                 .optional()?;
             return found.ok_or_else(|| {
-                Error::other(format!("no update {g} in this store")).with_hint("see `offsync updates list`")
+                Error::other(format!("no update {g} in this store"))
+                    .with_hint("see `offsync updates list`")
             });
         }
-        let digits = spec.trim().trim_start_matches("KB").trim_start_matches("kb");
+        let digits = spec
+            .trim()
+            .trim_start_matches("KB")
+            .trim_start_matches("kb");
         if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::usage(format!("'{spec}' is neither an UpdateID nor a KB number (KBnnnnnnn)")));
+            return Err(Error::usage(format!(
+                "'{spec}' is neither an UpdateID nor a KB number (KBnnnnnnn)"
+            )));
         }
         let mut st = self
             .conn
@@ -295,13 +348,18 @@ impl Store {
             .query_map([digits], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         match rows.len() {
-            0 => Err(Error::other(format!("no update with KB{digits} in this store"))
-                .with_hint("see `offsync updates list`")),
+            0 => Err(
+                Error::other(format!("no update with KB{digits} in this store"))
+                    .with_hint("see `offsync updates list`"),
+            ),
             1 => Ok(rows[0].0.clone()),
             _ => Err(Error::usage(format!(
                 "KB{digits} names {} updates: {}",
                 rows.len(),
-                rows.iter().map(|(i, t)| format!("{i} ({t})")).collect::<Vec<_>>().join("; ")
+                rows.iter()
+                    .map(|(i, t)| format!("{i} ({t})"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
             .with_hint("give the UpdateID instead")),
         }
@@ -312,9 +370,16 @@ impl Store {
             return Err(Error::other(format!("no update {id} in this store")));
         };
         let cats = category_titles(&self.conn)?;
-        let seq: i64 =
-            self.conn.query_row("SELECT changed_seq FROM updates WHERE update_id = ?1", [id], |r| r.get(0))?;
-        let my: Vec<String> = u.categories.iter().map(|g| g.as_str().to_string()).collect();
+        let seq: i64 = self.conn.query_row(
+            "SELECT changed_seq FROM updates WHERE update_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let my: Vec<String> = u
+            .categories
+            .iter()
+            .map(|g| g.as_str().to_string())
+            .collect();
         let superseded_by = related(
             &self.conn,
             "SELECT s.update_id, u.title, u.kb FROM supersedence s LEFT JOIN updates u ON u.update_id = s.update_id
@@ -330,9 +395,11 @@ impl Store {
         let lookup = |g: &Guid| -> Result<RelatedUpdate> {
             let row: Option<(String, Option<String>)> = self
                 .conn
-                .query_row("SELECT title, kb FROM updates WHERE update_id = ?1", [g.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT title, kb FROM updates WHERE update_id = ?1",
+                    [g.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
             Ok(RelatedUpdate {
                 update_id: g.to_string(),
@@ -340,8 +407,16 @@ impl Store {
                 kb: row.and_then(|r| r.1),
             })
         };
-        let supersedes = u.supersedes.iter().map(lookup).collect::<Result<Vec<_>>>()?;
-        let bundled = u.bundled.iter().map(|b| lookup(&b.id)).collect::<Result<Vec<_>>>()?;
+        let supersedes = u
+            .supersedes
+            .iter()
+            .map(lookup)
+            .collect::<Result<Vec<_>>>()?;
+        let bundled = u
+            .bundled
+            .iter()
+            .map(|b| lookup(&b.id))
+            .collect::<Result<Vec<_>>>()?;
         let mut files = Vec::new();
         for f in &u.files {
             files.push(FileRow {
@@ -352,7 +427,11 @@ impl Store {
                 present: content_present(&self.conn, f.sha256.as_ref(), f.sha1.as_ref())?,
             });
         }
-        let shown = if declined { "declined".to_string() } else { state.as_str().to_string() };
+        let shown = if declined {
+            "declined".to_string()
+        } else {
+            state.as_str().to_string()
+        };
         let summary = summary(
             &cats,
             &my,
@@ -371,7 +450,11 @@ impl Store {
             severity: u.severity.clone(),
             creation_date: u.creation_date.clone(),
             languages: u.languages.clone(),
-            titles: u.localized.iter().map(|(l, x)| (l.clone(), x.title.clone())).collect(),
+            titles: u
+                .localized
+                .iter()
+                .map(|(l, x)| (l.clone(), x.title.clone()))
+                .collect(),
             categories: u
                 .categories
                 .iter()
@@ -435,8 +518,13 @@ impl Store {
 
     pub fn totals(&self) -> Result<StoreTotals> {
         let c = &self.conn;
-        let count = |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
-        let seq: String = c.query_row("SELECT value FROM store_info WHERE key = 'change_seq'", [], |r| r.get(0))?;
+        let count =
+            |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+        let seq: String = c.query_row(
+            "SELECT value FROM store_info WHERE key = 'change_seq'",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(StoreTotals {
             categories: count("SELECT COUNT(*) FROM categories")?,
             updates: count("SELECT COUNT(*) FROM updates WHERE state != 'removed'")?,
@@ -472,36 +560,59 @@ pub(crate) fn criteria(conn: &Connection) -> Result<Criteria> {
 pub(crate) fn stored_headers(conn: &Connection) -> Result<HashMap<String, StoredHeader>> {
     let mut st = conn.prepare("SELECT update_id, revision, state, fingerprint FROM updates")?;
     let rows = st.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<Vec<u8>>>(3)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<Vec<u8>>>(3)?,
+        ))
     })?;
     let mut out = HashMap::new();
     for row in rows {
         let (id, revision, state, fp) = row?;
         let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
         let fingerprint = fp.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok());
-        out.insert(id, StoredHeader { revision, state, fingerprint });
+        out.insert(
+            id,
+            StoredHeader {
+                revision,
+                state,
+                fingerprint,
+            },
+        );
     }
     Ok(out)
 }
 
-pub(crate) fn load_update(conn: &Connection, id: &str) -> Result<Option<(Update, StoredState, bool)>> {
+pub(crate) fn load_update(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<(Update, StoredState, bool)>> {
     let row: Option<(Vec<u8>, String, bool)> = conn
-        .query_row("SELECT doc, state, declined FROM updates WHERE update_id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT doc, state, declined FROM updates WHERE update_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()?;
     match row {
         None => Ok(None),
         Some((doc, state, declined)) => {
             let u = decode_doc(&doc).map_err(|e| e.context(format!("update {id}")))?;
-            Ok(Some((u, StoredState::parse(&state).unwrap_or(StoredState::Published), declined)))
+            Ok(Some((
+                u,
+                StoredState::parse(&state).unwrap_or(StoredState::Published),
+                declined,
+            )))
         }
     }
 }
 
 pub(crate) fn category_parents(conn: &Connection) -> Result<HashMap<String, Option<String>>> {
     let mut st = conn.prepare("SELECT id, parent FROM categories")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -513,7 +624,9 @@ fn category_titles(conn: &Connection) -> Result<HashMap<String, (String, String)
 }
 
 fn update_categories(conn: &Connection) -> Result<HashMap<String, Vec<String>>> {
-    let mut st = conn.prepare("SELECT update_id, category_id FROM update_categories ORDER BY update_id, category_id")?;
+    let mut st = conn.prepare(
+        "SELECT update_id, category_id FROM update_categories ORDER BY update_id, category_id",
+    )?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for row in rows {
@@ -535,17 +648,35 @@ fn superseded_set(conn: &Connection) -> Result<HashSet<String>> {
 
 fn related(conn: &Connection, sql: &str, id: &str) -> Result<Vec<RelatedUpdate>> {
     let mut st = conn.prepare(sql)?;
-    let rows = st.query_map([id], |r| Ok(RelatedUpdate { update_id: r.get(0)?, title: r.get(1)?, kb: r.get(2)? }))?;
+    let rows = st.query_map([id], |r| {
+        Ok(RelatedUpdate {
+            update_id: r.get(0)?,
+            title: r.get(1)?,
+            kb: r.get(2)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(crate) fn content_present(conn: &Connection, sha256: Option<&[u8; 32]>, sha1: Option<&[u8; 20]>) -> Result<bool> {
+pub(crate) fn content_present(
+    conn: &Connection,
+    sha256: Option<&[u8; 32]>,
+    sha1: Option<&[u8; 20]>,
+) -> Result<bool> {
     if let Some(h) = sha256 {
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM content WHERE sha256 = ?1", params![h.as_slice()], |r| r.get(0))?;
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM content WHERE sha256 = ?1",
+            params![h.as_slice()],
+            |r| r.get(0),
+        )?;
         return Ok(n > 0);
     }
     if let Some(h) = sha1 {
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM content WHERE sha1 = ?1", params![h.as_slice()], |r| r.get(0))?;
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM content WHERE sha1 = ?1",
+            params![h.as_slice()],
+            |r| r.get(0),
+        )?;
         return Ok(n > 0);
     }
     Ok(false)

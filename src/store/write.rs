@@ -53,11 +53,23 @@ impl Deref for Tx<'_> {
 impl<'a> Tx<'a> {
     pub(super) fn begin(conn: &'a mut Connection, root: &'a Path) -> Result<Tx<'a>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq: String = tx.query_row("SELECT value FROM store_info WHERE key = 'change_seq'", [], |r| r.get(0))?;
-        let seq: u64 = seq
-            .parse()
-            .map_err(|_| Error::new(ErrorKind::StoreDamaged, format!("change_seq '{seq}' is not a number")))?;
-        Ok(Tx { tx, seq, start_seq: seq, root })
+        let seq: String = tx.query_row(
+            "SELECT value FROM store_info WHERE key = 'change_seq'",
+            [],
+            |r| r.get(0),
+        )?;
+        let seq: u64 = seq.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::StoreDamaged,
+                format!("change_seq '{seq}' is not a number"),
+            )
+        })?;
+        Ok(Tx {
+            tx,
+            seq,
+            start_seq: seq,
+            root,
+        })
     }
 
     /// The store folder.
@@ -101,7 +113,10 @@ impl<'a> Tx<'a> {
         let parent = c.parent.as_ref().map(|p| p.as_str().to_string());
         if let Some((rev, kind, title, par)) = &existing
             && (*rev > c.revision
-                || (*rev == c.revision && kind == c.kind.as_str() && *title == c.title && *par == parent))
+                || (*rev == c.revision
+                    && kind == c.kind.as_str()
+                    && *title == c.title
+                    && *par == parent))
         {
             return Ok(false);
         }
@@ -117,7 +132,12 @@ impl<'a> Tx<'a> {
 
     /// Inserts or replaces an update revision with its relations and file references, in
     /// `state`. The local `declined` flag of an existing row is kept.
-    pub fn put_update(&mut self, u: &Update, state: StoredState, fingerprint: Option<&[u8; 32]>) -> Result<u64> {
+    pub fn put_update(
+        &mut self,
+        u: &Update,
+        state: StoredState,
+        fingerprint: Option<&[u8; 32]>,
+    ) -> Result<u64> {
         let seq = self.next_seq();
         let doc = encode_doc(u)?;
         let id = u.id.as_str();
@@ -144,23 +164,27 @@ impl<'a> Tx<'a> {
             ],
         )?;
         for table in ["update_categories", "supersedence", "files"] {
-            self.tx.execute(&format!("DELETE FROM {table} WHERE update_id = ?1"), [id])?;
+            self.tx
+                .execute(&format!("DELETE FROM {table} WHERE update_id = ?1"), [id])?;
         }
-        self.tx.execute("DELETE FROM bundles WHERE parent = ?1", [id])?;
+        self.tx
+            .execute("DELETE FROM bundles WHERE parent = ?1", [id])?;
         {
-            let mut st = self
-                .tx
-                .prepare_cached("INSERT OR IGNORE INTO update_categories(update_id, category_id) VALUES (?1, ?2)")?;
+            let mut st = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO update_categories(update_id, category_id) VALUES (?1, ?2)",
+            )?;
             for c in &u.categories {
                 st.execute([id, c.as_str()])?;
             }
-            let mut st = self
-                .tx
-                .prepare_cached("INSERT OR IGNORE INTO supersedence(update_id, supersedes) VALUES (?1, ?2)")?;
+            let mut st = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO supersedence(update_id, supersedes) VALUES (?1, ?2)",
+            )?;
             for s in &u.supersedes {
                 st.execute([id, s.as_str()])?;
             }
-            let mut st = self.tx.prepare_cached("INSERT OR IGNORE INTO bundles(parent, child) VALUES (?1, ?2)")?;
+            let mut st = self
+                .tx
+                .prepare_cached("INSERT OR IGNORE INTO bundles(parent, child) VALUES (?1, ?2)")?;
             for b in &u.bundled {
                 st.execute([id, b.id.as_str()])?;
             }
@@ -185,7 +209,11 @@ impl<'a> Tx<'a> {
     pub fn set_state(&mut self, id: &str, state: StoredState) -> Result<bool> {
         let cur: Option<String> = self
             .tx
-            .query_row("SELECT state FROM updates WHERE update_id = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT state FROM updates WHERE update_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .optional()?;
         match cur {
             Some(s) if s != state.as_str() => {
@@ -212,16 +240,25 @@ impl<'a> Tx<'a> {
 
     /// Replaces the criteria of one kind (`product`, `classification`, `language`).
     pub fn set_criteria(&mut self, kind: &str, values: &[String]) -> Result<()> {
-        self.tx.execute("DELETE FROM criteria WHERE kind = ?1", [kind])?;
+        self.tx
+            .execute("DELETE FROM criteria WHERE kind = ?1", [kind])?;
         for v in values {
-            self.tx
-                .execute("INSERT OR IGNORE INTO criteria(kind, value) VALUES (?1, ?2)", [kind, v])?;
+            self.tx.execute(
+                "INSERT OR IGNORE INTO criteria(kind, value) VALUES (?1, ?2)",
+                [kind, v],
+            )?;
         }
         Ok(())
     }
 
     /// Records a content file now present in the content folder.
-    pub fn add_content(&mut self, sha256: &[u8; 32], sha1: &[u8; 20], size: u64, added: &str) -> Result<bool> {
+    pub fn add_content(
+        &mut self,
+        sha256: &[u8; 32],
+        sha1: &[u8; 20],
+        size: u64,
+        added: &str,
+    ) -> Result<bool> {
         let exists: bool = self.tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
             params![sha256.as_slice()],
@@ -235,7 +272,13 @@ impl<'a> Tx<'a> {
         let seq = self.next_seq();
         self.tx.execute(
             "INSERT INTO content(sha256, sha1, size, added, added_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![sha256.as_slice(), sha1.as_slice(), size as i64, added, seq as i64],
+            params![
+                sha256.as_slice(),
+                sha1.as_slice(),
+                size as i64,
+                added,
+                seq as i64
+            ],
         )?;
         Ok(true)
     }
@@ -279,10 +322,17 @@ const MAX_DOC_BYTES: usize = 64 * 1024 * 1024;
 
 pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
     let cfg = bincode::config::standard().with_limit::<MAX_DOC_BYTES>();
-    let (u, n): (Update, usize) = bincode::decode_from_slice(bytes, cfg)
-        .map_err(|e| Error::new(ErrorKind::StoreDamaged, format!("a stored update document cannot be read: {e}")))?;
+    let (u, n): (Update, usize) = bincode::decode_from_slice(bytes, cfg).map_err(|e| {
+        Error::new(
+            ErrorKind::StoreDamaged,
+            format!("a stored update document cannot be read: {e}"),
+        )
+    })?;
     if n != bytes.len() {
-        return Err(Error::new(ErrorKind::StoreDamaged, "a stored update document has trailing bytes"));
+        return Err(Error::new(
+            ErrorKind::StoreDamaged,
+            "a stored update document has trailing bytes",
+        ));
     }
     Ok(u)
 }

@@ -17,17 +17,25 @@ pub struct FolderSource {
 impl FolderSource {
     pub fn open(root: &Path) -> Result<FolderSource> {
         if !root.is_dir() {
-            let what = if root.exists() { "is not a folder" } else { "does not exist" };
+            let what = if root.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            };
             return Err(Error::usage(format!("upstream {} {what}", root.display())).with_hint(
                 "give a folder of upd:Update XML documents or an offsync store (the folder holding offsync.db)",
             ));
         }
-        Ok(FolderSource { root: root.to_path_buf(), files: Vec::new() })
+        Ok(FolderSource {
+            root: root.to_path_buf(),
+            files: Vec::new(),
+        })
     }
 
     fn read(&self, path: &Path) -> Result<(Vec<u8>, Document)> {
         let bytes = fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-        let doc = parse_document(&bytes).map_err(|e| Error::other(format!("{}: {}", path.display(), e.message)))?;
+        let doc = parse_document(&bytes)
+            .map_err(|e| Error::other(format!("{}: {}", path.display(), e.message)))?;
         Ok((bytes, doc))
     }
 }
@@ -42,16 +50,30 @@ impl Upstream for FolderSource {
     }
 
     fn locate(&self, key: u64) -> String {
-        self.files.get(key as usize).map(|p| p.display().to_string()).unwrap_or_default()
+        self.files
+            .get(key as usize)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 
-    fn scan(&mut self, sink: &mut dyn FnMut(ScanItem) -> Result<()>, progress: &dyn Progress) -> Result<ScanSummary> {
-        let mut summary = ScanSummary { complete: true, ..Default::default() };
+    fn scan(
+        &mut self,
+        sink: &mut dyn FnMut(ScanItem) -> Result<()>,
+        progress: &dyn Progress,
+    ) -> Result<ScanSummary> {
+        let mut summary = ScanSummary {
+            complete: true,
+            ..Default::default()
+        };
         let mut files = Vec::new();
         let mut skipped = 0u64;
         // Sorted so that a scan visits documents in the same order every time.
-        for entry in walkdir::WalkDir::new(&self.root).follow_links(false).sort_by_file_name() {
-            let entry = entry.map_err(|e| Error::other(format!("cannot read upstream folder: {e}")))?;
+        for entry in walkdir::WalkDir::new(&self.root)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry =
+                entry.map_err(|e| Error::other(format!("cannot read upstream folder: {e}")))?;
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -62,15 +84,23 @@ impl Upstream for FolderSource {
             }
         }
         if skipped > 0 {
-            summary.warnings.push(format!("{skipped} file(s) without the .xml extension were ignored"));
+            summary.warnings.push(format!(
+                "{skipped} file(s) without the .xml extension were ignored"
+            ));
         }
         self.files = files;
-        progress.start("reading update documents", Some(self.files.len() as u64), Unit::Items);
+        progress.start(
+            "reading update documents",
+            Some(self.files.len() as u64),
+            Unit::Items,
+        );
         for (key, path) in self.files.iter().enumerate() {
             let (bytes, doc) = self.read(path)?;
             let item = match doc {
                 Document::Category(c) => ScanItem::Category(c),
-                Document::Update(u) => ScanItem::Update(header(&u, crate::hash::sha256(&bytes), key as u64)),
+                Document::Update(u) => {
+                    ScanItem::Update(header(&u, crate::hash::sha256(&bytes), key as u64))
+                }
             };
             sink(item)?;
             progress.advance(1);
@@ -79,8 +109,17 @@ impl Upstream for FolderSource {
         Ok(summary)
     }
 
-    fn fetch(&mut self, keys: &[u64], sink: &mut dyn FnMut(Update) -> Result<()>, progress: &dyn Progress) -> Result<()> {
-        progress.start("reading selected updates", Some(keys.len() as u64), Unit::Items);
+    fn fetch(
+        &mut self,
+        keys: &[u64],
+        sink: &mut dyn FnMut(Update) -> Result<()>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        progress.start(
+            "reading selected updates",
+            Some(keys.len() as u64),
+            Unit::Items,
+        );
         for &k in keys {
             let path = self
                 .files
@@ -89,7 +128,10 @@ impl Upstream for FolderSource {
             match self.read(path)?.1 {
                 Document::Update(u) => sink(u)?,
                 Document::Category(_) => {
-                    return Err(Error::other(format!("{} changed while it was being read", path.display())));
+                    return Err(Error::other(format!(
+                        "{} changed while it was being read",
+                        path.display()
+                    )));
                 }
             }
             progress.advance(1);

@@ -68,13 +68,22 @@ pub trait Upstream {
     fn describe(&self) -> String;
 
     /// Streams every category and one header per update revision, in any order.
-    fn scan(&mut self, sink: &mut dyn FnMut(ScanItem) -> Result<()>, progress: &dyn Progress) -> Result<ScanSummary>;
+    fn scan(
+        &mut self,
+        sink: &mut dyn FnMut(ScanItem) -> Result<()>,
+        progress: &dyn Progress,
+    ) -> Result<ScanSummary>;
 
     /// Where the item with this key comes from (a file name, a row), for error messages.
     fn locate(&self, key: u64) -> String;
 
     /// Reads the full metadata of the updates whose keys (from the scan) are given.
-    fn fetch(&mut self, keys: &[u64], sink: &mut dyn FnMut(Update) -> Result<()>, progress: &dyn Progress) -> Result<()>;
+    fn fetch(
+        &mut self,
+        keys: &[u64],
+        sink: &mut dyn FnMut(Update) -> Result<()>,
+        progress: &dyn Progress,
+    ) -> Result<()>;
 }
 
 /// Opens the source named by `spec`: an offsync store folder (it has `offsync.db`), or a

@@ -6,7 +6,7 @@ use super::{ScanItem, ScanSummary, Upstream};
 use crate::error::{Error, Result};
 use crate::model::{Category, CategoryKind, Guid, PublicationState, Update};
 use crate::progress::{Progress, Unit};
-use crate::store::{StoredState, Store};
+use crate::store::{Store, StoredState};
 use std::path::{Path, PathBuf};
 
 pub struct ParentStore {
@@ -16,8 +16,12 @@ pub struct ParentStore {
 
 impl ParentStore {
     pub fn open(path: &Path) -> Result<ParentStore> {
-        let store = Store::open_readonly(path).map_err(|e| e.context(format!("parent store {}", path.display())))?;
-        Ok(ParentStore { path: path.to_path_buf(), store })
+        let store = Store::open_readonly(path)
+            .map_err(|e| e.context(format!("parent store {}", path.display())))?;
+        Ok(ParentStore {
+            path: path.to_path_buf(),
+            store,
+        })
     }
 
     fn with_state(mut u: Update, state: StoredState) -> Update {
@@ -37,9 +41,19 @@ impl Upstream for ParentStore {
         format!("{} row {key}", self.describe())
     }
 
-    fn scan(&mut self, sink: &mut dyn FnMut(ScanItem) -> Result<()>, progress: &dyn Progress) -> Result<ScanSummary> {
+    fn scan(
+        &mut self,
+        sink: &mut dyn FnMut(ScanItem) -> Result<()>,
+        progress: &dyn Progress,
+    ) -> Result<ScanSummary> {
         for row in self.store.categories(None)? {
-            let bad = || Error::other(format!("parent store {}: category {} is malformed", self.path.display(), row.id));
+            let bad = || {
+                Error::other(format!(
+                    "parent store {}: category {} is malformed",
+                    self.path.display(),
+                    row.id
+                ))
+            };
             sink(ScanItem::Category(Category {
                 id: Guid::parse(&row.id).ok_or_else(bad)?,
                 revision: row.revision,
@@ -49,9 +63,15 @@ impl Upstream for ParentStore {
             }))?;
         }
         let conn = self.store.conn();
-        let total: i64 = conn.query_row("SELECT COUNT(*) FROM updates WHERE state != 'removed'", [], |r| r.get(0))?;
+        let total: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM updates WHERE state != 'removed'",
+            [],
+            |r| r.get(0),
+        )?;
         progress.start("reading the parent store", Some(total as u64), Unit::Items);
-        let mut st = conn.prepare("SELECT rowid, doc, state FROM updates WHERE state != 'removed' ORDER BY rowid")?;
+        let mut st = conn.prepare(
+            "SELECT rowid, doc, state FROM updates WHERE state != 'removed' ORDER BY rowid",
+        )?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let key: i64 = r.get(0)?;
@@ -61,21 +81,41 @@ impl Upstream for ParentStore {
             let u = Self::with_state(crate::store::decode_update_doc(&doc)?, state);
             let mut fp_input = doc;
             fp_input.extend_from_slice(state.as_str().as_bytes());
-            sink(ScanItem::Update(header(&u, crate::hash::sha256(&fp_input), key as u64)))?;
+            sink(ScanItem::Update(header(
+                &u,
+                crate::hash::sha256(&fp_input),
+                key as u64,
+            )))?;
             progress.advance(1);
         }
         progress.finish();
-        Ok(ScanSummary { complete: true, ..Default::default() })
+        Ok(ScanSummary {
+            complete: true,
+            ..Default::default()
+        })
     }
 
-    fn fetch(&mut self, keys: &[u64], sink: &mut dyn FnMut(Update) -> Result<()>, progress: &dyn Progress) -> Result<()> {
-        progress.start("reading selected updates", Some(keys.len() as u64), Unit::Items);
+    fn fetch(
+        &mut self,
+        keys: &[u64],
+        sink: &mut dyn FnMut(Update) -> Result<()>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        progress.start(
+            "reading selected updates",
+            Some(keys.len() as u64),
+            Unit::Items,
+        );
         let conn = self.store.conn();
         let mut st = conn.prepare_cached("SELECT doc, state FROM updates WHERE rowid = ?1")?;
         for &k in keys {
-            let (doc, state): (Vec<u8>, String) = st.query_row([k as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (doc, state): (Vec<u8>, String) =
+                st.query_row([k as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
-            sink(Self::with_state(crate::store::decode_update_doc(&doc)?, state))?;
+            sink(Self::with_state(
+                crate::store::decode_update_doc(&doc)?,
+                state,
+            ))?;
             progress.advance(1);
         }
         progress.finish();

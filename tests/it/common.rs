@@ -48,7 +48,8 @@ pub fn run_any(args: &[&str]) -> (i32, String, String) {
 
 pub fn json(args: &[&str]) -> serde_json::Value {
     let s = run(args, 0);
-    serde_json::from_str(&s).unwrap_or_else(|e| panic!("offsync {args:?} printed no JSON ({e}):\n{s}"))
+    serde_json::from_str(&s)
+        .unwrap_or_else(|e| panic!("offsync {args:?} printed no JSON ({e}):\n{s}"))
 }
 
 pub fn p(path: &Path) -> &str {
@@ -67,17 +68,39 @@ pub fn init_store(dir: &Path, name: &str) -> PathBuf {
 pub fn synced_store(dir: &Path, name: &str) -> PathBuf {
     let s = init_store(dir, name);
     let sp = p(&s).to_string();
-    run(&["sync", "--store", &sp, "--from", p(&upstream_fixtures())], 0);
+    run(
+        &["sync", "--store", &sp, "--from", p(&upstream_fixtures())],
+        0,
+    );
     run(
         &[
-            "criteria", "set", "--store", &sp, "--product", "Windows", "--product", "Office", "--classification",
-            "Security Updates", "--classification", "Critical Updates", "--classification", "Updates",
-            "--classification", "Definition Updates",
+            "criteria",
+            "set",
+            "--store",
+            &sp,
+            "--product",
+            "Windows",
+            "--product",
+            "Office",
+            "--classification",
+            "Security Updates",
+            "--classification",
+            "Critical Updates",
+            "--classification",
+            "Updates",
+            "--classification",
+            "Definition Updates",
         ],
         0,
     );
-    run(&["sync", "--store", &sp, "--from", p(&upstream_fixtures())], 0);
-    run(&["content", "import", "--store", &sp, p(&content_fixtures())], 0);
+    run(
+        &["sync", "--store", &sp, "--from", p(&upstream_fixtures())],
+        0,
+    );
+    run(
+        &["content", "import", "--store", &sp, p(&content_fixtures())],
+        0,
+    );
     s
 }
 
@@ -90,7 +113,9 @@ pub fn fingerprint(store: &Path) -> BTreeMap<String, Vec<String>> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .expect("open store db");
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok", "integrity check of {}", store.display());
     let mut out = BTreeMap::new();
     let tables: Vec<String> = conn
@@ -123,9 +148,27 @@ pub fn fingerprint(store: &Path) -> BTreeMap<String, Vec<String>> {
         let e = e.unwrap();
         if e.file_type().is_file() {
             let bytes = std::fs::read(e.path()).unwrap();
-            files.push(format!("{} {}", e.path().strip_prefix(store).unwrap().display(), hex::encode(offsync::hash::sha256(&bytes))));
+            files.push(format!(
+                "{} {}",
+                e.path().strip_prefix(store).unwrap().display(),
+                hex::encode(offsync::hash::sha256(&bytes))
+            ));
         }
     }
     out.insert("(content files)".into(), files);
     out
+}
+
+/// Copies a folder tree (a store or a bundle).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
 }

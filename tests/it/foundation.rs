@@ -37,7 +37,10 @@ fn a_missing_store_says_how_to_create_one() {
     let missing = dir.path().join("nowhere");
     let (code, _, err) = run_any(&["status", "--store", p(&missing)]);
     assert_eq!(code, 2);
-    assert!(err.contains("does not exist") && err.contains("offsync init --store"), "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("offsync init --store"),
+        "{err}"
+    );
     fs::create_dir_all(dir.path().join("plain")).unwrap();
     let (code, _, err) = run_any(&["updates", "list", "--store", p(&dir.path().join("plain"))]);
     assert_eq!(code, 2);
@@ -52,7 +55,11 @@ fn a_missing_store_says_how_to_create_one() {
 fn the_store_is_found_through_offsync_store() {
     let dir = tempfile::tempdir().unwrap();
     let s = init_store(dir.path(), "env");
-    let out = offsync().args(["status", "--json"]).env("OFFSYNC_STORE", &s).output().unwrap();
+    let out = offsync()
+        .args(["status", "--json"])
+        .env("OFFSYNC_STORE", &s)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["store_name"], "env");
@@ -70,42 +77,97 @@ fn first_sync_brings_categories_then_criteria_select_updates() {
     let cats = cats.as_array().unwrap();
     assert_eq!(cats.len(), 12);
     let win10 = cats.iter().find(|c| c["id"] == WIN10).expect("Windows 10");
-    assert_eq!((win10["kind"].as_str(), win10["title"].as_str()), (Some("product"), Some("Windows 10")));
+    assert_eq!(
+        (win10["kind"].as_str(), win10["title"].as_str()),
+        (Some("product"), Some("Windows 10"))
+    );
     assert_eq!(win10["parent"], "6964aab4-c5b5-43bd-a17d-ffb4346a8e1d");
-    let classes = json(&["categories", "list", "--store", sp, "--kind", "classification", "--json"]);
+    let classes = json(&[
+        "categories",
+        "list",
+        "--store",
+        sp,
+        "--kind",
+        "classification",
+        "--json",
+    ]);
     assert_eq!(classes.as_array().unwrap().len(), 4);
     assert!(list(&s, &[]).is_empty(), "no criteria yet: no updates");
 
     // Unknown and wrong-kind names are errors that help.
     let (code, _, err) = run_any(&["criteria", "set", "--store", sp, "--product", "Windows 1"]);
     assert_eq!(code, 2);
-    assert!(err.contains("Windows 10") && err.contains("Windows 11"), "candidates listed: {err}");
-    let (code, _, err) = run_any(&["criteria", "set", "--store", sp, "--classification", "Windows 10"]);
+    assert!(
+        err.contains("Windows 10") && err.contains("Windows 11"),
+        "candidates listed: {err}"
+    );
+    let (code, _, err) = run_any(&[
+        "criteria",
+        "set",
+        "--store",
+        sp,
+        "--classification",
+        "Windows 10",
+    ]);
     assert_eq!(code, 2, "{err}");
 
-    run(&["criteria", "set", "--store", sp, "--product", "Windows 10", "--product", WIN11, "--classification", "Security Updates"], 0);
+    run(
+        &[
+            "criteria",
+            "set",
+            "--store",
+            sp,
+            "--product",
+            "Windows 10",
+            "--product",
+            WIN11,
+            "--classification",
+            "Security Updates",
+        ],
+        0,
+    );
     let c = json(&["criteria", "show", "--store", sp, "--json"]);
     assert_eq!(c["products"].as_array().unwrap().len(), 2);
     assert_eq!(c["classifications"][0]["title"], "Security Updates");
 
     let r = json(&["sync", "--store", sp, "--from", p(&up), "--json"]);
     // The Windows 10 chain (3) and the Windows 11 bundle with its two children.
-    assert_eq!((r["new"].as_u64(), r["selected"].as_u64()), (Some(6), Some(6)), "{r}");
+    assert_eq!(
+        (r["new"].as_u64(), r["selected"].as_u64()),
+        (Some(6), Some(6)),
+        "{r}"
+    );
     let rows = list(&s, &[]);
     assert_eq!(rows.len(), 6);
     let kb5034765 = by_kb(&rows, "5034765");
     assert_eq!(kb5034765.len(), 3, "bundle parent and both children");
     assert!(by_kb(&rows, "4011035").is_empty(), "Office is not chosen");
-    assert!(r["unresolved_categories"].as_array().unwrap().iter().any(|g| g == "8c3fcc84-7410-4a95-8b89-a166a0190486"));
+    assert!(
+        r["unresolved_categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "8c3fcc84-7410-4a95-8b89-a166a0190486")
+    );
 
     // Idempotent.
     let before = fingerprint(&s);
     let r = json(&["sync", "--store", sp, "--from", p(&up), "--json"]);
-    assert_eq!((r["new"].as_u64(), r["updated"].as_u64(), r["unchanged"].as_u64()), (Some(0), Some(0), Some(6)));
+    assert_eq!(
+        (
+            r["new"].as_u64(),
+            r["updated"].as_u64(),
+            r["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(6))
+    );
     let after = fingerprint(&s);
     for (table, rows) in &before {
         if table != "sync_runs" {
-            assert_eq!(rows, &after[table], "table {table} changed on a repeated sync");
+            assert_eq!(
+                rows, &after[table],
+                "table {table} changed on a repeated sync"
+            );
         }
     }
     let st = json(&["status", "--store", sp, "--json"]);
@@ -121,23 +183,57 @@ fn supersedence_states_and_show() {
     let sp = p(&s);
     let rows = list(&s, &[]);
     assert_eq!(rows.len(), 13, "{rows:#?}");
-    let superseded: Vec<&str> = list(&s, &["--superseded"]).iter().map(|r| r["kb"].as_str().unwrap().to_string()).map(|k| if k == KB_JAN { KB_JAN } else if k == KB_FEB { KB_FEB } else { "other" }).collect();
+    let superseded: Vec<&str> = list(&s, &["--superseded"])
+        .iter()
+        .map(|r| r["kb"].as_str().unwrap().to_string())
+        .map(|k| {
+            if k == KB_JAN {
+                KB_JAN
+            } else if k == KB_FEB {
+                KB_FEB
+            } else {
+                "other"
+            }
+        })
+        .collect();
     assert_eq!(superseded.len(), 2);
     assert!(superseded.contains(&KB_JAN) && superseded.contains(&KB_FEB));
-    assert!(list(&s, &["--not-superseded"]).iter().all(|r| r["kb"] != KB_JAN && r["kb"] != KB_FEB));
+    assert!(
+        list(&s, &["--not-superseded"])
+            .iter()
+            .all(|r| r["kb"] != KB_JAN && r["kb"] != KB_FEB)
+    );
     let office = by_kb(&rows, "4011035");
     assert_eq!(office[0]["state"], "expired");
     assert_eq!(list(&s, &["--state", "expired"]).len(), 1);
     assert_eq!(list(&s, &["--product", "Windows Server 2019"]).len(), 1);
     assert_eq!(list(&s, &["--kb", "KB5034122"]).len(), 1);
     let sec = list(&s, &["--classification", SECURITY]);
-    assert!(sec.iter().all(|r| r["classification"] == "Security Updates"));
+    assert!(
+        sec.iter()
+            .all(|r| r["classification"] == "Security Updates")
+    );
 
-    let mar = json(&["updates", "show", "--store", sp, &format!("KB{KB_MAR}"), "--json"]);
-    let sup: Vec<&str> = mar["supersedes"].as_array().unwrap().iter().map(|x| x["kb"].as_str().unwrap()).collect();
+    let mar = json(&[
+        "updates",
+        "show",
+        "--store",
+        sp,
+        &format!("KB{KB_MAR}"),
+        "--json",
+    ]);
+    let sup: Vec<&str> = mar["supersedes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["kb"].as_str().unwrap())
+        .collect();
     assert!(sup.contains(&KB_JAN) && sup.contains(&KB_FEB), "{mar}");
     assert_eq!(mar["revision"], 201);
-    assert_eq!(mar["files"][0]["present"], false, "its payload is not in fixtures/content");
+    assert_eq!(
+        mar["files"][0]["present"], false,
+        "its payload is not in fixtures/content"
+    );
     let jan = json(&["updates", "show", "--store", sp, KB_JAN, "--json"]);
     assert_eq!(jan["superseded_by"].as_array().unwrap().len(), 2);
     assert_eq!(jan["files"][0]["present"], true);
@@ -146,8 +242,23 @@ fn supersedence_states_and_show() {
     assert!(jan["severity"].is_string());
     assert_eq!(jan["products"][0], "Windows 10");
     let bundle = list(&s, &["--kb", "5034765"]);
-    let parent = bundle.iter().find(|r| r["products"].as_array().map(|p| !p.is_empty()).unwrap_or(false)).unwrap();
-    let pj = json(&["updates", "show", "--store", sp, parent["update_id"].as_str().unwrap(), "--json"]);
+    let parent = bundle
+        .iter()
+        .find(|r| {
+            r["products"]
+                .as_array()
+                .map(|p| !p.is_empty())
+                .unwrap_or(false)
+        })
+        .unwrap();
+    let pj = json(&[
+        "updates",
+        "show",
+        "--store",
+        sp,
+        parent["update_id"].as_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(pj["bundled"].as_array().unwrap().len(), 2);
     // An ambiguous KB lists the candidates.
     let (code, _, err) = run_any(&["updates", "show", "--store", sp, "KB5034765"]);
@@ -169,11 +280,27 @@ fn content_import_matches_by_digest_and_reports_missing() {
     let bytes = fs::read(&stored).expect("content file");
     assert_eq!(hex::encode(offsync::hash::sha256(&bytes)), sha);
     // Again: nothing new.
-    let r = json(&["content", "import", "--store", p(&s), p(&content_fixtures()), "--json"]);
+    let r = json(&[
+        "content",
+        "import",
+        "--store",
+        p(&s),
+        p(&content_fixtures()),
+        "--json",
+    ]);
     assert_eq!(r["added_files"], 0);
-    assert!(r["unmatched"].as_array().unwrap().iter().any(|u| u.as_str().unwrap().ends_with("unrelated-driver.cab")));
+    assert!(
+        r["unmatched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u.as_str().unwrap().ends_with("unrelated-driver.cab"))
+    );
     assert_eq!(r["missing"].as_array().unwrap().len(), 1);
-    assert!(fs::read_dir(s.join("staging")).unwrap().next().is_none(), "staging is left empty");
+    assert!(
+        fs::read_dir(s.join("staging")).unwrap().next().is_none(),
+        "staging is left empty"
+    );
 }
 
 #[test]
@@ -184,27 +311,70 @@ fn revisions_expiry_and_removal_from_a_changed_upstream() {
     let s = init_store(dir.path(), "s");
     let sp = p(&s);
     run(&["sync", "--store", sp, "--from", p(&up)], 0);
-    run(&["criteria", "set", "--store", sp, "--product", "Windows", "--classification", "Security Updates", "--classification", "Updates"], 0);
+    run(
+        &[
+            "criteria",
+            "set",
+            "--store",
+            sp,
+            "--product",
+            "Windows",
+            "--classification",
+            "Security Updates",
+            "--classification",
+            "Updates",
+        ],
+        0,
+    );
     run(&["sync", "--store", sp, "--from", p(&up)], 0);
     let before = list(&s, &[]);
 
     let jan = up.join("update-a1-win10-2024-01-kb5034122.xml");
     let text = fs::read_to_string(&jan).unwrap();
     assert!(text.contains("RevisionNumber=\"200\""));
-    fs::write(&jan, text.replacen("RevisionNumber=\"200\"", "RevisionNumber=\"300\"", 1)).unwrap();
+    fs::write(
+        &jan,
+        text.replacen("RevisionNumber=\"200\"", "RevisionNumber=\"300\"", 1),
+    )
+    .unwrap();
     let feb = up.join("update-a2-win10-2024-02-kb5034763.xml");
     let text = fs::read_to_string(&feb).unwrap();
-    fs::write(&feb, text.replacen("PublicationState=\"Published\"", "PublicationState=\"Expired\"", 1)).unwrap();
+    fs::write(
+        &feb,
+        text.replacen(
+            "PublicationState=\"Published\"",
+            "PublicationState=\"Expired\"",
+            1,
+        ),
+    )
+    .unwrap();
     fs::remove_file(up.join("update-g2-ws2012r2-kb3019978.xml")).unwrap();
 
     let r = json(&["sync", "--store", sp, "--from", p(&up), "--json"]);
-    assert_eq!((r["updated"].as_u64(), r["expired"].as_u64(), r["removed"].as_u64(), r["new"].as_u64()), (Some(1), Some(1), Some(1), Some(0)), "{r}");
+    assert_eq!(
+        (
+            r["updated"].as_u64(),
+            r["expired"].as_u64(),
+            r["removed"].as_u64(),
+            r["new"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1), Some(0)),
+        "{r}"
+    );
     let after = list(&s, &[]);
-    assert_eq!(after.len(), before.len(), "a removed update stays as a tombstone");
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "a removed update stays as a tombstone"
+    );
     assert_eq!(by_kb(&after, KB_JAN)[0]["revision"], 300);
     assert_eq!(by_kb(&after, KB_FEB)[0]["state"], "expired");
     assert_eq!(by_kb(&after, "3019978")[0]["state"], "removed");
-    let seq_before: u64 = before.iter().map(|r| r["changed_seq"].as_u64().unwrap()).max().unwrap();
+    let seq_before: u64 = before
+        .iter()
+        .map(|r| r["changed_seq"].as_u64().unwrap())
+        .max()
+        .unwrap();
     assert!(by_kb(&after, "3019978")[0]["changed_seq"].as_u64().unwrap() > seq_before);
 }
 
@@ -227,7 +397,10 @@ fn bad_input_names_the_file_and_changes_nothing() {
         let before = fingerprint(&s);
         let (code, _, err) = run_any(&["sync", "--store", sp, "--from", p(&bad_up)]);
         assert_eq!(code, 1, "{name}: {err}");
-        assert!(err.contains(must_name), "{name}: the error names the file: {err}");
+        assert!(
+            err.contains(must_name),
+            "{name}: the error names the file: {err}"
+        );
         let after = fingerprint(&s);
         for (table, rows) in &before {
             if table != "sync_runs" {
@@ -236,16 +409,28 @@ fn bad_input_names_the_file_and_changes_nothing() {
         }
         let st = json(&["status", "--store", sp, "--json"]);
         assert_eq!(st["last_sync"]["outcome"], "failed");
-        assert!(st["last_sync"]["error"].as_str().unwrap().contains(must_name));
+        assert!(
+            st["last_sync"]["error"]
+                .as_str()
+                .unwrap()
+                .contains(must_name)
+        );
     }
     // A duplicate revision with different content.
     let dup_up = dir.path().join("up-dup");
     copy_dir(&up, &dup_up);
     let text = fs::read_to_string(dup_up.join("update-a1-win10-2024-01-kb5034122.xml")).unwrap();
-    fs::write(dup_up.join("zz-copy.xml"), text.replacen("<upd:KBArticleID>5034122<", "<upd:KBArticleID>5034199<", 1)).unwrap();
+    fs::write(
+        dup_up.join("zz-copy.xml"),
+        text.replacen("<upd:KBArticleID>5034122<", "<upd:KBArticleID>5034199<", 1),
+    )
+    .unwrap();
     let (code, _, err) = run_any(&["sync", "--store", sp, "--from", p(&dup_up)]);
     assert_eq!(code, 1);
-    assert!(err.contains("appears twice with different content") && err.contains("zz-copy.xml"), "{err}");
+    assert!(
+        err.contains("appears twice with different content") && err.contains("zz-copy.xml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -255,12 +440,34 @@ fn language_criteria_leave_out_other_language_packs() {
     let sp = p(&s);
     let up = upstream_fixtures();
     run(&["sync", "--store", sp, "--from", p(&up)], 0);
-    run(&["criteria", "set", "--store", sp, "--product", "Windows 10", "--classification", "Updates", "--classification", "Critical Updates", "--language", "de"], 0);
+    run(
+        &[
+            "criteria",
+            "set",
+            "--store",
+            sp,
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Updates",
+            "--classification",
+            "Critical Updates",
+            "--language",
+            "de",
+        ],
+        0,
+    );
     run(&["sync", "--store", sp, "--from", p(&up)], 0);
-    let titles: Vec<String> = list(&s, &[]).iter().map(|r| r["title"].as_str().unwrap().to_string()).collect();
+    let titles: Vec<String> = list(&s, &[])
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_string())
+        .collect();
     assert!(titles.iter().any(|t| t.contains("German")), "{titles:?}");
     assert!(!titles.iter().any(|t| t.contains("French")), "{titles:?}");
-    assert!(titles.iter().any(|t| t.contains("KB5034203")), "language-neutral updates stay: {titles:?}");
+    assert!(
+        titles.iter().any(|t| t.contains("KB5034203")),
+        "language-neutral updates stay: {titles:?}"
+    );
 }
 
 #[test]
@@ -271,19 +478,42 @@ fn a_child_update_point_syncs_from_its_parent_with_narrower_criteria() {
     let cp = p(&child);
     run(&["upstream", "set", "--store", cp, p(&parent)], 0);
     run(&["sync", "--store", cp], 0);
-    run(&["criteria", "set", "--store", cp, "--product", "Windows 10", "--classification", "Security Updates"], 0);
+    run(
+        &[
+            "criteria",
+            "set",
+            "--store",
+            cp,
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Security Updates",
+        ],
+        0,
+    );
     let r = json(&["sync", "--store", cp, "--json"]);
     assert_eq!(r["new"], 3, "{r}");
-    let kbs: Vec<String> = list(&child, &[]).iter().map(|r| r["kb"].as_str().unwrap().to_string()).collect();
+    let kbs: Vec<String> = list(&child, &[])
+        .iter()
+        .map(|r| r["kb"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(kbs.len(), 3);
     for kb in [KB_JAN, KB_FEB, KB_MAR] {
         assert!(kbs.iter().any(|k| k == kb), "{kbs:?}");
     }
     let r = json(&["sync", "--store", cp, "--json"]);
-    assert_eq!((r["new"].as_u64(), r["unchanged"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (r["new"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
     // The parent expires an update; the child follows.
     let pconn = rusqlite::Connection::open(parent.join("offsync.db")).unwrap();
-    pconn.execute("UPDATE updates SET state = 'expired' WHERE kb = ?1", [KB_JAN]).unwrap();
+    pconn
+        .execute(
+            "UPDATE updates SET state = 'expired' WHERE kb = ?1",
+            [KB_JAN],
+        )
+        .unwrap();
     drop(pconn);
     let r = json(&["sync", "--store", cp, "--json"]);
     assert_eq!(r["expired"], 1, "{r}");
@@ -301,12 +531,34 @@ fn real_update_documents_sync_when_present() {
     let sp = p(&s);
     let r = json(&["sync", "--store", sp, "--from", p(&real), "--json"]);
     assert_eq!(r["categories"], 1, "the Exchange 2000 Server category: {r}");
-    run(&["criteria", "set", "--store", sp, "--product", WIN11, "--classification", SECURITY], 0);
+    run(
+        &[
+            "criteria",
+            "set",
+            "--store",
+            sp,
+            "--product",
+            WIN11,
+            "--classification",
+            SECURITY,
+        ],
+        0,
+    );
     run(&["sync", "--store", sp, "--from", p(&real)], 0);
     let rows = list(&s, &[]);
     let kbs: Vec<&str> = rows.iter().filter_map(|r| r["kb"].as_str()).collect();
-    assert!(kbs.contains(&"5013943") && kbs.contains(&"5083769"), "{rows:#?}");
-    let u = json(&["updates", "show", "--store", sp, "7b6d13c6-6401-4a10-a61f-1dab8d93356e", "--json"]);
+    assert!(
+        kbs.contains(&"5013943") && kbs.contains(&"5083769"),
+        "{rows:#?}"
+    );
+    let u = json(&[
+        "updates",
+        "show",
+        "--store",
+        sp,
+        "7b6d13c6-6401-4a10-a61f-1dab8d93356e",
+        "--json",
+    ]);
     assert_eq!(u["revision"], 200);
     assert_eq!(u["severity"], "Critical");
     assert_eq!(u["supersedes"].as_array().unwrap().len(), 14);

@@ -1,0 +1,461 @@
+//! The metadata a bundle carries (`metadata.bin`): categories and update records, encoded with
+//! bincode inside an envelope.
+//!
+//! bincode is not self-describing, so the bytes are wrapped: 8 magic bytes, a little-endian
+//! u32 envelope version and a little-endian u64 payload length, then the payload. Decoding
+//! checks each of these before bincode sees a byte, and bincode always runs with a size limit
+//! derived from the payload length: without a limit, 13 hostile bytes are enough to make
+//! bincode 2 ask the allocator for a terabyte and abort the process.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Category, Update};
+use bincode::config;
+use bincode::error::DecodeError;
+use std::io::{BufReader, Read};
+
+/// The envelope's magic bytes.
+pub const METADATA_MAGIC: [u8; 8] = *b"OFFSYNCM";
+/// The envelope version this code writes and reads.
+pub const METADATA_VERSION: u32 = 1;
+/// Bytes before the payload: magic, version, length.
+pub const ENVELOPE_HEADER_LEN: usize = 8 + 4 + 8;
+/// Largest payload accepted (1 GiB). A larger length field is refused before any read.
+pub const MAX_METADATA_BYTES: u64 = 1 << 30;
+
+/// What happened to an update, as the exporting store last saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum RecordState {
+    /// Current and offered to clients.
+    Published,
+    /// Upstream expired it: kept for history, no longer offered.
+    Expired,
+    /// Upstream removed it: a tombstone the importing store applies.
+    Removed,
+}
+
+/// One update revision with its state and the change sequence at which the source store last
+/// changed it.
+#[derive(Clone, Debug, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct UpdateRecord {
+    pub update: Update,
+    pub state: RecordState,
+    pub changed_seq: u64,
+}
+
+/// Everything `metadata.bin` holds. Encoded in the order given: the exporter sorts (categories
+/// by id, updates by id and revision) so that equal stores give equal bytes.
+#[derive(Clone, Debug, Default, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct BundleMetadata {
+    pub categories: Vec<Category>,
+    pub updates: Vec<UpdateRecord>,
+}
+
+impl BundleMetadata {
+    /// Number of records that are tombstones.
+    pub fn removed_count(&self) -> u64 {
+        self.updates
+            .iter()
+            .filter(|r| r.state == RecordState::Removed)
+            .count() as u64
+    }
+}
+
+/// Encodes metadata into its envelope.
+pub fn encode_metadata(md: &BundleMetadata) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(&METADATA_MAGIC);
+    out.extend_from_slice(&METADATA_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    bincode::encode_into_std_write(md, &mut out, config::standard())
+        .map_err(|e| Error::other(format!("cannot encode the bundle metadata: {e}")))?;
+    let len = (out.len() - ENVELOPE_HEADER_LEN) as u64;
+    if len > MAX_METADATA_BYTES {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "the metadata encodes to {len} bytes, more than the format's limit of {MAX_METADATA_BYTES}"
+            ),
+        ));
+    }
+    out[12..20].copy_from_slice(&len.to_le_bytes());
+    Ok(out)
+}
+
+/// Checks the envelope header and returns the payload length it announces.
+fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
+    if h[..8] != METADATA_MAGIC {
+        return Err(corrupt(format!(
+            "metadata envelope has magic bytes {} ({}), expected {} (OFFSYNCM)",
+            hex::encode(&h[..8]),
+            crate::bundle::names::show_name(&h[..8]),
+            hex::encode(METADATA_MAGIC)
+        )));
+    }
+    let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
+    if version != METADATA_VERSION {
+        return Err(corrupt(format!(
+            "metadata envelope version {version} is not supported (this offsync reads version {METADATA_VERSION})"
+        ))
+        .with_hint("import this bundle with the offsync version that wrote it, or a newer one"));
+    }
+    let len = u64::from_le_bytes(h[12..20].try_into().expect("8 bytes"));
+    if len > MAX_METADATA_BYTES {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "metadata envelope announces {len} bytes, more than the limit of {MAX_METADATA_BYTES}"
+            ),
+        ));
+    }
+    Ok(len)
+}
+
+/// bincode's limit counts the memory it is about to claim (a container's length times its
+/// element size, and the in-memory width of every integer), which for honest metadata stays
+/// well under 64 times the encoded length. The limit is a const parameter, so it is picked
+/// from a few tiers, the smallest that covers the payload: a 13-byte payload that announces
+/// a terabyte-long vector meets a 1 MiB limit.
+const CLAIM_FACTOR: u64 = 64;
+
+macro_rules! with_claim_limit {
+    ($len:expr, |$cfg:ident| $body:expr) => {{
+        let need = ($len).saturating_mul(CLAIM_FACTOR);
+        if need <= 1 << 20 {
+            let $cfg = config::standard().with_limit::<{ 1 << 20 }>();
+            $body
+        } else if need <= 1 << 24 {
+            let $cfg = config::standard().with_limit::<{ 1 << 24 }>();
+            $body
+        } else if need <= 1 << 28 {
+            let $cfg = config::standard().with_limit::<{ 1 << 28 }>();
+            $body
+        } else if need <= 1 << 32 {
+            let $cfg = config::standard().with_limit::<{ 1 << 32 }>();
+            $body
+        } else {
+            let $cfg = config::standard().with_limit::<{ 1 << 36 }>();
+            $body
+        }
+    }};
+}
+
+/// Decodes metadata from its envelope held in memory. Trailing bytes after the payload, or a
+/// payload that bincode does not consume entirely, are corruption.
+pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
+    let Some(head) = bytes.first_chunk::<ENVELOPE_HEADER_LEN>() else {
+        return Err(corrupt(format!(
+            "metadata envelope is truncated: {} bytes, the header alone needs {ENVELOPE_HEADER_LEN}",
+            bytes.len()
+        )));
+    };
+    let len = check_header(head)?;
+    let payload = &bytes[ENVELOPE_HEADER_LEN..];
+    let have = payload.len() as u64;
+    if have < len {
+        return Err(corrupt(format!(
+            "metadata is truncated: the envelope announces {len} bytes, {have} follow"
+        )));
+    }
+    if have > len {
+        return Err(corrupt(format!(
+            "metadata has {} trailing bytes after the {len} bytes its envelope announces",
+            have - len
+        )));
+    }
+    let (md, used) = with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadata, _>(
+        payload, c
+    ))
+    .map_err(decode_error)?;
+    if used != payload.len() {
+        return Err(corrupt(format!(
+            "metadata payload has {} trailing bytes that the decoder did not use",
+            payload.len() - used
+        )));
+    }
+    Ok(md)
+}
+
+/// Decodes metadata from a stream (for instance straight out of a ZIP entry), with the same
+/// checks as [`decode_metadata`] and without holding the encoded bytes: the stream must end
+/// exactly where the payload ends.
+pub fn decode_metadata_from_reader(r: &mut dyn Read) -> Result<BundleMetadata> {
+    let mut head = [0u8; ENVELOPE_HEADER_LEN];
+    let n = read_full(r, &mut head)?;
+    if n < ENVELOPE_HEADER_LEN {
+        return Err(corrupt(format!(
+            "metadata envelope is truncated: {n} bytes, the header alone needs {ENVELOPE_HEADER_LEN}"
+        )));
+    }
+    let len = check_header(&head)?;
+    let mut payload = BufReader::with_capacity(64 * 1024, (&mut *r).take(len));
+    let md = with_claim_limit!(
+        len,
+        |c| bincode::decode_from_std_read::<BundleMetadata, _, _>(&mut payload, c)
+    )
+    .map_err(decode_error)?;
+    // Whatever bincode left in the payload is corruption, and so is whatever follows it.
+    let left = payload.buffer().len() as u64 + payload.get_ref().limit();
+    if left > 0 {
+        return Err(corrupt(format!(
+            "metadata payload has {left} trailing bytes that the decoder did not use"
+        )));
+    }
+    drop(payload);
+    let mut probe = [0u8; 1];
+    if read_full(r, &mut probe)? > 0 {
+        return Err(corrupt(format!(
+            "metadata has trailing bytes after the {len} bytes its envelope announces"
+        )));
+    }
+    Ok(md)
+}
+
+fn decode_error(e: DecodeError) -> Error {
+    match e {
+        DecodeError::LimitExceeded => Error::new(
+            ErrorKind::Limit,
+            "metadata asks for more memory than its size can justify (a length field is out of bounds)",
+        ),
+        DecodeError::UnexpectedEnd { .. } => {
+            corrupt("metadata is truncated: the payload ends inside a record")
+        }
+        DecodeError::Io { inner, .. } if inner.kind() == std::io::ErrorKind::UnexpectedEof => {
+            corrupt("metadata is truncated: the payload ends inside a record")
+        }
+        other => corrupt(format!("metadata cannot be decoded: {other}")),
+    }
+}
+
+/// Reads until `buf` is full or the stream ends; returns how many bytes were read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(corrupt(format!("cannot read the metadata: {e}"))),
+        }
+    }
+    Ok(n)
+}
+
+fn corrupt(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Corrupt, msg)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::{CategoryKind, FileRef, Guid, Localized, PublicationState};
+    use std::collections::BTreeMap;
+
+    pub(crate) fn sample() -> BundleMetadata {
+        let g = |i: u32| Guid::parse(&format!("{i:08x}-0000-4000-8000-000000000000")).unwrap();
+        let categories = (0..3)
+            .map(|i| Category {
+                id: g(i),
+                revision: 1,
+                kind: CategoryKind::Product,
+                title: format!("Product {i}"),
+                parent: None,
+            })
+            .collect();
+        let updates = (0..5)
+            .map(|i| {
+                let mut localized = BTreeMap::new();
+                localized.insert(
+                    "en".to_string(),
+                    Localized {
+                        title: format!("Update {i}"),
+                        description: None,
+                    },
+                );
+                UpdateRecord {
+                    update: Update {
+                        id: g(100 + i),
+                        revision: 200 + i,
+                        update_type: "Software".into(),
+                        default_language: Some("en".into()),
+                        localized,
+                        kb: Some(format!("50{i}")),
+                        severity: None,
+                        creation_date: Some("2024-01-01T00:00:00Z".into()),
+                        languages: vec![],
+                        categories: vec![g(0)],
+                        publication_state: PublicationState::Published,
+                        supersedes: vec![],
+                        bundled: vec![],
+                        files: vec![FileRef {
+                            name: format!("f{i}.cab"),
+                            size: Some(10),
+                            sha1: Some([1; 20]),
+                            sha256: Some([2; 32]),
+                            url: None,
+                        }],
+                    },
+                    state: if i == 4 {
+                        RecordState::Removed
+                    } else {
+                        RecordState::Published
+                    },
+                    changed_seq: u64::from(i) + 1,
+                }
+            })
+            .collect();
+        BundleMetadata {
+            categories,
+            updates,
+        }
+    }
+
+    fn envelope(version: u32, len: u64, payload: &[u8]) -> Vec<u8> {
+        let mut v = METADATA_MAGIC.to_vec();
+        v.extend_from_slice(&version.to_le_bytes());
+        v.extend_from_slice(&len.to_le_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn both(bytes: &[u8]) -> (Result<BundleMetadata>, Result<BundleMetadata>) {
+        (
+            decode_metadata(bytes),
+            decode_metadata_from_reader(&mut &bytes[..]),
+        )
+    }
+
+    #[test]
+    fn round_trip_in_memory_and_streaming() {
+        let md = sample();
+        let bytes = encode_metadata(&md).unwrap();
+        assert_eq!(&bytes[..8], b"OFFSYNCM");
+        let (a, b) = both(&bytes);
+        assert_eq!(a.unwrap(), md);
+        assert_eq!(b.unwrap(), md);
+        assert_eq!(md.removed_count(), 1);
+        let empty = encode_metadata(&BundleMetadata::default()).unwrap();
+        assert_eq!(decode_metadata(&empty).unwrap(), BundleMetadata::default());
+    }
+
+    #[test]
+    fn envelope_problems_are_corrupt_and_say_what_they_found() {
+        let good = encode_metadata(&sample()).unwrap();
+
+        let mut bad_magic = good.clone();
+        bad_magic[..8].copy_from_slice(b"PK\x03\x04xxxx");
+        for r in [both(&bad_magic).0, both(&bad_magic).1] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Corrupt);
+            assert!(
+                e.message.contains("magic") && e.message.contains("504b0304"),
+                "{}",
+                e.message
+            );
+        }
+
+        let mut future = good.clone();
+        future[8..12].copy_from_slice(&7u32.to_le_bytes());
+        for r in [both(&future).0, both(&future).1] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Corrupt);
+            assert!(
+                e.message.contains("version 7") && e.message.contains("version 1"),
+                "{}",
+                e.message
+            );
+        }
+
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(b"junk");
+        for r in [both(&trailing).0, both(&trailing).1] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Corrupt);
+            assert!(e.message.contains("trailing"), "{}", e.message);
+        }
+
+        // Trailing bytes inside the announced payload (the length covers them).
+        let payload_len = good.len() - ENVELOPE_HEADER_LEN;
+        let inner = envelope(
+            1,
+            payload_len as u64 + 3,
+            &[&good[ENVELOPE_HEADER_LEN..], &b"abc"[..]].concat(),
+        );
+        for r in [both(&inner).0, both(&inner).1] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Corrupt);
+            assert!(e.message.contains("trailing"), "{}", e.message);
+        }
+
+        let truncated = &good[..good.len() - 5];
+        for r in [both(truncated).0, both(truncated).1] {
+            assert_eq!(r.unwrap_err().kind, ErrorKind::Corrupt);
+        }
+        for r in [both(&good[..10]).0, both(&good[..10]).1] {
+            assert_eq!(r.unwrap_err().kind, ErrorKind::Corrupt);
+        }
+    }
+
+    #[test]
+    fn a_terabyte_length_prefix_is_a_limit_error_quickly() {
+        let started = std::time::Instant::now();
+        // The envelope itself announces 1 TiB.
+        let e = decode_metadata(&envelope(1, 1 << 40, &[])).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit);
+        let e = decode_metadata_from_reader(&mut &envelope(1, 1 << 40, &[])[..]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit);
+
+        // A 9-byte payload whose bincode varint says the category list has 2^40 elements.
+        let mut payload = vec![0xfd];
+        payload.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let bytes = envelope(1, payload.len() as u64, &payload);
+        assert_eq!(bytes.len(), 29);
+        for r in [both(&bytes).0, both(&bytes).1] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Limit, "{}", e.message);
+        }
+
+        // One category whose id string claims 2^40 bytes.
+        let mut payload = vec![1, 0xfd];
+        payload.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let bytes = envelope(1, payload.len() as u64, &payload);
+        for r in [both(&bytes).0, both(&bytes).1] {
+            assert_eq!(r.unwrap_err().kind, ErrorKind::Limit);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_claim_limit_leaves_room_for_honest_metadata() {
+        // Sparse records (empty strings and lists) claim the most memory per encoded byte.
+        let sparse = |n: u32| {
+            let mut md = sample();
+            let mut u = md.updates[0].clone();
+            u.update.localized.clear();
+            u.update.files = vec![
+                FileRef {
+                    name: String::new(),
+                    size: None,
+                    sha1: None,
+                    sha256: None,
+                    url: None
+                };
+                50
+            ];
+            u.update.categories.clear();
+            u.update.kb = None;
+            u.update.creation_date = None;
+            md.updates = vec![u; n as usize];
+            md
+        };
+        for n in [1, 100, 5000] {
+            let md = sparse(n);
+            let bytes = encode_metadata(&md).unwrap();
+            assert_eq!(
+                decode_metadata(&bytes).unwrap(),
+                md,
+                "{n} records, {} bytes",
+                bytes.len()
+            );
+        }
+    }
+}

@@ -1,0 +1,657 @@
+//! Verifying a bundle without a store: finding its manifest and volumes, and checking every
+//! byte against the manifest.
+//!
+//! Problems are data, not early returns: [`verify`] collects every finding so that an operator
+//! sees all of them in one run. Each volume's size and SHA-256 are compared with the manifest
+//! before anything inside it is parsed, so the ZIP code only ever sees vouched-for bytes.
+
+use super::manifest::{self, Layout, MAX_MANIFEST_BYTES, Manifest, Sha256Hex};
+use super::names::{MANIFEST_FILE, SUMS_FILE};
+use super::volume::{self, ReadFailure};
+use crate::error::{Error, ErrorKind, Result};
+use crate::progress::{Progress, Unit};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// One problem: its exit-code category, what it concerns (a file, a volume, an entry), and
+/// what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: ErrorKind,
+    pub subject: String,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(kind: ErrorKind, subject: &str, message: String) -> Finding {
+        Finding {
+            kind,
+            subject: subject.to_string(),
+            message,
+        }
+    }
+
+    /// The finding as an error (for callers that stop at the first problem).
+    pub fn into_error(self) -> Error {
+        Error::new(self.kind, format!("{}: {}", self.subject, self.message))
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            kind_name(self.kind),
+            self.subject,
+            self.message
+        )
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Finding", 4)?;
+        st.serialize_field("kind", kind_name(self.kind))?;
+        st.serialize_field("exit_code", &self.kind.exit_code())?;
+        st.serialize_field("subject", &self.subject)?;
+        st.serialize_field("message", &self.message)?;
+        st.end()
+    }
+}
+
+/// The name of an error category as it appears in `--json` output.
+pub fn kind_name(k: ErrorKind) -> &'static str {
+    match k {
+        ErrorKind::Other => "other",
+        ErrorKind::Usage => "usage",
+        ErrorKind::Busy => "busy",
+        ErrorKind::Storage => "storage",
+        ErrorKind::StoreDamaged => "store-damaged",
+        ErrorKind::Corrupt => "corrupt",
+        ErrorKind::Incomplete => "incomplete",
+        ErrorKind::Untrusted => "untrusted",
+        ErrorKind::OutOfSequence => "out-of-sequence",
+        ErrorKind::Expired => "expired",
+        ErrorKind::UnsafeEntry => "unsafe-entry",
+        ErrorKind::Limit => "limit",
+    }
+}
+
+/// Where a bundle's manifest is and every file found under one of its volume names.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub manifest_path: PathBuf,
+    /// The bundle folder (the manifest's folder).
+    pub dir: PathBuf,
+    /// (volume name, path) for every file found under a volume name, in volume order, then
+    /// in the order the paths were given; a name can appear more than once (several discs).
+    pub volumes: Vec<(String, PathBuf)>,
+    /// Volume names found nowhere.
+    pub missing: Vec<String>,
+}
+
+impl Located {
+    /// Every file found for a volume name.
+    pub fn candidates<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a PathBuf> + 'a {
+        self.volumes
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, p)| p)
+    }
+}
+
+/// Resolves the first path given to verify or import: the bundle folder or its manifest.
+/// Returns (manifest path, bundle folder).
+pub fn find_manifest(first: &Path) -> Result<(PathBuf, PathBuf)> {
+    let meta = fs::metadata(first).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::usage(format!("{} does not exist", first.display()))
+        } else {
+            Error::io(first, "read", e)
+        }
+    })?;
+    if meta.is_dir() {
+        let m = first.join(MANIFEST_FILE);
+        if !m.is_file() {
+            return Err(Error::new(ErrorKind::Incomplete, format!("{} holds no {MANIFEST_FILE}", first.display()))
+                .with_hint("give the bundle folder (or its manifest.json) first; folders holding only volumes go after it"));
+        }
+        return Ok((m, first.to_path_buf()));
+    }
+    if first
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    {
+        return Err(Error::usage(format!("{} is a volume, not a manifest", first.display()))
+            .with_hint("give the bundle folder (or its manifest.json) first; volumes and folders holding them go after it"));
+    }
+    let dir = match first.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((first.to_path_buf(), dir))
+}
+
+/// Reads the manifest's bytes, refusing a file larger than the limit before reading it.
+pub fn read_manifest_bytes(path: &Path) -> Result<Vec<u8>> {
+    read_capped(path, MAX_MANIFEST_BYTES)
+}
+
+pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+    if len > cap {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{} is {len} bytes, more than the limit of {cap}",
+                path.display()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::io(path, "read", e))?;
+    if out.len() as u64 > cap {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{} grew beyond the limit of {cap} bytes while read",
+                path.display()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Largest `SHA256SUMS` worth reading for a manifest: a line per volume and some slack.
+pub(crate) fn sums_cap(m: &Manifest) -> u64 {
+    64 * 1024 + 256 * m.volumes.len() as u64
+}
+
+/// Finds the volumes the manifest lists: by name in the bundle folder, and in every further
+/// path (a folder: the name inside it; a file: matched by its file name). The order of the
+/// further paths does not matter.
+pub fn locate(paths: &[PathBuf], manifest: &Manifest) -> Result<Located> {
+    let first = paths
+        .first()
+        .ok_or_else(|| Error::usage("no bundle path given"))?;
+    let (manifest_path, dir) = find_manifest(first)?;
+    let mut places: Vec<&Path> = vec![&dir];
+    for p in &paths[1..] {
+        if !p.exists() {
+            return Err(Error::usage(format!("{} does not exist", p.display())));
+        }
+        places.push(p);
+    }
+    let mut volumes = Vec::new();
+    let mut missing = Vec::new();
+    for v in &manifest.volumes {
+        let mut seen: HashSet<PathBuf> = HashSet::new();
+        let mut found = false;
+        for place in &places {
+            let candidate = if place.is_dir() {
+                let c = place.join(&v.name);
+                if !c.is_file() {
+                    continue;
+                }
+                c
+            } else if place.file_name().is_some_and(|n| n == v.name.as_str()) {
+                place.to_path_buf()
+            } else {
+                continue;
+            };
+            // The same file reached twice (the bundle folder given again) counts once.
+            let key = fs::canonicalize(&candidate).unwrap_or_else(|_| candidate.clone());
+            if seen.insert(key) {
+                volumes.push((v.name.clone(), candidate));
+                found = true;
+            }
+        }
+        if !found {
+            missing.push(v.name.clone());
+        }
+    }
+    Ok(Located {
+        manifest_path,
+        dir,
+        volumes,
+        missing,
+    })
+}
+
+/// What one volume's check came to.
+#[derive(Clone, Debug, Serialize)]
+pub struct VolumeCheck {
+    pub name: String,
+    /// The file that was checked (the one matching the manifest when several were found).
+    pub path: Option<PathBuf>,
+    pub ok: bool,
+}
+
+/// A short description of the bundle, for reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct BundleSummary {
+    pub bundle_id: String,
+    pub store_id: String,
+    pub store_name: String,
+    pub sequence: u64,
+    pub kind: manifest::BundleKind,
+    pub base_sequence: Option<u64>,
+    pub created: String,
+    pub counts: manifest::Counts,
+    pub volumes: usize,
+    pub entries: usize,
+}
+
+/// The outcome of [`verify`]: every finding, in the order the checks ran.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub manifest_path: Option<PathBuf>,
+    pub manifest: Option<Manifest>,
+    /// SHA-256 of the manifest's bytes as read (compare with the reader's to be sure the
+    /// manifest did not change between verify and import).
+    pub manifest_sha256: Option<[u8; 32]>,
+    pub volumes: Vec<VolumeCheck>,
+    /// Entries read to their end and found equal to the manifest.
+    pub entries_checked: u64,
+    /// Bytes read from volumes (hashing and entry reads).
+    pub bytes_read: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl VerifyReport {
+    /// No finding at all.
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The category of the first check that failed: it decides the exit code.
+    pub fn first_error_kind(&self) -> Option<ErrorKind> {
+        self.findings.first().map(|f| f.kind)
+    }
+
+    pub fn summary(&self) -> Option<BundleSummary> {
+        self.manifest.as_ref().map(|m| BundleSummary {
+            bundle_id: m.bundle_id.clone(),
+            store_id: m.source.store_id.clone(),
+            store_name: m.source.store_name.clone(),
+            sequence: m.sequence,
+            kind: m.kind,
+            base_sequence: m.base_sequence,
+            created: m.created.clone(),
+            counts: m.counts,
+            volumes: m.volumes.len(),
+            entries: m.entries.len(),
+        })
+    }
+
+    fn push(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+}
+
+impl Serialize for VerifyReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            ok: bool,
+            exit_code: u8,
+            manifest_path: &'a Option<PathBuf>,
+            manifest_sha256: Option<Sha256Hex>,
+            bundle: Option<BundleSummary>,
+            volumes: &'a [VolumeCheck],
+            entries_checked: u64,
+            bytes_read: u64,
+            findings: &'a [Finding],
+        }
+        View {
+            ok: self.ok(),
+            exit_code: self.first_error_kind().map_or(0, ErrorKind::exit_code),
+            manifest_path: &self.manifest_path,
+            manifest_sha256: self.manifest_sha256.map(Sha256Hex),
+            bundle: self.summary(),
+            volumes: &self.volumes,
+            entries_checked: self.entries_checked,
+            bytes_read: self.bytes_read,
+            findings: &self.findings,
+        }
+        .serialize(s)
+    }
+}
+
+fn error_finding(e: Error, subject: &str) -> Finding {
+    Finding {
+        kind: e.kind,
+        subject: subject.to_string(),
+        message: e.message,
+    }
+}
+
+/// Checks a bundle: `paths[0]` is the bundle folder or its `manifest.json`, further paths are
+/// folders or files where volumes are found. Needs no store. Never stops at the first
+/// problem: the report lists every finding, in the order the checks ran.
+pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
+    let mut report = VerifyReport::default();
+    let Some(first) = paths.first() else {
+        report.push(Finding::new(
+            ErrorKind::Usage,
+            "arguments",
+            "no bundle path given".into(),
+        ));
+        return report;
+    };
+    let (manifest_path, dir) = match find_manifest(first) {
+        Ok(x) => x,
+        Err(e) => {
+            report.push(error_finding(e, &first.display().to_string()));
+            return report;
+        }
+    };
+    report.manifest_path = Some(manifest_path.clone());
+    let bytes = match read_manifest_bytes(&manifest_path) {
+        Ok(b) => b,
+        Err(e) => {
+            report.push(error_finding(e, MANIFEST_FILE));
+            return report;
+        }
+    };
+    let manifest_sha256 = crate::hash::sha256(&bytes);
+    report.manifest_sha256 = Some(manifest_sha256);
+    let m = match Manifest::parse(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            report.push(error_finding(e, MANIFEST_FILE));
+            return report;
+        }
+    };
+    drop(bytes);
+    let problems = m.problems();
+    report.manifest = Some(m.clone());
+    if !problems.is_empty() {
+        // The volume checks are driven by the manifest's layout: with an inconsistent
+        // manifest they would only add noise.
+        report.findings.extend(problems);
+        return report;
+    }
+
+    let sums = dir.join(SUMS_FILE);
+    if sums.exists() {
+        match read_capped(&sums, sums_cap(&m)) {
+            Ok(text) => {
+                let text = String::from_utf8_lossy(&text);
+                report
+                    .findings
+                    .extend(manifest::check_sha256sums(&text, &manifest_sha256, &m));
+            }
+            Err(e) => report.push(error_finding(e, SUMS_FILE)),
+        }
+    }
+
+    let located = match locate(paths, &m) {
+        Ok(l) => l,
+        Err(e) => {
+            report.push(error_finding(e, "arguments"));
+            return report;
+        }
+    };
+    let layout = Layout::new(&m);
+    let total: u64 = m.volumes.iter().map(|v| v.size).sum::<u64>()
+        + m.entries.iter().map(|e| e.size).sum::<u64>();
+    progress.start("verifying", Some(total), Unit::Bytes);
+
+    let mut checker = Checker {
+        m: &m,
+        layout: &layout,
+        present: HashSet::new(),
+        scanned: vec![false; m.volumes.len()],
+        joins: BTreeMap::new(),
+        progress,
+    };
+    for (i, v) in m.volumes.iter().enumerate() {
+        let vol = i as u32 + 1;
+        let chosen = checker.choose(&located, vol, &mut report);
+        report.volumes.push(VolumeCheck {
+            name: v.name.clone(),
+            path: chosen.clone(),
+            ok: false,
+        });
+        let Some(path) = chosen else { continue };
+        let before = report.findings.len();
+        checker.check_volume(&path, vol, &mut report);
+        report.volumes[i].ok = report.findings.len() == before;
+    }
+    checker.finish(&mut report);
+    progress.finish();
+    report
+}
+
+/// A content file cut into pieces, hashed as its pieces are read in order.
+struct Join {
+    sha: Sha256,
+    next: u64,
+    broken: bool,
+}
+
+struct Checker<'a> {
+    m: &'a Manifest,
+    layout: &'a Layout,
+    /// Manifest entries found in the volume the manifest names (even when they failed).
+    present: HashSet<usize>,
+    /// Volumes whose structure was examined.
+    scanned: Vec<bool>,
+    joins: BTreeMap<[u8; 32], Join>,
+    progress: &'a dyn Progress,
+}
+
+impl Checker<'_> {
+    /// Picks the file that matches the manifest's size and SHA-256 among the candidates for
+    /// a volume, reporting why when none does.
+    fn choose(
+        &mut self,
+        located: &Located,
+        vol: u32,
+        report: &mut VerifyReport,
+    ) -> Option<PathBuf> {
+        let v = &self.m.volumes[vol as usize - 1];
+        let candidates: Vec<&PathBuf> = located.candidates(&v.name).collect();
+        if candidates.is_empty() {
+            report.push(Finding::new(
+                ErrorKind::Incomplete,
+                &v.name,
+                format!("volume {vol} of {} was not found", self.m.volumes.len()),
+            ));
+            return None;
+        }
+        let mut reasons = Vec::new();
+        let mut all_foreign = true;
+        for c in &candidates {
+            let len = match fs::metadata(c) {
+                Ok(md) => md.len(),
+                Err(e) => {
+                    reasons.push(format!("{}: cannot be read: {e}", c.display()));
+                    all_foreign = false;
+                    continue;
+                }
+            };
+            let mismatch = if len != v.size {
+                format!("{}: {len} bytes, the manifest says {}", c.display(), v.size)
+            } else {
+                match hash_with_progress(c, self.progress, &mut report.bytes_read) {
+                    Ok(h) if h == v.sha256.0 => return Some((*c).clone()),
+                    Ok(h) => format!(
+                        "{}: SHA-256 {}, the manifest says {}",
+                        c.display(),
+                        hex::encode(h),
+                        v.sha256
+                    ),
+                    Err(e) => format!("{}: {e}", c.display()),
+                }
+            };
+            match volume::foreign_volume(c, self.m, vol) {
+                Some(why) => reasons.push(format!("{}: {why}", c.display())),
+                None => {
+                    all_foreign = false;
+                    reasons.push(mismatch);
+                }
+            }
+        }
+        let kind = if all_foreign {
+            ErrorKind::Incomplete
+        } else {
+            ErrorKind::Corrupt
+        };
+        report.push(Finding::new(kind, &v.name, reasons.join("; ")));
+        None
+    }
+
+    fn check_volume(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) {
+        let vname = self.m.volumes[vol as usize - 1].name.clone();
+        let mut ov = match volume::OpenVolume::open(path) {
+            Ok(v) => v,
+            Err(e) => {
+                report.push(Finding::new(
+                    ErrorKind::Storage,
+                    &vname,
+                    format!("cannot open {}: {e}", path.display()),
+                ));
+                return;
+            }
+        };
+        let len = self.m.volumes[vol as usize - 1].size;
+        let scan = volume::scan_volume(&mut ov.file, len, self.m, self.layout, vol);
+        report.findings.extend(scan.findings);
+        if scan.foreign {
+            return;
+        }
+        self.scanned[vol as usize - 1] = true;
+        self.present.extend(scan.present.iter().copied());
+        for se in &scan.entries {
+            let listed = &self.m.entries[se.index];
+            let subject = format!("{vname}: {}", listed.path);
+            // Pieces also feed the hash of their whole file, when they come in order.
+            let mut join = None;
+            if let (Some(file), Some(offset)) = (listed.file, listed.offset) {
+                let j = self.joins.entry(file.0).or_insert(Join {
+                    sha: Sha256::new(),
+                    next: 0,
+                    broken: false,
+                });
+                if j.broken || j.next != offset {
+                    j.broken = true;
+                } else {
+                    join = Some(j);
+                }
+            }
+            let mut sink = JoinSink(join.as_mut().map(|j| &mut j.sha));
+            let progress = self.progress;
+            let bytes_read = &mut report.bytes_read;
+            let mut advance = |n: u64| {
+                *bytes_read += n;
+                progress.advance(n);
+            };
+            match volume::read_entry(&mut ov, se, listed, &subject, &mut sink, &mut advance) {
+                Ok(()) => {
+                    report.entries_checked += 1;
+                    if let Some(j) = join {
+                        j.next += listed.size;
+                    }
+                }
+                Err(ReadFailure::Entry(finding)) => {
+                    report.findings.push(finding);
+                    if let Some(j) = join {
+                        j.broken = true;
+                    }
+                }
+                Err(ReadFailure::Sink(e)) => {
+                    report
+                        .findings
+                        .push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
+                }
+            }
+        }
+    }
+
+    /// Entries listed but absent from their (examined) volume, and the whole-file hashes of
+    /// files cut into pieces.
+    fn finish(&mut self, report: &mut VerifyReport) {
+        for (i, e) in self.m.entries.iter().enumerate() {
+            let examined = self
+                .scanned
+                .get(e.volume as usize - 1)
+                .copied()
+                .unwrap_or(false);
+            if examined && !self.present.contains(&i) {
+                report.push(Finding::new(
+                    ErrorKind::Incomplete,
+                    &e.path,
+                    format!("listed in volume {} but not found in it", e.volume),
+                ));
+            }
+        }
+        let joins = std::mem::take(&mut self.joins);
+        for (file, j) in joins {
+            let Some(layout) = self.layout.files.get(&file) else {
+                continue;
+            };
+            if j.broken || j.next != layout.size {
+                continue;
+            }
+            let digest: [u8; 32] = j.sha.finalize().into();
+            if digest != file {
+                report.push(Finding::new(
+                    ErrorKind::Corrupt,
+                    &format!("content/{}", hex::encode(file)),
+                    format!(
+                        "its pieces join into a file with SHA-256 {}",
+                        hex::encode(digest)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// A sink that feeds a whole-file hash, or nothing.
+struct JoinSink<'a>(Option<&'a mut Sha256>);
+
+impl Write for JoinSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(h) = self.0.as_mut() {
+            h.update(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hash_with_progress(
+    path: &Path,
+    progress: &dyn Progress,
+    bytes_read: &mut u64,
+) -> Result<[u8; 32]> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, "read", e)),
+        };
+        sha.update(&buf[..n]);
+        *bytes_read += n as u64;
+        progress.advance(n as u64);
+    }
+    Ok(sha.finalize().into())
+}

@@ -1,0 +1,578 @@
+//! One volume: its header entry, the structural checks against the manifest, and reading an
+//! entry to its end while checking its CRC, size and SHA-256.
+//!
+//! Shared by `verify` (which collects every finding) and the reader (which stops at the first),
+//! so both apply exactly the same rules.
+
+use super::manifest::{EntryInfo, Layout, Manifest};
+use super::names::{self, EntryName, HEADER_ENTRY};
+use super::verify::Finding;
+use super::zipfmt::{self, CentralEntry, Crc32, METHOD_DEFLATED, METHOD_STORED};
+use crate::error::{Error, ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// Most entries a volume may hold, checked before its central directory is read.
+pub const MAX_ENTRIES_PER_VOLUME: u64 = 100_000;
+/// Largest header entry accepted.
+pub const MAX_HEADER_BYTES: u64 = 4096;
+/// Highest ratio of inflated to compressed size accepted for a deflated entry (deflate cannot
+/// exceed about 1032:1; anything above is a lie or a bomb).
+const MAX_DEFLATE_RATIO: u64 = 1032;
+const BUF: usize = 256 * 1024;
+
+/// The small JSON entry that opens each volume, so that a lone volume can be identified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeHeader {
+    pub format_version: u32,
+    pub bundle_id: String,
+    pub sequence: u64,
+    /// Index of this volume, from 1.
+    pub volume: u32,
+    pub volume_count: u32,
+}
+
+impl VolumeHeader {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a volume header always serialises")
+    }
+}
+
+/// Reads the header of a volume file without trusting anything else in it: only the first
+/// local header and at most [`MAX_HEADER_BYTES`] of data are read. Meant to identify a lone
+/// volume (and to tell a volume of another bundle from a damaged one).
+pub fn identify_volume(path: &Path) -> Result<VolumeHeader> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    read_header_at_start(&mut f)
+        .map_err(|m| Error::new(ErrorKind::Corrupt, format!("{}: {m}", path.display())))
+}
+
+fn read_header_at_start(f: &mut File) -> std::result::Result<VolumeHeader, String> {
+    let mut h = [0u8; 30];
+    f.read_exact(&mut h)
+        .map_err(|e| format!("cannot read a volume header: {e}"))?;
+    let le16 = |at: usize| u16::from_le_bytes([h[at], h[at + 1]]);
+    let le32 = |at: usize| u32::from_le_bytes(h[at..at + 4].try_into().expect("4 bytes"));
+    if le32(0) != 0x0403_4b50 {
+        return Err("not a ZIP file".into());
+    }
+    let (flags, method, crc, cs, us) = (
+        le16(6),
+        le16(8),
+        le32(14),
+        u64::from(le32(18)),
+        u64::from(le32(22)),
+    );
+    let (n, x) = (le16(26) as usize, le16(28) as usize);
+    if n != HEADER_ENTRY.len()
+        || method != METHOD_STORED
+        || flags & 0x0009 != 0
+        || cs != us
+        || cs > MAX_HEADER_BYTES
+    {
+        return Err(format!("does not start with a {HEADER_ENTRY} entry"));
+    }
+    let mut tail = vec![0u8; n + x + cs as usize];
+    f.read_exact(&mut tail)
+        .map_err(|e| format!("cannot read a volume header: {e}"))?;
+    if &tail[..n] != HEADER_ENTRY.as_bytes() {
+        return Err(format!("does not start with a {HEADER_ENTRY} entry"));
+    }
+    let data = &tail[n + x..];
+    if zipfmt::crc32(data) != crc {
+        return Err(format!("{HEADER_ENTRY} fails its CRC check"));
+    }
+    serde_json::from_slice(data).map_err(|e| format!("{HEADER_ENTRY} cannot be read: {e}"))
+}
+
+/// An entry that passed every structural check and may be read.
+#[derive(Clone, Debug)]
+pub(crate) struct ScannedEntry {
+    pub entry: CentralEntry,
+    pub data_offset: u64,
+    /// Index into `Manifest::entries`.
+    pub index: usize,
+}
+
+/// What the structural scan of one volume found.
+#[derive(Debug, Default)]
+pub(crate) struct VolumeScan {
+    /// Entries that may be read, in directory (= file) order.
+    pub entries: Vec<ScannedEntry>,
+    pub findings: Vec<Finding>,
+    /// Manifest entries (indices) found in this volume, where the manifest puts them, whether
+    /// or not they passed the checks.
+    pub present: Vec<usize>,
+    /// The volume turned out to belong to another bundle (or to be another volume): its
+    /// entries were not examined further.
+    pub foreign: bool,
+}
+
+/// Checks a volume's ZIP structure against the manifest. `f` must already have passed the
+/// size and SHA-256 comparison with the manifest, so the bytes parsed here are vouched for.
+pub(crate) fn scan_volume(
+    f: &mut File,
+    len: u64,
+    m: &Manifest,
+    layout: &Layout,
+    vol: u32,
+) -> VolumeScan {
+    let vname = m.volumes[vol as usize - 1].name.clone();
+    let mut scan = VolumeScan::default();
+    let dir = match zipfmt::read_directory(f, len, &vname, MAX_ENTRIES_PER_VOLUME) {
+        Ok(d) => d,
+        Err(e) => {
+            scan.findings.push(e);
+            return scan;
+        }
+    };
+    let central = match zipfmt::read_central(f, &dir, &vname) {
+        Ok(c) => c,
+        Err(e) => {
+            scan.findings.push(e);
+            return scan;
+        }
+    };
+
+    // The header first: a volume of another bundle is reported as such, not as a list of
+    // entries the manifest does not know.
+    match central.first() {
+        Some(e) if e.name == HEADER_ENTRY.as_bytes() => {
+            if let Err(finding) = check_header_entry(f, e, m, vol, &vname) {
+                let foreign = finding.kind == ErrorKind::Incomplete;
+                scan.findings.push(finding);
+                if foreign {
+                    scan.foreign = true;
+                    return scan;
+                }
+            }
+        }
+        _ => scan.findings.push(Finding::new(
+            ErrorKind::Corrupt,
+            &vname,
+            format!("the volume does not start with its {HEADER_ENTRY} entry"),
+        )),
+    }
+
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(central.len());
+    let mut next_offset = Some(0u64);
+    for (i, e) in central.iter().enumerate() {
+        let shown = names::show_name(&e.name);
+        // A name that is not one of the format's forms may hold anything: show it escaped.
+        let parsed = names::parse_entry_name(&e.name);
+        let subject = match &parsed {
+            Ok(n) => format!("{vname}: {}", n.render()),
+            Err(_) => format!("{vname}: {shown}"),
+        };
+        let unsafe_ = |msg: String| Finding::new(ErrorKind::UnsafeEntry, &subject, msg);
+
+        // Placement: entries back to back from offset 0; read the local header of every
+        // entry, even one refused below, to find where the next one must start.
+        let data_offset = match zipfmt::read_local(f, e, &subject) {
+            Ok(d) => Some(d),
+            Err(finding) => {
+                scan.findings.push(finding);
+                None
+            }
+        };
+        match next_offset {
+            Some(want) if e.header_offset < want => {
+                scan.findings.push(unsafe_(format!(
+                    "entry at offset {} overlaps the entry before it",
+                    e.header_offset
+                )));
+            }
+            Some(want) if e.header_offset > want => scan.findings.push(Finding::new(
+                ErrorKind::Corrupt,
+                &subject,
+                format!(
+                    "{} unexplained bytes before this entry",
+                    e.header_offset - want
+                ),
+            )),
+            _ => {}
+        }
+        next_offset = data_offset.and_then(|d| d.checked_add(e.compressed));
+
+        let name = match parsed {
+            Ok(n) => n,
+            Err(why) => {
+                scan.findings.push(unsafe_(why));
+                continue;
+            }
+        };
+        if !seen.insert(&e.name) {
+            scan.findings
+                .push(unsafe_(format!("{shown} appears twice in the volume")));
+            continue;
+        }
+        if name == EntryName::Header {
+            if i != 0 {
+                scan.findings
+                    .push(unsafe_(format!("a second {HEADER_ENTRY} entry")));
+            }
+            continue;
+        }
+        let Some(&index) = layout
+            .by_path
+            .get(std::str::from_utf8(&e.name).unwrap_or_default())
+        else {
+            scan.findings
+                .push(unsafe_(format!("{shown} is not listed in the manifest")));
+            continue;
+        };
+        let listed = &m.entries[index];
+        if listed.volume != vol {
+            scan.findings.push(unsafe_(format!(
+                "the manifest lists it in volume {}, not in volume {vol}",
+                listed.volume
+            )));
+            continue;
+        }
+        scan.present.push(index);
+        if let Some(problem) = entry_kind_problem(e) {
+            scan.findings.push(unsafe_(problem));
+            continue;
+        }
+        if let Some(finding) = size_problem(e, listed, len, &subject) {
+            scan.findings.push(finding);
+            continue;
+        }
+        if let Some(data_offset) = data_offset {
+            if data_offset
+                .checked_add(e.compressed)
+                .is_none_or(|end| end > dir.offset)
+            {
+                scan.findings.push(Finding::new(
+                    ErrorKind::Corrupt,
+                    &subject,
+                    "entry data runs into the central directory".into(),
+                ));
+                continue;
+            }
+            scan.entries.push(ScannedEntry {
+                entry: e.clone(),
+                data_offset,
+                index,
+            });
+        }
+    }
+    if let Some(end) = next_offset
+        && end != dir.offset
+    {
+        let (kind, msg) = if end > dir.offset {
+            (
+                ErrorKind::UnsafeEntry,
+                "the last entry overlaps the central directory".to_string(),
+            )
+        } else {
+            (
+                ErrorKind::Corrupt,
+                format!(
+                    "{} unexplained bytes before the central directory",
+                    dir.offset - end
+                ),
+            )
+        };
+        scan.findings.push(Finding::new(kind, &vname, msg));
+    }
+    scan
+}
+
+/// Encryption, streaming, odd methods, links and folders: things the format never writes and
+/// a reader must not have to interpret.
+fn entry_kind_problem(e: &CentralEntry) -> Option<String> {
+    if e.flags & 0x0001 != 0 || e.flags & 0x0040 != 0 || e.flags & 0x2000 != 0 || e.method == 99 {
+        return Some("encrypted entry".into());
+    }
+    if e.flags & 0x0008 != 0 {
+        return Some("streamed entry of unknown size (data descriptor)".into());
+    }
+    if e.method != METHOD_STORED && e.method != METHOD_DEFLATED {
+        return Some(format!(
+            "compression method {} (only stored and deflated are allowed)",
+            e.method
+        ));
+    }
+    match e.unix_type() {
+        Some(0o120_000) => return Some("symbolic link entry".into()),
+        Some(0o040_000) => return Some("directory entry".into()),
+        Some(t) if t != 0 && t != 0o100_000 => {
+            return Some(format!("special file entry (mode {t:o})"));
+        }
+        _ => {}
+    }
+    if e.made_by >> 8 == 0 && e.external_attrs & 0x10 != 0 {
+        return Some("directory entry".into());
+    }
+    None
+}
+
+/// Declared sizes against the manifest and the caps, before any byte is inflated.
+fn size_problem(
+    e: &CentralEntry,
+    listed: &EntryInfo,
+    volume_len: u64,
+    subject: &str,
+) -> Option<Finding> {
+    let f = |kind, msg: String| Some(Finding::new(kind, subject, msg));
+    if e.size > super::manifest::MAX_ENTRY_BYTES {
+        return f(
+            ErrorKind::Limit,
+            format!("declares {} bytes, more than the limit", e.size),
+        );
+    }
+    if e.size != listed.size {
+        return f(
+            ErrorKind::Corrupt,
+            format!(
+                "declares {} bytes, the manifest says {}",
+                e.size, listed.size
+            ),
+        );
+    }
+    if e.compressed > volume_len {
+        return f(
+            ErrorKind::Corrupt,
+            format!(
+                "declares {} compressed bytes in a volume of {volume_len}",
+                e.compressed
+            ),
+        );
+    }
+    if e.method == METHOD_STORED && e.compressed != e.size {
+        return f(
+            ErrorKind::Corrupt,
+            format!(
+                "stored entry declares {} bytes stored for {} bytes",
+                e.compressed, e.size
+            ),
+        );
+    }
+    if e.method == METHOD_DEFLATED
+        && e.size
+            > e.compressed
+                .saturating_mul(MAX_DEFLATE_RATIO)
+                .saturating_add(1024)
+    {
+        return f(
+            ErrorKind::Limit,
+            format!(
+                "would inflate {} bytes to {}, beyond what deflate can do",
+                e.compressed, e.size
+            ),
+        );
+    }
+    None
+}
+
+fn check_header_entry(
+    f: &mut File,
+    e: &CentralEntry,
+    m: &Manifest,
+    vol: u32,
+    vname: &str,
+) -> std::result::Result<(), Finding> {
+    let subject = format!("{vname}: {HEADER_ENTRY}");
+    let corrupt = |msg: String| Finding::new(ErrorKind::Corrupt, &subject, msg);
+    if e.method != METHOD_STORED
+        || e.flags & 0x0049 != 0
+        || e.size != e.compressed
+        || e.size > MAX_HEADER_BYTES
+    {
+        return Err(corrupt(format!(
+            "must be a small stored entry (at most {MAX_HEADER_BYTES} bytes)"
+        )));
+    }
+    let data_offset = zipfmt::read_local(f, e, &subject)?;
+    let mut data = vec![0u8; e.size as usize];
+    f.seek(SeekFrom::Start(data_offset))
+        .and_then(|_| f.read_exact(&mut data))
+        .map_err(|err| corrupt(format!("cannot be read: {err}")))?;
+    if zipfmt::crc32(&data) != e.crc32 {
+        return Err(corrupt("fails its CRC check".into()));
+    }
+    let h: VolumeHeader =
+        serde_json::from_slice(&data).map_err(|err| corrupt(format!("cannot be read: {err}")))?;
+    compare_header(&h, m, vol).map_err(|(kind, msg)| Finding::new(kind, &subject, msg))
+}
+
+fn compare_header(
+    h: &VolumeHeader,
+    m: &Manifest,
+    vol: u32,
+) -> std::result::Result<(), (ErrorKind, String)> {
+    let count = m.volumes.len() as u32;
+    if h.bundle_id != m.bundle_id || h.sequence != m.sequence {
+        return Err((
+            ErrorKind::Incomplete,
+            format!(
+                "this is volume {} of another bundle (id {}, sequence {}), not of bundle {} (sequence {})",
+                h.volume,
+                names::show_name(h.bundle_id.as_bytes()),
+                h.sequence,
+                m.bundle_id,
+                m.sequence
+            ),
+        ));
+    }
+    if h.volume != vol || h.volume_count != count {
+        return Err((
+            ErrorKind::Incomplete,
+            format!(
+                "this is volume {} of {}, expected volume {vol} of {count}",
+                h.volume, h.volume_count
+            ),
+        ));
+    }
+    if h.format_version != m.format_version {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "header says format version {}, the manifest {}",
+                h.format_version, m.format_version
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// For a volume whose bytes differ from the manifest's: a look at its header alone, to tell
+/// "a volume of another bundle" (incomplete) from "damaged" (corrupt).
+pub(crate) fn foreign_volume(path: &Path, m: &Manifest, vol: u32) -> Option<String> {
+    let mut f = File::open(path).ok()?;
+    let h = read_header_at_start(&mut f).ok()?;
+    match compare_header(&h, m, vol) {
+        Err((ErrorKind::Incomplete, msg)) => Some(msg),
+        _ => None,
+    }
+}
+
+/// Where reading an entry failed: the volume's bytes (corrupt) or the destination (storage).
+pub(crate) enum ReadFailure {
+    Entry(Finding),
+    Sink(io::Error),
+}
+
+/// A volume file opened for reading entries; the `zip` crate's reader is opened on demand,
+/// for deflated entries only.
+pub(crate) struct OpenVolume<'a> {
+    pub file: File,
+    pub path: &'a Path,
+    archive: Option<zip::ZipArchive<File>>,
+}
+
+impl<'a> OpenVolume<'a> {
+    pub fn open(path: &'a Path) -> io::Result<OpenVolume<'a>> {
+        Ok(OpenVolume {
+            file: File::open(path)?,
+            path,
+            archive: None,
+        })
+    }
+}
+
+/// Reads an entry to its end, writing its bytes to `sink`, and checks its CRC, its size and
+/// its SHA-256 against the manifest. Reading to the end matters: a partial read would never
+/// see a CRC error in the part not read.
+pub(crate) fn read_entry(
+    v: &mut OpenVolume<'_>,
+    se: &ScannedEntry,
+    listed: &EntryInfo,
+    subject: &str,
+    sink: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> std::result::Result<(), ReadFailure> {
+    let corrupt = |msg: String| ReadFailure::Entry(Finding::new(ErrorKind::Corrupt, subject, msg));
+    let mut crc = Crc32::default();
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    let mut pump = |r: &mut dyn Read, limit: u64| -> std::result::Result<u64, ReadFailure> {
+        let mut got = 0u64;
+        loop {
+            let want = (limit - got).min(BUF as u64) as usize;
+            if want == 0 {
+                return Ok(got);
+            }
+            let n = match r.read(&mut buf[..want]) {
+                Ok(0) => return Ok(got),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(corrupt(format!("cannot be read to its end: {e}"))),
+            };
+            crc.update(&buf[..n]);
+            sha.update(&buf[..n]);
+            sink.write_all(&buf[..n]).map_err(ReadFailure::Sink)?;
+            progress(n as u64);
+            got += n as u64;
+        }
+    };
+    let total = match se.entry.method {
+        METHOD_STORED => {
+            let f = &mut v.file;
+            f.seek(SeekFrom::Start(se.data_offset))
+                .map_err(|e| corrupt(format!("cannot be read: {e}")))?;
+            let total = pump(&mut f.take(se.entry.compressed), se.entry.compressed)?;
+            if total < se.entry.compressed {
+                return Err(corrupt(format!(
+                    "ends after {total} of {} bytes",
+                    se.entry.compressed
+                )));
+            }
+            total
+        }
+        _ => {
+            if v.archive.is_none() {
+                let file = File::open(v.path)
+                    .map_err(|e| corrupt(format!("cannot open the volume: {e}")))?;
+                let config = zip::read::Config {
+                    archive_offset: zip::read::ArchiveOffset::Known(0),
+                };
+                let za = zip::ZipArchive::with_config(config, file)
+                    .map_err(|e| corrupt(format!("ZIP reader refuses the volume: {e}")))?;
+                v.archive = Some(za);
+            }
+            let za = v.archive.as_mut().expect("opened above");
+            let name = String::from_utf8_lossy(&se.entry.name).into_owned();
+            let mut zf = za
+                .by_name(&name)
+                .map_err(|e| corrupt(format!("ZIP reader cannot open the entry: {e}")))?;
+            // One byte more than announced: an entry that inflates beyond its size is caught
+            // without inflating all of it.
+            let total = pump(&mut zf, listed.size.saturating_add(1))?;
+            if total > listed.size {
+                return Err(corrupt(format!(
+                    "inflates to more than its announced {} bytes",
+                    listed.size
+                )));
+            }
+            total
+        }
+    };
+    if total != listed.size {
+        return Err(corrupt(format!(
+            "holds {total} bytes, the manifest says {}",
+            listed.size
+        )));
+    }
+    if crc.value() != se.entry.crc32 {
+        return Err(corrupt(format!(
+            "CRC-32 is {:08x}, the ZIP directory says {:08x}",
+            crc.value(),
+            se.entry.crc32
+        )));
+    }
+    let digest: [u8; 32] = sha.finalize().into();
+    if digest != listed.sha256.0 {
+        return Err(corrupt(format!(
+            "SHA-256 is {}, the manifest says {}",
+            hex::encode(digest),
+            listed.sha256
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,870 @@
+//! The ZIP subset the bundle format uses, written and checked by hand.
+//!
+//! Writing by hand gives what the format needs and a general ZIP library does not promise:
+//! byte-identical output for identical input (no timestamps of now, no extra fields, fixed
+//! permissions), an exact bound on the bytes each entry costs (so a volume never exceeds its
+//! size limit), and ZIP64 records only where a value does not fit in 32 bits.
+//!
+//! Reading checks the structure strictly before the `zip` crate is asked to inflate anything:
+//! the end records sit at the very end with no comment, the central directory is where they
+//! say, every local header agrees with its central record, and entries lie back to back from
+//! offset 0 with no gaps and no overlaps.
+
+use super::verify::Finding;
+use crate::error::ErrorKind;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+
+/// Compression methods the format uses.
+pub const METHOD_STORED: u16 = 0;
+pub const METHOD_DEFLATED: u16 = 8;
+
+const SIG_LOCAL: u32 = 0x0403_4b50;
+const SIG_CENTRAL: u32 = 0x0201_4b50;
+const SIG_EOCD: u32 = 0x0605_4b50;
+const SIG_ZIP64_EOCD: u32 = 0x0606_4b50;
+const SIG_ZIP64_LOCATOR: u32 = 0x0706_4b50;
+const ZIP64_EXTRA: u16 = 0x0001;
+/// Values at or above this are stored in ZIP64 fields (0xFFFFFFFF itself is the marker).
+const U32_MARK: u64 = 0xFFFF_FFFF;
+const U16_MARK: u64 = 0xFFFF;
+const LOCAL_LEN: u64 = 30;
+const CENTRAL_LEN: u64 = 46;
+const EOCD_LEN: u64 = 22;
+const ZIP64_EOCD_LEN: u64 = 56;
+const ZIP64_LOCATOR_LEN: u64 = 20;
+/// Made by Unix (3), spec version 2.0 or 4.5 (ZIP64) in the low byte.
+const MADE_BY_UNIX: u16 = 3 << 8;
+/// Regular file, rw-r--r--.
+const UNIX_FILE_MODE: u32 = 0o100_644;
+
+/// Most bytes one entry can cost besides its data: local header with ZIP64 sizes, central
+/// header with all three ZIP64 fields.
+pub fn entry_overhead_max(name_len: usize) -> u64 {
+    let n = name_len as u64;
+    (LOCAL_LEN + n + 4 + 16) + (CENTRAL_LEN + n + 4 + 24)
+}
+
+/// Most bytes the end records can cost (ZIP64 end record, locator, end record).
+pub const END_OVERHEAD_MAX: u64 = ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN + EOCD_LEN;
+
+// ---------------------------------------------------------------------------------------------
+// CRC-32 (IEEE), slice-by-8: ZIP needs it and the format should not pull in a crate for it.
+
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut s = 1;
+        while s < 8 {
+            let prev = t[s - 1][i];
+            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            s += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+static CRC: [[u32; 256]; 8] = crc_tables();
+
+/// A running CRC-32.
+#[derive(Clone, Copy)]
+pub struct Crc32(u32);
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Crc32(!0)
+    }
+}
+
+impl Crc32 {
+    pub fn update(&mut self, data: &[u8]) {
+        let t = &CRC;
+        let mut c = self.0;
+        let mut chunks = data.chunks_exact(8);
+        for b in &mut chunks {
+            let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) ^ c;
+            let hi = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            c = t[7][(lo & 0xff) as usize]
+                ^ t[6][((lo >> 8) & 0xff) as usize]
+                ^ t[5][((lo >> 16) & 0xff) as usize]
+                ^ t[4][(lo >> 24) as usize]
+                ^ t[3][(hi & 0xff) as usize]
+                ^ t[2][((hi >> 8) & 0xff) as usize]
+                ^ t[1][((hi >> 16) & 0xff) as usize]
+                ^ t[0][(hi >> 24) as usize];
+        }
+        for &b in chunks.remainder() {
+            c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        }
+        self.0 = c;
+    }
+
+    pub fn value(&self) -> u32 {
+        !self.0
+    }
+}
+
+/// CRC-32 of a byte slice.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut c = Crc32::default();
+    c.update(data);
+    c.value()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// A DOS date and time, the only timestamp the format writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DosTime {
+    pub time: u16,
+    pub date: u16,
+}
+
+impl DosTime {
+    /// 1980-01-01 00:00:00, the earliest DOS time.
+    pub const EPOCH: DosTime = DosTime {
+        time: 0,
+        date: (1 << 5) | 1,
+    };
+
+    /// The DOS time of an RFC 3339 UTC string (`2026-03-01T12:00:00Z`), seconds rounded down
+    /// to even; [`DosTime::EPOCH`] when the string cannot be read or lies outside 1980..=2107.
+    pub fn from_rfc3339(s: &str) -> DosTime {
+        let num = |r: std::ops::Range<usize>| {
+            s.get(r)
+                .filter(|x| x.bytes().all(|c| c.is_ascii_digit()))?
+                .parse::<u16>()
+                .ok()
+        };
+        let parts = (|| {
+            let sep = |i: usize, c: u8| s.as_bytes().get(i) == Some(&c);
+            if !(sep(4, b'-')
+                && sep(7, b'-')
+                && (sep(10, b'T') || sep(10, b't') || sep(10, b' '))
+                && sep(13, b':')
+                && sep(16, b':'))
+            {
+                return None;
+            }
+            Some((
+                num(0..4)?,
+                num(5..7)?,
+                num(8..10)?,
+                num(11..13)?,
+                num(14..16)?,
+                num(17..19)?,
+            ))
+        })();
+        match parts {
+            Some((y, mo, d, h, mi, se))
+                if (1980..=2107).contains(&y)
+                    && (1..=12).contains(&mo)
+                    && (1..=31).contains(&d)
+                    && h < 24
+                    && mi < 60
+                    && se < 61 =>
+            {
+                DosTime {
+                    time: (h << 11) | (mi << 5) | (se.min(59) / 2),
+                    date: ((y - 1980) << 9) | (mo << 5) | d,
+                }
+            }
+            _ => DosTime::EPOCH,
+        }
+    }
+}
+
+struct CentralRecord {
+    name: Vec<u8>,
+    method: u16,
+    crc: u32,
+    size: u64,
+    csize: u64,
+    offset: u64,
+}
+
+struct OpenEntry {
+    header_offset: u64,
+    expected: u64,
+    written: u64,
+    crc: Crc32,
+}
+
+/// Writes one ZIP file entry by entry. Sizes are given before the data, the CRC is patched
+/// into the local header afterwards (hence `Seek`), so there are no data descriptors.
+pub struct ZipOut<W: Write + Seek> {
+    w: W,
+    pos: u64,
+    time: DosTime,
+    central: Vec<CentralRecord>,
+    open: Option<OpenEntry>,
+}
+
+impl<W: Write + Seek> ZipOut<W> {
+    pub fn new(w: W, time: DosTime) -> ZipOut<W> {
+        ZipOut {
+            w,
+            pos: 0,
+            time,
+            central: Vec::new(),
+            open: None,
+        }
+    }
+
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.w.write_all(b)?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    fn local_header(
+        &mut self,
+        name: &[u8],
+        method: u16,
+        crc: u32,
+        size: u64,
+        csize: u64,
+    ) -> io::Result<()> {
+        let zip64 = size >= U32_MARK || csize >= U32_MARK;
+        let needs64 = zip64 || self.pos >= U32_MARK;
+        let mut h = Vec::with_capacity(LOCAL_LEN as usize + name.len() + 20);
+        h.extend_from_slice(&SIG_LOCAL.to_le_bytes());
+        h.extend_from_slice(&(if needs64 { 45u16 } else { 20u16 }).to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes()); // flags: none
+        h.extend_from_slice(&method.to_le_bytes());
+        h.extend_from_slice(&self.time.time.to_le_bytes());
+        h.extend_from_slice(&self.time.date.to_le_bytes());
+        h.extend_from_slice(&crc.to_le_bytes());
+        let (cs, us) = if zip64 {
+            (U32_MARK as u32, U32_MARK as u32)
+        } else {
+            (csize as u32, size as u32)
+        };
+        h.extend_from_slice(&cs.to_le_bytes());
+        h.extend_from_slice(&us.to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&(if zip64 { 20u16 } else { 0u16 }).to_le_bytes());
+        h.extend_from_slice(name);
+        if zip64 {
+            h.extend_from_slice(&ZIP64_EXTRA.to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(&size.to_le_bytes());
+            h.extend_from_slice(&csize.to_le_bytes());
+        }
+        self.put(&h)
+    }
+
+    /// Adds an entry whose bytes are at hand: `data` as stored in the ZIP (already deflated
+    /// when `method` is Deflated), `size` and `crc` of the uncompressed bytes.
+    pub fn add_raw(
+        &mut self,
+        name: &str,
+        method: u16,
+        size: u64,
+        crc: u32,
+        data: &[u8],
+    ) -> io::Result<()> {
+        assert!(self.open.is_none(), "an entry is still open");
+        let offset = self.pos;
+        let csize = data.len() as u64;
+        self.local_header(name.as_bytes(), method, crc, size, csize)?;
+        self.put(data)?;
+        self.central.push(CentralRecord {
+            name: name.as_bytes().to_vec(),
+            method,
+            crc,
+            size,
+            csize,
+            offset,
+        });
+        Ok(())
+    }
+
+    /// Starts a stored entry of exactly `size` bytes; write them with [`ZipOut::write_data`]
+    /// and close with [`ZipOut::end_entry`].
+    pub fn begin_stored(&mut self, name: &str, size: u64) -> io::Result<()> {
+        assert!(self.open.is_none(), "an entry is still open");
+        let header_offset = self.pos;
+        self.local_header(name.as_bytes(), METHOD_STORED, 0, size, size)?;
+        self.central.push(CentralRecord {
+            name: name.as_bytes().to_vec(),
+            method: METHOD_STORED,
+            crc: 0,
+            size,
+            csize: size,
+            offset: header_offset,
+        });
+        self.open = Some(OpenEntry {
+            header_offset,
+            expected: size,
+            written: 0,
+            crc: Crc32::default(),
+        });
+        Ok(())
+    }
+
+    pub fn write_data(&mut self, buf: &[u8]) -> io::Result<()> {
+        let e = self.open.as_mut().expect("no entry is open");
+        e.written += buf.len() as u64;
+        if e.written > e.expected {
+            return Err(io::Error::other(
+                "more data than the entry's announced size",
+            ));
+        }
+        e.crc.update(buf);
+        self.put(buf)
+    }
+
+    /// Closes the open entry: checks its length and patches its CRC into the local header.
+    pub fn end_entry(&mut self) -> io::Result<u32> {
+        let e = self.open.take().expect("no entry is open");
+        if e.written != e.expected {
+            return Err(io::Error::other(format!(
+                "entry got {} bytes, {} announced",
+                e.written, e.expected
+            )));
+        }
+        let crc = e.crc.value();
+        self.w.seek(SeekFrom::Start(e.header_offset + 14))?;
+        self.w.write_all(&crc.to_le_bytes())?;
+        self.w.seek(SeekFrom::Start(self.pos))?;
+        self.central
+            .last_mut()
+            .expect("the open entry's record")
+            .crc = crc;
+        Ok(crc)
+    }
+
+    /// Writes the central directory and the end records; returns the writer and the size.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        assert!(self.open.is_none(), "an entry is still open");
+        let cd_offset = self.pos;
+        let records = std::mem::take(&mut self.central);
+        for r in &records {
+            let mut extra = Vec::new();
+            let usize32 = if r.size >= U32_MARK {
+                extra.extend_from_slice(&r.size.to_le_bytes());
+                U32_MARK as u32
+            } else {
+                r.size as u32
+            };
+            let csize32 = if r.csize >= U32_MARK {
+                extra.extend_from_slice(&r.csize.to_le_bytes());
+                U32_MARK as u32
+            } else {
+                r.csize as u32
+            };
+            let off32 = if r.offset >= U32_MARK {
+                extra.extend_from_slice(&r.offset.to_le_bytes());
+                U32_MARK as u32
+            } else {
+                r.offset as u32
+            };
+            // Same rule as the local header: 4.5 when any value of the entry needs ZIP64.
+            let version: u16 = if r.size >= U32_MARK || r.csize >= U32_MARK || r.offset >= U32_MARK
+            {
+                45
+            } else {
+                20
+            };
+            let mut h = Vec::with_capacity(CENTRAL_LEN as usize + r.name.len() + 28);
+            h.extend_from_slice(&SIG_CENTRAL.to_le_bytes());
+            h.extend_from_slice(&(MADE_BY_UNIX | version).to_le_bytes());
+            h.extend_from_slice(&version.to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes());
+            h.extend_from_slice(&r.method.to_le_bytes());
+            h.extend_from_slice(&self.time.time.to_le_bytes());
+            h.extend_from_slice(&self.time.date.to_le_bytes());
+            h.extend_from_slice(&r.crc.to_le_bytes());
+            h.extend_from_slice(&csize32.to_le_bytes());
+            h.extend_from_slice(&usize32.to_le_bytes());
+            h.extend_from_slice(&(r.name.len() as u16).to_le_bytes());
+            let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() };
+            h.extend_from_slice(&(extra_len as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // comment
+            h.extend_from_slice(&0u16.to_le_bytes()); // disk
+            h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+            h.extend_from_slice(&(UNIX_FILE_MODE << 16).to_le_bytes());
+            h.extend_from_slice(&off32.to_le_bytes());
+            h.extend_from_slice(&r.name);
+            if !extra.is_empty() {
+                h.extend_from_slice(&ZIP64_EXTRA.to_le_bytes());
+                h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+                h.extend_from_slice(&extra);
+            }
+            self.put(&h)?;
+        }
+        let cd_size = self.pos - cd_offset;
+        let count = records.len() as u64;
+        if count >= U16_MARK || cd_size >= U32_MARK || cd_offset >= U32_MARK {
+            let z64 = self.pos;
+            let mut h = Vec::with_capacity((ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN) as usize);
+            h.extend_from_slice(&SIG_ZIP64_EOCD.to_le_bytes());
+            h.extend_from_slice(&(ZIP64_EOCD_LEN - 12).to_le_bytes());
+            h.extend_from_slice(&(MADE_BY_UNIX | 45).to_le_bytes());
+            h.extend_from_slice(&45u16.to_le_bytes());
+            h.extend_from_slice(&0u32.to_le_bytes());
+            h.extend_from_slice(&0u32.to_le_bytes());
+            h.extend_from_slice(&count.to_le_bytes());
+            h.extend_from_slice(&count.to_le_bytes());
+            h.extend_from_slice(&cd_size.to_le_bytes());
+            h.extend_from_slice(&cd_offset.to_le_bytes());
+            h.extend_from_slice(&SIG_ZIP64_LOCATOR.to_le_bytes());
+            h.extend_from_slice(&0u32.to_le_bytes());
+            h.extend_from_slice(&z64.to_le_bytes());
+            h.extend_from_slice(&1u32.to_le_bytes());
+            self.put(&h)?;
+        }
+        let mut h = Vec::with_capacity(EOCD_LEN as usize);
+        h.extend_from_slice(&SIG_EOCD.to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes());
+        let c16 = count.min(U16_MARK) as u16;
+        h.extend_from_slice(&c16.to_le_bytes());
+        h.extend_from_slice(&c16.to_le_bytes());
+        h.extend_from_slice(&(cd_size.min(U32_MARK) as u32).to_le_bytes());
+        h.extend_from_slice(&(cd_offset.min(U32_MARK) as u32).to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes());
+        self.put(&h)?;
+        self.w.flush()?;
+        Ok((self.w, self.pos))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// One central directory record, as declared (nothing here is trusted yet).
+#[derive(Clone, Debug)]
+pub struct CentralEntry {
+    pub name: Vec<u8>,
+    pub made_by: u16,
+    pub flags: u16,
+    pub method: u16,
+    pub crc32: u32,
+    pub compressed: u64,
+    pub size: u64,
+    pub header_offset: u64,
+    pub external_attrs: u32,
+}
+
+impl CentralEntry {
+    /// The Unix file type bits, when the entry was made on Unix.
+    pub fn unix_type(&self) -> Option<u32> {
+        (self.made_by >> 8 == 3).then_some((self.external_attrs >> 16) & 0o170_000)
+    }
+}
+
+/// Where the central directory is.
+#[derive(Clone, Copy, Debug)]
+pub struct Directory {
+    pub entries: u64,
+    pub offset: u64,
+    pub size: u64,
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn corrupt(subject: &str, message: String) -> Finding {
+    Finding {
+        kind: ErrorKind::Corrupt,
+        subject: subject.to_string(),
+        message,
+    }
+}
+
+fn read_at<R: Read + Seek + ?Sized>(r: &mut R, at: u64, buf: &mut [u8]) -> io::Result<()> {
+    r.seek(SeekFrom::Start(at))?;
+    r.read_exact(buf)
+}
+
+/// Finds the central directory from the end records. `len` is the file's length; the end
+/// record must be its last 22 bytes (the format writes no archive comment).
+pub fn read_directory<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    len: u64,
+    subject: &str,
+    max_entries: u64,
+) -> Result<Directory, Finding> {
+    let io_err = |e: io::Error| corrupt(subject, format!("cannot read the ZIP end records: {e}"));
+    if len < EOCD_LEN {
+        return Err(corrupt(
+            subject,
+            format!("{len} bytes is too short to be a ZIP file"),
+        ));
+    }
+    let mut e = [0u8; EOCD_LEN as usize];
+    read_at(r, len - EOCD_LEN, &mut e).map_err(io_err)?;
+    if le32(&e, 0) != SIG_EOCD {
+        return Err(corrupt(
+            subject,
+            "no ZIP end record at the end of the file (truncated, or followed by other bytes)"
+                .into(),
+        ));
+    }
+    let (disk, cd_disk) = (le16(&e, 4), le16(&e, 6));
+    let (on_disk, total) = (u64::from(le16(&e, 8)), u64::from(le16(&e, 10)));
+    let (mut size, mut offset) = (u64::from(le32(&e, 12)), u64::from(le32(&e, 16)));
+    let comment = le16(&e, 20);
+    if comment != 0 {
+        return Err(corrupt(
+            subject,
+            "the ZIP end record has a comment; bundle volumes have none".into(),
+        ));
+    }
+    if disk != 0 || cd_disk != 0 || on_disk != total {
+        return Err(corrupt(
+            subject,
+            "the volume claims to be part of a spanned ZIP; bundle volumes are standalone".into(),
+        ));
+    }
+    let mut entries = total;
+    let mut end_start = len - EOCD_LEN;
+    if total == U16_MARK || size == U32_MARK || offset == U32_MARK {
+        // ZIP64: the locator sits right before the end record and points at the ZIP64 end
+        // record right before it.
+        if end_start < ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN {
+            return Err(corrupt(subject, "ZIP64 end records are missing".into()));
+        }
+        let mut l = [0u8; ZIP64_LOCATOR_LEN as usize];
+        read_at(r, end_start - ZIP64_LOCATOR_LEN, &mut l).map_err(io_err)?;
+        let z64_at = end_start - ZIP64_LOCATOR_LEN - ZIP64_EOCD_LEN;
+        if le32(&l, 0) != SIG_ZIP64_LOCATOR
+            || le32(&l, 4) != 0
+            || le64(&l, 8) != z64_at
+            || le32(&l, 16) != 1
+        {
+            return Err(corrupt(
+                subject,
+                "the ZIP64 end locator is missing or inconsistent".into(),
+            ));
+        }
+        let mut z = [0u8; ZIP64_EOCD_LEN as usize];
+        read_at(r, z64_at, &mut z).map_err(io_err)?;
+        if le32(&z, 0) != SIG_ZIP64_EOCD
+            || le64(&z, 4) != ZIP64_EOCD_LEN - 12
+            || le32(&z, 16) != 0
+            || le32(&z, 20) != 0
+        {
+            return Err(corrupt(
+                subject,
+                "the ZIP64 end record is missing or inconsistent".into(),
+            ));
+        }
+        if le64(&z, 24) != le64(&z, 32) {
+            return Err(corrupt(
+                subject,
+                "the ZIP64 end record claims a spanned ZIP".into(),
+            ));
+        }
+        let check = |small: u64, big: u64, mark: u64| small == mark || small == big;
+        entries = le64(&z, 32);
+        let (s64, o64) = (le64(&z, 40), le64(&z, 48));
+        if !check(total, entries, U16_MARK)
+            || !check(size, s64, U32_MARK)
+            || !check(offset, o64, U32_MARK)
+        {
+            return Err(corrupt(
+                subject,
+                "the ZIP end record and ZIP64 end record disagree".into(),
+            ));
+        }
+        size = s64;
+        offset = o64;
+        end_start = z64_at;
+    }
+    if entries > max_entries {
+        return Err(Finding {
+            kind: ErrorKind::Limit,
+            subject: subject.to_string(),
+            message: format!(
+                "the volume declares {entries} entries, more than the limit of {max_entries}"
+            ),
+        });
+    }
+    if offset.checked_add(size) != Some(end_start) {
+        return Err(corrupt(
+            subject,
+            format!(
+                "the central directory ({size} bytes at {offset}) does not end where the end records start ({end_start})"
+            ),
+        ));
+    }
+    if entries.saturating_mul(CENTRAL_LEN) > size {
+        return Err(corrupt(
+            subject,
+            format!("{entries} entries cannot fit in a central directory of {size} bytes"),
+        ));
+    }
+    Ok(Directory {
+        entries,
+        offset,
+        size,
+    })
+}
+
+/// Reads every central directory record. Memory is bounded by the entry cap applied in
+/// [`read_directory`] (a record is at most ~200 bytes once the name length is checked).
+pub fn read_central<R: Read + Seek>(
+    r: &mut R,
+    dir: &Directory,
+    subject: &str,
+) -> Result<Vec<CentralEntry>, Finding> {
+    r.seek(SeekFrom::Start(dir.offset))
+        .map_err(|e| corrupt(subject, format!("cannot read the central directory: {e}")))?;
+    let mut br = BufReader::with_capacity(64 * 1024, r.take(dir.size));
+    let mut out = Vec::with_capacity(dir.entries.min(100_000) as usize);
+    let mut consumed = 0u64;
+    for i in 0..dir.entries {
+        let bad = |m: String| corrupt(subject, format!("central directory record {}: {m}", i + 1));
+        let mut h = [0u8; CENTRAL_LEN as usize];
+        br.read_exact(&mut h)
+            .map_err(|e| bad(format!("cannot be read: {e}")))?;
+        if le32(&h, 0) != SIG_CENTRAL {
+            return Err(bad("bad signature".into()));
+        }
+        let (n, x, c) = (
+            le16(&h, 28) as usize,
+            le16(&h, 30) as usize,
+            le16(&h, 32) as usize,
+        );
+        if le16(&h, 34) != 0 {
+            return Err(bad("starts on another disk".into()));
+        }
+        // A name longer than any the format produces is read only to be reported; cap what
+        // is kept so that a hostile directory cannot make the list large.
+        let mut name = vec![0u8; n];
+        br.read_exact(&mut name)
+            .map_err(|e| bad(format!("name cannot be read: {e}")))?;
+        name.truncate(1024);
+        let mut extra = vec![0u8; x];
+        br.read_exact(&mut extra)
+            .map_err(|e| bad(format!("extra field cannot be read: {e}")))?;
+        io::copy(&mut (&mut br).take(c as u64), &mut io::sink())
+            .map_err(|e| bad(format!("comment cannot be read: {e}")))?;
+        consumed += CENTRAL_LEN + (n + x + c) as u64;
+        let mut e = CentralEntry {
+            name,
+            made_by: le16(&h, 4),
+            flags: le16(&h, 8),
+            method: le16(&h, 10),
+            crc32: le32(&h, 16),
+            compressed: u64::from(le32(&h, 20)),
+            size: u64::from(le32(&h, 24)),
+            header_offset: u64::from(le32(&h, 42)),
+            external_attrs: le32(&h, 38),
+        };
+        // ZIP64 values replace, in this order, the fields that hold the marker.
+        let wants = [
+            e.size == U32_MARK,
+            e.compressed == U32_MARK,
+            e.header_offset == U32_MARK,
+        ];
+        if wants.iter().any(|w| *w) {
+            let z = find_extra(&extra, ZIP64_EXTRA)
+                .ok_or_else(|| bad("ZIP64 values are missing".into()))?;
+            let mut at = 0;
+            let mut next = || -> Result<u64, Finding> {
+                let v = z
+                    .get(at..at + 8)
+                    .ok_or_else(|| bad("ZIP64 extra field is too short".into()))?;
+                at += 8;
+                Ok(le64(v, 0))
+            };
+            if wants[0] {
+                e.size = next()?;
+            }
+            if wants[1] {
+                e.compressed = next()?;
+            }
+            if wants[2] {
+                e.header_offset = next()?;
+            }
+        }
+        out.push(e);
+    }
+    if consumed != dir.size {
+        return Err(corrupt(
+            subject,
+            format!(
+                "the central directory holds {} bytes after its records",
+                dir.size - consumed
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn find_extra(extra: &[u8], id: u16) -> Option<&[u8]> {
+    let mut at = 0;
+    while at + 4 <= extra.len() {
+        let (tag, len) = (le16(extra, at), le16(extra, at + 2) as usize);
+        let body = extra.get(at + 4..at + 4 + len)?;
+        if tag == id {
+            return Some(body);
+        }
+        at += 4 + len;
+    }
+    None
+}
+
+/// Checks an entry's local header against its central record and returns where its data
+/// starts. A disagreement means two readers could see two different files: unsafe.
+pub fn read_local<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    e: &CentralEntry,
+    subject: &str,
+) -> Result<u64, Finding> {
+    let unsafe_ = |m: String| Finding {
+        kind: ErrorKind::UnsafeEntry,
+        subject: subject.to_string(),
+        message: m,
+    };
+    let mut h = [0u8; LOCAL_LEN as usize];
+    read_at(r, e.header_offset, &mut h)
+        .map_err(|err| corrupt(subject, format!("local header cannot be read: {err}")))?;
+    if le32(&h, 0) != SIG_LOCAL {
+        return Err(corrupt(
+            subject,
+            format!("no local header at offset {}", e.header_offset),
+        ));
+    }
+    let (n, x) = (le16(&h, 26) as u64, le16(&h, 28) as u64);
+    let mut tail = vec![0u8; (n + x) as usize];
+    r.read_exact(&mut tail)
+        .map_err(|err| corrupt(subject, format!("local header cannot be read: {err}")))?;
+    let (name, extra) = tail.split_at(n as usize);
+    if name != e.name.as_slice() {
+        return Err(unsafe_(format!(
+            "the local header names {}, the central directory {}",
+            super::names::show_name(name),
+            super::names::show_name(&e.name)
+        )));
+    }
+    if le16(&h, 6) != e.flags || le16(&h, 8) != e.method {
+        return Err(unsafe_(
+            "the local header's flags or compression method differ from the central directory's"
+                .into(),
+        ));
+    }
+    let (mut cs, mut us) = (u64::from(le32(&h, 18)), u64::from(le32(&h, 22)));
+    if cs == U32_MARK || us == U32_MARK {
+        let z = find_extra(extra, ZIP64_EXTRA)
+            .filter(|z| z.len() >= 16)
+            .ok_or_else(|| corrupt(subject, "the local header's ZIP64 sizes are missing".into()))?;
+        us = le64(z, 0);
+        cs = le64(z, 8);
+    }
+    if le32(&h, 14) != e.crc32 || cs != e.compressed || us != e.size {
+        return Err(unsafe_(
+            "the local header's CRC or sizes differ from the central directory's".into(),
+        ));
+    }
+    Ok(e.header_offset + LOCAL_LEN + n + x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn crc32_known_values() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut c = Crc32::default();
+        for part in data.chunks(7) {
+            c.update(part);
+        }
+        assert_eq!(c.value(), crc32(&data));
+    }
+
+    #[test]
+    fn dos_time_from_rfc3339() {
+        let t = DosTime::from_rfc3339("2026-03-01T12:34:57Z");
+        assert_eq!(t.date, (46 << 9) | (3 << 5) | 1);
+        assert_eq!(t.time, (12 << 11) | (34 << 5) | 28);
+        assert_eq!(
+            DosTime::from_rfc3339("1970-01-01T00:00:00Z"),
+            DosTime::EPOCH
+        );
+        assert_eq!(DosTime::from_rfc3339("garbage"), DosTime::EPOCH);
+    }
+
+    fn sample(entries: usize) -> Vec<u8> {
+        let mut z = ZipOut::new(Cursor::new(Vec::new()), DosTime::EPOCH);
+        for i in 0..entries {
+            let name = format!("e{i:06}");
+            let data = name.as_bytes();
+            z.begin_stored(&name, data.len() as u64).unwrap();
+            z.write_data(data).unwrap();
+            z.end_entry().unwrap();
+        }
+        let (c, len) = z.finish().unwrap();
+        let v = c.into_inner();
+        assert_eq!(v.len() as u64, len);
+        v
+    }
+
+    #[test]
+    fn written_zip_reads_back_with_the_zip_crate_and_our_reader() {
+        for n in [0usize, 1, 3, 70_000] {
+            let bytes = sample(n);
+            let len = bytes.len() as u64;
+            let mut cur = Cursor::new(bytes.clone());
+            let dir = read_directory(&mut cur, len, "t", 100_000).unwrap();
+            assert_eq!(dir.entries, n as u64);
+            let entries = read_central(&mut cur, &dir, "t").unwrap();
+            let mut expect_at = 0;
+            for e in &entries {
+                assert_eq!(e.header_offset, expect_at);
+                let data_at = read_local(&mut cur, e, "t").unwrap();
+                expect_at = data_at + e.compressed;
+            }
+            assert_eq!(expect_at, dir.offset);
+            let mut za = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+            assert_eq!(za.len(), n);
+            for i in (0..n).step_by(997) {
+                let mut f = za.by_index(i).unwrap();
+                let mut s = String::new();
+                f.read_to_string(&mut s).unwrap();
+                assert_eq!(s, format!("e{i:06}"));
+                assert_eq!(f.unix_mode(), Some(0o100_644));
+            }
+        }
+    }
+
+    #[test]
+    fn entry_cap_is_applied_before_reading_the_directory() {
+        let bytes = sample(20);
+        let err =
+            read_directory(&mut Cursor::new(&bytes), bytes.len() as u64, "t", 10).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Limit);
+    }
+}

@@ -1,0 +1,235 @@
+//! `export`: the changes of a store since its last export (or everything), with the content
+//! files the store has for them, written as a bundle.
+
+use crate::bundle::{
+    self, BundleKind, BundleMetadata, BundleSpec, ContentFile, ManifestCriteria, UpdateRecord,
+};
+use crate::error::{Error, Result};
+use crate::model::hex_lower;
+use crate::progress::Progress;
+use crate::store::{ExportRecord, Store};
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct ExportOptions {
+    /// The folder in which the bundle folder is created.
+    pub out: PathBuf,
+    pub full: bool,
+    pub metadata_only: bool,
+    pub max_volume_size: u64,
+    /// The bundle's creation time (SOURCE_DATE_EPOCH or now, chosen by the caller).
+    pub created: Timestamp,
+    pub valid_until: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportReport {
+    pub bundle_dir: String,
+    pub bundle_id: String,
+    pub sequence: u64,
+    pub kind: String,
+    pub base_sequence: Option<u64>,
+    pub changes_from: u64,
+    pub changes_to: u64,
+    pub categories: u64,
+    pub updates: u64,
+    pub removed: u64,
+    pub content_files: u64,
+    pub content_bytes: u64,
+    pub volumes: Vec<VolumeOut>,
+    /// Referenced files of exported updates that the store does not have.
+    pub missing: Vec<MissingOut>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VolumeOut {
+    pub name: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MissingOut {
+    pub update_id: String,
+    pub name: String,
+}
+
+pub fn export(
+    store: &mut Store,
+    opts: &ExportOptions,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
+    let last = store.last_export()?;
+    let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
+    let full = opts.full || last.is_none();
+    let (kind, base_sequence, from) = match (&last, full) {
+        (Some(l), false) => (BundleKind::Incremental, Some(l.sequence), l.changes_to),
+        _ => (BundleKind::Full, None, 0),
+    };
+    let to = store.totals()?.change_seq;
+
+    let categories = store.categories_changed_since(from)?;
+    let mut updates: Vec<UpdateRecord> = Vec::new();
+    store.for_each_update_changed_since(from, &mut |u, state, seq| {
+        updates.push(UpdateRecord {
+            update: u,
+            state: super::record_state(state),
+            changed_seq: seq,
+        });
+        Ok(())
+    })?;
+
+    // Content: the files of the exported updates that the store has, and (incrementally)
+    // files that arrived since the last export for updates exported before.
+    let mut content: BTreeMap<[u8; 32], ContentFile> = BTreeMap::new();
+    let mut missing = Vec::new();
+    if !opts.metadata_only {
+        for r in updates
+            .iter()
+            .filter(|r| r.state != bundle::RecordState::Removed)
+        {
+            for f in &r.update.files {
+                let sha = match (f.sha256, f.sha1) {
+                    (Some(h), _) if store.content_entry(&h)?.is_some() => Some(h),
+                    (None, Some(h1)) => store.content_by_sha1(&h1)?,
+                    _ => None,
+                };
+                match sha {
+                    Some(h) => {
+                        let (size, _) = store.content_entry(&h)?.expect("checked above");
+                        content.insert(
+                            h,
+                            ContentFile {
+                                sha256: h,
+                                size,
+                                path: store.content_path(&h),
+                            },
+                        );
+                    }
+                    None => missing.push(MissingOut {
+                        update_id: r.update.id.to_string(),
+                        name: f.name.clone(),
+                    }),
+                }
+            }
+        }
+        if from > 0 {
+            for (h, size) in store.referenced_content_added_since(from)? {
+                content.entry(h).or_insert_with(|| ContentFile {
+                    sha256: h,
+                    size,
+                    path: store.content_path(&h),
+                });
+            }
+        }
+    }
+    let crit = store.criteria()?;
+    let metadata = BundleMetadata {
+        categories,
+        updates,
+    };
+    let counts = (
+        metadata.categories.len() as u64,
+        metadata.updates.len() as u64,
+        metadata.removed_count(),
+    );
+    let spec = BundleSpec {
+        store_id: store.id().to_string(),
+        store_name: store.name().to_string(),
+        sequence,
+        kind,
+        base_sequence,
+        changes_from: from,
+        changes_to: to,
+        criteria: ManifestCriteria {
+            products: crit.products.clone(),
+            classifications: crit.classifications.clone(),
+            languages: crit.languages.clone(),
+        },
+        created: opts.created.rfc3339(),
+        valid_until: opts.valid_until.map(|t| t.rfc3339()),
+        max_volume_size: opts.max_volume_size,
+        metadata,
+        content: content.into_values().collect(),
+    };
+    let written = bundle::write_bundle(&opts.out, &spec, progress)?;
+    let m = &written.manifest;
+    let manifest_sha = hex_lower(&written.manifest_sha256);
+    let report = ExportReport {
+        bundle_dir: written.dir.display().to_string(),
+        bundle_id: m.bundle_id.clone(),
+        sequence,
+        kind: kind_name(kind).into(),
+        base_sequence,
+        changes_from: from,
+        changes_to: to,
+        categories: counts.0,
+        updates: counts.1,
+        removed: counts.2,
+        content_files: m.counts.content_files,
+        content_bytes: m.counts.content_bytes,
+        volumes: m
+            .volumes
+            .iter()
+            .map(|v| VolumeOut {
+                name: v.name.clone(),
+                size: v.size,
+            })
+            .collect(),
+        missing,
+    };
+    let mut tx = store.begin()?;
+    tx.record_export(&ExportRecord {
+        sequence,
+        bundle_id: m.bundle_id.clone(),
+        kind: report.kind.clone(),
+        base_sequence,
+        changes_from: from,
+        changes_to: to,
+        created: m.created.clone(),
+        finished: now.rfc3339(),
+        path: report.bundle_dir.clone(),
+        manifest_sha256: manifest_sha,
+        categories: report.categories,
+        updates: report.updates,
+        removed: report.removed,
+        content_files: report.content_files,
+        content_bytes: report.content_bytes,
+        missing_files: report.missing.len() as u64,
+    })?;
+    tx.commit()?;
+    store.log(
+        "EXPORT",
+        &format!(
+            "Exported {} bundle {} (sequence {sequence}, changes {from}..{to}) to {}: {} categories, {} updates ({} removed), {} content files ({} bytes), {} referenced files missing",
+            report.kind,
+            report.bundle_id,
+            report.bundle_dir,
+            report.categories,
+            report.updates,
+            report.removed,
+            report.content_files,
+            report.content_bytes,
+            report.missing.len()
+        ),
+        now,
+    );
+    Ok(report)
+}
+
+pub(crate) fn kind_name(k: BundleKind) -> &'static str {
+    match k {
+        BundleKind::Full => "full",
+        BundleKind::Incremental => "incremental",
+    }
+}
+
+/// Checks that `out` can hold a bundle folder before any work is done.
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::usage(format!("{} is not a folder", out.display())));
+    }
+    Ok(())
+}
