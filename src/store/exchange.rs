@@ -286,3 +286,42 @@ impl Tx<'_> {
         }))
     }
 }
+
+/// A public key this store trusts to sign bundles.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrustedKey {
+    /// minisign key id, 16 uppercase hex digits.
+    pub key_id: String,
+    /// The public key file's text (minisign format).
+    pub public_key: String,
+    pub comment: String,
+    pub added: String,
+}
+
+impl Store {
+    pub fn trusted_keys(&self) -> Result<Vec<TrustedKey>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT key_id, public_key, comment, added FROM trusted_keys ORDER BY key_id")?;
+        let rows = st.query_map([], |r| {
+            Ok(TrustedKey { key_id: r.get(0)?, public_key: r.get(1)?, comment: r.get(2)?, added: r.get(3)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Tx<'_> {
+    /// Adds a trusted key; returns false if it was trusted already.
+    pub fn add_trusted_key(&mut self, k: &TrustedKey) -> Result<bool> {
+        let n = self.execute(
+            "INSERT OR IGNORE INTO trusted_keys(key_id, public_key, comment, added) VALUES (?1, ?2, ?3, ?4)",
+            params![k.key_id, k.public_key, k.comment, k.added],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Removes a trusted key by id; returns false if it was not trusted.
+    pub fn remove_trusted_key(&mut self, key_id: &str) -> Result<bool> {
+        Ok(self.execute("DELETE FROM trusted_keys WHERE key_id = ?1", [key_id])? > 0)
+    }
+}

@@ -13,7 +13,7 @@ mod schema;
 mod write;
 
 pub use content::{ContentStats, ReferencedFile, publish};
-pub use exchange::{ExportRecord, ImportRecord, StoredDoc};
+pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey};
 pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
     SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,

@@ -126,6 +126,15 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE(source_store_id, sequence)
     );
     "#,
+    // 3: trust: the public keys whose signatures this store accepts on bundles.
+    r#"
+    CREATE TABLE trusted_keys(
+        key_id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        added TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
