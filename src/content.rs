@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::hash::copy_hashing;
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
-use crate::store::{ReferencedFile, Store, publish};
+use crate::store::{Publisher, ReferencedFile, Store};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -87,7 +87,11 @@ pub fn import_content(
     let total: u64 = files.iter().map(|f| f.1).sum();
     progress.start("hashing payload files", Some(total), Unit::Bytes);
 
+    // The write lock is held for the whole walk: the files are published as they are found
+    // and recorded when the walk ends, all or nothing (see `Publisher`).
     let staging = store.staging_dir();
+    let mut tx = store.begin()?;
+    let mut publisher = Publisher::new(tx.root());
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
     let mut found: Vec<([u8; 32], [u8; 20], u64)> = Vec::new();
     for (n, (path, len)) in files.iter().enumerate() {
@@ -124,7 +128,7 @@ pub fn import_content(
             report.unmatched.push(path.display().to_string());
             continue;
         };
-        let added = publish(store.root(), &staged, &d.sha256)?;
+        let added = publisher.publish(&staged, &d.sha256)?;
         found.push((d.sha256, d.sha1, d.size));
         report.matched.push(MatchedFile {
             path: path.display().to_string(),
@@ -136,7 +140,6 @@ pub fn import_content(
     }
     progress.finish();
 
-    let mut tx = store.begin()?;
     for (sha256, sha1, size) in &found {
         if tx.add_content(sha256, sha1, *size, &now.rfc3339())? {
             report.added_files += 1;
@@ -144,6 +147,7 @@ pub fn import_content(
         }
     }
     tx.commit()?;
+    publisher.committed();
     let mut seen = HashSet::new();
     for r in store.referenced_files()? {
         if !r.present && seen.insert((r.update_id.clone(), r.name.clone())) {

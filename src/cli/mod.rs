@@ -114,6 +114,10 @@ pub enum Command {
         /// Carry no content files.
         #[arg(long)]
         metadata_only: bool,
+        /// How long the bundle stays valid (30d, 12h, 90m, 3600s); import refuses it after
+        /// that (exit 14) unless --allow-expired.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        valid_for: Option<i64>,
         /// Largest volume: bytes with binary units (700M, 4G; 1K = 1024) or cd, dvd, bd, fat32.
         #[arg(long, value_name = "SIZE", default_value = "fat32", value_parser = parse_size)]
         max_volume_size: u64,
@@ -143,6 +147,14 @@ pub enum Command {
         /// Say what would change, and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Import a bundle past its validity, or while the clock is earlier than the last
+        /// import. Recorded in the import history.
+        #[arg(long)]
+        allow_expired: bool,
+        /// Refuse a bundle more than this many sequence numbers ahead of the last one imported
+        /// from its source.
+        #[arg(long, value_name = "N", default_value_t = crate::transfer::import::DEFAULT_MAX_JUMP)]
+        max_jump: u64,
         #[arg(long)]
         json: bool,
     },
@@ -432,16 +444,18 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             out,
             full,
             metadata_only,
+            valid_for,
             max_volume_size,
             json,
         } => {
+            let created = creation_time()?;
             let opts = crate::transfer::export::ExportOptions {
                 out,
                 full,
                 metadata_only,
                 max_volume_size,
-                created: creation_time()?,
-                valid_until: None,
+                created,
+                valid_until: valid_for.map(|secs| crate::time::Timestamp(created.0 + secs)),
             };
             commands::export::run(&store.store, &opts, json, now(), progress)
         }
@@ -450,8 +464,18 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             store,
             paths,
             dry_run,
+            allow_expired,
+            max_jump,
             json,
-        } => commands::import::run(&store.store, &paths, dry_run, json, now(), progress),
+        } => {
+            let opts = crate::transfer::import::ImportOptions {
+                dry_run,
+                allow_expired,
+                max_jump,
+                now: now(),
+            };
+            commands::import::run(&store.store, &paths, &opts, json, progress)
+        }
         Command::Demo { dir, fixtures } => {
             commands::demo::run(dir.as_deref(), &fixtures, &now, progress)
         }
@@ -477,4 +501,25 @@ fn creation_time() -> crate::Result<crate::time::Timestamp> {
             }),
         Err(_) => Ok(crate::time::Timestamp::now()),
     }
+}
+
+/// A duration such as `30d`, `12h`, `90m` or `3600s`, in seconds.
+fn parse_duration(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 30d, 12h, 90m or 3600s"))?;
+    let mult = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" | "" => 1,
+        _ => return Err(format!("'{s}': the unit must be d, h, m or s")),
+    };
+    if n == 0 {
+        return Err("a bundle valid for no time at all would be refused at once".into());
+    }
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too long"))
 }

@@ -7,7 +7,7 @@ use crate::progress::Progress;
 use crate::store::{Store, UpdateFilter};
 use crate::time::Timestamp;
 use crate::transfer::export::{ExportOptions, export};
-use crate::transfer::import::import;
+use crate::transfer::import::{ImportOptions, import};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -218,8 +218,10 @@ pub fn run(
     let dry = import(
         &mut iso,
         std::slice::from_ref(&bundle_dir),
-        true,
-        clock(),
+        &ImportOptions {
+            dry_run: true,
+            ..ImportOptions::new(clock())
+        },
         progress,
     )?;
     say(format!(
@@ -231,8 +233,7 @@ pub fn run(
     let r = import(
         &mut iso,
         std::slice::from_ref(&bundle_dir),
-        false,
-        clock(),
+        &ImportOptions::new(clock()),
         progress,
     )?;
     say(format!(
@@ -245,8 +246,7 @@ pub fn run(
     let again = import(
         &mut iso,
         std::slice::from_ref(&bundle_dir),
-        false,
-        clock(),
+        &ImportOptions::new(clock()),
         progress,
     )?;
     say(format!(

@@ -3,20 +3,18 @@ use crate::Result;
 use crate::cli::out_json;
 use crate::progress::Progress;
 use crate::store::Store;
-use crate::time::Timestamp;
-use crate::transfer::import::import;
+use crate::transfer::import::{ImportOptions, import};
 use std::path::{Path, PathBuf};
 
 pub fn run(
     dir: &Path,
     paths: &[PathBuf],
-    dry_run: bool,
+    opts: &ImportOptions,
     json: bool,
-    now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<()> {
     let mut store = Store::open(dir)?;
-    let r = import(&mut store, paths, dry_run, now, progress)?;
+    let r = import(&mut store, paths, opts, progress)?;
     if json {
         return out_json(&r);
     }

@@ -2,12 +2,13 @@
 //! the updates of the store reference from it. A file is published by renaming it from the
 //! staging folder, so it appears whole or not at all.
 
-use super::{Store, content_path};
+use super::{STAGING_DIR, Store, content_path};
 use crate::error::{Error, Result};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
-use std::fs;
-use std::path::Path;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// What `status` shows of content.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -117,17 +118,105 @@ impl Store {
     }
 }
 
-/// Moves a fully written and hashed file from staging to its place in the content folder.
-/// Returns false if the content was already there (the staged copy is then removed).
-pub fn publish(root: &Path, staged: &Path, sha256: &[u8; 32]) -> Result<bool> {
-    let dest = content_path(root, sha256);
-    if dest.is_file() {
-        let _ = fs::remove_file(staged);
-        return Ok(false);
+/// The journal of content files published by a transaction that has not committed yet.
+const JOURNAL: &str = "publish.journal";
+
+/// Publishes staged content files into the content folder for one write transaction.
+///
+/// Content is published before the transaction that records it commits, so that the
+/// database never names a file that is not there. Each digest is written to a journal (and
+/// flushed) before its file is renamed into place; the journal is removed after the commit.
+/// If the process dies in between, the next writer finds the journal and removes the files it
+/// lists that no committed row records ([`recover`]), so a crash leaves the content folder as
+/// it was before or as it is after, never in between.
+pub struct Publisher {
+    root: PathBuf,
+    journal: Option<File>,
+}
+
+impl Publisher {
+    /// Starts publishing for a transaction of the store in `root`. Only one writer at a time
+    /// holds the store's write lock, so one journal is enough.
+    pub fn new(root: &Path) -> Publisher {
+        Publisher {
+            root: root.to_path_buf(),
+            journal: None,
+        }
     }
-    let dir = dest.parent().expect("content paths have a parent");
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
-    fs::rename(staged, &dest).map_err(|e| Error::io(&dest, "publish", e))?;
-    crate::fsutil::sync_dir(Some(dir));
-    Ok(true)
+
+    /// Moves a fully written and hashed staged file to its place. Returns false if the content
+    /// was already there (the staged copy is then removed).
+    pub fn publish(&mut self, staged: &Path, sha256: &[u8; 32]) -> Result<bool> {
+        let dest = content_path(&self.root, sha256);
+        if dest.is_file() {
+            let _ = fs::remove_file(staged);
+            return Ok(false);
+        }
+        let jpath = self.root.join(STAGING_DIR).join(JOURNAL);
+        if self.journal.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&jpath)
+                .map_err(|e| Error::io(&jpath, "create", e))?;
+            self.journal = Some(f);
+        }
+        let j = self.journal.as_mut().expect("opened above");
+        j.write_all(format!("{}\n", hex::encode(sha256)).as_bytes())
+            .and_then(|_| j.sync_data())
+            .map_err(|e| Error::io(&jpath, "write", e))?;
+        let dir = dest.parent().expect("content paths have a parent");
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+        fs::rename(staged, &dest).map_err(|e| Error::io(&dest, "publish", e))?;
+        crate::fsutil::sync_dir(Some(dir));
+        Ok(true)
+    }
+
+    /// Call after the transaction committed: the published files are now recorded.
+    pub fn committed(mut self) {
+        if self.journal.take().is_some() {
+            let _ = fs::remove_file(self.root.join(STAGING_DIR).join(JOURNAL));
+        }
+    }
+}
+
+impl Drop for Publisher {
+    /// Not committed (an error, or a dry run): take back what was published.
+    fn drop(&mut self) {
+        if self.journal.take().is_some() {
+            let _ = recover_files(&self.root, &|_| false);
+        }
+    }
+}
+
+/// Undoes what an interrupted writer left: files published under a journal whose rows never
+/// committed, and staged `.partial` files. Runs with the write lock held (inside a write
+/// transaction), so no live writer can be interrupted by it. `recorded` says whether the
+/// content table has a row for a digest.
+pub(crate) fn recover_files(root: &Path, recorded: &dyn Fn(&[u8; 32]) -> bool) -> Result<u64> {
+    let staging = root.join(STAGING_DIR);
+    let jpath = staging.join(JOURNAL);
+    let mut removed = 0;
+    if let Ok(text) = fs::read_to_string(&jpath) {
+        for line in text.lines() {
+            let Some(h) = crate::model::parse_hex::<32>(line) else {
+                continue;
+            };
+            if !recorded(&h) {
+                let p = content_path(root, &h);
+                if fs::remove_file(&p).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        fs::remove_file(&jpath).map_err(|e| Error::io(&jpath, "remove", e))?;
+    }
+    if let Ok(entries) = fs::read_dir(&staging) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".partial") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(removed)
 }

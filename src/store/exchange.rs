@@ -5,7 +5,7 @@ use super::Store;
 use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, CategoryKind, Guid, Update};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// A finished export.
@@ -85,46 +85,16 @@ impl Store {
 
     /// The most recent import, from any source.
     pub fn last_import(&self) -> Result<Option<ImportRecord>> {
-        Ok(self
-            .imports_where("1 = 1 ORDER BY id DESC LIMIT 1", params![])?
-            .into_iter()
-            .next())
+        Ok(
+            imports_where(&self.conn, "1 = 1 ORDER BY id DESC LIMIT 1", params![])?
+                .into_iter()
+                .next(),
+        )
     }
 
     /// Every import from one source store, by sequence.
     pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
-        self.imports_where(
-            "source_store_id = ?1 ORDER BY sequence",
-            params![source_store_id],
-        )
-    }
-
-    fn imports_where(&self, clause: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<ImportRecord>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
-                    new, updated, expired, removed, unchanged, content_files, content_bytes, note
-             FROM imports WHERE {clause}"
-        ))?;
-        let rows = st.query_map(p, |r| {
-            Ok(ImportRecord {
-                source_store_id: r.get(0)?,
-                source_store_name: r.get(1)?,
-                sequence: r.get::<_, i64>(2)? as u64,
-                bundle_id: r.get(3)?,
-                kind: r.get(4)?,
-                manifest_sha256: r.get(5)?,
-                imported: r.get(6)?,
-                new: r.get::<_, i64>(7)? as u64,
-                updated: r.get::<_, i64>(8)? as u64,
-                expired: r.get::<_, i64>(9)? as u64,
-                removed: r.get::<_, i64>(10)? as u64,
-                unchanged: r.get::<_, i64>(11)? as u64,
-                content_files: r.get::<_, i64>(12)? as u64,
-                content_bytes: r.get::<_, i64>(13)? as u64,
-                note: r.get(14)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        imports_from(&self.conn, source_store_id)
     }
 
     /// Categories changed after change sequence `from`, by id.
@@ -300,11 +270,16 @@ pub struct TrustedKey {
 
 impl Store {
     pub fn trusted_keys(&self) -> Result<Vec<TrustedKey>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT key_id, public_key, comment, added FROM trusted_keys ORDER BY key_id")?;
+        let mut st = self.conn.prepare(
+            "SELECT key_id, public_key, comment, added FROM trusted_keys ORDER BY key_id",
+        )?;
         let rows = st.query_map([], |r| {
-            Ok(TrustedKey { key_id: r.get(0)?, public_key: r.get(1)?, comment: r.get(2)?, added: r.get(3)? })
+            Ok(TrustedKey {
+                key_id: r.get(0)?,
+                public_key: r.get(1)?,
+                comment: r.get(2)?,
+                added: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -324,4 +299,50 @@ impl Tx<'_> {
     pub fn remove_trusted_key(&mut self, key_id: &str) -> Result<bool> {
         Ok(self.execute("DELETE FROM trusted_keys WHERE key_id = ?1", [key_id])? > 0)
     }
+}
+
+/// Every import from one source store, by sequence (also inside a transaction).
+pub fn imports_from(conn: &Connection, source_store_id: &str) -> Result<Vec<ImportRecord>> {
+    imports_where(
+        conn,
+        "source_store_id = ?1 ORDER BY sequence",
+        params![source_store_id],
+    )
+}
+
+/// The latest time recorded for any import: the clock must not be earlier than this.
+pub fn last_import_time(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?)
+}
+
+fn imports_where(
+    conn: &Connection,
+    clause: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<ImportRecord>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
+                new, updated, expired, removed, unchanged, content_files, content_bytes, note
+         FROM imports WHERE {clause}"
+    ))?;
+    let rows = st.query_map(p, |r| {
+        Ok(ImportRecord {
+            source_store_id: r.get(0)?,
+            source_store_name: r.get(1)?,
+            sequence: r.get::<_, i64>(2)? as u64,
+            bundle_id: r.get(3)?,
+            kind: r.get(4)?,
+            manifest_sha256: r.get(5)?,
+            imported: r.get(6)?,
+            new: r.get::<_, i64>(7)? as u64,
+            updated: r.get::<_, i64>(8)? as u64,
+            expired: r.get::<_, i64>(9)? as u64,
+            removed: r.get::<_, i64>(10)? as u64,
+            unchanged: r.get::<_, i64>(11)? as u64,
+            content_files: r.get::<_, i64>(12)? as u64,
+            content_bytes: r.get::<_, i64>(13)? as u64,
+            note: r.get(14)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -12,8 +12,10 @@ mod queries;
 mod schema;
 mod write;
 
-pub use content::{ContentStats, ReferencedFile, publish};
-pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey};
+pub use content::{ContentStats, Publisher, ReferencedFile};
+pub use exchange::{
+    ExportRecord, ImportRecord, StoredDoc, TrustedKey, imports_from, last_import_time,
+};
 pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
     SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,

@@ -53,6 +53,7 @@ impl Deref for Tx<'_> {
 impl<'a> Tx<'a> {
     pub(super) fn begin(conn: &'a mut Connection, root: &'a Path) -> Result<Tx<'a>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        recover(&tx, root)?;
         let seq: String = tx.query_row(
             "SELECT value FROM store_info WHERE key = 'change_seq'",
             [],
@@ -335,4 +336,37 @@ pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
         ));
     }
     Ok(u)
+}
+
+/// Cleans up after a writer that died: content it published under a journal but never
+/// recorded, and its staged files. Runs as each write transaction starts, with the write lock
+/// held: a live writer publishes only while it holds that lock, so whatever is found now
+/// belongs to a writer that is gone. Cheap when there is nothing to do (one folder listing).
+fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
+    let dirty = std::fs::read_dir(root.join(super::STAGING_DIR))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if !dirty {
+        return Ok(());
+    }
+    let recorded = |h: &[u8; 32]| -> bool {
+        tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
+            [h.as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap_or(true)
+    };
+    let removed = super::content::recover_files(root, &recorded)?;
+    if removed > 0 {
+        // The one place the store reads the clock: a log line about cleaning up after a crash
+        // has no caller-given time to carry.
+        super::append_log(
+            root,
+            "RECOVER",
+            &format!("removed {removed} content file(s) published by an interrupted command"),
+            crate::time::Timestamp::now(),
+        );
+    }
+    Ok(())
 }

@@ -1,6 +1,8 @@
-//! `import`: verify a bundle, check it against the chain of what this store imported from the
-//! same source, stage its new content straight from the media, and merge its metadata in one
-//! transaction. A bundle that is refused leaves the store as it was.
+//! `import`: verify a bundle, check its signature against the keys this store trusts, check
+//! it against the chain of what this store imported from the same source, stage its new
+//! content straight from the media, and merge its metadata in one transaction. A bundle that
+//! is refused leaves the store as it was: refusals are written to the log, never to the
+//! database.
 
 use super::stored_state;
 use crate::bundle::{self, BundleKind, BundleReader, Manifest, RecordState};
@@ -8,13 +10,44 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hash::Digests;
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
-use crate::store::{ImportRecord, Store, StoredState, encode_doc, publish};
+use crate::store::{
+    ImportRecord, Publisher, Store, StoredState, Tx, encode_doc, imports_from, last_import_time,
+};
 use crate::time::Timestamp;
+use rusqlite::Connection;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+/// The largest step in sequence numbers accepted by default between two bundles of one
+/// source: a bundle much further ahead than the last one is more likely forged or mixed up
+/// than genuine, and accepting it would make every real bundle after it look old.
+pub const DEFAULT_MAX_JUMP: u64 = 1000;
+
+/// Choices for one import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    /// Import a bundle past its validity, or with a clock earlier than the last import;
+    /// recorded in the import history.
+    pub allow_expired: bool,
+    /// See [`DEFAULT_MAX_JUMP`].
+    pub max_jump: u64,
+    pub now: Timestamp,
+}
+
+impl ImportOptions {
+    pub fn new(now: Timestamp) -> ImportOptions {
+        ImportOptions {
+            dry_run: false,
+            allow_expired: false,
+            max_jump: DEFAULT_MAX_JUMP,
+            now,
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ImportReport {
@@ -33,8 +66,10 @@ pub struct ImportReport {
     pub categories: u64,
     pub content_files: u64,
     pub content_bytes: u64,
-    /// Whether a signature was checked (signing comes with the hardening work).
+    /// Whether a signature was checked against a key this store trusts.
     pub signature_checked: bool,
+    /// The key that signed the bundle, when one was checked.
+    pub signed_by: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -45,35 +80,54 @@ pub enum ChainDecision {
     AlreadyImported,
 }
 
-/// Applies the chain rules: the same bundle again is a no-op; a conflicting bundle, an older
-/// one, or a gap is refused (exit 13); the next incremental or a newer full bundle applies.
-pub fn check_chain(store: &Store, m: &Manifest, manifest_sha256: &str) -> Result<ChainDecision> {
-    let history = store.imports_from(&m.source.store_id)?;
+/// Applies the sequence rules against what this store imported from the same source: the
+/// same bundle again is a no-op; a different bundle with a sequence already imported
+/// (equivocation), an older one (rollback), one too far ahead, or an incremental bundle that
+/// does not build on the last one (a gap) is refused, each with its own message (exit 13).
+/// A full bundle newer than everything applies over any gap.
+pub fn check_chain(
+    conn: &Connection,
+    m: &Manifest,
+    manifest_sha256: &str,
+    max_jump: u64,
+) -> Result<ChainDecision> {
+    let history = imports_from(conn, &m.source.store_id)?;
+    let seq_err =
+        |msg: String, hint: &str| Error::new(ErrorKind::OutOfSequence, msg).with_hint(hint);
     if let Some(same) = history.iter().find(|r| r.sequence == m.sequence) {
         if same.manifest_sha256 == manifest_sha256 {
             return Ok(ChainDecision::AlreadyImported);
         }
-        return Err(Error::new(
-            ErrorKind::OutOfSequence,
+        return Err(seq_err(
             format!(
                 "conflicting bundle: sequence {} from store '{}' was imported on {} with a different manifest",
                 m.sequence, m.source.store_name, same.imported
             ),
-        )
-        .with_hint("two different bundles carry the same sequence number; ask the connected side which one is genuine"));
+            "two different bundles carry the same sequence number; ask the connected side which one is genuine",
+        ));
     }
     let last = history.iter().map(|r| r.sequence).max();
-    if let Some(last) = last
-        && m.sequence < last
-    {
-        return Err(Error::new(
-            ErrorKind::OutOfSequence,
-            format!(
-                "older bundle: sequence {} from store '{}', but sequence {last} is already imported",
-                m.sequence, m.source.store_name
-            ),
-        )
-        .with_hint("an older bundle would roll the store back; import the newest bundle instead"));
+    if let Some(last) = last {
+        if m.sequence < last {
+            return Err(seq_err(
+                format!(
+                    "older bundle: sequence {} from store '{}', but sequence {last} is already imported",
+                    m.sequence, m.source.store_name
+                ),
+                "an older bundle would roll the store back; import the newest bundle instead",
+            ));
+        }
+        if m.sequence - last > max_jump {
+            return Err(seq_err(
+                format!(
+                    "implausible jump: sequence {} from store '{}' is {} ahead of the last imported ({last}), more than the {max_jump} allowed",
+                    m.sequence,
+                    m.source.store_name,
+                    m.sequence - last
+                ),
+                "check where this bundle comes from; if it is genuine, import it with --max-jump set above the distance",
+            ));
+        }
     }
     match m.kind {
         BundleKind::Full => Ok(ChainDecision::Apply),
@@ -94,16 +148,57 @@ pub fn check_chain(store: &Store, m: &Manifest, manifest_sha256: &str) -> Result
             } else {
                 format!("missing sequence(s) {}", missing.join(", "))
             };
-            Err(Error::new(
-                ErrorKind::OutOfSequence,
+            Err(seq_err(
                 format!(
                     "gap in the chain from store '{}': bundle {} is incremental and {what}",
                     m.source.store_name, m.sequence
                 ),
-            )
-            .with_hint("import the missing bundles first, or ask for a full bundle (`offsync export --full`)"))
+                "import the missing bundles first, or ask for a full bundle (`offsync export --full`)",
+            ))
         }
     }
+}
+
+/// Refuses a bundle past its validity, and a clock earlier than the last import (a clock set
+/// back would let an expired bundle in), unless the operator allows it; returns the note to
+/// record when allowed.
+fn check_time(conn: &Connection, m: &Manifest, opts: &ImportOptions) -> Result<Option<String>> {
+    let now = opts.now;
+    let mut problems = Vec::new();
+    if let Some(until) = &m.valid_until {
+        let t = Timestamp::parse_rfc3339(until).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Corrupt,
+                format!("the manifest's valid_until '{until}' is not a time"),
+            )
+        })?;
+        if now > t {
+            problems.push(format!(
+                "the bundle expired at {until} (now {})",
+                now.rfc3339()
+            ));
+        }
+    }
+    if let Some(last) = last_import_time(conn)?
+        && let Some(t) = Timestamp::parse_rfc3339(&last)
+        && now < t
+    {
+        problems.push(format!(
+            "the system clock ({}) is earlier than the last import ({last})",
+            now.rfc3339()
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(None);
+    }
+    if opts.allow_expired {
+        return Ok(Some(format!(
+            "imported with --allow-expired: {}",
+            problems.join("; ")
+        )));
+    }
+    Err(Error::new(ErrorKind::Expired, problems.join("; "))
+        .with_hint("get a fresh bundle, or correct the clock; --allow-expired overrides this and is recorded"))
 }
 
 /// What a record does to the store.
@@ -116,13 +211,29 @@ enum Effect {
     Unchanged,
 }
 
+/// Refuses with `err`, writing the refusal to the log (and only there).
+fn refuse(store: &Store, m: Option<&Manifest>, err: Error, now: Timestamp) -> Error {
+    let which = m
+        .map(|m| format!("bundle {} (sequence {}) ", m.bundle_id, m.sequence))
+        .unwrap_or_default();
+    store.log(
+        "IMPORT",
+        &format!(
+            "Import of {which}refused: {}",
+            err.message.replace('\n', " ")
+        ),
+        now,
+    );
+    err
+}
+
 pub fn import(
     store: &mut Store,
     paths: &[PathBuf],
-    dry_run: bool,
-    now: Timestamp,
+    opts: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
+    let now = opts.now;
     // 1. Verify everything before anything is decided.
     let report = bundle::verify(paths, progress);
     if let Some(kind) = report.first_error_kind() {
@@ -136,24 +247,19 @@ pub fn import(
             report.findings.len(),
             lines.join("\n")
         );
-        store.log(
-            "IMPORT",
-            &format!("Import refused: {}", msg.replace('\n', " ")),
-            now,
-        );
-        return Err(Error::new(kind, msg)
-            .with_hint("nothing was changed; get an intact copy of the bundle"));
+        let err = Error::new(kind, msg)
+            .with_hint("nothing was changed; get an intact copy of the bundle");
+        return Err(refuse(store, None, err, now));
     }
-    let reader = BundleReader::open(paths)?;
+    let reader = BundleReader::open(paths).map_err(|e| refuse(store, None, e, now))?;
     // The manifest read now must be the one verified: the media could change in between.
     if report.manifest_sha256 != Some(reader.manifest_sha256()) {
-        return Err(Error::new(
+        let err = Error::new(
             ErrorKind::Corrupt,
             "manifest.json changed between verification and import",
         )
-        .with_hint(
-            "nothing was changed; make sure nothing writes to the media during the import",
-        ));
+        .with_hint("nothing was changed; make sure nothing writes to the media during the import");
+        return Err(refuse(store, None, err, now));
     }
     let m = reader.manifest().clone();
     let manifest_sha = hex_lower(&reader.manifest_sha256());
@@ -163,43 +269,103 @@ pub fn import(
         source_store_name: m.source.store_name.clone(),
         sequence: m.sequence,
         kind: super::export::kind_name(m.kind).into(),
-        notes: vec!["no signature was checked: signing is not configured".into()],
         ..Default::default()
     };
     if m.source.store_id == store.id() {
-        return Err(
-            Error::usage("this bundle was exported by this store itself")
-                .with_hint("import it on the isolated side"),
-        );
+        let err = Error::usage("this bundle was exported by this store itself")
+            .with_hint("import it on the isolated side");
+        return Err(refuse(store, Some(&m), err, now));
     }
 
-    // 2. The chain.
-    match check_chain(store, &m, &manifest_sha) {
-        Ok(ChainDecision::AlreadyImported) => {
+    // 2. Authenticity: once a store trusts any key, only bundles signed by one of them pass.
+    match super::signature::check(store, &reader) {
+        Ok(Some(key_id)) => {
+            out.signature_checked = true;
+            out.signed_by = Some(key_id);
+        }
+        Ok(None) => out.notes.push(
+            "no signature was checked: this store trusts no key (see `offsync trust add`)".into(),
+        ),
+        Err(e) => return Err(refuse(store, Some(&m), e, now)),
+    }
+
+    // 3. Under the write lock from here on: the chain, time, plan, content and merge are
+    // decided and applied against one state of the store.
+    let metadata = reader
+        .read_metadata()
+        .map_err(|e| refuse(store, Some(&m), e, now))?;
+    let result = apply(
+        store,
+        &reader,
+        &m,
+        &manifest_sha,
+        metadata,
+        opts,
+        &mut out,
+        progress,
+    );
+    match result {
+        Ok(()) => {}
+        Err(e) => return Err(refuse(store, Some(&m), e, now)),
+    }
+    let msg = match out.outcome.as_str() {
+        "already-imported" => format!(
+            "Bundle {} (sequence {}) is already imported; nothing to do",
+            m.bundle_id, m.sequence
+        ),
+        "dry-run" => format!(
+            "Dry run of bundle {} (sequence {}): nothing changed",
+            m.bundle_id, m.sequence
+        ),
+        _ => format!(
+            "Imported {} bundle {} (sequence {}) from store '{}': {} new, {} updated, {} expired, {} removed, {} unchanged, {} content files ({} bytes){}",
+            out.kind,
+            out.bundle_id,
+            out.sequence,
+            out.source_store_name,
+            out.new,
+            out.updated,
+            out.expired,
+            out.removed,
+            out.unchanged,
+            out.content_files,
+            out.content_bytes,
+            out.signed_by
+                .as_ref()
+                .map(|k| format!(", signed by key {k}"))
+                .unwrap_or_default()
+        ),
+    };
+    store.log("IMPORT", &msg, now);
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    store: &mut Store,
+    reader: &BundleReader,
+    m: &Manifest,
+    manifest_sha: &str,
+    md: bundle::BundleMetadata,
+    opts: &ImportOptions,
+    out: &mut ImportReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let staging = store.staging_dir();
+    let mut tx = store.begin()?;
+    match check_chain(&tx, m, manifest_sha, opts.max_jump)? {
+        ChainDecision::AlreadyImported => {
             out.outcome = "already-imported".into();
-            store.log(
-                "IMPORT",
-                &format!(
-                    "Bundle {} (sequence {}) is already imported; nothing to do",
-                    m.bundle_id, m.sequence
-                ),
-                now,
-            );
-            return Ok(out);
+            return Ok(());
         }
-        Ok(ChainDecision::Apply) => {}
-        Err(e) => {
-            store.log(
-                "IMPORT",
-                &format!("Import of bundle {} refused: {}", m.bundle_id, e.message),
-                now,
-            );
-            return Err(e);
-        }
+        ChainDecision::Apply => {}
+    }
+    let time_note = check_time(&tx, m, opts)?;
+    if let Some(n) = &time_note {
+        out.notes.push(n.clone());
     }
 
-    // 3. Decode and plan: every record's effect, and the content the store lacks.
-    let md = reader.read_metadata()?;
+    // Well-formed but wrong metadata is refused before anything is written.
     if md.categories.len() as u64 != m.counts.categories
         || md.updates.len() as u64 != m.counts.updates
     {
@@ -218,16 +384,17 @@ pub fn import(
         }
     }
     let mut plan: Vec<Effect> = Vec::with_capacity(md.updates.len());
-    {
-        let tx = store.begin()?; // read under the write lock: the plan stays true until commit
-        for r in &md.updates {
-            plan.push(effect(&tx, r)?);
-        }
-        drop(tx);
+    for r in &md.updates {
+        plan.push(effect(&tx, r)?);
     }
     let mut to_stage: Vec<([u8; 32], u64)> = Vec::new();
     for (h, size) in reader.content_files() {
-        if store.content_entry(&h)?.is_none() {
+        let have: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
+            [h.as_slice()],
+            |r| r.get(0),
+        )?;
+        if !have {
             to_stage.push((h, size));
         }
     }
@@ -243,29 +410,59 @@ pub fn import(
     out.categories = md.categories.len() as u64;
     out.content_files = to_stage.len() as u64;
     out.content_bytes = to_stage.iter().map(|(_, s)| s).sum();
-    if dry_run {
+    if opts.dry_run {
         out.outcome = "dry-run".into();
-        return Ok(out);
+        return Ok(());
     }
 
-    // 4. Stage content straight from the media (hash while copying) and publish it by SHA-256.
-    let staging = store.staging_dir();
+    // Content straight from the media (hash while copying), published by SHA-256 before the
+    // commit under a journal, so that a crash leaves either the old or the new state.
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
+    let mut publisher = Publisher::new(tx.root());
     progress.start("copying content", Some(out.content_bytes), Unit::Bytes);
     let mut staged: Vec<Digests> = Vec::new();
     for (h, _) in &to_stage {
-        let d = stage_one(&reader, &staging, h, progress)?;
-        publish(store.root(), &staging.join(staged_name(h)), h)?;
+        let d = stage_one(reader, &staging, h, progress)?;
+        publisher.publish(&staging.join(staged_name(h)), h)?;
         staged.push(d);
     }
     progress.finish();
 
-    // 5. Merge, and record the import with the data it protects, in one transaction.
-    let mut tx = store.begin()?;
+    merge(&mut tx, &md, &plan, &staged, opts.now)?;
+    tx.record_import(&ImportRecord {
+        source_store_id: m.source.store_id.clone(),
+        source_store_name: m.source.store_name.clone(),
+        sequence: m.sequence,
+        bundle_id: m.bundle_id.clone(),
+        kind: out.kind.clone(),
+        manifest_sha256: manifest_sha.to_string(),
+        imported: opts.now.rfc3339(),
+        new: out.new,
+        updated: out.updated,
+        expired: out.expired,
+        removed: out.removed,
+        unchanged: out.unchanged,
+        content_files: out.content_files,
+        content_bytes: out.content_bytes,
+        note: time_note,
+    })?;
+    tx.commit()?;
+    publisher.committed();
+    out.outcome = "imported".into();
+    Ok(())
+}
+
+fn merge(
+    tx: &mut Tx<'_>,
+    md: &bundle::BundleMetadata,
+    plan: &[Effect],
+    staged: &[Digests],
+    now: Timestamp,
+) -> Result<()> {
     for c in &md.categories {
         tx.put_category(c)?;
     }
-    for (r, e) in md.updates.iter().zip(&plan) {
+    for (r, e) in md.updates.iter().zip(plan) {
         let state = stored_state(r.state);
         match e {
             Effect::Unchanged => {}
@@ -284,41 +481,13 @@ pub fn import(
             }
         }
     }
-    for d in &staged {
+    for d in staged {
         tx.add_content(&d.sha256, &d.sha1, d.size, &now.rfc3339())?;
     }
-    tx.record_import(&ImportRecord {
-        source_store_id: m.source.store_id.clone(),
-        source_store_name: m.source.store_name.clone(),
-        sequence: m.sequence,
-        bundle_id: m.bundle_id.clone(),
-        kind: out.kind.clone(),
-        manifest_sha256: manifest_sha,
-        imported: now.rfc3339(),
-        new: out.new,
-        updated: out.updated,
-        expired: out.expired,
-        removed: out.removed,
-        unchanged: out.unchanged,
-        content_files: out.content_files,
-        content_bytes: out.content_bytes,
-        note: None,
-    })?;
-    tx.commit()?;
-    out.outcome = "imported".into();
-    store.log(
-        "IMPORT",
-        &format!(
-            "Imported {} bundle {} (sequence {}) from store '{}': {} new, {} updated, {} expired, {} removed, {} unchanged, {} content files ({} bytes)",
-            out.kind, out.bundle_id, out.sequence, out.source_store_name, out.new, out.updated, out.expired, out.removed,
-            out.unchanged, out.content_files, out.content_bytes
-        ),
-        now,
-    );
-    Ok(out)
+    Ok(())
 }
 
-fn effect(tx: &crate::store::Tx<'_>, r: &bundle::UpdateRecord) -> Result<Effect> {
+fn effect(tx: &Tx<'_>, r: &bundle::UpdateRecord) -> Result<Effect> {
     let state = stored_state(r.state);
     let Some(s) = tx.stored_doc(r.update.id.as_str())? else {
         return Ok(if r.state == RecordState::Removed {

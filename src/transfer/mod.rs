@@ -9,6 +9,7 @@
 
 pub mod export;
 pub mod import;
+pub mod signature;
 
 use crate::bundle::RecordState;
 use crate::store::StoredState;

@@ -63,6 +63,50 @@ pub fn parse_document(bytes: &[u8]) -> Result<Document, DocError> {
     Parser::new(&text, origin).document()
 }
 
+/// The parts of one update revision that arrive as separate fragments, as in the offline
+/// catalog (FORMATS.md section 2): the core fragment (`UpdateIdentity`, `Properties`,
+/// `Relationships`), the extended one (`ExtendedProperties`, `Files`, `HandlerSpecificData`)
+/// and one localized fragment per language (`LocalizedProperties`). Each fragment holds
+/// `upd:Update` children without a root element and without namespaces; elements are read
+/// exactly as in a whole document, so a fragment may come in any supported encoding.
+#[derive(Default)]
+pub struct Fragments {
+    b: Builder,
+}
+
+impl Fragments {
+    pub fn new() -> Fragments {
+        Fragments::default()
+    }
+
+    /// Reads one fragment into the revision's parts.
+    pub fn add(&mut self, bytes: &[u8]) -> Result<(), DocError> {
+        let (text, origin) = decode(bytes)?;
+        Parser::new(&text, origin).fragment(&mut self.b)
+    }
+
+    /// `HandlerSpecificData/CategoryInformation/@CategoryType`, when an extended fragment of
+    /// a category gave one.
+    pub fn category_type(&self) -> Option<&str> {
+        self.b.category_type.as_deref()
+    }
+
+    /// The title in `lang`, else in English, else in any language read.
+    pub fn title(&self, lang: &str) -> Option<&str> {
+        let l = &self.b.localized;
+        l.get(lang)
+            .or_else(|| l.get("en"))
+            .or_else(|| l.values().next())
+            .map(|x| x.title.as_str())
+    }
+
+    /// The category or update the fragments describe, as [`parse_document`] would give it
+    /// for the whole document.
+    pub fn finish(self) -> Result<Document, DocError> {
+        self.b.finish()
+    }
+}
+
 /// Sniffs the encoding and returns the text: UTF-8 with/without BOM, UTF-16LE with/without BOM
 /// (detected by a `<\0` start), UTF-16BE with BOM (or a `\0<` start). An XML declaration naming
 /// another encoding (e.g. ISO-8859-1, windows-1252) is an "unknown encoding" error naming it;
@@ -503,30 +547,70 @@ impl<'a> Parser<'a> {
     /// Children of the root element.
     fn update(&mut self, b: &mut Builder) -> Result<(), DocError> {
         while let Some((e, open)) = self.child()? {
-            match local(&e) {
-                "UpdateIdentity" if b.identity.is_none() => {
-                    let (id, rev) = self.identity(&e, "UpdateIdentity")?;
-                    let rev = rev.ok_or_else(|| {
-                        DocError::new(format!("UpdateIdentity of {id} has no RevisionNumber"))
-                    })?;
-                    b.identity = Some((id, rev));
-                    self.done(&e, open)?;
-                }
-                "Properties" => {
-                    self.properties_attrs(&e, b)?;
-                    if open {
-                        self.properties(b)?;
-                    }
-                }
-                "LocalizedPropertiesCollection" if open => self.localized_collection(b)?,
-                "Relationships" if open => self.relationships(b)?,
-                "Files" if open => self.files(b)?,
-                "HandlerSpecificData" if open => self.handler(b)?,
-                // ApplicabilityRules and anything else: not interpreted.
-                _ => self.done(&e, open)?,
-            }
+            self.update_child(&e, open, b)?;
         }
         Ok(())
+    }
+
+    /// One child of the root element (or one top-level element of a fragment), whose start
+    /// tag was just read; consumes its content.
+    fn update_child(
+        &mut self,
+        e: &BytesStart<'_>,
+        open: bool,
+        b: &mut Builder,
+    ) -> Result<(), DocError> {
+        match local(e) {
+            "UpdateIdentity" if b.identity.is_none() => {
+                let (id, rev) = self.identity(e, "UpdateIdentity")?;
+                let rev = rev.ok_or_else(|| {
+                    DocError::new(format!("UpdateIdentity of {id} has no RevisionNumber"))
+                })?;
+                b.identity = Some((id, rev));
+                self.done(e, open)?;
+            }
+            // The offline catalog splits the properties: `Properties` in the core fragment,
+            // `ExtendedProperties` (MsrcSeverity, KBArticleID, Language) in the extended one.
+            "Properties" | "ExtendedProperties" => {
+                self.properties_attrs(e, b)?;
+                if open {
+                    self.properties(b)?;
+                }
+            }
+            "LocalizedPropertiesCollection" if open => self.localized_collection(b)?,
+            // A localized fragment holds one `LocalizedProperties` without the collection.
+            "LocalizedProperties" if open => self.localized(b)?,
+            "Relationships" if open => self.relationships(b)?,
+            "Files" if open => self.files(b)?,
+            "HandlerSpecificData" if open => self.handler(b)?,
+            // ApplicabilityRules and anything else: not interpreted.
+            _ => self.done(e, open)?,
+        }
+        Ok(())
+    }
+
+    /// A fragment: a sequence of `upd:Update` children with no root element around them.
+    fn fragment(mut self, b: &mut Builder) -> Result<(), DocError> {
+        loop {
+            match self.next()? {
+                Event::Start(e) => self.update_child(&e, true, b)?,
+                Event::Empty(e) => self.update_child(&e, false, b)?,
+                Event::Eof => return Ok(()),
+                Event::End(_) => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "an end tag without its start tag"));
+                }
+                Event::Text(t) if !t.trim_matches(is_xml_space).is_empty() => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "text outside an element"));
+                }
+                Event::GeneralRef(_) | Event::CData(_) => {
+                    let pos = self.reader.buffer_position();
+                    return Err(self.malformed_at(pos, "text outside an element"));
+                }
+                _ => {}
+            }
+        }
     }
 
     /// `UpdateIdentity @UpdateID @RevisionNumber?`; `what` names the context for errors.
@@ -1772,5 +1856,74 @@ mod tests {
         assert_eq!(unreferenced, ["unrelated-driver.cab"]);
         let with_files = upds.values().filter(|u| !u.files.is_empty()).count();
         assert_eq!(with_files, 11);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Fragments (the offline catalog's c/, x/ and l/<lang>/ members).
+
+    #[test]
+    fn fragments_make_one_update() {
+        let core = r#"<UpdateIdentity UpdateID="0A51549B-4E86-4A26-97D4-9E3567F24EA1" RevisionNumber="201" /><Properties UpdateType="Software" ExplicitlyDeployable="true" /><Relationships><SupersededUpdates><UpdateIdentity UpdateID="022f39ad-6b5c-4f5a-8667-b25f2f3f0069" /></SupersededUpdates><Prerequisites><UpdateIdentity UpdateID="04437cf2-2157-44c9-96df-6cd88b0dc541" /><AtLeastOne IsCategory="true"><UpdateIdentity UpdateID="0fa1201d-4330-4fa8-8ae9-b877473b6441" /></AtLeastOne></Prerequisites><BundledUpdates><UpdateIdentity UpdateID="daad7390-d95c-4fd5-99a0-790dc6a2dc2a" RevisionNumber="201" /></BundledUpdates></Relationships>"#;
+        let extended = r#"<ExtendedProperties DefaultPropertiesLanguage="en" MsrcSeverity="Important" IsBeta="false"><SupportUrl>http://support.microsoft.com</SupportUrl><KBArticleID>3019978</KBArticleID><Language>zh-CN</Language></ExtendedProperties><Files><File Digest="mTQZsbAqDuTchNIJkUhQX3op3X4=" DigestAlgorithm="SHA1" FileName="a.cab" Size="531141"><AdditionalDigest Algorithm="SHA256">wHzlAUgPsCnT+FZUdyB8a1oVicnO5zXVoXeebQMTras=</AdditionalDigest></File></Files><HandlerSpecificData type="cbs:Cbs"><CbsData /></HandlerSpecificData>"#;
+        let en = "<LocalizedProperties><Language>en</Language><Title>Security Update (KB3019978)</Title><Description>Install it.</Description></LocalizedProperties>";
+        let de = "\u{feff}<LocalizedProperties><Language>de</Language><Title>Sicherheitsupdate</Title></LocalizedProperties>";
+        let mut f = Fragments::new();
+        for part in [core, extended, en, de] {
+            f.add(part.as_bytes()).unwrap();
+        }
+        assert_eq!(f.title("fr"), Some("Security Update (KB3019978)"));
+        assert_eq!(f.category_type(), None);
+        let Document::Update(u) = f.finish().unwrap() else {
+            panic!("expected an update")
+        };
+        assert_eq!(
+            (u.id, u.revision),
+            (g("0a51549b-4e86-4a26-97d4-9e3567f24ea1"), 201)
+        );
+        assert_eq!(u.kb.as_deref(), Some("3019978"));
+        assert_eq!(u.severity.as_deref(), Some("Important"));
+        assert_eq!(u.languages, ["zh-cn"]);
+        assert_eq!(u.categories, [g("0fa1201d-4330-4fa8-8ae9-b877473b6441")]);
+        assert_eq!(u.supersedes, [g("022f39ad-6b5c-4f5a-8667-b25f2f3f0069")]);
+        assert_eq!(u.bundled.len(), 1);
+        assert_eq!(u.localized.len(), 2);
+        assert_eq!(u.localized["de"].title, "Sicherheitsupdate");
+        assert_eq!(u.files.len(), 1);
+        assert_eq!(u.files[0].size, Some(531141));
+        assert_eq!(u.files[0].sha1, Some(driver_sha1()));
+        assert_eq!(u.files[0].sha256, Some(driver_sha256()));
+    }
+
+    #[test]
+    fn fragments_of_a_category_and_bad_fragments() {
+        let mut f = Fragments::new();
+        f.add(br#"<ExtendedProperties DefaultPropertiesLanguage="en" /><HandlerSpecificData type="cat:Category"><CategoryInformation CategoryType="Product" ProhibitsSubcategories="true" /></HandlerSpecificData>"#).unwrap();
+        f.add(b"<LocalizedProperties><Language>en</Language><Title>Windows 11</Title></LocalizedProperties>").unwrap();
+        assert_eq!(f.category_type(), Some("Product"));
+        assert_eq!(f.title("en"), Some("Windows 11"));
+        // Without the core fragment there is no identity.
+        assert!(
+            f.finish()
+                .unwrap_err()
+                .message
+                .contains("no UpdateIdentity")
+        );
+
+        let bad: [&[u8]; 4] = [
+            b"<Properties>",
+            b"</Properties>",
+            b"text<Properties/>",
+            b"<Properties a=\"1/>",
+        ];
+        for b in bad {
+            let e = Fragments::new().add(b).unwrap_err();
+            assert!(
+                e.message.starts_with("malformed XML"),
+                "{}: {e}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        // Empty fragments are allowed (they hold nothing).
+        Fragments::new().add(b"").unwrap();
     }
 }
