@@ -15,6 +15,7 @@
 //! - `content`: takes downloaded payload files into a store's content folder.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.
 //! - `transfer`: export and import: the only module that knows both the store and `bundle`.
+//! - `trust`: signing keys and minisign signatures of a bundle's manifest; what a store trusts.
 //! - `cli`: clap types, output, exit codes, the indicatif progress; `commands`: glue per verb.
 
 pub mod bundle;
@@ -30,6 +31,7 @@ pub mod store;
 pub mod sync;
 pub mod time;
 pub mod transfer;
+pub mod trust;
 pub mod upstream;
 
 pub use error::{Error, ErrorKind, Result};

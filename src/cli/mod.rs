@@ -158,6 +158,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the store: database integrity, folder layout, every recorded content file present
+    /// with its size (and with --read-data, its digests). Exit 5 when damaged.
+    Check {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Read every content file and compare its SHA-256 and SHA-1.
+        #[arg(long)]
+        read_data: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the whole job on the bundled sample data and say what each step did.
     Demo {
         /// Where to create the demo stores (default: a new temporary folder, kept).
@@ -459,6 +470,11 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             };
             commands::export::run(&store.store, &opts, json, now(), progress)
         }
+        Command::Check {
+            store,
+            read_data,
+            json,
+        } => commands::check::run(&store.store, read_data, json, progress),
         Command::Verify { paths, json } => commands::verify::run(&paths, json, progress),
         Command::Import {
             store,

@@ -2,6 +2,7 @@
 //! JSON. No business rules live here.
 
 pub mod categories;
+pub mod check;
 pub mod content;
 pub mod criteria;
 pub mod demo;

@@ -6,12 +6,14 @@
 //! Both sides of the air gap run this same code. It owns the schema and every SQL statement;
 //! it knows nothing of upstream formats, the bundle format or the terminal.
 
+mod check;
 mod content;
 mod exchange;
 mod queries;
 mod schema;
 mod write;
 
+pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
 pub use exchange::{
     ExportRecord, ImportRecord, StoredDoc, TrustedKey, imports_from, last_import_time,

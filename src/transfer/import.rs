@@ -234,6 +234,8 @@ pub fn import(
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
     let now = opts.now;
+    // 0. Never merge into a store that is already damaged.
+    store.quick_check()?;
     // 1. Verify everything before anything is decided.
     let report = bundle::verify(paths, progress);
     if let Some(kind) = report.first_error_kind() {

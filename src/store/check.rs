@@ -1,0 +1,246 @@
+//! `check`: is the store sound? SQLite's own integrity check, the shape of the store folder
+//! (no symbolic links where content is written), every recorded content file present with
+//! its size and, on request, its digests, and every stored update document readable.
+//!
+//! Import runs the quick form first and refuses to work on a damaged store: merging into a
+//! store that is already wrong would only bury the damage.
+
+use super::{CONTENT_DIR, STAGING_DIR, Store, content_path};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hash::hash_reader;
+use crate::progress::{Progress, Unit};
+use rusqlite::params;
+use serde::Serialize;
+use std::fs::{self, File};
+use std::path::Path;
+
+/// One problem found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    /// `database`, `layout`, `content`, or `metadata`.
+    pub area: String,
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub problems: Vec<Problem>,
+    /// Files in the content folder that no row records (left by an interrupted command
+    /// before recovery, or put there by hand): harmless, reported for information.
+    pub unrecorded_files: Vec<String>,
+    pub content_files: u64,
+    pub updates: u64,
+    /// Bytes read to compare digests (with `read_data`).
+    pub bytes_read: u64,
+}
+
+fn problem(area: &str, subject: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        area: area.into(),
+        subject: subject.into(),
+        message: message.into(),
+    }
+}
+
+/// Folders the store writes into must be real folders: a symbolic link there would make
+/// the store write outside itself.
+fn layout_problems(root: &Path, all_subdirs: bool) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for name in [CONTENT_DIR, STAGING_DIR] {
+        let p = root.join(name);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => out.push(problem(
+                "layout",
+                name,
+                "is a symbolic link; the store must not write through it",
+            )),
+            Ok(m) if !m.is_dir() => out.push(problem("layout", name, "is not a folder")),
+            Ok(_) => {}
+            Err(e) => out.push(problem("layout", name, format!("cannot be read: {e}"))),
+        }
+    }
+    let content = root.join(CONTENT_DIR);
+    if let Ok(entries) = fs::read_dir(&content) {
+        for e in entries.flatten() {
+            let name = format!("{CONTENT_DIR}/{}", e.file_name().to_string_lossy());
+            match e.file_type() {
+                Ok(t) if t.is_symlink() => out.push(problem(
+                    "layout",
+                    name,
+                    "is a symbolic link; the store must not write through it",
+                )),
+                Ok(t) if t.is_dir() && all_subdirs => {
+                    if let Ok(inner) = fs::read_dir(e.path()) {
+                        for f in inner.flatten() {
+                            if f.file_type().is_ok_and(|t| t.is_symlink()) {
+                                out.push(problem(
+                                    "layout",
+                                    format!("{name}/{}", f.file_name().to_string_lossy()),
+                                    "is a symbolic link",
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+impl Store {
+    /// The checks that are cheap enough to run before every import: SQLite's quick check and
+    /// the folder layout. Fails with exit 5 (store damaged), listing what is wrong.
+    pub fn quick_check(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        let mut st = self.conn.prepare("PRAGMA quick_check")?;
+        let rows: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if rows != ["ok"] {
+            problems.extend(
+                rows.into_iter()
+                    .map(|r| problem("database", "offsync.db", r)),
+            );
+        }
+        problems.extend(layout_problems(&self.root, false));
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("  {}: {}", p.subject, p.message))
+            .collect();
+        Err(Error::new(
+            ErrorKind::StoreDamaged,
+            format!(
+                "the store {} failed its checks:\n{}",
+                self.root.display(),
+                lines.join("\n")
+            ),
+        )
+        .with_hint(format!(
+            "run `offsync check --store {} --read-data` for the full picture; nothing was changed",
+            self.root.display()
+        )))
+    }
+
+    /// The full check. With `read_data`, every content file is read and its digests compared.
+    pub fn check(&self, read_data: bool, progress: &dyn Progress) -> Result<CheckReport> {
+        let mut r = CheckReport::default();
+        let mut st = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if rows != ["ok"] {
+            r.problems.extend(
+                rows.into_iter()
+                    .map(|x| problem("database", "offsync.db", x)),
+            );
+        }
+        r.problems.extend(layout_problems(&self.root, true));
+
+        // Every stored document must decode.
+        let mut st = self.conn.prepare("SELECT update_id, doc FROM updates")?;
+        let mut rows = st.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let doc: Vec<u8> = row.get(1)?;
+            r.updates += 1;
+            if let Err(e) = super::decode_update_doc(&doc) {
+                r.problems.push(problem("metadata", id, e.message));
+            }
+        }
+
+        // Every recorded content file.
+        let mut st = self
+            .conn
+            .prepare("SELECT sha256, sha1, size FROM content ORDER BY sha256")?;
+        let recorded: Vec<(Vec<u8>, Vec<u8>, i64)> = st
+            .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let total: u64 = recorded.iter().map(|x| x.2.max(0) as u64).sum();
+        progress.start(
+            if read_data {
+                "reading content"
+            } else {
+                "checking content"
+            },
+            Some(total),
+            Unit::Bytes,
+        );
+        let mut known = std::collections::HashSet::new();
+        for (h, h1, size) in &recorded {
+            r.content_files += 1;
+            let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) else {
+                r.problems.push(problem(
+                    "database",
+                    hex::encode(h),
+                    "a content row has a malformed digest",
+                ));
+                continue;
+            };
+            let hex = hex::encode(h);
+            known.insert(hex.clone());
+            let path = content_path(&self.root, &h);
+            match fs::symlink_metadata(&path) {
+                Err(_) => r.problems.push(problem(
+                    "content",
+                    &hex,
+                    "recorded but missing from the content folder",
+                )),
+                Ok(m) if !m.is_file() => {
+                    r.problems
+                        .push(problem("content", &hex, "is not a regular file"))
+                }
+                Ok(m) if m.len() != *size as u64 => r.problems.push(problem(
+                    "content",
+                    &hex,
+                    format!("is {} bytes; the store recorded {size}", m.len()),
+                )),
+                Ok(_) if read_data => match File::open(&path).and_then(|mut f| hash_reader(&mut f))
+                {
+                    Err(e) => {
+                        r.problems
+                            .push(problem("content", &hex, format!("cannot be read: {e}")))
+                    }
+                    Ok(d) => {
+                        r.bytes_read += d.size;
+                        if d.sha256 != h || d.sha1.as_slice() != h1.as_slice() {
+                            r.problems.push(problem(
+                                "content",
+                                &hex,
+                                format!(
+                                    "its bytes have SHA-256 {}: the file is damaged",
+                                    hex::encode(d.sha256)
+                                ),
+                            ));
+                        }
+                    }
+                },
+                Ok(_) => {}
+            }
+            progress.advance(*size as u64);
+        }
+        progress.finish();
+        for e in walkdir::WalkDir::new(self.root.join(CONTENT_DIR))
+            .follow_links(false)
+            .min_depth(2)
+            .max_depth(2)
+        {
+            let Ok(e) = e else { continue };
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.file_type().is_file() && !known.contains(&name) {
+                r.unrecorded_files.push(format!(
+                    "{CONTENT_DIR}/{}/{name}",
+                    name.get(..2).unwrap_or("")
+                ));
+            }
+        }
+        r.ok = r.problems.is_empty();
+        Ok(r)
+    }
+}
