@@ -2,6 +2,7 @@
 //! error printing, and the terminal progress. Nothing outside this module uses clap or
 //! indicatif.
 
+mod keys;
 mod progress;
 
 use crate::commands;
@@ -118,6 +119,14 @@ pub enum Command {
         /// that (exit 14) unless --allow-expired.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         valid_for: Option<i64>,
+        /// Sign manifest.json with this secret key (made by `offsync key generate`); the
+        /// signature is written beside it as manifest.json.minisig.
+        #[arg(long, value_name = "SECRET-KEY")]
+        sign: Option<PathBuf>,
+        /// The secret key's password, on the first line of this file (else the environment
+        /// variable OFFSYNC_KEY_PASSWORD, else a prompt).
+        #[arg(long, value_name = "FILE", requires = "sign")]
+        password_file: Option<PathBuf>,
         /// Largest volume: bytes with binary units (700M, 4G; 1K = 1024) or cd, dvd, bd, fat32.
         #[arg(long, value_name = "SIZE", default_value = "fat32", value_parser = parse_size)]
         max_volume_size: u64,
@@ -132,6 +141,9 @@ pub enum Command {
     Verify {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Also check manifest.json.minisig against this public key (exit 12 if it fails).
+        #[arg(long, value_name = "PUBLIC-KEY")]
+        pubkey: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -169,6 +181,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Signing keys: make the key pair that signs bundles.
+    #[command(subcommand)]
+    Key(keys::KeyCmd),
+    /// The public keys whose signatures this store accepts on bundles.
+    #[command(subcommand)]
+    Trust(keys::TrustCmd),
     /// Run the whole job on the bundled sample data and say what each step did.
     Demo {
         /// Where to create the demo stores (default: a new temporary folder, kept).
@@ -457,8 +475,25 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             metadata_only,
             valid_for,
             max_volume_size,
+            sign,
+            password_file,
             json,
         } => {
+            // The key is unlocked before anything is written, so a wrong password costs nothing.
+            let signer = match sign {
+                None => None,
+                Some(k) => {
+                    let pw = if crate::trust::secret_key_is_encrypted(&k)? {
+                        Some(crate::trust::resolve_password(
+                            &keys::password_source(password_file),
+                            crate::trust::PasswordUse::Unlock,
+                        )?)
+                    } else {
+                        None
+                    };
+                    Some(crate::trust::SigningKey::load(&k, pw.as_ref())?)
+                }
+            };
             let created = creation_time()?;
             let opts = crate::transfer::export::ExportOptions {
                 out,
@@ -467,6 +502,7 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
                 max_volume_size,
                 created,
                 valid_until: valid_for.map(|secs| crate::time::Timestamp(created.0 + secs)),
+                signer,
             };
             commands::export::run(&store.store, &opts, json, now(), progress)
         }
@@ -475,7 +511,11 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             read_data,
             json,
         } => commands::check::run(&store.store, read_data, json, progress),
-        Command::Verify { paths, json } => commands::verify::run(&paths, json, progress),
+        Command::Verify {
+            paths,
+            pubkey,
+            json,
+        } => commands::verify::run(&paths, pubkey.as_deref(), json, progress),
         Command::Import {
             store,
             paths,
@@ -492,6 +532,8 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             };
             commands::import::run(&store.store, &paths, &opts, json, progress)
         }
+        Command::Key(c) => keys::dispatch(c.into(), now()),
+        Command::Trust(c) => keys::dispatch(c.into(), now()),
         Command::Demo { dir, fixtures } => {
             commands::demo::run(dir.as_deref(), &fixtures, &now, progress)
         }

@@ -189,6 +189,7 @@ pub fn run(
         max_volume_size: 96 * 1024,
         created: clock(),
         valid_until: None,
+        signer: None,
     };
     let e = export(&mut store, &opts, clock(), progress)?;
     say(format!(

@@ -49,6 +49,11 @@ pub fn run(
     for v in &r.volumes {
         say(format!("  {}  {}", v.name, bytes(v.size)));
     }
+    if let Some(k) = &r.signed_by {
+        say(format!(
+            "  manifest.json signed by key {k} (manifest.json.minisig)"
+        ));
+    }
     say(
         "check it anywhere with `offsync verify BUNDLE-FOLDER` (or `sha256sum -c SHA256SUMS` inside it)",
     );

@@ -1,11 +1,28 @@
 use super::say;
+use crate::bundle::Finding;
 use crate::cli::out_json;
 use crate::progress::Progress;
-use crate::{Error, Result};
-use std::path::PathBuf;
+use crate::{Error, ErrorKind, Result};
+use std::path::{Path, PathBuf};
 
-pub fn run(paths: &[PathBuf], json: bool, progress: &dyn Progress) -> Result<()> {
-    let report = crate::bundle::verify(paths, progress);
+pub fn run(
+    paths: &[PathBuf],
+    pubkey: Option<&Path>,
+    json: bool,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut report = crate::bundle::verify(paths, progress);
+    let mut signed_by = None;
+    if let Some(pk) = pubkey {
+        match check_signature(&report, pk) {
+            Ok(k) => signed_by = Some(k),
+            Err(e) => report.findings.push(Finding {
+                kind: ErrorKind::Untrusted,
+                subject: "manifest.json.minisig".into(),
+                message: e.message,
+            }),
+        }
+    }
     if json {
         out_json(&report)?;
     } else {
@@ -23,6 +40,9 @@ pub fn run(paths: &[PathBuf], json: bool, progress: &dyn Progress) -> Result<()>
         for f in &report.findings {
             say(format!("FAIL {}: {}", f.subject, f.message));
         }
+        if let Some(k) = &signed_by {
+            say(format!("signature: good, by key {k}"));
+        }
     }
     match report.first_error_kind() {
         None => {
@@ -39,4 +59,26 @@ pub fn run(paths: &[PathBuf], json: bool, progress: &dyn Progress) -> Result<()>
             ),
         )),
     }
+}
+
+/// Checks manifest.json.minisig against `pubkey`, on the manifest bytes verify read (their
+/// SHA-256 must match what verify saw).
+fn check_signature(report: &crate::bundle::VerifyReport, pubkey: &Path) -> Result<String> {
+    let key = crate::trust::load_public_key(pubkey)?;
+    let (Some(path), Some(sha)) = (&report.manifest_path, report.manifest_sha256) else {
+        return Err(Error::new(
+            ErrorKind::Untrusted,
+            "no manifest was read, so no signature could be checked",
+        ));
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+    if crate::hash::sha256(&bytes) != sha {
+        return Err(Error::new(
+            ErrorKind::Untrusted,
+            "manifest.json changed while it was being verified",
+        ));
+    }
+    let sig = crate::trust::read_signature(path)?;
+    let by = crate::trust::verify_manifest(&[key], &bytes, sig.as_deref())?;
+    Ok(by.key_id)
 }

@@ -22,6 +22,8 @@ pub struct ExportOptions {
     /// The bundle's creation time (SOURCE_DATE_EPOCH or now, chosen by the caller).
     pub created: Timestamp,
     pub valid_until: Option<Timestamp>,
+    /// Signs `manifest.json` (written beside it as `manifest.json.minisig`).
+    pub signer: Option<crate::trust::SigningKey>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +43,8 @@ pub struct ExportReport {
     pub volumes: Vec<VolumeOut>,
     /// Referenced files of exported updates that the store does not have.
     pub missing: Vec<MissingOut>,
+    /// The id of the key that signed the manifest, when signed.
+    pub signed_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -156,6 +160,26 @@ pub fn export(
     };
     let written = bundle::write_bundle(&opts.out, &spec, progress)?;
     let m = &written.manifest;
+    // The signature comes after the complete bundle: an export interrupted before it leaves
+    // an unsigned bundle, which a store that trusts a key refuses.
+    let mut signed_by = None;
+    if let Some(signer) = &opts.signer {
+        let manifest_path = written.dir.join("manifest.json");
+        let bytes =
+            std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, "read", e))?;
+        if crate::hash::sha256(&bytes) != written.manifest_sha256 {
+            return Err(Error::other(
+                "manifest.json changed while the bundle was being signed",
+            ));
+        }
+        let comment = format!(
+            "offsync bundle {} store {} sequence {}",
+            m.bundle_id, m.source.store_name, m.sequence
+        );
+        let sig = signer.sign(&bytes, &comment)?;
+        crate::fsutil::atomic_write(&crate::trust::signature_path(&manifest_path), &sig)?;
+        signed_by = Some(signer.key_id().to_string());
+    }
     let manifest_sha = hex_lower(&written.manifest_sha256);
     let report = ExportReport {
         bundle_dir: written.dir.display().to_string(),
@@ -179,6 +203,7 @@ pub fn export(
             })
             .collect(),
         missing,
+        signed_by,
     };
     let mut tx = store.begin()?;
     tx.record_export(&ExportRecord {

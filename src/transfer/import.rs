@@ -281,13 +281,16 @@ pub fn import(
 
     // 2. Authenticity: once a store trusts any key, only bundles signed by one of them pass.
     match super::signature::check(store, &reader) {
-        Ok(Some(key_id)) => {
+        Ok(crate::trust::SignatureCheck::Verified(by)) => {
             out.signature_checked = true;
-            out.signed_by = Some(key_id);
+            out.signed_by = Some(by.key_id);
         }
-        Ok(None) => out.notes.push(
-            "no signature was checked: this store trusts no key (see `offsync trust add`)".into(),
-        ),
+        Ok(crate::trust::SignatureCheck::NotChecked { claimed_key_id }) => out.notes.push(format!(
+            "no signature was checked: this store trusts no key (see `offsync trust add`){}",
+            claimed_key_id
+                .map(|k| format!("; the bundle claims to be signed by key {k}"))
+                .unwrap_or_default()
+        )),
         Err(e) => return Err(refuse(store, Some(&m), e, now)),
     }
 

@@ -3,22 +3,14 @@
 //! every entry's digest, so the one signature covers every byte of the bundle.
 
 use crate::bundle::BundleReader;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::store::Store;
+use crate::trust::{self, SignatureCheck};
 
-/// The signature file beside the manifest.
-pub const SIGNATURE_SUFFIX: &str = ".minisig";
-
-/// Returns the id of the trusted key that signed the bundle, `None` when the store trusts no
-/// key (nothing to check), or an Untrusted error.
-pub fn check(store: &Store, reader: &BundleReader) -> Result<Option<String>> {
-    let trusted = store.trusted_keys()?;
-    if trusted.is_empty() {
-        return Ok(None);
-    }
-    let _ = reader;
-    Err(Error::new(
-        ErrorKind::Untrusted,
-        "signature checking is being integrated",
-    ))
+/// Checks the signature of the manifest bytes the reader parsed (never re-read from the
+/// media) against the keys the store trusts.
+pub fn check(store: &Store, reader: &BundleReader) -> Result<SignatureCheck> {
+    let trusted = trust::trusted_public_keys(&store.trusted_keys()?)?;
+    let sig = trust::read_signature(reader.manifest_path())?;
+    trust::check_signature(&trusted, reader.manifest_bytes(), sig.as_deref())
 }

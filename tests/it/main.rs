@@ -3,4 +3,6 @@
 mod common;
 mod foundation;
 mod sequence;
+mod signing;
 mod transfer;
+mod trusted_import;
