@@ -128,7 +128,12 @@ pub fn import_content(
             report.unmatched.push(path.display().to_string());
             continue;
         };
-        let added = publisher.publish(&staged, &d.sha256)?;
+        let recorded: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
+            [d.sha256.as_slice()],
+            |r| r.get(0),
+        )?;
+        let added = publisher.publish(&staged, &d.sha256, recorded)?;
         found.push((d.sha256, d.sha1, d.size));
         report.matched.push(MatchedFile {
             path: path.display().to_string(),
@@ -146,7 +151,13 @@ pub fn import_content(
             report.added_bytes += size;
         }
     }
-    tx.commit()?;
+    if let Err(e) = tx.commit() {
+        // Which files a failed commit left recorded is for the next writer's recovery to
+        // decide; nothing here can tell.
+        publisher.commit_failed();
+        let _ = store.settle();
+        return Err(e);
+    }
     publisher.committed();
     let mut seen = HashSet::new();
     for r in store.referenced_files()? {

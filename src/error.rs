@@ -128,12 +128,18 @@ impl From<rusqlite::Error> for Error {
             Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => ErrorKind::StoreDamaged,
             _ => ErrorKind::Other,
         };
-        let mut err = Error::new(kind, format!("database: {e}"));
-        if kind == ErrorKind::Busy {
-            err = err.with_hint(
-                "another offsync command is using this store; wait for it to finish and try again",
-            );
+        match kind {
+            ErrorKind::Busy => Error::new(
+                kind,
+                format!("the store is busy: another process holds its write lock ({e})"),
+            )
+            .with_hint(
+                "wait for the other command (or program) using this store to finish, then try again",
+            ),
+            ErrorKind::Storage => Error::new(kind, format!("database: {e}")).with_hint(
+                "check that the store folder and offsync.db are writable and that the disk has room",
+            ),
+            _ => Error::new(kind, format!("database: {e}")),
         }
-        err
     }
 }

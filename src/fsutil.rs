@@ -21,7 +21,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io(path, "write", e));
     }
-    sync_dir(path.parent());
+    if let Some(dir) = path.parent() {
+        sync_dir_strict(dir).map_err(|e| Error::io(dir, "flush", e))?;
+    }
     Ok(())
 }
 
@@ -35,14 +37,25 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Flushes a folder's entries to disk after a rename (a no-op where not supported).
+/// Flushes a folder's entries to disk after a rename, as far as it can; for files whose loss
+/// would only cost a repeat of the work (a bundle being written, a key file just made).
 pub fn sync_dir(dir: Option<&Path>) {
+    if let Some(d) = dir {
+        let _ = sync_dir_strict(d);
+    }
+}
+
+/// Flushes a folder's entries to disk and reports failure: for renames that a commit will
+/// rely on, where a lost entry would leave the store naming a file that is not there.
+/// (Windows has no folder fsync; NTFS journals its metadata, so this is a no-op there.)
+pub fn sync_dir_strict(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
-    if let Some(d) = dir
-        && let Ok(f) = File::open(d)
     {
-        let _ = f.sync_all();
+        File::open(dir)?.sync_all()
     }
     #[cfg(not(unix))]
-    let _ = dir;
+    {
+        let _ = dir;
+        Ok(())
+    }
 }

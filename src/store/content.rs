@@ -119,7 +119,7 @@ impl Store {
 }
 
 /// The journal of content files published by a transaction that has not committed yet.
-const JOURNAL: &str = "publish.journal";
+pub(super) const JOURNAL: &str = "publish.journal";
 
 /// Publishes staged content files into the content folder for one write transaction.
 ///
@@ -144,11 +144,13 @@ impl Publisher {
         }
     }
 
-    /// Moves a fully written and hashed staged file to its place. Returns false if the content
-    /// was already there (the staged copy is then removed).
-    pub fn publish(&mut self, staged: &Path, sha256: &[u8; 32]) -> Result<bool> {
+    /// Moves a fully written and hashed staged file to its place. `recorded` says whether the
+    /// store already has a row for this content: then its file is trusted, the staged copy is
+    /// removed and false returned. A file found at the place with no row is not trusted (it
+    /// could hold anything): the verified staged copy replaces it.
+    pub fn publish(&mut self, staged: &Path, sha256: &[u8; 32], recorded: bool) -> Result<bool> {
         let dest = content_path(&self.root, sha256);
-        if dest.is_file() {
+        if recorded && dest.is_file() {
             let _ = fs::remove_file(staged);
             return Ok(false);
         }
@@ -166,9 +168,13 @@ impl Publisher {
             .and_then(|_| j.sync_data())
             .map_err(|e| Error::io(&jpath, "write", e))?;
         let dir = dest.parent().expect("content paths have a parent");
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+            let content = dir.parent().expect("content subfolders have a parent");
+            crate::fsutil::sync_dir_strict(content).map_err(|e| Error::io(content, "flush", e))?;
+        }
         fs::rename(staged, &dest).map_err(|e| Error::io(&dest, "publish", e))?;
-        crate::fsutil::sync_dir(Some(dir));
+        crate::fsutil::sync_dir_strict(dir).map_err(|e| Error::io(dir, "flush", e))?;
         Ok(true)
     }
 
@@ -177,6 +183,14 @@ impl Publisher {
         if self.journal.take().is_some() {
             let _ = fs::remove_file(self.root.join(STAGING_DIR).join(JOURNAL));
         }
+    }
+
+    /// Call when the commit itself failed: SQLite may still apply the transaction from its
+    /// log when the database is next opened, so whether the files belong is not known here.
+    /// The journal stays; recovery decides from what was committed ([`Store::settle`], or the
+    /// next writer).
+    pub fn commit_failed(mut self) {
+        self.journal.take();
     }
 }
 

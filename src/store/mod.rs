@@ -195,6 +195,35 @@ impl Store {
         &self.conn
     }
 
+    /// After a failed write: closes the connection (so that SQLite settles its log) and opens
+    /// it again, then lets recovery remove published files that no committed row records.
+    /// Returns whether a journal's files turned out to be recorded (the failed commit was
+    /// applied after all).
+    pub fn settle(&mut self) -> Result<bool> {
+        let journal = self.root.join(STAGING_DIR).join(content::JOURNAL);
+        let listed: Vec<[u8; 32]> = fs::read_to_string(&journal)
+            .map(|t| {
+                t.lines()
+                    .filter_map(crate::model::parse_hex::<32>)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fresh = Connection::open_with_flags(
+            self.root.join(DB_FILE),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Dropping the old connection closes it.
+        self.conn = fresh;
+        configure(&self.conn)?;
+        let tx = self.begin()?; // runs recovery
+        drop(tx);
+        let mut recorded = false;
+        for h in &listed {
+            recorded |= self.content_entry(h)?.is_some();
+        }
+        Ok(recorded)
+    }
+
     /// Starts a write transaction. It takes the write lock at once (BEGIN IMMEDIATE), so two
     /// writers never interleave and a second one waits, then fails as busy.
     pub fn begin(&mut self) -> Result<Tx<'_>> {

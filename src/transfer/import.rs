@@ -309,9 +309,16 @@ pub fn import(
         &mut out,
         progress,
     );
-    match result {
-        Ok(()) => {}
-        Err(e) => return Err(refuse(store, Some(&m), e, now)),
+    if let Err(e) = result {
+        // Leave the store settled: whatever a failed commit left is resolved now, from what
+        // the database really holds, rather than by the next writer.
+        let e = match store.settle() {
+            Ok(true) => {
+                e.context("the import is recorded in the store, but its commit reported this error")
+            }
+            _ => e,
+        };
+        return Err(refuse(store, Some(&m), e, now));
     }
     let msg = match out.outcome.as_str() {
         "already-imported" => format!(
@@ -428,7 +435,7 @@ fn apply(
     let mut staged: Vec<Digests> = Vec::new();
     for (h, _) in &to_stage {
         let d = stage_one(reader, &staging, h, progress)?;
-        publisher.publish(&staging.join(staged_name(h)), h)?;
+        publisher.publish(&staging.join(staged_name(h)), h, false)?;
         staged.push(d);
     }
     progress.finish();
@@ -451,7 +458,13 @@ fn apply(
         content_bytes: out.content_bytes,
         note: time_note,
     })?;
-    tx.commit()?;
+    if let Err(e) = tx.commit() {
+        // Whether SQLite applied the transaction anyway is only known once this connection is
+        // closed and the database reopened (a commit record can sit in the log); `settle`
+        // in `import` does that and lets recovery decide about the published files.
+        publisher.commit_failed();
+        return Err(e);
+    }
     publisher.committed();
     out.outcome = "imported".into();
     Ok(())

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, driving the `offsync` executable as an administrator would.
 
 mod common;
+mod crash;
 mod foundation;
 mod sequence;
 mod signing;
