@@ -46,6 +46,8 @@ pub struct SyncReport {
 pub struct SyncOptions {
     /// Accept a source snapshot older than the one the last successful sync took.
     pub allow_older: bool,
+    /// Accept an upstream that would remove (or expire) most of the store, or all of it.
+    pub allow_mass_removal: bool,
 }
 
 /// Runs a sync from `upstream` into `store`. `clock` gives the current time (called at the
@@ -178,6 +180,14 @@ fn run(
     let selected = select(&headers, &criteria, &parents);
     report.categories_only = criteria.is_empty();
     report.selected = selected.len() as u64;
+    if !report.categories_only
+        && (criteria.products.is_empty() || criteria.classifications.is_empty())
+    {
+        report.warnings.push(format!(
+            "no {} chosen: an update needs one of each, so none is selected (see `offsync criteria set`)",
+            if criteria.products.is_empty() { "products are" } else { "classifications are" }
+        ));
+    }
     if report.categories_only {
         report
             .warnings
@@ -197,7 +207,22 @@ fn run(
             }
         }
     }
-    for id in &selected {
+    // What the criteria select, and what the store already holds of this upstream even if
+    // the criteria no longer select it: a stored update is kept current, never frozen.
+    let selected_set: HashSet<&Guid> = selected.iter().collect();
+    let mut to_check: Vec<&Guid> = selected.iter().collect();
+    let mut kept: Vec<&Guid> = headers
+        .keys()
+        .filter(|id| !selected_set.contains(id))
+        .filter(|id| {
+            stored
+                .get(id.as_str())
+                .is_some_and(|s| s.state != StoredState::Removed)
+        })
+        .collect();
+    kept.sort();
+    to_check.extend(kept);
+    for id in to_check {
         let h = &headers[id];
         match classify(h, stored.get(id.as_str())) {
             Change::Unchanged => report.unchanged += 1,
@@ -268,6 +293,30 @@ fn run(
         } else {
             (StoredState::Removed, StoredState::Published)
         };
+        let gone_guard: Vec<&String> = stored
+            .iter()
+            .filter(|(id, h)| {
+                h.state != StoredState::Removed
+                    && Guid::parse(id).is_none_or(|g| !headers.contains_key(&g))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        let live = stored
+            .values()
+            .filter(|h| h.state != StoredState::Removed)
+            .count();
+        if !opts.allow_mass_removal
+            && !gone_guard.is_empty()
+            && (headers.is_empty() || gone_guard.len() * 2 > live && gone_guard.len() > 10)
+        {
+            return Err(Error::other(format!(
+                "the upstream lists {} updates; taking it as complete would mark {} of the {live} stored updates {}",
+                headers.len(),
+                gone_guard.len(),
+                if summary.absent_means_expired { "expired" } else { "removed" }
+            ))
+            .with_hint("an empty or partly copied upstream folder looks like this; check the source, or pass --allow-mass-removal if it is right"));
+        }
         let mut gone: Vec<&String> = stored
             .iter()
             .filter(|(id, h)| {
@@ -374,10 +423,14 @@ fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {
         return Change::Older(s.revision);
     }
     let now_expired = h.publication_state == PublicationState::Expired;
-    if s.revision == h.revision
-        && s.fingerprint == Some(h.fingerprint)
-        && s.state != StoredState::Removed
-    {
+    let same_state = match s.state {
+        StoredState::Published => !now_expired,
+        StoredState::Expired => now_expired,
+        StoredState::Removed => false,
+    };
+    // The stored state is compared too: an update expired by its absence from a catalog
+    // comes back published when it reappears, with the same fingerprint as before.
+    if s.revision == h.revision && s.fingerprint == Some(h.fingerprint) && same_state {
         return Change::Unchanged;
     }
     if now_expired && s.state == StoredState::Published {
@@ -395,8 +448,8 @@ pub fn select(
     if criteria.is_empty() {
         return Vec::new();
     }
-    let products = descendants(&criteria.products, parents);
-    let classes = descendants(&criteria.classifications, parents);
+    let products = crate::store::with_descendants(&criteria.products, parents);
+    let classes = crate::store::with_descendants(&criteria.classifications, parents);
     let langs: Vec<String> = criteria
         .languages
         .iter()
@@ -438,26 +491,6 @@ pub fn select(
     let mut out: Vec<Guid> = chosen.into_iter().collect();
     out.sort();
     out
-}
-
-/// The chosen categories and every category below them (choosing a product family chooses
-/// its products).
-fn descendants(chosen: &[Guid], parents: &HashMap<String, Option<String>>) -> HashSet<String> {
-    let mut set: HashSet<String> = chosen.iter().map(|g| g.to_string()).collect();
-    loop {
-        let before = set.len();
-        for (id, p) in parents {
-            if let Some(p) = p
-                && set.contains(p)
-                && !set.contains(id)
-            {
-                set.insert(id.clone());
-            }
-        }
-        if set.len() == before {
-            return set;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -766,6 +799,13 @@ mod tests {
         )
         .unwrap();
         let before = (ids(&s), s.totals().unwrap().change_seq);
+        let mut revisions_before: Vec<(String, u32)> = s
+            .list_updates(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.update_id, u.revision))
+            .collect();
+        revisions_before.sort();
         let mut next = fixture();
         for u in &mut next.updates {
             u.revision += 1;
@@ -781,11 +821,20 @@ mod tests {
         .unwrap_err();
         assert!(err.message.contains("upstream went away"), "{err}");
         assert_eq!((ids(&s), s.totals().unwrap().change_seq), before);
-        assert!(
-            s.list_updates(&Default::default())
+        let revisions = |s: &Store| -> Vec<(String, u32)> {
+            let mut v: Vec<_> = s
+                .list_updates(&Default::default())
                 .unwrap()
-                .iter()
-                .all(|u| u.revision < 201 || u.revision == 200)
+                .into_iter()
+                .map(|u| (u.update_id, u.revision))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            revisions(&s),
+            revisions_before,
+            "no revision of the failed sync stayed"
         );
         let last = s.last_sync().unwrap().unwrap();
         assert_eq!(last.outcome, "failed");

@@ -7,10 +7,14 @@
 //! derived from the payload length: without a limit, 13 hostile bytes are enough to make
 //! bincode 2 ask the allocator for a terabyte and abort the process.
 
+use super::manifest::{Layout, Manifest};
+use super::names::{METADATA_ENTRY, show_name};
+use super::verify::Finding;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Category, Update};
+use crate::model::{Category, Guid, Update};
 use bincode::config;
 use bincode::error::DecodeError;
+use std::collections::HashSet;
 use std::io::{BufReader, Read};
 
 /// The envelope's magic bytes.
@@ -62,6 +66,12 @@ impl BundleMetadata {
 
 /// Encodes metadata into its envelope.
 pub fn encode_metadata(md: &BundleMetadata) -> Result<Vec<u8>> {
+    encode_metadata_capped(md, MAX_METADATA_BYTES)
+}
+
+/// [`encode_metadata`] with the payload cap as a parameter (so that a test can reach it
+/// without encoding a gigabyte).
+fn encode_metadata_capped(md: &BundleMetadata, cap: u64) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(4096);
     out.extend_from_slice(&METADATA_MAGIC);
     out.extend_from_slice(&METADATA_VERSION.to_le_bytes());
@@ -69,12 +79,10 @@ pub fn encode_metadata(md: &BundleMetadata) -> Result<Vec<u8>> {
     bincode::encode_into_std_write(md, &mut out, config::standard())
         .map_err(|e| Error::other(format!("cannot encode the bundle metadata: {e}")))?;
     let len = (out.len() - ENVELOPE_HEADER_LEN) as u64;
-    if len > MAX_METADATA_BYTES {
+    if len > cap {
         return Err(Error::new(
             ErrorKind::Limit,
-            format!(
-                "the metadata encodes to {len} bytes, more than the format's limit of {MAX_METADATA_BYTES}"
-            ),
+            format!("the metadata encodes to {len} bytes, more than the format's limit of {cap}"),
         ));
     }
     out[12..20].copy_from_slice(&len.to_le_bytes());
@@ -112,28 +120,45 @@ fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
 
 /// bincode's limit counts the memory it is about to claim (a container's length times its
 /// element size, and the in-memory width of every integer), which for honest metadata stays
-/// well under 64 times the encoded length. The limit is a const parameter, so it is picked
-/// from a few tiers, the smallest that covers the payload: a 13-byte payload that announces
-/// a terabyte-long vector meets a 1 MiB limit.
-const CLAIM_FACTOR: u64 = 64;
+/// well under 64 times the encoded length (an empty string claims 8 bytes for its 1-byte
+/// length, a small varint up to 8 for 1 byte, and a container's claim is given back element
+/// by element as they are decoded).
+pub const CLAIM_FACTOR: u64 = 64;
+/// Smallest claim limit: 1 MiB (every payload up to 16 KiB gets it).
+pub const MIN_CLAIM_LIMIT: u64 = 1 << 20;
+/// Largest claim limit: 64 GiB, what a payload at the 1 GiB cap gets.
+pub const MAX_CLAIM_LIMIT: u64 = MAX_METADATA_BYTES * CLAIM_FACTOR;
 
+/// The claim limit bincode decodes a payload of `len` bytes with: the smallest power of two
+/// that is at least `len * CLAIM_FACTOR` and at least [`MIN_CLAIM_LIMIT`]. bincode takes the
+/// limit as a const parameter, hence powers of two; they keep the limit below
+/// `2 * CLAIM_FACTOR * len` (for payloads over 16 KiB), so the largest allocation a hostile
+/// length field can obtain is proportional to the bytes that were actually sent.
+pub fn claim_limit(len: u64) -> u64 {
+    len.saturating_mul(CLAIM_FACTOR)
+        .max(MIN_CLAIM_LIMIT)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX)
+        .min(MAX_CLAIM_LIMIT)
+}
+
+/// Runs `$body` with `$cfg` bound to bincode's standard configuration limited to
+/// [`claim_limit`]`($len)`: one arm per power of two from 2^20 to 2^36.
 macro_rules! with_claim_limit {
-    ($len:expr, |$cfg:ident| $body:expr) => {{
-        let need = ($len).saturating_mul(CLAIM_FACTOR);
-        if need <= 1 << 20 {
-            let $cfg = config::standard().with_limit::<{ 1 << 20 }>();
-            $body
-        } else if need <= 1 << 24 {
-            let $cfg = config::standard().with_limit::<{ 1 << 24 }>();
-            $body
-        } else if need <= 1 << 28 {
-            let $cfg = config::standard().with_limit::<{ 1 << 28 }>();
-            $body
-        } else if need <= 1 << 32 {
-            let $cfg = config::standard().with_limit::<{ 1 << 32 }>();
-            $body
-        } else {
-            let $cfg = config::standard().with_limit::<{ 1 << 36 }>();
+    ($len:expr, |$cfg:ident| $body:expr) => {
+        with_claim_limit!(@arms claim_limit($len), $cfg, $body;
+            20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35)
+    };
+    (@arms $limit:expr, $cfg:ident, $body:expr; $($bits:literal),+) => {{
+        let limit: u64 = $limit;
+        $(
+            if limit <= 1u64 << $bits {
+                let $cfg = config::standard().with_limit::<{ 1usize << $bits }>();
+                $body
+            } else
+        )+
+        {
+            let $cfg = config::standard().with_limit::<{ 1usize << 36 }>();
             $body
         }
     }};
@@ -208,6 +233,116 @@ pub fn decode_metadata_from_reader(r: &mut dyn Read) -> Result<BundleMetadata> {
         )));
     }
     Ok(md)
+}
+
+/// Largest size a file reference in the metadata may declare: 1 TiB, the size cap of one
+/// entry. Update payloads are far smaller; a larger size is a lie that would only confuse
+/// clients and the store's own checks.
+pub const MAX_FILE_REF_BYTES: u64 = 1 << 40;
+/// Most findings [`metadata_problems`] lists; one more says how many were left out.
+const MAX_METADATA_FINDINGS: usize = 50;
+
+/// Well-formed but wrong: metadata that decodes but disagrees with the manifest or with
+/// itself. Checked by `verify` and again by the reader, before any store sees a record.
+///
+/// - the manifest's `counts` (categories, updates, removed) equal what the metadata holds;
+/// - no category id and no update id appears twice (the store keys both by id);
+/// - every GUID is in canonical form (36 characters, lowercase hex): bincode does not run
+///   [`Guid::parse`], so without this check a GUID could be any string;
+/// - no file reference declares more than [`MAX_FILE_REF_BYTES`], and a file reference
+///   whose SHA-256 names a content file the bundle carries declares that file's size.
+///
+/// A file reference whose content the bundle does not carry is not a problem: the exporter
+/// leaves out content its store lacks, and the importing store records it as missing.
+pub(crate) fn metadata_problems(
+    md: &BundleMetadata,
+    m: &Manifest,
+    layout: &Layout,
+) -> Vec<Finding> {
+    const SUBJECT: &str = METADATA_ENTRY;
+    let mut out: Vec<Finding> = Vec::new();
+    let mut left_out = 0usize;
+    let mut bad = |message: String| {
+        if out.len() < MAX_METADATA_FINDINGS {
+            out.push(Finding::new(ErrorKind::Corrupt, SUBJECT, message));
+        } else {
+            left_out += 1;
+        }
+    };
+    let counted = [
+        (
+            "categories",
+            md.categories.len() as u64,
+            m.counts.categories,
+        ),
+        ("updates", md.updates.len() as u64, m.counts.updates),
+        ("removed updates", md.removed_count(), m.counts.removed),
+    ];
+    for (what, have, said) in counted {
+        if have != said {
+            bad(format!("holds {have} {what}, the manifest counts {said}"));
+        }
+    }
+    fn bad_guid(what: &str, g: &Guid, bad: &mut dyn FnMut(String)) {
+        if Guid::parse(g.as_str()).as_ref() != Some(g) {
+            bad(format!(
+                "{what} {} is not a GUID in canonical form",
+                show_name(g.as_str().as_bytes())
+            ));
+        }
+    }
+    let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.categories.len());
+    for c in &md.categories {
+        bad_guid("category id", &c.id, &mut bad);
+        if let Some(p) = &c.parent {
+            bad_guid("parent of a category", p, &mut bad);
+        }
+        if !seen.insert(&c.id) {
+            bad(format!(
+                "lists category {} twice",
+                show_name(c.id.as_str().as_bytes())
+            ));
+        }
+    }
+    let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.updates.len());
+    for r in &md.updates {
+        let u = &r.update;
+        let id = show_name(u.id.as_str().as_bytes());
+        bad_guid("update id", &u.id, &mut bad);
+        if !seen.insert(&u.id) {
+            bad(format!("lists update {id} twice"));
+        }
+        for g in u.categories.iter().chain(&u.supersedes) {
+            bad_guid(&format!("a GUID cited by update {id}"), g, &mut bad);
+        }
+        for b in &u.bundled {
+            bad_guid(&format!("a bundled update of {id}"), &b.id, &mut bad);
+        }
+        for f in &u.files {
+            let Some(size) = f.size else { continue };
+            let name = show_name(f.name.as_bytes());
+            if size > MAX_FILE_REF_BYTES {
+                bad(format!(
+                    "update {id} declares file {name} of {size} bytes, more than the limit of {MAX_FILE_REF_BYTES}"
+                ));
+            } else if let Some(carried) = f.sha256.and_then(|h| layout.files.get(&h))
+                && carried.size != size
+            {
+                bad(format!(
+                    "update {id} declares file {name} of {size} bytes, the bundle carries it with {} bytes",
+                    carried.size
+                ));
+            }
+        }
+    }
+    if left_out > 0 {
+        out.push(Finding::new(
+            ErrorKind::Corrupt,
+            SUBJECT,
+            format!("and {left_out} more problem(s) of this kind"),
+        ));
+    }
+    out
 }
 
 fn decode_error(e: DecodeError) -> Error {

@@ -7,7 +7,7 @@
 //! and SHA-256 of every entry it reads, and the SHA-256 of every whole content file.
 
 use super::manifest::{self, Layout, Manifest};
-use super::metadata::{BundleMetadata, decode_metadata};
+use super::metadata::{BundleMetadata, decode_metadata, metadata_problems};
 use super::names::{METADATA_ENTRY, SUMS_FILE};
 use super::verify::{find_manifest, locate, read_capped, read_manifest_bytes, sums_cap};
 use super::volume::{self, ReadFailure, ScannedEntry};
@@ -230,9 +230,20 @@ impl BundleReader {
         let index = *self.layout.by_path.get(METADATA_ENTRY).ok_or_else(|| {
             Error::new(ErrorKind::Incomplete, "the manifest lists no metadata.bin")
         })?;
-        let mut bytes = Vec::with_capacity(self.manifest.entries[index].size.min(1 << 30) as usize);
+        let mut bytes =
+            Vec::with_capacity(self.manifest.entries[index].size.min(16 << 20) as usize);
         self.read_listed(index, &mut bytes)?;
-        decode_metadata(&bytes).map_err(|e| e.context("metadata.bin"))
+        let md = decode_metadata(&bytes).map_err(|e| e.context("metadata.bin"))?;
+        drop(bytes);
+        // Well-formed but wrong (counts, duplicate keys, absurd sizes): refused here too, so
+        // that an importer never depends on having run verify first.
+        if let Some(p) = metadata_problems(&md, &self.manifest, &self.layout)
+            .into_iter()
+            .next()
+        {
+            return Err(p.into_error());
+        }
+        Ok(md)
     }
 
     /// Streams a content file into `w`, piece after piece, checking each piece's CRC, size

@@ -6,7 +6,8 @@
 //! before anything inside it is parsed, so the ZIP code only ever sees vouched-for bytes.
 
 use super::manifest::{self, Layout, MAX_MANIFEST_BYTES, Manifest, Sha256Hex};
-use super::names::{MANIFEST_FILE, SUMS_FILE};
+use super::metadata::{decode_metadata, metadata_problems};
+use super::names::{MANIFEST_FILE, METADATA_ENTRY, SUMS_FILE};
 use super::volume::{self, ReadFailure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::{Progress, Unit};
@@ -144,8 +145,18 @@ pub fn read_manifest_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    // Only regular files: opening a FIFO blocks until someone writes to it, and a device
+    // never ends. (Checked before opening, since the open itself is what blocks.)
+    let md = fs::metadata(path).map_err(|e| Error::io(path, "stat", e))?;
+    if !md.is_file() {
+        return Err(not_a_file(path));
+    }
     let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+    let md = f.metadata().map_err(|e| Error::io(path, "stat", e))?;
+    if !md.is_file() {
+        return Err(not_a_file(path));
+    }
+    let len = md.len();
     if len > cap {
         return Err(Error::new(
             ErrorKind::Limit,
@@ -169,6 +180,16 @@ pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
         ));
     }
     Ok(out)
+}
+
+fn not_a_file(path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Corrupt,
+        format!(
+            "{} is not a regular file (a bundle holds only regular files)",
+            path.display()
+        ),
+    )
 }
 
 /// Largest `SHA256SUMS` worth reading for a manifest: a line per volume and some slack.
@@ -203,7 +224,7 @@ pub fn locate(paths: &[PathBuf], manifest: &Manifest) -> Result<Located> {
                     continue;
                 }
                 c
-            } else if place.file_name().is_some_and(|n| n == v.name.as_str()) {
+            } else if place.file_name().is_some_and(|n| n == v.name.as_str()) && place.is_file() {
                 place.to_path_buf()
             } else {
                 continue;
@@ -527,7 +548,7 @@ impl Checker<'_> {
         };
         let len = self.m.volumes[vol as usize - 1].size;
         let scan = volume::scan_volume(&mut ov.file, len, self.m, self.layout, vol);
-        report.findings.extend(scan.findings);
+        push_capped(report, scan.findings, &vname);
         if scan.foreign {
             return;
         }
@@ -550,7 +571,17 @@ impl Checker<'_> {
                     join = Some(j);
                 }
             }
-            let mut sink = JoinSink(join.as_mut().map(|j| &mut j.sha));
+            // metadata.bin is kept (it is at most MAX_METADATA_BYTES, see the manifest check)
+            // and decoded once its bytes are known to be the ones the manifest lists.
+            let is_metadata = listed.path == METADATA_ENTRY;
+            let mut metadata_read = false;
+            let mut metadata = Vec::new();
+            let mut sink = if is_metadata {
+                metadata.reserve(listed.size.min(METADATA_PREALLOC) as usize);
+                EntrySink::Keep(&mut metadata)
+            } else {
+                EntrySink::Join(join.as_mut().map(|j| &mut j.sha))
+            };
             let progress = self.progress;
             let bytes_read = &mut report.bytes_read;
             let mut advance = |n: u64| {
@@ -562,6 +593,9 @@ impl Checker<'_> {
                     report.entries_checked += 1;
                     if let Some(j) = join {
                         j.next += listed.size;
+                    }
+                    if is_metadata {
+                        metadata_read = true;
                     }
                 }
                 Err(ReadFailure::Entry(finding)) => {
@@ -576,12 +610,27 @@ impl Checker<'_> {
                         .push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
                 }
             }
+            if metadata_read {
+                self.check_metadata(&metadata, report);
+            }
+        }
+    }
+
+    /// Decodes metadata.bin (its bytes already matched the manifest) and checks what it holds
+    /// against the manifest: a bundle whose metadata an importer would refuse fails here too.
+    fn check_metadata(&self, bytes: &[u8], report: &mut VerifyReport) {
+        match decode_metadata(bytes) {
+            Ok(md) => report
+                .findings
+                .extend(metadata_problems(&md, self.m, self.layout)),
+            Err(e) => report.push(error_finding(e, METADATA_ENTRY)),
         }
     }
 
     /// Entries listed but absent from their (examined) volume, and the whole-file hashes of
     /// files cut into pieces.
     fn finish(&mut self, report: &mut VerifyReport) {
+        let mut absent = Vec::new();
         for (i, e) in self.m.entries.iter().enumerate() {
             let examined = self
                 .scanned
@@ -589,13 +638,14 @@ impl Checker<'_> {
                 .copied()
                 .unwrap_or(false);
             if examined && !self.present.contains(&i) {
-                report.push(Finding::new(
+                absent.push(Finding::new(
                     ErrorKind::Incomplete,
                     &e.path,
                     format!("listed in volume {} but not found in it", e.volume),
                 ));
             }
         }
+        push_capped(report, absent, "the bundle");
         let joins = std::mem::take(&mut self.joins);
         for (file, j) in joins {
             let Some(layout) = self.layout.files.get(&file) else {
@@ -619,18 +669,51 @@ impl Checker<'_> {
     }
 }
 
-/// A sink that feeds a whole-file hash, or nothing.
-struct JoinSink<'a>(Option<&'a mut Sha256>);
+/// Where verify puts an entry's bytes: into a whole-file hash (pieces), nowhere, or kept
+/// (metadata.bin, decoded once read).
+enum EntrySink<'a> {
+    Join(Option<&'a mut Sha256>),
+    Keep(&'a mut Vec<u8>),
+}
 
-impl Write for JoinSink<'_> {
+impl Write for EntrySink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(h) = self.0.as_mut() {
-            h.update(buf);
+        match self {
+            EntrySink::Join(Some(h)) => h.update(buf),
+            EntrySink::Join(None) => {}
+            EntrySink::Keep(v) => v.extend_from_slice(buf),
         }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Bytes reserved up front for metadata.bin while verify reads it; more grows as read.
+const METADATA_PREALLOC: u64 = 16 << 20;
+
+/// Most findings reported for one volume (and for the entries missing from all volumes):
+/// a hostile volume of 100,000 bad entries is reported with a count, not 100,000 lines.
+pub const MAX_FINDINGS_PER_VOLUME: usize = 100;
+
+/// Appends `findings`, at most [`MAX_FINDINGS_PER_VOLUME`] of them and then one that says
+/// how many were left out (with the category of the first one left out).
+fn push_capped(report: &mut VerifyReport, findings: Vec<Finding>, subject: &str) {
+    let total = findings.len();
+    let mut it = findings.into_iter();
+    report
+        .findings
+        .extend(it.by_ref().take(MAX_FINDINGS_PER_VOLUME));
+    if let Some(next) = it.next() {
+        report.push(Finding::new(
+            next.kind,
+            subject,
+            format!(
+                "{} more finding(s) not listed",
+                total - MAX_FINDINGS_PER_VOLUME
+            ),
+        ));
     }
 }
 

@@ -463,6 +463,11 @@ pub struct CentralEntry {
     pub size: u64,
     pub header_offset: u64,
     pub external_attrs: u32,
+    /// Length of the record's file comment (the format writes none).
+    pub comment_len: u16,
+    /// The first extra field other than ZIP64 (its id), or a malformed extra field (None
+    /// inside): the format writes only the ZIP64 one.
+    pub foreign_extra: Option<Option<u16>>,
 }
 
 impl CentralEntry {
@@ -678,6 +683,8 @@ pub fn read_central<R: Read + Seek>(
             size: u64::from(le32(&h, 24)),
             header_offset: u64::from(le32(&h, 42)),
             external_attrs: le32(&h, 38),
+            comment_len: c as u16,
+            foreign_extra: foreign_extra(&extra),
         };
         // ZIP64 values replace, in this order, the fields that hold the marker.
         let wants = [
@@ -720,6 +727,33 @@ pub fn read_central<R: Read + Seek>(
     Ok(out)
 }
 
+/// The first extra field that is not ZIP64 (`Some(Some(id))`), or `Some(None)` when the
+/// extra fields do not parse (a length running past the end); `None` when all is ZIP64.
+fn foreign_extra(extra: &[u8]) -> Option<Option<u16>> {
+    let mut at = 0;
+    while at < extra.len() {
+        if at + 4 > extra.len() {
+            return Some(None);
+        }
+        let (tag, len) = (le16(extra, at), le16(extra, at + 2) as usize);
+        if at + 4 + len > extra.len() {
+            return Some(None);
+        }
+        if tag != ZIP64_EXTRA {
+            return Some(Some(tag));
+        }
+        at += 4 + len;
+    }
+    None
+}
+
+fn show_extra(f: Option<u16>) -> String {
+    match f {
+        Some(id) => format!("an extra field of type {id:#06x} (only ZIP64 is allowed)"),
+        None => "a malformed extra field".into(),
+    }
+}
+
 fn find_extra(extra: &[u8], id: u16) -> Option<&[u8]> {
     let mut at = 0;
     while at + 4 <= extra.len() {
@@ -734,7 +768,8 @@ fn find_extra(extra: &[u8], id: u16) -> Option<&[u8]> {
 }
 
 /// Checks an entry's local header against its central record and returns where its data
-/// starts. A disagreement means two readers could see two different files: unsafe.
+/// starts. A disagreement means two readers could see two different files: unsafe. Extra
+/// fields other than ZIP64 (in either header) are unsafe too, and a file comment is corrupt.
 pub fn read_local<R: Read + Seek + ?Sized>(
     r: &mut R,
     e: &CentralEntry,
@@ -765,6 +800,17 @@ pub fn read_local<R: Read + Seek + ?Sized>(
             super::names::show_name(name),
             super::names::show_name(&e.name)
         )));
+    }
+    // Extra fields can carry what the format never uses and another reader might act on
+    // (Unix modes and link targets, NTFS times, AES encryption): only ZIP64 is allowed.
+    if let Some(f) = e.foreign_extra.or_else(|| foreign_extra(extra)) {
+        return Err(unsafe_(format!("the entry has {}", show_extra(f))));
+    }
+    if e.comment_len != 0 {
+        return Err(corrupt(
+            subject,
+            "the entry has a file comment; bundle volumes have none".into(),
+        ));
     }
     if le16(&h, 6) != e.flags || le16(&h, 8) != e.method {
         return Err(unsafe_(

@@ -6,7 +6,7 @@ mod keys;
 mod progress;
 
 use crate::commands;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ Exit codes:
 #[derive(Parser, Debug)]
 #[command(name = "offsync", version, after_long_help = EXIT_CODES)]
 pub struct Cli {
-    /// Show no progress bars and no notes (errors are still printed).
+    /// Show no progress bars and no notes or warnings on stderr (errors are still printed).
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
@@ -84,6 +84,11 @@ pub enum Command {
         /// Accept an upstream snapshot (an offline catalog) older than the last one synced.
         #[arg(long)]
         allow_older: bool,
+        /// Accept an upstream that would remove (or expire) more than half of the stored
+        /// updates, or all of them (otherwise refused: an empty or partly copied folder looks
+        /// like that).
+        #[arg(long)]
+        allow_mass_removal: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -353,10 +358,13 @@ fn report_error(e: &Error) {
 /// with success, as the reader has what it wanted.
 pub fn out(text: &str) {
     let mut o = std::io::stdout().lock();
-    if let Err(e) = o.write_all(text.as_bytes()).and_then(|_| o.flush())
-        && e.kind() == std::io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0);
+    if let Err(e) = o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        // Output that did not arrive is a failure a script must see (a full disk, say).
+        let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+        std::process::exit(ErrorKind::Storage.exit_code().into());
     }
 }
 
@@ -412,15 +420,15 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
             store,
             from,
             allow_older,
+            allow_mass_removal,
             json,
-        } => commands::sync::run(
-            &store.store,
-            from.as_deref(),
-            allow_older,
-            json,
-            &now,
-            progress,
-        ),
+        } => {
+            let opts = crate::sync::SyncOptions {
+                allow_older,
+                allow_mass_removal,
+            };
+            commands::sync::run(&store.store, from.as_deref(), &opts, json, &now, progress)
+        }
         Command::Content(ContentCmd::Import { store, dir, json }) => {
             commands::content::import(&store.store, &dir, json, now(), progress)
         }
@@ -501,7 +509,8 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
                 metadata_only,
                 max_volume_size,
                 created,
-                valid_until: valid_for.map(|secs| crate::time::Timestamp(created.0 + secs)),
+                valid_until: valid_for
+                    .map(|secs| crate::time::Timestamp(created.0.saturating_add(secs))),
                 signer,
             };
             commands::export::run(&store.store, &opts, json, now(), progress)

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 pub struct TermProgress {
     enabled: bool,
+    quiet: bool,
     bar: Mutex<Option<ProgressBar>>,
 }
 
@@ -16,6 +17,7 @@ impl TermProgress {
     pub fn new(quiet: bool) -> TermProgress {
         TermProgress {
             enabled: !quiet && std::io::stderr().is_terminal(),
+            quiet,
             bar: Mutex::new(None),
         }
     }
@@ -56,6 +58,9 @@ impl Progress for TermProgress {
     }
 
     fn note(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
         match self.bar.lock().expect("progress lock").as_ref() {
             Some(b) => b.println(line),
             None => eprintln!("{line}"),

@@ -191,7 +191,7 @@ pub fn run(
         valid_until: None,
         signer: None,
     };
-    let e = export(&mut store, &opts, clock(), progress)?;
+    let e = export(&store, &opts, clock(), progress)?;
     say(format!(
         "\n9. exported {} bundle {} (sequence {}) to {}: {} updates, {} content files ({}) in {} volume(s) of at most 96 KiB; {} referenced file(s) the store lacks",
         e.kind,

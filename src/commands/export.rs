@@ -15,8 +15,8 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<()> {
     check_out_dir(&opts.out)?;
-    let mut store = Store::open(dir)?;
-    let r = export(&mut store, opts, now, progress)?;
+    let store = Store::open(dir)?;
+    let r = export(&store, opts, now, progress)?;
     if json {
         return out_json(&r);
     }

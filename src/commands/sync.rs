@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 pub fn run(
     dir: &Path,
     from: Option<&Path>,
-    allow_older: bool,
+    opts: &SyncOptions,
     json: bool,
     clock: &dyn Fn() -> Timestamp,
     progress: &dyn Progress,
@@ -28,13 +28,7 @@ pub fn run(
             })?,
     };
     let mut up = crate::upstream::open(&source)?;
-    let report = sync(
-        &mut store,
-        up.as_mut(),
-        &SyncOptions { allow_older },
-        clock,
-        progress,
-    )?;
+    let report = sync(&mut store, up.as_mut(), opts, clock, progress)?;
     if json {
         return out_json(&report);
     }

@@ -8,7 +8,9 @@ pub fn set(dir: &Path, source: &Path, now: Timestamp) -> Result<()> {
     let mut store = Store::open(dir)?;
     // Check now that it can be opened, rather than at the next (perhaps scheduled) sync.
     let up = crate::upstream::open(source)?;
-    let abs = std::fs::canonicalize(source).map_err(|e| Error::io(source, "resolve", e))?;
+    // An absolute path as the operator wrote it (canonicalize would give \\?\ paths on
+    // Windows and resolve links the operator may mean to keep).
+    let abs = std::path::absolute(source).map_err(|e| Error::io(source, "resolve", e))?;
     store.set_setting("upstream", &abs.to_string_lossy())?;
     store.log(
         "UPSTREAM",

@@ -27,6 +27,7 @@ pub struct ExportRecord {
     pub content_files: u64,
     pub content_bytes: u64,
     pub missing_files: u64,
+    pub metadata_only: bool,
 }
 
 /// A finished import (only successful imports are recorded: a refused bundle leaves the
@@ -56,7 +57,8 @@ impl Store {
             .conn
             .query_row(
                 "SELECT sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished, path,
-                        manifest_sha256, categories, updates, removed, content_files, content_bytes, missing_files
+                        manifest_sha256, categories, updates, removed, content_files, content_bytes, missing_files,
+                        metadata_only
                  FROM exports ORDER BY sequence DESC LIMIT 1",
                 [],
                 |r| {
@@ -77,6 +79,7 @@ impl Store {
                         content_files: r.get::<_, i64>(13)? as u64,
                         content_bytes: r.get::<_, i64>(14)? as u64,
                         missing_files: r.get::<_, i64>(15)? as u64,
+                        metadata_only: r.get(16)?,
                     })
                 },
             )
@@ -186,34 +189,6 @@ pub struct StoredDoc {
 }
 
 impl Tx<'_> {
-    pub fn record_export(&mut self, r: &ExportRecord) -> Result<()> {
-        self.execute(
-            "INSERT INTO exports(sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished,
-                                 path, manifest_sha256, categories, updates, removed, content_files, content_bytes,
-                                 missing_files)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            params![
-                r.sequence as i64,
-                r.bundle_id,
-                r.kind,
-                r.base_sequence.map(|v| v as i64),
-                r.changes_from as i64,
-                r.changes_to as i64,
-                r.created,
-                r.finished,
-                r.path,
-                r.manifest_sha256,
-                r.categories as i64,
-                r.updates as i64,
-                r.removed as i64,
-                r.content_files as i64,
-                r.content_bytes as i64,
-                r.missing_files as i64
-            ],
-        )?;
-        Ok(())
-    }
-
     pub fn record_import(&mut self, r: &ImportRecord) -> Result<()> {
         self.execute(
             "INSERT INTO imports(source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
@@ -345,4 +320,94 @@ fn imports_where(
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The store's write lock held across reads made through `&Store` (an export reads with the
+/// ordinary query methods and must see one state, and must be the only one choosing the next
+/// sequence number). Released (rolled back) when dropped without [`WriteLock::commit`].
+pub struct WriteLock<'a> {
+    conn: &'a Connection,
+    open: bool,
+}
+
+impl Store {
+    /// Takes the write lock (BEGIN IMMEDIATE; waits for the busy timeout, then fails as busy).
+    pub fn write_lock(&self) -> Result<WriteLock<'_>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(WriteLock {
+            conn: &self.conn,
+            open: true,
+        })
+    }
+
+    /// The store's change sequence: the value the last change took.
+    pub fn change_seq(&self) -> Result<u64> {
+        let v: String = self.conn.query_row(
+            "SELECT value FROM store_info WHERE key = 'change_seq'",
+            [],
+            |r| r.get(0),
+        )?;
+        v.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::StoreDamaged,
+                format!("change_seq '{v}' is not a number"),
+            )
+        })
+    }
+
+    /// The change sequence up to which the last export that carried content carried it (0
+    /// when none did).
+    pub fn last_content_export_seq(&self) -> Result<u64> {
+        let v: Option<i64> = self.conn.query_row(
+            "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(v.unwrap_or(0) as u64)
+    }
+}
+
+impl WriteLock<'_> {
+    pub fn record_export(&self, r: &ExportRecord) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO exports(sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished,
+                                 path, manifest_sha256, categories, updates, removed, content_files, content_bytes,
+                                 missing_files, metadata_only)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                r.sequence as i64,
+                r.bundle_id,
+                r.kind,
+                r.base_sequence.map(|v| v as i64),
+                r.changes_from as i64,
+                r.changes_to as i64,
+                r.created,
+                r.finished,
+                r.path,
+                r.manifest_sha256,
+                r.categories as i64,
+                r.updates as i64,
+                r.removed as i64,
+                r.content_files as i64,
+                r.content_bytes as i64,
+                r.missing_files as i64,
+                r.metadata_only
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }

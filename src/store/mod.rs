@@ -16,11 +16,11 @@ mod write;
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
 pub use exchange::{
-    ExportRecord, ImportRecord, StoredDoc, TrustedKey, imports_from, last_import_time,
+    ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock, imports_from, last_import_time,
 };
 pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
-    SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,
+    SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
 };
 pub use write::{StoredState, Tx, encode_doc};
 

@@ -254,6 +254,10 @@ impl Store {
         let cats = category_titles(&self.conn)?;
         let ucats = update_categories(&self.conn)?;
         let superseded = superseded_set(&self.conn)?;
+        // A product family filters by its products too, as in the criteria.
+        let parents = category_parents(&self.conn)?;
+        let expand = |v: &[Guid]| (!v.is_empty()).then(|| with_descendants(v, &parents));
+        let (products, classes) = (expand(&f.products), expand(&f.classifications));
         let mut st = self.conn.prepare(
             "SELECT update_id, revision, title, kb, state, declined, update_type, changed_seq FROM updates
              ORDER BY title, update_id",
@@ -275,10 +279,11 @@ impl Store {
         for row in rows {
             let (id, revision, title, kb, state, declined, update_type, seq) = row?;
             let my = ucats.get(&id).unwrap_or(&empty);
-            let has = |want: &[Guid]| {
-                want.is_empty() || want.iter().any(|g| my.iter().any(|c| c == g.as_str()))
+            let has = |want: &Option<HashSet<String>>| {
+                want.as_ref()
+                    .is_none_or(|w| my.iter().any(|c| w.contains(c)))
             };
-            if !has(&f.products) || !has(&f.classifications) {
+            if !has(&products) || !has(&classes) {
                 continue;
             }
             if f.kb
@@ -287,7 +292,7 @@ impl Store {
             {
                 continue;
             }
-            let shown_state = if declined {
+            let shown_state = if declined && state != "removed" {
                 "declined".to_string()
             } else {
                 state
@@ -427,7 +432,7 @@ impl Store {
                 present: content_present(&self.conn, f.sha256.as_ref(), f.sha1.as_ref())?,
             });
         }
-        let shown = if declined {
+        let shown = if declined && state != StoredState::Removed {
             "declined".to_string()
         } else {
             state.as_str().to_string()
@@ -440,7 +445,12 @@ impl Store {
             u.title("en").to_string(),
             u.kb.clone(),
             shown,
-            !superseded_by.is_empty(),
+            self.conn.query_row(
+                "SELECT EXISTS(SELECT 1 FROM supersedence s JOIN updates n ON n.update_id = s.update_id
+                 WHERE s.supersedes = ?1 AND n.state != 'removed')",
+                [id],
+                |r| r.get(0),
+            )?,
             u.update_type.clone(),
             seq,
         );
@@ -713,5 +723,28 @@ fn summary(
         superseded,
         update_type,
         changed_seq: seq as u64,
+    }
+}
+
+/// The chosen categories and every category below them (choosing a product family chooses
+/// its products), given each category's parent.
+pub fn with_descendants(
+    chosen: &[Guid],
+    parents: &HashMap<String, Option<String>>,
+) -> HashSet<String> {
+    let mut set: HashSet<String> = chosen.iter().map(|g| g.to_string()).collect();
+    loop {
+        let before = set.len();
+        for (id, p) in parents {
+            if let Some(p) = p
+                && set.contains(p)
+                && !set.contains(id)
+            {
+                set.insert(id.clone());
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
     }
 }

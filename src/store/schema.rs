@@ -135,6 +135,10 @@ const MIGRATIONS: &[&str] = &[
         added TEXT NOT NULL
     );
     "#,
+    // 4: whether an export carried content, so that the next one knows from where to carry it.
+    r#"
+    ALTER TABLE exports ADD COLUMN metadata_only INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -231,12 +231,23 @@ impl<'a> Tx<'a> {
 
     /// Sets the local `declined` decision; returns whether it changed.
     pub fn set_declined(&mut self, id: &str, declined: bool) -> Result<bool> {
+        let current: Option<bool> = self
+            .tx
+            .query_row(
+                "SELECT declined FROM updates WHERE update_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if current.is_none_or(|c| c == declined) {
+            return Ok(false);
+        }
         let seq = self.next_seq();
-        let n = self.tx.execute(
-            "UPDATE updates SET declined = ?1, changed_seq = ?2 WHERE update_id = ?3 AND declined != ?1",
+        self.tx.execute(
+            "UPDATE updates SET declined = ?1, changed_seq = ?2 WHERE update_id = ?3",
             params![declined as i64, seq as i64, id],
         )?;
-        Ok(n > 0)
+        Ok(true)
     }
 
     /// Replaces the criteria of one kind (`product`, `classification`, `language`).

@@ -60,11 +60,15 @@ pub struct MissingOut {
 }
 
 pub fn export(
-    store: &mut Store,
+    store: &Store,
     opts: &ExportOptions,
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
+    // The store's write lock, held from choosing the sequence number to recording the export:
+    // every read below sees one state of the store (a sync cannot slip in between), and two
+    // exports can never take the same sequence number.
+    let lock = store.write_lock()?;
     let last = store.last_export()?;
     let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
     let full = opts.full || last.is_none();
@@ -72,7 +76,14 @@ pub fn export(
         (Some(l), false) => (BundleKind::Incremental, Some(l.sequence), l.changes_to),
         _ => (BundleKind::Full, None, 0),
     };
-    let to = store.totals()?.change_seq;
+    let to = store.change_seq()?;
+    // Content is carried from the last export that carried content: a metadata-only export
+    // in between must not make the next one forget the files it left out.
+    let content_from = if full {
+        0
+    } else {
+        store.last_content_export_seq()?
+    };
 
     let categories = store.categories_changed_since(from)?;
     let mut updates: Vec<UpdateRecord> = Vec::new();
@@ -119,8 +130,8 @@ pub fn export(
                 }
             }
         }
-        if from > 0 {
-            for (h, size) in store.referenced_content_added_since(from)? {
+        if !full {
+            for (h, size) in store.referenced_content_added_since(content_from)? {
                 content.entry(h).or_insert_with(|| ContentFile {
                     sha256: h,
                     size,
@@ -205,8 +216,7 @@ pub fn export(
         missing,
         signed_by,
     };
-    let mut tx = store.begin()?;
-    tx.record_export(&ExportRecord {
+    lock.record_export(&ExportRecord {
         sequence,
         bundle_id: m.bundle_id.clone(),
         kind: report.kind.clone(),
@@ -223,8 +233,9 @@ pub fn export(
         content_files: report.content_files,
         content_bytes: report.content_bytes,
         missing_files: report.missing.len() as u64,
+        metadata_only: opts.metadata_only,
     })?;
-    tx.commit()?;
+    lock.commit()?;
     store.log(
         "EXPORT",
         &format!(

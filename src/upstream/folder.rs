@@ -95,11 +95,11 @@ impl Upstream for FolderSource {
             Unit::Items,
         );
         for (key, path) in self.files.iter().enumerate() {
-            let (bytes, doc) = self.read(path)?;
+            let (_, doc) = self.read(path)?;
             let item = match doc {
                 Document::Category(c) => ScanItem::Category(c),
                 Document::Update(u) => {
-                    ScanItem::Update(header(&u, crate::hash::sha256(&bytes), key as u64))
+                    ScanItem::Update(header(&u, super::fingerprint(&u)?, key as u64))
                 }
             };
             sink(item)?;

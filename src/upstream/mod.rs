@@ -12,6 +12,7 @@
 pub mod folder;
 pub mod parent;
 pub mod upd_xml;
+pub mod wsusscn2;
 
 use crate::error::Result;
 use crate::model::{Category, Guid, PublicationState, Update};
@@ -86,11 +87,28 @@ pub trait Upstream {
     ) -> Result<()>;
 }
 
-/// Opens the source named by `spec`: an offsync store folder (it has `offsync.db`), or a
-/// folder of `upd:Update` documents.
+/// Opens the source named by `spec`: Microsoft's offline scan catalog (a file whose name
+/// ends in `.cab`), an offsync store folder (it has `offsync.db`), or a folder of
+/// `upd:Update` documents.
 pub fn open(spec: &Path) -> Result<Box<dyn Upstream>> {
+    if spec
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("cab"))
+    {
+        return Ok(Box::new(wsusscn2::Wsusscn2Source::open(spec)?));
+    }
     if crate::store::Store::is_store(spec) {
         return Ok(Box::new(parent::ParentStore::open(spec)?));
     }
     Ok(Box::new(folder::FolderSource::open(spec)?))
+}
+
+/// The fingerprint of an update as the store would keep it: a digest of its normalised
+/// encoding (publication state included). Two descriptions of the same revision that differ
+/// only in layout (whitespace, attribute order, encoding, which source they came from) have
+/// the same fingerprint, so they are neither a conflict nor a change.
+pub fn fingerprint(u: &Update) -> Result<[u8; 32]> {
+    let mut n = u.clone();
+    n.normalize();
+    Ok(crate::hash::sha256(&crate::store::encode_doc(&n)?))
 }

@@ -79,11 +79,9 @@ impl Upstream for ParentStore {
             let state: String = r.get(2)?;
             let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
             let u = Self::with_state(crate::store::decode_update_doc(&doc)?, state);
-            let mut fp_input = doc;
-            fp_input.extend_from_slice(state.as_str().as_bytes());
             sink(ScanItem::Update(header(
                 &u,
-                crate::hash::sha256(&fp_input),
+                super::fingerprint(&u)?,
                 key as u64,
             )))?;
             progress.advance(1);

@@ -91,6 +91,12 @@ impl Fragments {
         self.b.category_type.as_deref()
     }
 
+    /// `Properties/@UpdateType` (`Software`, `Category`, `Detectoid`...), when a core
+    /// fragment gave one.
+    pub fn update_type(&self) -> Option<&str> {
+        self.b.update_type.as_deref()
+    }
+
     /// The title in `lang`, else in English, else in any language read.
     pub fn title(&self, lang: &str) -> Option<&str> {
         let l = &self.b.localized;

@@ -565,3 +565,52 @@ fn real_update_documents_sync_when_present() {
     // 29 LocalizedProperties, each in its own language (the real-data README says 27).
     assert_eq!(u["titles"].as_object().unwrap().len(), 29);
 }
+
+#[test]
+fn an_empty_upstream_does_not_tombstone_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = synced_store(dir.path(), "s");
+    let empty = dir.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let before = fingerprint(&s);
+    let (code, _, err) = run_any(&["sync", "--store", p(&s), "--from", p(&empty)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--allow-mass-removal"), "{err}");
+    let after = fingerprint(&s);
+    for (table, rows) in &before {
+        if table != "sync_runs" {
+            assert_eq!(rows, &after[table], "table {table} changed");
+        }
+    }
+    let r = json(&[
+        "sync",
+        "--store",
+        p(&s),
+        "--from",
+        p(&empty),
+        "--allow-mass-removal",
+        "--json",
+    ]);
+    assert_eq!(r["removed"], 13);
+}
+
+#[test]
+fn list_filters_take_families_and_any_kb_spelling_and_decline_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = synced_store(dir.path(), "s");
+    let fam = list(&s, &["--product", "Windows"]);
+    // Every update but Office's and the two bundle children, which have no category of their own.
+    assert_eq!(fam.len(), list(&s, &[]).len() - 3, "{fam:#?}");
+    assert!(
+        fam.iter()
+            .all(|r| r["products"][0].as_str().unwrap().starts_with("Windows"))
+    );
+    assert_eq!(list(&s, &["--kb", "kb5034122"]).len(), 1);
+    run(&["updates", "decline", "--store", p(&s), "KB5034122"], 0);
+    let seq = json(&["status", "--store", p(&s), "--json"])["totals"]["change_seq"].clone();
+    run(&["updates", "decline", "--store", p(&s), "KB5034122"], 0);
+    assert_eq!(
+        json(&["status", "--store", p(&s), "--json"])["totals"]["change_seq"],
+        seq
+    );
+}

@@ -1,9 +1,11 @@
 //! Integration tests: one binary, driving the `offsync` executable as an administrator would.
 
 mod common;
+#[cfg(unix)]
 mod crash;
 mod foundation;
 mod sequence;
 mod signing;
 mod transfer;
 mod trusted_import;
+mod wsusscn2;

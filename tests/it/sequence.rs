@@ -38,10 +38,12 @@ fn equivocation_is_refused() {
         &["criteria", "set", "--store", p(&twin), "--language", "de"],
         0,
     );
-    let b1 = export_at(&a, &dir.path().join("ma"), now_epoch(), &[]);
+    // The same creation time: only the twin's decisions make its bundle differ.
+    let t = now_epoch();
+    let b1 = export_at(&a, &dir.path().join("ma"), t, &[]);
     let bt = dir.path().join("mt");
     fs::create_dir_all(&bt).unwrap();
-    let b1t = export_at(&twin, &bt, now_epoch() + 1, &[]);
+    let b1t = export_at(&twin, &bt, t, &[]);
     let iso = init_store(dir.path(), "iso");
     run(&["import", "--store", p(&iso), p(&b1)], 0);
     let before = fingerprint(&iso);

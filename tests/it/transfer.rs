@@ -538,3 +538,119 @@ fn hostile_bundles_are_refused_and_change_nothing() {
     // The intact bundle still imports.
     assert_eq!(import_json(&iso, &[&good])["outcome"], "imported");
 }
+
+#[test]
+fn a_metadata_only_export_does_not_make_the_next_one_forget_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let connected = synced_store(dir.path(), "connected");
+    let (r1, b1) = export(&connected, &dir.path().join("m1"), &["--metadata-only"]);
+    assert_eq!(
+        (r1["content_files"].as_u64(), r1["updates"].as_u64()),
+        (Some(0), Some(13))
+    );
+    let (r2, b2) = export(&connected, &dir.path().join("m2"), &[]);
+    assert_eq!(r2["updates"], 0, "no metadata changed");
+    assert_eq!(
+        r2["content_files"], 9,
+        "the content the first bundle left out: {r2}"
+    );
+    let iso = init_store(dir.path(), "isolated");
+    import(&iso, &[&b1], 0);
+    import(&iso, &[&b2], 0);
+    assert_eq!(
+        fingerprint(&connected)["(content files)"],
+        fingerprint(&iso)["(content files)"]
+    );
+    // And content taken in after an export travels in the next incremental bundle.
+    let (r3, _) = export(&connected, &dir.path().join("m3"), &[]);
+    assert_eq!(r3["content_files"], 0);
+}
+
+#[test]
+fn import_merge_rules_keep_local_decisions_and_refuse_altered_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let connected = synced_store(dir.path(), "connected");
+    let (_, b1) = export(&connected, &dir.path().join("m1"), &[]);
+    let iso = init_store(dir.path(), "isolated");
+    import(&iso, &[&b1], 0);
+    run(&["updates", "decline", "--store", p(&iso), "KB5034122"], 0);
+    // Upstream declares KB5034122 expired: the next bundle carries the new state; the local
+    // decline stays.
+    let conn = rusqlite::Connection::open(connected.join("offsync.db")).unwrap();
+    let seq: i64 = conn
+        .query_row(
+            "SELECT value FROM store_info WHERE key='change_seq'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    conn.execute(
+        "UPDATE updates SET state = 'expired', changed_seq = ?1 WHERE kb = '5034122'",
+        [seq + 1],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE store_info SET value = ?1 WHERE key = 'change_seq'",
+        [(seq + 1).to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let (_, b2) = export(&connected, &dir.path().join("m2"), &[]);
+    let r = import_json(&iso, &[&b2]);
+    assert_eq!(r["expired"], 1, "{r}");
+    let rows = json(&[
+        "updates",
+        "list",
+        "--store",
+        p(&iso),
+        "--kb",
+        "kb5034122",
+        "--json",
+    ]);
+    assert_eq!(rows[0]["state"], "declined", "the local decision is kept");
+
+    // The same revision with other content on the isolated side is a conflict (exit 13).
+    let iso2 = init_store(dir.path(), "isolated2");
+    import(&iso2, &[&b1], 0);
+    let conn = rusqlite::Connection::open(iso2.join("offsync.db")).unwrap();
+    let doc: Vec<u8> = conn
+        .query_row("SELECT doc FROM updates WHERE kb = '5034763'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut u = offsync::store::decode_update_doc(&doc).unwrap();
+    u.severity = Some("Low".into());
+    let altered = offsync::store::encode_doc(&u).unwrap();
+    conn.execute(
+        "UPDATE updates SET doc = ?1 WHERE kb = '5034763'",
+        [altered],
+    )
+    .unwrap();
+    drop(conn);
+    let conn = rusqlite::Connection::open(connected.join("offsync.db")).unwrap();
+    let seq: i64 = conn
+        .query_row(
+            "SELECT value FROM store_info WHERE key='change_seq'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    conn.execute(
+        "UPDATE updates SET changed_seq = ?1 WHERE kb = '5034763'",
+        [seq + 1],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE store_info SET value = ?1 WHERE key = 'change_seq'",
+        [(seq + 1).to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let (_, b3) = export(&connected, &dir.path().join("m3"), &["--full"]);
+    let (_, err) = import(&iso2, &[&b3], 13);
+    assert!(err.contains("conflict"), "{err}");
+}

@@ -84,7 +84,8 @@ fn le32(b: &[u8], at: usize) -> u32 {
 impl CabDir {
     /// Reads and checks the directory of the cabinet in `r`, which is `len` bytes long.
     pub fn read<R: Read + Seek + ?Sized>(r: &mut R, len: u64, part: &str) -> Result<CabDir> {
-        r.seek(SeekFrom::Start(0)).map_err(|e| read_error(part, e))?;
+        r.seek(SeekFrom::Start(0))
+            .map_err(|e| read_error(part, e))?;
         let mut br = BufReader::with_capacity(64 * 1024, &mut *r);
         let mut head = [0u8; 36];
         read_exact(&mut br, &mut head, part, "the CAB header")?;
@@ -101,7 +102,10 @@ impl CabDir {
         let files_at = le32(&head, 16) as u64;
         let (minor, major) = (head[24], head[25]);
         if major != 1 {
-            return Err(corrupt(part, format!("CAB version {major}.{minor} is not supported (1.x is)")));
+            return Err(corrupt(
+                part,
+                format!("CAB version {major}.{minor} is not supported (1.x is)"),
+            ));
         }
         let n_folders = le16(&head, 26) as usize;
         let n_files = le16(&head, 28) as usize;
@@ -118,21 +122,34 @@ impl CabDir {
             pos += 4 + header_reserve;
         }
         if flags & (FLAG_PREV_CABINET | FLAG_NEXT_CABINET) != 0 {
-            return Err(corrupt(part, "the CAB is one volume of a multi-cabinet set, which the catalog never is"));
+            return Err(corrupt(
+                part,
+                "the CAB is one volume of a multi-cabinet set, which the catalog never is",
+            ));
         }
         let mut folders = Vec::with_capacity(n_folders);
         let mut entry = vec![0u8; 8 + folder_reserve];
         for _ in 0..n_folders {
             read_exact(&mut br, &mut entry, part, "the CAB folder table")?;
-            let f = Folder { data_offset: le32(&entry, 0), blocks: le16(&entry, 4), compression: le16(&entry, 6) };
+            let f = Folder {
+                data_offset: le32(&entry, 0),
+                blocks: le16(&entry, 4),
+                compression: le16(&entry, 6),
+            };
             if f.blocks > 0 && f.data_offset as u64 >= len {
-                return Err(corrupt(part, "truncated: a folder's data lies beyond the end of the file"));
+                return Err(corrupt(
+                    part,
+                    "truncated: a folder's data lies beyond the end of the file",
+                ));
             }
             folders.push(f);
             pos += entry.len() as u64;
         }
         if files_at < pos || files_at >= len.max(1) {
-            return Err(corrupt(part, format!("the file table offset {files_at} is outside the CAB")));
+            return Err(corrupt(
+                part,
+                format!("the file table offset {files_at} is outside the CAB"),
+            ));
         }
         skip(&mut br, files_at - pos, part)?;
         let mut members = Vec::with_capacity(n_files);
@@ -141,51 +158,95 @@ impl CabDir {
         for _ in 0..n_files {
             read_exact(&mut br, &mut fixed, part, "the CAB file table")?;
             let mut raw = Vec::with_capacity(32);
-            let n = br.read_until(0, &mut raw).map_err(|e| read_error(part, e))?;
+            let n = br
+                .read_until(0, &mut raw)
+                .map_err(|e| read_error(part, e))?;
             if n == 0 || raw.last() != Some(&0) {
-                return Err(corrupt(part, "truncated: the CAB file table ends inside a name"));
+                return Err(corrupt(
+                    part,
+                    "truncated: the CAB file table ends inside a name",
+                ));
             }
             raw.pop();
             let attrs = le16(&fixed, 14);
             let name = String::from_utf8(raw).map_err(|e| {
-                let utf = if attrs & ATTR_NAME_IS_UTF != 0 { "UTF-8" } else { "ASCII" };
+                let utf = if attrs & ATTR_NAME_IS_UTF != 0 {
+                    "UTF-8"
+                } else {
+                    "ASCII"
+                };
                 Error::new(
                     ErrorKind::UnsafeEntry,
-                    format!("{part}: a member name is not {utf}: {:?}", String::from_utf8_lossy(e.as_bytes())),
+                    format!(
+                        "{part}: a member name is not {utf}: {:?}",
+                        String::from_utf8_lossy(e.as_bytes())
+                    ),
                 )
             })?;
             check_name(&name).map_err(|why| {
-                Error::new(ErrorKind::UnsafeEntry, format!("{part}: unsafe member name {name:?}: {why}"))
-                    .with_hint("the catalog was altered; use a wsusscn2.cab downloaded from Microsoft")
+                Error::new(
+                    ErrorKind::UnsafeEntry,
+                    format!("{part}: unsafe member name '{}': {why}", shown(&name)),
+                )
+                .with_hint("the catalog was altered; use a wsusscn2.cab downloaded from Microsoft")
             })?;
             if !seen.insert(name.to_ascii_lowercase()) {
-                return Err(Error::new(ErrorKind::UnsafeEntry, format!("{part}: the member name {name:?} appears twice")));
+                return Err(Error::new(
+                    ErrorKind::UnsafeEntry,
+                    format!("{part}: the member name '{}' appears twice", shown(&name)),
+                ));
             }
             let folder = le16(&fixed, 8);
             if folder >= IFOLD_CONTINUED {
-                return Err(corrupt(part, format!("member {name} continues in another cabinet of a set")));
+                return Err(corrupt(
+                    part,
+                    format!("member {name} continues in another cabinet of a set"),
+                ));
             }
             if folder as usize >= folders.len() {
-                return Err(corrupt(part, format!("member {name} names folder {folder}, the CAB has {}", folders.len())));
+                return Err(corrupt(
+                    part,
+                    format!(
+                        "member {name} names folder {folder}, the CAB has {}",
+                        folders.len()
+                    ),
+                ));
             }
-            let m = Member { name, size: le32(&fixed, 0), folder, offset: le32(&fixed, 4) };
+            let m = Member {
+                name,
+                size: le32(&fixed, 0),
+                folder,
+                offset: le32(&fixed, 4),
+            };
             if m.offset as u64 + m.size as u64 > u32::MAX as u64 {
-                return Err(corrupt(part, format!("member {} lies beyond the largest folder size", m.name)));
+                return Err(corrupt(
+                    part,
+                    format!("member {} lies beyond the largest folder size", m.name),
+                ));
             }
             members.push(m);
         }
-        Ok(CabDir { part: part.to_string(), members, folders, data_reserve })
+        Ok(CabDir {
+            part: part.to_string(),
+            members,
+            folders,
+            data_reserve,
+        })
     }
 
     /// The index of the member called `name` (ASCII case-insensitive, as on Windows).
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.members.iter().position(|m| m.name.eq_ignore_ascii_case(name))
+        self.members
+            .iter()
+            .position(|m| m.name.eq_ignore_ascii_case(name))
     }
 }
 
 fn read_exact<R: Read>(r: &mut R, buf: &mut [u8], part: &str, what: &str) -> Result<()> {
     r.read_exact(buf).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => corrupt(part, format!("truncated: the file ends inside {what}")),
+        io::ErrorKind::UnexpectedEof => {
+            corrupt(part, format!("truncated: the file ends inside {what}"))
+        }
         _ => read_error(part, e),
     })
 }
@@ -193,9 +254,26 @@ fn read_exact<R: Read>(r: &mut R, buf: &mut [u8], part: &str, what: &str) -> Res
 fn skip<R: Read>(r: &mut R, n: u64, part: &str) -> Result<()> {
     let got = io::copy(&mut r.take(n), &mut io::sink()).map_err(|e| read_error(part, e))?;
     if got < n {
-        return Err(corrupt(part, "truncated: the file ends inside the CAB header"));
+        return Err(corrupt(
+            part,
+            "truncated: the file ends inside the CAB header",
+        ));
     }
     Ok(())
+}
+
+/// A name as it can be shown in a message: control characters escaped, nothing else.
+pub fn shown(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// Why a member name is unsafe, if it is. Names use `\` (sometimes `/`) between parts.
@@ -238,9 +316,18 @@ pub fn stream_members<R: Read + Seek + ?Sized>(
     order.dedup();
     for group in order.chunk_by(|&a, &b| dir.members[a].folder == dir.members[b].folder) {
         let folder = &dir.folders[dir.members[group[0]].folder as usize];
-        let extent = group.iter().map(|&i| dir.members[i].offset as u64 + dir.members[i].size as u64).max().unwrap_or(0);
+        let extent = group
+            .iter()
+            .map(|&i| dir.members[i].offset as u64 + dir.members[i].size as u64)
+            .max()
+            .unwrap_or(0);
         let head = synthetic_header(folder, dir.data_reserve, extent as u32);
-        let spliced = Spliced { head, inner: &mut *src, pos: 0, inner_pos: None };
+        let spliced = Spliced {
+            head,
+            inner: &mut *src,
+            pos: 0,
+            inner_pos: None,
+        };
         let mut cabinet = cab::Cabinet::new(spliced).map_err(|e| read_error(part, e))?;
         let mut data = cabinet.read_file("f").map_err(|e| read_error(part, e))?;
         let mut at = 0u64;
@@ -248,21 +335,35 @@ pub fn stream_members<R: Read + Seek + ?Sized>(
             let m = &dir.members[i];
             let start = m.offset as u64;
             if start < at {
-                return Err(corrupt(part, format!("member {} overlaps the member before it", m.name)));
+                return Err(corrupt(
+                    part,
+                    format!("member {} overlaps the member before it", m.name),
+                ));
             }
-            let skipped = io::copy(&mut (&mut data).take(start - at), &mut io::sink()).map_err(|e| read_error(part, e))?;
+            let skipped = io::copy(&mut (&mut data).take(start - at), &mut io::sink())
+                .map_err(|e| read_error(part, e))?;
             if skipped < start - at {
-                return Err(corrupt(part, format!("truncated: the folder ends before member {}", m.name)));
+                return Err(corrupt(
+                    part,
+                    format!("truncated: the folder ends before member {}", m.name),
+                ));
             }
-            let mut member = Counted { inner: (&mut data).take(m.size as u64), error: None };
+            let mut member = Counted {
+                inner: (&mut data).take(m.size as u64),
+                error: None,
+            };
             let result = f(i, &mut member);
             if let Some(e) = member.error.take() {
                 return Err(read_error(&format!("{part}: {}", m.name), e));
             }
             result?;
-            io::copy(&mut member.inner, &mut io::sink()).map_err(|e| read_error(&format!("{part}: {}", m.name), e))?;
+            io::copy(&mut member.inner, &mut io::sink())
+                .map_err(|e| read_error(&format!("{part}: {}", m.name), e))?;
             if member.inner.limit() > 0 {
-                return Err(corrupt(part, format!("truncated: member {} ends early", m.name)));
+                return Err(corrupt(
+                    part,
+                    format!("truncated: member {} ends early", m.name),
+                ));
             }
             at = start + m.size as u64;
         }
@@ -283,14 +384,19 @@ impl<R: Read> Read for Counted<R> {
             Ok(n) => {
                 // A member that ends before its declared size is truncated, not short.
                 if n == 0 && !buf.is_empty() && self.inner.limit() > 0 {
-                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the folder's data ends early");
-                    self.error.get_or_insert(io::Error::new(e.kind(), e.to_string()));
+                    let e = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the folder's data ends early",
+                    );
+                    self.error
+                        .get_or_insert(io::Error::new(e.kind(), e.to_string()));
                     return Err(e);
                 }
                 Ok(n)
             }
             Err(e) => {
-                self.error.get_or_insert(io::Error::new(e.kind(), e.to_string()));
+                self.error
+                    .get_or_insert(io::Error::new(e.kind(), e.to_string()));
                 Err(e)
             }
         }
@@ -383,7 +489,8 @@ impl<R: Read + Seek + ?Sized> Seek for Spliced<'_, R> {
                 end.checked_add_signed(d)
             }
         };
-        self.pos = new.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.pos = new
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
         Ok(self.pos)
     }
 }
@@ -393,8 +500,11 @@ pub(crate) mod tests {
     use super::*;
     use std::io::{Cursor, Write};
 
-    /// Writes a cabinet with one folder per entry of `folders`, each a list of (name, bytes).
-    pub fn build(folders: &[(cab::CompressionType, Vec<(&str, Vec<u8>)>)]) -> Vec<u8> {
+    /// The members of one folder: (name, bytes).
+    pub type Members<'a> = Vec<(&'a str, Vec<u8>)>;
+
+    /// Writes a cabinet with one folder per entry of `folders`.
+    pub fn build(folders: &[(cab::CompressionType, Members<'_>)]) -> Vec<u8> {
         let mut b = cab::CabinetBuilder::new();
         for (ct, files) in folders {
             let f = b.add_folder(*ct);
@@ -403,7 +513,10 @@ pub(crate) mod tests {
             }
         }
         let mut w = b.build(Cursor::new(Vec::new())).unwrap();
-        let all: Vec<&Vec<u8>> = folders.iter().flat_map(|(_, fs)| fs.iter().map(|(_, d)| d)).collect();
+        let all: Vec<&Vec<u8>> = folders
+            .iter()
+            .flat_map(|(_, fs)| fs.iter().map(|(_, d)| d))
+            .collect();
         let mut i = 0;
         while let Some(mut fw) = w.next_file().unwrap() {
             fw.write_all(all[i]).unwrap();
@@ -427,15 +540,28 @@ pub(crate) mod tests {
     }
 
     fn data(n: usize, seed: u8) -> Vec<u8> {
-        (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) % 64 + b' ').collect()
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) % 64 + b' ')
+            .collect()
     }
 
     #[test]
     fn members_are_read_in_one_pass_per_folder() {
         let big = data(200_000, 1);
         let bytes = build(&[
-            (cab::CompressionType::MsZip, vec![("a\\1", data(10, 2)), ("b", big.clone()), ("c\\3", data(70_000, 3)), ("empty", vec![])]),
-            (cab::CompressionType::None, vec![("d", data(40_000, 4)), ("e", data(5, 5))]),
+            (
+                cab::CompressionType::MsZip,
+                vec![
+                    ("a\\1", data(10, 2)),
+                    ("b", big.clone()),
+                    ("c\\3", data(70_000, 3)),
+                    ("empty", vec![]),
+                ],
+            ),
+            (
+                cab::CompressionType::None,
+                vec![("d", data(40_000, 4)), ("e", data(5, 5))],
+            ),
         ]);
         let got = read_all(&bytes, &["e", "c\\3", "B", "empty", "a\\1"]).unwrap();
         let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
@@ -452,7 +578,10 @@ pub(crate) mod tests {
 
     #[test]
     fn truncated_and_damaged_cabinets_are_named() {
-        let bytes = build(&[(cab::CompressionType::MsZip, vec![("a", data(100_000, 1)), ("b", data(100, 2))])]);
+        let bytes = build(&[(
+            cab::CompressionType::MsZip,
+            vec![("a", data(100_000, 1)), ("b", data(100, 2))],
+        )]);
         for cut in [10, 40, 60, bytes.len() / 2, bytes.len() - 1] {
             let e = read_all(&bytes[..cut], &["b"]).map(|_| ()).unwrap_err();
             assert!(e.message.starts_with("t.cab: truncated"), "cut {cut}: {e}");
@@ -462,23 +591,47 @@ pub(crate) mod tests {
         let n = bad.len();
         bad[n - 40] ^= 0x10;
         let e = read_all(&bad, &["b"]).map(|_| ()).unwrap_err();
-        assert!(e.message.contains("t.cab") && e.message.contains("damaged"), "{e}");
-        assert!(read_all(b"PK\x03\x04 not a cab at all, no no no no no", &[]).unwrap_err().message.contains("not a CAB"));
+        assert!(
+            e.message.contains("t.cab") && e.message.contains("damaged"),
+            "{e}"
+        );
+        assert!(
+            read_all(b"PK\x03\x04 not a cab at all, no no no no no", &[])
+                .unwrap_err()
+                .message
+                .contains("not a CAB")
+        );
     }
 
     #[test]
     fn unsafe_names_are_refused() {
-        for name in ["..\\x", "a\\..\\..\\x", "/etc/x", "\\x", "C:\\x", "a\\\\b", ".", "a\u{1}b"] {
+        for name in [
+            "..\\x",
+            "a\\..\\..\\x",
+            "/etc/x",
+            "\\x",
+            "C:\\x",
+            "a\\\\b",
+            ".",
+            "a\u{1}b",
+        ] {
             assert!(check_name(name).is_err(), "{name}");
-            let bytes = build(&[(cab::CompressionType::None, vec![("ok", vec![1]), (name, vec![2])])]);
-            let e = CabDir::read(&mut Cursor::new(&bytes), bytes.len() as u64, "t.cab").unwrap_err();
+            let bytes = build(&[(
+                cab::CompressionType::None,
+                vec![("ok", vec![1]), (name, vec![2])],
+            )]);
+            let e =
+                CabDir::read(&mut Cursor::new(&bytes), bytes.len() as u64, "t.cab").unwrap_err();
             assert_eq!(e.kind, ErrorKind::UnsafeEntry, "{name}: {e}");
             assert!(e.message.contains("t.cab: unsafe member name"), "{e}");
         }
         for name in ["c\\123", "l\\en\\000123", "package2.cab", "x/9"] {
             assert!(check_name(name).is_ok(), "{name}");
         }
-        let bytes = build(&[(cab::CompressionType::None, vec![("A", vec![1]), ("a", vec![2])])]);
+        let bytes = build(&[(
+            cab::CompressionType::None,
+            vec![("A", vec![1]), ("a", vec![2])],
+        )]);
         let e = CabDir::read(&mut Cursor::new(&bytes), bytes.len() as u64, "t.cab").unwrap_err();
         assert!(e.message.contains("appears twice"), "{e}");
     }
