@@ -27,6 +27,28 @@ pub const MAX_ENTRY_BYTES: u64 = 1 << 40;
 /// Largest size of a volume: 1 TiB.
 pub const MAX_VOLUME_BYTES: u64 = 1 << 40;
 
+/// The caps a manifest is checked against ([`Limits::FORMAT`]: those of the format).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub volumes: usize,
+    pub volume_bytes: u64,
+    pub entries: usize,
+    pub entry_bytes: u64,
+    /// Largest `metadata.bin` entry: the payload cap plus the envelope header.
+    pub metadata_bytes: u64,
+}
+
+impl Limits {
+    pub const FORMAT: Limits = Limits {
+        volumes: MAX_VOLUMES,
+        volume_bytes: MAX_VOLUME_BYTES,
+        entries: MAX_ENTRIES,
+        entry_bytes: MAX_ENTRY_BYTES,
+        metadata_bytes: super::metadata::MAX_METADATA_BYTES
+            + super::metadata::ENVELOPE_HEADER_LEN as u64,
+    };
+}
+
 /// A SHA-256 digest that reads and writes as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sha256Hex(pub [u8; 32]);
@@ -222,6 +244,19 @@ impl Manifest {
     /// Every way the manifest disagrees with itself or with the format's limits, in the order
     /// checked. An empty list means the layout can be trusted to drive the volume checks.
     pub fn problems(&self) -> Vec<Finding> {
+        self.problems_within(&Limits::FORMAT)
+    }
+
+    /// [`Manifest::problems`] against other limits (tests reach a cap of a million entries
+    /// with a handful).
+    pub(crate) fn problems_within(&self, limits: &Limits) -> Vec<Finding> {
+        let Limits {
+            volumes: max_volumes,
+            volume_bytes: max_volume_bytes,
+            entries: max_entries,
+            entry_bytes: max_entry_bytes,
+            metadata_bytes: max_metadata_bytes,
+        } = *limits;
         let mut out = Vec::new();
         let mut bad = |kind: ErrorKind, subject: &str, message: String| {
             out.push(Finding {
@@ -285,11 +320,11 @@ impl Manifest {
         if nvol == 0 {
             bad(c, M, "the manifest lists no volumes".into());
         }
-        if nvol > MAX_VOLUMES {
+        if nvol > max_volumes {
             bad(
                 ErrorKind::Limit,
                 M,
-                format!("{nvol} volumes exceed the limit of {MAX_VOLUMES}"),
+                format!("{nvol} volumes exceed the limit of {max_volumes}"),
             );
             return out;
         }
@@ -307,12 +342,12 @@ impl Manifest {
                     ),
                 );
             }
-            if v.size > MAX_VOLUME_BYTES {
+            if v.size > max_volume_bytes {
                 bad(
                     ErrorKind::Limit,
                     &v.name,
                     format!(
-                        "volume size {} exceeds the limit of {MAX_VOLUME_BYTES}",
+                        "volume size {} exceeds the limit of {max_volume_bytes}",
                         v.size
                     ),
                 );
@@ -320,12 +355,12 @@ impl Manifest {
         }
 
         // Entries.
-        if self.entries.len() > MAX_ENTRIES {
+        if self.entries.len() > max_entries {
             bad(
                 ErrorKind::Limit,
                 M,
                 format!(
-                    "{} entries exceed the limit of {MAX_ENTRIES}",
+                    "{} entries exceed the limit of {max_entries}",
                     self.entries.len()
                 ),
             );
@@ -372,12 +407,12 @@ impl Manifest {
                 per_volume[e.volume as usize - 1] =
                     per_volume[e.volume as usize - 1].saturating_add(e.size);
             }
-            if e.size > MAX_ENTRY_BYTES {
+            if e.size > max_entry_bytes {
                 bad(
                     ErrorKind::Limit,
                     subject,
                     format!(
-                        "entry size {} exceeds the limit of {MAX_ENTRY_BYTES}",
+                        "entry size {} exceeds the limit of {max_entry_bytes}",
                         e.size
                     ),
                 );
@@ -412,14 +447,14 @@ impl Manifest {
                             ),
                         );
                     }
-                    if e.size
-                        > super::metadata::MAX_METADATA_BYTES
-                            + super::metadata::ENVELOPE_HEADER_LEN as u64
-                    {
+                    if e.size > max_metadata_bytes {
                         bad(
                             ErrorKind::Limit,
                             subject,
-                            format!("metadata of {} bytes exceeds the limit", e.size),
+                            format!(
+                                "metadata of {} bytes exceeds the limit of {max_metadata_bytes}",
+                                e.size
+                            ),
                         );
                     }
                     if piece_fields {

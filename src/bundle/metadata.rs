@@ -592,5 +592,84 @@ pub(crate) mod tests {
                 bytes.len()
             );
         }
+        // The worst shape for the claim: one update with many empty file references (a
+        // container claims its length times 120-odd bytes for 5 bytes per element).
+        let mut md = sparse(1);
+        md.updates[0].update.files = vec![md.updates[0].update.files[0].clone(); 100_000];
+        let bytes = encode_metadata(&md).unwrap();
+        assert_eq!(decode_metadata(&bytes).unwrap(), md);
+    }
+
+    #[test]
+    fn claim_limits_are_powers_of_two_between_64_and_128_times_the_payload() {
+        assert_eq!(claim_limit(0), MIN_CLAIM_LIMIT);
+        assert_eq!(claim_limit(13), 1 << 20);
+        assert_eq!(claim_limit(16_384), 1 << 20);
+        assert_eq!(claim_limit(16_385), 2 << 20);
+        assert_eq!(claim_limit(MAX_METADATA_BYTES), MAX_CLAIM_LIMIT);
+        assert_eq!(MAX_CLAIM_LIMIT, 64 << 30);
+        for len in [
+            16_385u64,
+            100_000,
+            1 << 22,
+            (1 << 22) + 1,
+            777_777_777,
+            1 << 30,
+        ] {
+            let l = claim_limit(len);
+            assert!(l.is_power_of_two(), "{len}");
+            assert!(
+                l >= len * CLAIM_FACTOR && l < 2 * len * CLAIM_FACTOR,
+                "{len}: {l}"
+            );
+        }
+    }
+
+    /// A payload whose category list claims `n` elements, then `pad` zero bytes (each 5 zero
+    /// bytes decode as one empty category).
+    fn claiming(n: u64, pad: usize) -> Vec<u8> {
+        let mut p = vec![0xfd];
+        p.extend_from_slice(&n.to_le_bytes());
+        p.resize(p.len() + pad, 0);
+        envelope(1, p.len() as u64, &p)
+    }
+
+    #[test]
+    fn the_claim_limit_holds_at_its_edges() {
+        let s = std::mem::size_of::<Category>() as u64;
+        // Just under the 1 MiB limit (the length itself claims 8 bytes): decoded on, then
+        // truncated. Just over: a limit error, before any allocation.
+        for (n, pad, kind) in [
+            (((1 << 20) - 64) / s, 64, ErrorKind::Corrupt),
+            ((1 << 20) / s + 1, 64, ErrorKind::Limit),
+            // 16,385 bytes of payload get the next power of two, 2 MiB.
+            ((1 << 20) / s + 1, 16_385 - 9, ErrorKind::Corrupt),
+            ((2 << 20) / s + 1, 16_385 - 9, ErrorKind::Limit),
+        ] {
+            let bytes = claiming(n, pad);
+            for r in [both(&bytes).0, both(&bytes).1] {
+                assert_eq!(r.unwrap_err().kind, kind, "{n} elements, {pad} padding");
+            }
+        }
+    }
+
+    #[test]
+    fn the_payload_cap_holds_at_its_edges() {
+        // At the cap the envelope is fine and the payload missing; one more is a limit.
+        for (len, kind) in [
+            (MAX_METADATA_BYTES, ErrorKind::Corrupt),
+            (MAX_METADATA_BYTES + 1, ErrorKind::Limit),
+        ] {
+            let bytes = envelope(1, len, &[]);
+            for r in [both(&bytes).0, both(&bytes).1] {
+                assert_eq!(r.unwrap_err().kind, kind, "{len}");
+            }
+        }
+        // Encoding: the same comparison, with a cap small enough to reach.
+        let md = sample();
+        let len = (encode_metadata(&md).unwrap().len() - ENVELOPE_HEADER_LEN) as u64;
+        assert!(encode_metadata_capped(&md, len).is_ok());
+        let e = encode_metadata_capped(&md, len - 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit);
     }
 }

@@ -921,3 +921,271 @@ fn the_reader_can_be_shared_between_threads() {
     shareable::<BundleReader>();
     shareable::<VerifyReport>();
 }
+
+#[test]
+fn manifest_caps_hold_at_their_edges() {
+    use super::manifest::Limits;
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, _) = written(tmp.path(), SMALL_VOLUME);
+    let m = &w.manifest;
+    assert!(m.problems().is_empty());
+    let limit_findings = |l: Limits| -> usize {
+        m.problems_within(&l)
+            .iter()
+            .filter(|f| f.kind == ErrorKind::Limit)
+            .count()
+    };
+    let f = Limits::FORMAT;
+    let biggest_entry = m
+        .entries
+        .iter()
+        .filter(|e| e.path != names::METADATA_ENTRY)
+        .map(|e| e.size)
+        .max()
+        .unwrap();
+    let biggest_volume = m.volumes.iter().map(|v| v.size).max().unwrap();
+    let metadata = m.entries[0].size;
+    // (limits at the manifest's own values: no finding; one less: a limit)
+    let edges = [
+        (
+            Limits {
+                entries: m.entries.len(),
+                ..f
+            },
+            Limits {
+                entries: m.entries.len() - 1,
+                ..f
+            },
+        ),
+        (
+            Limits {
+                volumes: m.volumes.len(),
+                ..f
+            },
+            Limits {
+                volumes: m.volumes.len() - 1,
+                ..f
+            },
+        ),
+        (
+            Limits {
+                entry_bytes: biggest_entry,
+                ..f
+            },
+            Limits {
+                entry_bytes: biggest_entry - 1,
+                ..f
+            },
+        ),
+        (
+            Limits {
+                volume_bytes: biggest_volume,
+                ..f
+            },
+            Limits {
+                volume_bytes: biggest_volume - 1,
+                ..f
+            },
+        ),
+        (
+            Limits {
+                metadata_bytes: metadata,
+                ..f
+            },
+            Limits {
+                metadata_bytes: metadata - 1,
+                ..f
+            },
+        ),
+    ];
+    for (at, over) in edges {
+        assert_eq!(limit_findings(at), 0, "{at:?}");
+        assert!(limit_findings(over) >= 1, "{over:?}");
+    }
+    // The format's own values.
+    assert_eq!(f.entries, 1_000_000);
+    assert_eq!(f.volumes, 9_999);
+    assert_eq!(f.entry_bytes, 1 << 40);
+    assert_eq!(f.volume_bytes, 1 << 40);
+    assert_eq!(f.metadata_bytes, (1 << 30) + 20);
+}
+
+#[test]
+fn metadata_that_disagrees_with_the_manifest_or_itself_is_corrupt() {
+    use super::manifest::Layout;
+    use super::metadata::metadata_problems;
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, content) = written(tmp.path(), SMALL_VOLUME);
+    let layout = Layout::new(&w.manifest);
+    let good = sample_metadata();
+    assert!(metadata_problems(&good, &w.manifest, &layout).is_empty());
+    let guid = |s: &str| -> Guid { serde_json::from_value(serde_json::Value::from(s)).unwrap() };
+    type Edit = Box<dyn Fn(&mut BundleMetadata)>;
+    let carried = content.iter().find(|c| c.size > 0).unwrap().clone();
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "holds 2 categories",
+            Box::new(|md| {
+                md.categories.pop();
+            }),
+        ),
+        (
+            "holds 6 updates",
+            Box::new(|md| md.updates.push(md.updates[0].clone())),
+        ),
+        (
+            "removed updates",
+            Box::new(|md| md.updates[0].state = RecordState::Removed),
+        ),
+        (
+            "twice",
+            Box::new(|md| {
+                md.updates[1].update.id = md.updates[0].update.id.clone();
+            }),
+        ),
+        (
+            "twice",
+            Box::new(|md| md.categories[1].id = md.categories[0].id.clone()),
+        ),
+        (
+            "canonical",
+            Box::new(move |md| md.updates[0].update.id = guid("../x")),
+        ),
+        (
+            "canonical",
+            Box::new(move |md| md.categories[2].id = guid(&format!("{{{}}}", md.categories[2].id))),
+        ),
+        (
+            "canonical",
+            Box::new(move |md| md.updates[0].update.supersedes.push(guid(""))),
+        ),
+        (
+            "canonical",
+            Box::new(move |md| md.categories[0].parent = Some(guid("{x}"))),
+        ),
+        (
+            "more than the limit",
+            Box::new(|md| {
+                md.updates[0].update.files[0].size = Some((1 << 40) + 1);
+            }),
+        ),
+        (
+            "carries it with",
+            Box::new(move |md| {
+                let f = &mut md.updates[0].update.files[0];
+                f.sha256 = Some(carried.sha256);
+                f.size = Some(carried.size + 1);
+            }),
+        ),
+    ];
+    for (says, edit) in cases {
+        let mut md = good.clone();
+        edit(&mut md);
+        let found = metadata_problems(&md, &w.manifest, &layout);
+        assert!(!found.is_empty(), "{says}: nothing found");
+        assert!(found.iter().all(|f| f.kind == ErrorKind::Corrupt));
+        assert!(
+            found.iter().any(|f| f.message.contains(says)),
+            "{says}: {found:?}"
+        );
+    }
+    // Allowed: a file at its limit, a reference to content the bundle does not carry, and a
+    // carried file referred to with its right size or with no size.
+    let mut md = good.clone();
+    md.updates[0].update.files[0].size = Some(1 << 40);
+    md.updates[1].update.files[0].sha256 = Some(content[3].sha256);
+    md.updates[1].update.files[0].size = Some(content[3].size);
+    md.updates[2].update.files[0].sha256 = Some(content[4].sha256);
+    md.updates[2].update.files[0].size = None;
+    assert!(metadata_problems(&md, &w.manifest, &layout).is_empty());
+    // Many problems are listed with a count, not one by one.
+    let mut md = good.clone();
+    for r in &mut md.updates {
+        r.update.categories = vec![guid("bad"); 100];
+    }
+    let found = metadata_problems(&md, &w.manifest, &layout);
+    assert_eq!(found.len(), 51, "{found:?}");
+    assert!(found[50].message.contains("450 more"), "{:?}", found[50]);
+}
+
+#[test]
+fn verify_and_the_reader_refuse_metadata_the_manifest_does_not_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let content = make_content(&root.join("src"), SIZES);
+    let mut s = spec("store-1", 7, content, SMALL_VOLUME);
+    s.metadata.updates.push(s.metadata.updates[0].clone());
+    let w = write_bundle(&root.join("out"), &s, &NoProgress).unwrap();
+    let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
+    assert_eq!(
+        kinds(&report),
+        vec![ErrorKind::Corrupt],
+        "{}",
+        show(&report)
+    );
+    assert!(
+        report.findings[0].message.contains("twice"),
+        "{}",
+        show(&report)
+    );
+    let err = BundleReader::open(std::slice::from_ref(&w.dir))
+        .unwrap()
+        .read_metadata()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Corrupt);
+    assert!(err.message.contains("twice"), "{err}");
+}
+
+#[test]
+fn only_regular_files_are_read_and_within_their_cap() {
+    use super::verify::read_capped;
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("f");
+    fs::write(&f, [7u8; 100]).unwrap();
+    assert_eq!(read_capped(&f, 100).unwrap().len(), 100);
+    assert_eq!(read_capped(&f, 99).unwrap_err().kind, ErrorKind::Limit);
+    // A FIFO would block the open; a folder is no file either.
+    let fifo = tmp.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        assert_eq!(
+            read_capped(&fifo, 100).unwrap_err().kind,
+            ErrorKind::Corrupt
+        );
+    } else {
+        eprintln!("skipped the FIFO: mkfifo is not available");
+    }
+    assert_eq!(
+        read_capped(tmp.path(), 100).unwrap_err().kind,
+        ErrorKind::Corrupt
+    );
+}
+
+#[test]
+fn extra_fields_other_than_zip64_and_comments_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, _) = written(tmp.path(), SMALL_VOLUME);
+    let path = vol_path(&w, 2);
+    let bytes = fs::read(&path).unwrap();
+    // The second entry's central record: add a file comment, then (instead) an extra field.
+    let mut cur = Cursor::new(bytes.clone());
+    let dir = zipfmt::read_directory(&mut cur, bytes.len() as u64, "t", 100_000).unwrap();
+    let entries = zipfmt::read_central(&mut cur, &dir, "t").unwrap();
+    let mut e = entries[1].clone();
+    assert!(zipfmt::read_local(&mut cur, &e, "t").is_ok());
+    e.comment_len = 3;
+    assert_eq!(
+        zipfmt::read_local(&mut cur, &e, "t").unwrap_err().kind,
+        ErrorKind::Corrupt
+    );
+    e.comment_len = 0;
+    e.foreign_extra = Some(Some(0x5455));
+    let err = zipfmt::read_local(&mut cur, &e, "t").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::UnsafeEntry);
+    assert!(err.message.contains("0x5455"), "{}", err.message);
+    e.foreign_extra = Some(None);
+    assert_eq!(
+        zipfmt::read_local(&mut cur, &e, "t").unwrap_err().kind,
+        ErrorKind::UnsafeEntry
+    );
+}

@@ -912,5 +912,10 @@ mod tests {
         let err =
             read_directory(&mut Cursor::new(&bytes), bytes.len() as u64, "t", 10).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Limit);
+        // At the cap: read on; one over: a limit.
+        assert!(read_directory(&mut Cursor::new(&bytes), bytes.len() as u64, "t", 20).is_ok());
+        let err =
+            read_directory(&mut Cursor::new(&bytes), bytes.len() as u64, "t", 19).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Limit);
     }
 }

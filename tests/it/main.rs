@@ -4,6 +4,7 @@ mod common;
 #[cfg(unix)]
 mod crash;
 mod foundation;
+mod hostile;
 mod sequence;
 mod signing;
 mod transfer;
