@@ -142,7 +142,9 @@ impl<'a> Tx<'a> {
         let seq = self.next_seq();
         let doc = encode_doc(u)?;
         let id = u.id.as_str();
-        self.tx.execute(
+        // Cached statements: a sync writes up to hundreds of thousands of updates, and
+        // compiling the same SQL for each was a tenth of the work (bench/RESULTS.md).
+        self.tx.prepare_cached(
             "INSERT INTO updates(update_id, revision, update_type, title, kb, severity, creation_date, state,
                                  fingerprint, doc, changed_seq)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -150,7 +152,8 @@ impl<'a> Tx<'a> {
                title = excluded.title, kb = excluded.kb, severity = excluded.severity,
                creation_date = excluded.creation_date, state = excluded.state,
                fingerprint = excluded.fingerprint, doc = excluded.doc, changed_seq = excluded.changed_seq",
-            params![
+        )?
+        .execute(params![
                 id,
                 u.revision,
                 u.update_type,
@@ -162,14 +165,15 @@ impl<'a> Tx<'a> {
                 fingerprint.map(|f| f.as_slice()),
                 doc,
                 seq as i64
-            ],
-        )?;
-        for table in ["update_categories", "supersedence", "files"] {
-            self.tx
-                .execute(&format!("DELETE FROM {table} WHERE update_id = ?1"), [id])?;
+            ])?;
+        for sql in [
+            "DELETE FROM update_categories WHERE update_id = ?1",
+            "DELETE FROM supersedence WHERE update_id = ?1",
+            "DELETE FROM files WHERE update_id = ?1",
+            "DELETE FROM bundles WHERE parent = ?1",
+        ] {
+            self.tx.prepare_cached(sql)?.execute([id])?;
         }
-        self.tx
-            .execute("DELETE FROM bundles WHERE parent = ?1", [id])?;
         {
             let mut st = self.tx.prepare_cached(
                 "INSERT OR IGNORE INTO update_categories(update_id, category_id) VALUES (?1, ?2)",
