@@ -10,7 +10,8 @@
 //! - `time`: timestamps; the current time is always passed in, never read inside.
 //! - `store`: the update point's store: SQLite schema and migrations, content folder, log,
 //!   queries and merges. Both sides of the air gap run the same store code.
-//! - `upstream`: one reader per source kind (folder of `upd:Update` documents, parent store).
+//! - `upstream`: one reader per source kind (folder of `upd:Update` documents, the offline
+//!   catalog `wsusscn2.cab`, parent store).
 //! - `sync`: applies the criteria to an upstream and merges the result into a store.
 //! - `content`: takes downloaded payload files into a store's content folder.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.

@@ -77,8 +77,9 @@ pub enum Command {
     Sync {
         #[command(flatten)]
         store: StoreArg,
-        /// A folder of upd:Update XML documents, or another offsync store (a parent update
-        /// point). Default: the upstream set with `offsync upstream set`.
+        /// A folder of upd:Update XML documents, Microsoft's offline scan catalog (a .cab file:
+        /// wsusscn2.cab), or another offsync store (a parent update point). Default: the
+        /// upstream set with `offsync upstream set`.
         #[arg(long, value_name = "SOURCE")]
         from: Option<PathBuf>,
         /// Accept an upstream snapshot (an offline catalog) older than the last one synced.
@@ -254,7 +255,7 @@ pub enum CategoriesCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum UpstreamCmd {
-    /// Set the upstream: a folder of upd:Update documents or a parent offsync store.
+    /// Set the upstream: a folder of upd:Update documents, wsusscn2.cab, or a parent store.
     Set {
         #[command(flatten)]
         store: StoreArg,

@@ -67,6 +67,8 @@ pub struct FileRow {
     pub sha1: Option<String>,
     pub sha256: Option<String>,
     pub present: bool,
+    /// Download address, where the upstream gives one (the offline catalog does).
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -430,6 +432,7 @@ impl Store {
                 sha1: f.sha1.map(|h| hex_lower(&h)),
                 sha256: f.sha256.map(|h| hex_lower(&h)),
                 present: content_present(&self.conn, f.sha256.as_ref(), f.sha1.as_ref())?,
+                url: f.url.clone(),
             });
         }
         let shown = if declined && state != StoredState::Removed {

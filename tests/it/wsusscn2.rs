@@ -545,6 +545,14 @@ fn a_catalog_syncs_with_titles_relations_files_and_urls() {
         cats.contains(&WIN10) && cats.contains(&SECURITY),
         "{cats:?}"
     );
+    // The catalog can be the store's upstream, like any source.
+    let out = run(&["upstream", "set", "--store", sp, p(&c)], 0);
+    assert!(
+        out.contains("wsusscn2") && out.contains("wsusscn2.cab"),
+        "{out}"
+    );
+    let r = json(&["sync", "--store", sp, "--json"]);
+    assert_eq!(counts(&r), [0, 0, 0, 4], "{r}");
     let jan = show(JAN);
     assert_eq!(jan["superseded"], true);
     assert_eq!(jan["superseded_by"][0]["update_id"], FEB);

@@ -17,7 +17,6 @@
 //! because a catalog that carries them is not one Microsoft wrote.
 
 use crate::error::{Error, ErrorKind, Result};
-use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 const SIGNATURE: &[u8; 4] = b"MSCF";
@@ -153,7 +152,6 @@ impl CabDir {
         }
         skip(&mut br, files_at - pos, part)?;
         let mut members = Vec::with_capacity(n_files);
-        let mut seen = HashSet::with_capacity(n_files);
         let mut fixed = [0u8; 16];
         for _ in 0..n_files {
             read_exact(&mut br, &mut fixed, part, "the CAB file table")?;
@@ -190,12 +188,6 @@ impl CabDir {
                 )
                 .with_hint("the catalog was altered; use a wsusscn2.cab downloaded from Microsoft")
             })?;
-            if !seen.insert(name.to_ascii_lowercase()) {
-                return Err(Error::new(
-                    ErrorKind::UnsafeEntry,
-                    format!("{part}: the member name '{}' appears twice", shown(&name)),
-                ));
-            }
             let folder = le16(&fixed, 8);
             if folder >= IFOLD_CONTINUED {
                 return Err(corrupt(
@@ -225,6 +217,27 @@ impl CabDir {
                 ));
             }
             members.push(m);
+        }
+        // Names equal but for ASCII case are the same file on Windows. Sorted rather than
+        // hashed: an inner CAB has tens of thousands of members, and this needs no copies.
+        let mut order: Vec<u32> = (0..members.len() as u32).collect();
+        let folded = |i: &u32| {
+            members[*i as usize]
+                .name
+                .bytes()
+                .map(|b| b.to_ascii_lowercase())
+        };
+        order.sort_unstable_by(|a, b| folded(a).cmp(folded(b)));
+        for w in order.windows(2) {
+            if folded(&w[0]).eq(folded(&w[1])) {
+                return Err(Error::new(
+                    ErrorKind::UnsafeEntry,
+                    format!(
+                        "{part}: the member name '{}' appears twice",
+                        shown(&members[w[1] as usize].name)
+                    ),
+                ));
+            }
         }
         Ok(CabDir {
             part: part.to_string(),

@@ -10,11 +10,14 @@
 //! - [`Upstream::scan`] streams `package.xml` once (never holding its text), resolves the
 //!   RevisionId cross-references to UpdateIDs, inverts them (an old update's `SupersededBy`
 //!   is the newer update's `supersedes`; a child's `BundledBy` is its parent's `bundled`),
-//!   and reads the fragments of the category entries only, for their titles and kinds.
+//!   and reads only the fragments that categories need: the core fragments of the entries
+//!   that may be categories (detectoids look alike in `package.xml`), and the titles (and,
+//!   where no update's citation gives it, the kind) of the categories.
 //!   Fingerprints cover each `Update` element's canonical content, the inverted relations
 //!   and the payload download addresses, so an unchanged catalog needs no fetch at all.
 //! - [`Upstream::fetch`] reads only the fragments of the selected revisions, opening each
-//!   inner CAB that holds some of them once and decompressing each of its folders once.
+//!   inner CAB that holds some of them once and decompressing each of its folders once, on
+//!   worker threads while the caller stores what came before (results in catalog order).
 //!
 //! Nothing taken from inside the catalog becomes a file name: inner CABs are held in memory,
 //! or in an anonymous temporary file when large. Errors name the part (`c\123 in package3.cab
@@ -419,7 +422,11 @@ struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
 
 impl Pool {
     fn take(&self) -> Vec<u8> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
     }
 
     fn put(&self, spool: Spool) {
@@ -437,14 +444,17 @@ impl Spool {
         let mut spool = if size as usize <= SPOOL_IN_MEMORY {
             let mut v = pool.map(Pool::take).unwrap_or_default();
             v.reserve_exact(size as usize);
-            r.read_to_end(&mut v).map_err(|e| storage("read the catalog", e))?;
+            r.read_to_end(&mut v)
+                .map_err(|e| storage("read the catalog", e))?;
             Spool::Mem(io::Cursor::new(v))
         } else {
             let mut f = tempfile::tempfile().map_err(|e| storage("create a temporary file", e))?;
             io::copy(r, &mut f).map_err(|e| storage("write a temporary file", e))?;
             Spool::File(f)
         };
-        spool.seek(SeekFrom::Start(0)).map_err(|e| storage("read a temporary file", e))?;
+        spool
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| storage("read a temporary file", e))?;
         Ok(spool)
     }
 }
@@ -548,10 +558,9 @@ impl Scanned {
     }
 
     fn fingerprint(&self, i: usize) -> [u8; 32] {
-        let e = &self.pkg.entries[i];
         let mut h = Sha256::new();
         h.update(b"wsusscn2 1\0");
-        h.update(e.digest);
+        h.update(self.pkg.digest(i));
         // Relations that other elements state about this one, and download addresses: they
         // change without a new revision, and the fetched update shows them.
         for (tag, list) in [(b'S', self.supersedes.get(i)), (b'B', self.bundled.get(i))] {
@@ -566,9 +575,9 @@ impl Scanned {
             }
         }
         h.update(b"U");
-        for p in e.payload.iter() {
+        for p in self.pkg.payload(i) {
             h.update(p);
-            h.update(self.pkg.urls.get(p).map_or(&b"-"[..], |u| u.as_bytes()));
+            h.update(self.pkg.url(p).map_or(&b"-"[..], |u| u.as_bytes()));
             h.update([0]);
         }
         h.finalize().into()
@@ -585,19 +594,22 @@ impl Scanned {
                 "Software"
             }
             .to_string(),
-            categories: e
-                .categories
+            categories: self
+                .pkg
+                .categories(i)
                 .iter()
                 .map(|&g| bits_guid(self.pkg.guids[g as usize]))
                 .collect(),
-            languages: e
-                .languages
+            languages: self
+                .pkg
+                .languages(i)
                 .iter()
                 .map(|&l| self.pkg.langs[l as usize].clone())
                 .collect(),
             bundled: self.bundled.get(i).iter().map(|&c| self.guid(c)).collect(),
-            bundled_by: e
-                .bundled_by
+            bundled_by: self
+                .pkg
+                .bundled_by(i)
                 .iter()
                 .filter_map(|r| self.rev_index.get(r))
                 .map(|&j| self.guid(j))
@@ -652,24 +664,26 @@ impl Scanned {
             }
         }
         u.categories.extend(
-            e.categories
+            self.pkg
+                .categories(i as usize)
                 .iter()
                 .map(|&g| bits_guid(self.pkg.guids[g as usize])),
         );
         u.languages.extend(
-            e.languages
+            self.pkg
+                .languages(i as usize)
                 .iter()
                 .map(|&l| self.pkg.langs[l as usize].clone()),
         );
         if u.creation_date.is_none() {
-            u.creation_date = e.creation.as_deref().map(str::to_string);
+            u.creation_date = self.pkg.creation(i as usize).map(str::to_string);
         }
         if u.default_language.is_none() && e.default_language > 0 {
             u.default_language = Some(self.pkg.langs[e.default_language as usize - 1].clone());
         }
         for f in &mut u.files {
             if let Some(sha1) = &f.sha1 {
-                f.url = self.pkg.urls.get(sha1).map(|u| u.to_string());
+                f.url = self.pkg.url(sha1).map(str::to_string);
             }
         }
         u.publication_state = PublicationState::Published;
@@ -1002,8 +1016,11 @@ impl Wsusscn2Source {
             }
         }
         let (mut sup, mut bun, mut dangling) = (Vec::new(), Vec::new(), 0u64);
-        for (i, e) in pkg.entries.iter().enumerate() {
-            for (list, pairs) in [(&e.superseded_by, &mut sup), (&e.bundled_by, &mut bun)] {
+        for i in 0..pkg.entries.len() {
+            for (list, pairs) in [
+                (pkg.superseded_by(i), &mut sup),
+                (pkg.bundled_by(i), &mut bun),
+            ] {
                 for r in list.iter() {
                     match rev_index.get(r) {
                         Some(&j) if j as usize != i => pairs.push((j, i as u32)),
@@ -1049,6 +1066,9 @@ impl Wsusscn2Source {
             progress.advance(1);
         }
         progress.finish();
+        // The fetch needs neither the digests nor the payload ids nor the RevisionId index.
+        s.pkg.forget_scan_only();
+        s.rev_index = HashMap::new();
         self.scanned = Some(s);
         Ok(summary)
     }

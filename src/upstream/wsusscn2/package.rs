@@ -28,30 +28,28 @@ pub const NOT_SOFTWARE: u8 = 1;
 /// `DeploymentAction="Evaluate"`.
 pub const EVALUATE: u8 = 2;
 
-/// One `Update` element.
+/// One `Update` element. Its lists live in arenas of [`Package`] (one allocation each for
+/// all 136,000 entries rather than several per entry): read them with the methods there.
 pub struct Entry {
     pub id: u128,
     pub revision: u32,
     pub revid: u32,
-    pub flags: u8,
-    pub creation: Option<Box<str>>,
-    /// Index into [`Package::langs`] plus one; 0 = none.
-    pub default_language: u16,
-    /// Indexes into [`Package::guids`]: the `Categories/Category` ids kept as categories.
-    pub categories: Box<[u32]>,
-    /// Indexes into [`Package::langs`].
-    pub languages: Box<[u16]>,
-    /// `PayloadFiles/File/@Id`: SHA-1 digests.
-    pub payload: Box<[[u8; 20]]>,
-    /// RevisionIds of the bundles that hold this one.
-    pub bundled_by: Box<[u32]>,
-    /// RevisionIds of the revisions that supersede this one.
-    pub superseded_by: Box<[u32]>,
     /// The only `Prerequisites/UpdateId` (index into [`Package::guids`]), when there is
     /// exactly one and no `Or` group: a category's parent.
     pub sole_prereq: Option<u32>,
-    /// SHA-256 of the element's canonical content.
-    pub digest: [u8; 32],
+    /// Start of categories, languages, bundled-by and superseded-by in [`Package::lists`].
+    lists: u32,
+    /// Their lengths, in that order.
+    counts: [u16; 4],
+    /// Start of the payload digests in [`Package::payloads`], and how many.
+    payload: u32,
+    n_payload: u16,
+    /// Start of CreationDate in [`Package::text`], and its length (0 = none).
+    creation: u32,
+    creation_len: u8,
+    /// Index into [`Package::langs`] plus one; 0 = none.
+    pub default_language: u16,
+    pub flags: u8,
 }
 
 /// What `package.xml` says.
@@ -60,6 +58,12 @@ pub struct Package {
     pub package_id: Option<String>,
     pub created: Option<String>,
     pub entries: Vec<Entry>,
+    /// SHA-256 of each `Update` element's canonical content, by entry; dropped once the
+    /// fingerprints are made ([`Package::forget_scan_only`]).
+    digests: Vec<[u8; 32]>,
+    lists: Vec<u32>,
+    payloads: Vec<[u8; 20]>,
+    text: String,
     /// Interned GUIDs (category ids and prerequisites).
     pub guids: Vec<u128>,
     guid_index: HashMap<u128, u32>,
@@ -67,10 +71,78 @@ pub struct Package {
     pub cited: HashMap<u32, CategoryKind>,
     pub langs: Vec<String>,
     lang_index: HashMap<String, u16>,
-    /// Download address by payload SHA-1.
-    pub urls: HashMap<[u8; 20], Box<str>>,
+    /// Download address (start and length in `text`) by payload SHA-1.
+    urls: HashMap<[u8; 20], (u32, u16)>,
     /// Payload or location ids that are not base64 SHA-1 digests.
     pub bad_ids: u64,
+}
+
+impl Package {
+    fn list(&self, i: usize, which: usize) -> &[u32] {
+        let e = &self.entries[i];
+        let start = e.lists as usize + e.counts[..which].iter().map(|&n| n as usize).sum::<usize>();
+        &self.lists[start..start + e.counts[which] as usize]
+    }
+
+    /// Indexes into [`Package::guids`]: the `Categories/Category` ids kept as categories.
+    pub fn categories(&self, i: usize) -> &[u32] {
+        self.list(i, 0)
+    }
+
+    /// Indexes into [`Package::langs`].
+    pub fn languages(&self, i: usize) -> &[u32] {
+        self.list(i, 1)
+    }
+
+    /// RevisionIds of the bundles that hold entry `i`.
+    pub fn bundled_by(&self, i: usize) -> &[u32] {
+        self.list(i, 2)
+    }
+
+    /// RevisionIds of the revisions that supersede entry `i`.
+    pub fn superseded_by(&self, i: usize) -> &[u32] {
+        self.list(i, 3)
+    }
+
+    /// `PayloadFiles/File/@Id`: SHA-1 digests.
+    pub fn payload(&self, i: usize) -> &[[u8; 20]] {
+        let e = &self.entries[i];
+        &self.payloads[e.payload as usize..e.payload as usize + e.n_payload as usize]
+    }
+
+    pub fn creation(&self, i: usize) -> Option<&str> {
+        let e = &self.entries[i];
+        (e.creation_len > 0)
+            .then(|| &self.text[e.creation as usize..e.creation as usize + e.creation_len as usize])
+    }
+
+    /// The digest of entry `i`'s element (before [`Package::forget_scan_only`]).
+    pub fn digest(&self, i: usize) -> [u8; 32] {
+        self.digests[i]
+    }
+
+    /// The download address of a payload file.
+    pub fn url(&self, sha1: &[u8; 20]) -> Option<&str> {
+        self.urls
+            .get(sha1)
+            .map(|&(at, len)| &self.text[at as usize..at as usize + len as usize])
+    }
+
+    /// Drops what only the scan needs (digests, payload ids, relation lists are kept: the
+    /// fetch needs the categories and languages; the rest is small).
+    pub fn forget_scan_only(&mut self) {
+        self.digests = Vec::new();
+        self.payloads = Vec::new();
+        for e in &mut self.entries {
+            e.n_payload = 0;
+        }
+    }
+
+    fn push_text(&mut self, t: &str) -> (u32, usize) {
+        let at = self.text.len() as u32;
+        self.text.push_str(t);
+        (at, t.len())
+    }
 }
 
 impl Package {
@@ -303,6 +375,9 @@ impl<R: BufRead> Parser<'_, R> {
                 _ => return Err(self.invalid("content after the root element")),
             }
         }
+        pkg.entries.shrink_to_fit();
+        pkg.lists.shrink_to_fit();
+        pkg.text.shrink_to_fit();
         if pkg.entries.is_empty() {
             // A catalog without updates would expire everything: refuse it as damaged.
             return Err(super::cab::corrupt(self.part, "lists no Update elements"));
@@ -384,8 +459,8 @@ impl<R: BufRead> Parser<'_, R> {
         let creation = self
             .attr("CreationDate")
             .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(Box::from);
+            .filter(|v| !v.is_empty() && v.len() < 256)
+            .map(str::to_string);
         let default_language = match self
             .attr("DefaultLanguage")
             .map(str::trim)
@@ -418,20 +493,45 @@ impl<R: BufRead> Parser<'_, R> {
             .map(|(g, _)| *g)
             .collect();
         let sole_prereq = (acc.prereqs.len() == 1 && !acc.has_or).then(|| acc.prereqs[0]);
+        let too_many = |n: usize, what: &str| {
+            u16::try_from(n)
+                .map_err(|_| self.invalid(format!("update {}: {n} {what}", bits_guid(id))))
+        };
+        let counts = [
+            too_many(categories.len(), "categories")?,
+            too_many(acc.languages.len(), "languages")?,
+            too_many(acc.bundled_by.len(), "BundledBy revisions")?,
+            too_many(acc.superseded_by.len(), "SupersededBy revisions")?,
+        ];
+        let n_payload = too_many(acc.payload.len(), "payload files")?;
+        let lists = pkg.lists.len() as u32;
+        pkg.lists.extend(categories);
+        pkg.lists.extend(acc.languages.iter().map(|&l| l as u32));
+        pkg.lists.extend(&acc.bundled_by);
+        pkg.lists.extend(&acc.superseded_by);
+        let payload = pkg.payloads.len() as u32;
+        pkg.payloads.extend(&acc.payload);
+        let (creation, creation_len) = match creation {
+            Some(c) => {
+                let (at, len) = pkg.push_text(&c);
+                (at, len as u8)
+            }
+            None => (0, 0),
+        };
+        pkg.digests.push(h.finalize().into());
         pkg.entries.push(Entry {
             id,
             revision,
             revid,
-            flags,
-            creation,
-            default_language,
-            categories: categories.into(),
-            languages: acc.languages.into(),
-            payload: acc.payload.into(),
-            bundled_by: acc.bundled_by.into(),
-            superseded_by: acc.superseded_by.into(),
             sole_prereq,
-            digest: h.finalize().into(),
+            lists,
+            counts,
+            payload,
+            n_payload,
+            creation,
+            creation_len,
+            default_language,
+            flags,
         });
         Ok(())
     }
@@ -602,8 +702,10 @@ impl<R: BufRead> Parser<'_, R> {
         let id = self.attr("Id").map(sha1_id);
         let url = self.attr("Url").map(str::trim).filter(|u| !u.is_empty());
         match (id, url) {
-            (Some(Some(d)), Some(u)) => {
-                pkg.urls.insert(d, Box::from(u));
+            (Some(Some(d)), Some(u)) if u.len() <= u16::MAX as usize => {
+                let u = u.to_string();
+                let (at, len) = pkg.push_text(&u);
+                pkg.urls.insert(d, (at, len as u16));
             }
             (Some(None), _) => pkg.bad_ids += 1,
             _ => {}
