@@ -559,20 +559,21 @@ fn stage_one(
     let path = staging.join(staged_name(h));
     let res = (|| -> Result<Digests> {
         let f = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
-        let mut w = HashingWriter::new(BufWriter::new(f), progress);
-        reader.copy_content(h, &mut w)?;
-        let (inner, d) = w.finish();
+        let mut w = Sha1Writer::new(BufWriter::new(f), progress);
+        // The reader checks every piece's and the whole file's SHA-256 as it copies, and
+        // fails before the end on any difference; only the SHA-1 (which the store records and
+        // the manifest does not carry) is computed here.
+        let size = reader.copy_content(h, &mut w)?;
+        let (inner, sha1) = w.finish();
         let f = inner
             .into_inner()
             .map_err(|e| Error::io(&path, "write", e.into_error()))?;
         f.sync_all().map_err(|e| Error::io(&path, "write", e))?;
-        if d.sha256 != *h {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!("content {} read back with another SHA-256", hex_lower(h)),
-            ));
-        }
-        Ok(d)
+        Ok(Digests {
+            size,
+            sha1,
+            sha256: *h,
+        })
     })();
     if res.is_err() {
         let _ = fs::remove_file(&path);
@@ -580,44 +581,33 @@ fn stage_one(
     res
 }
 
-/// A writer that computes SHA-1 and SHA-256 of what passes through and reports progress.
-struct HashingWriter<'a, W: Write> {
+/// A writer that computes the SHA-1 of what passes through and reports progress.
+struct Sha1Writer<'a, W: Write> {
     inner: W,
     sha1: sha1::Sha1,
-    sha256: sha2::Sha256,
-    size: u64,
     progress: &'a dyn Progress,
 }
 
-impl<'a, W: Write> HashingWriter<'a, W> {
+impl<'a, W: Write> Sha1Writer<'a, W> {
     fn new(inner: W, progress: &'a dyn Progress) -> Self {
-        use sha2::Digest;
-        HashingWriter {
+        use sha1::Digest;
+        Sha1Writer {
             inner,
             sha1: sha1::Sha1::new(),
-            sha256: sha2::Sha256::new(),
-            size: 0,
             progress,
         }
     }
-    fn finish(self) -> (W, Digests) {
-        use sha2::Digest;
-        let d = Digests {
-            size: self.size,
-            sha1: self.sha1.finalize().into(),
-            sha256: self.sha256.finalize().into(),
-        };
-        (self.inner, d)
+    fn finish(self) -> (W, [u8; 20]) {
+        use sha1::Digest;
+        (self.inner, self.sha1.finalize().into())
     }
 }
 
-impl<W: Write> Write for HashingWriter<'_, W> {
+impl<W: Write> Write for Sha1Writer<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
+        use sha1::Digest;
         let n = self.inner.write(buf)?;
         self.sha1.update(&buf[..n]);
-        self.sha256.update(&buf[..n]);
-        self.size += n as u64;
         self.progress.advance(n as u64);
         Ok(n)
     }
