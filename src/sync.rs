@@ -640,6 +640,11 @@ mod tests {
         }
     }
 
+    /// A sync with default options, the test clock and no progress.
+    fn go(s: &mut Store, up: &mut Fake) -> Result<SyncReport> {
+        sync(s, up, &SyncOptions::default(), &clock, &NoProgress)
+    }
+
     fn clock() -> Timestamp {
         Timestamp(1_795_700_000)
     }
@@ -678,14 +683,7 @@ mod tests {
     fn family_criteria_select_descendant_products_and_bundle_children() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WINDOWS], &[]);
-        let r = sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        let r = go(&mut s, &mut fixture()).unwrap();
         assert_eq!(ids(&s), ["01", "10", "11", "12", "13"]);
         assert_eq!((r.new, r.updated, r.unchanged, r.selected), (5, 0, 0, 5));
     }
@@ -694,14 +692,7 @@ mod tests {
     fn language_criteria_keep_neutral_updates() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &["fr"]);
-        sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        go(&mut s, &mut fixture()).unwrap();
         assert_eq!(
             ids(&s),
             ["01", "10", "11", "13"],
@@ -713,23 +704,9 @@ mod tests {
     fn second_identical_sync_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        go(&mut s, &mut fixture()).unwrap();
         let seq = s.totals().unwrap().change_seq;
-        let r = sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        let r = go(&mut s, &mut fixture()).unwrap();
         assert_eq!(
             (r.new, r.updated, r.removed, r.unchanged, r.categories),
             (0, 0, 0, 5, 0)
@@ -745,26 +722,12 @@ mod tests {
     fn revision_expiry_and_removal() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        go(&mut s, &mut fixture()).unwrap();
         let mut next = fixture();
         next.updates[0].revision = 201;
         next.updates[4].publication_state = PublicationState::Expired;
         next.updates.remove(5);
-        let r = sync(
-            &mut s,
-            &mut next,
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        let r = go(&mut s, &mut next).unwrap();
         assert_eq!((r.new, r.updated, r.expired, r.removed), (0, 1, 1, 1));
         let all = s.list_updates(&Default::default()).unwrap();
         let state = |n: &str| {
@@ -790,14 +753,7 @@ mod tests {
     fn failed_sync_leaves_the_store_unchanged_and_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        go(&mut s, &mut fixture()).unwrap();
         let before = (ids(&s), s.totals().unwrap().change_seq);
         let mut revisions_before: Vec<(String, u32)> = s
             .list_updates(&Default::default())
@@ -811,14 +767,7 @@ mod tests {
             u.revision += 1;
         }
         next.fail_after = Some(2);
-        let err = sync(
-            &mut s,
-            &mut next,
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap_err();
+        let err = go(&mut s, &mut next).unwrap_err();
         assert!(err.message.contains("upstream went away"), "{err}");
         assert_eq!((ids(&s), s.totals().unwrap().change_seq), before);
         let revisions = |s: &Store| -> Vec<(String, u32)> {
@@ -845,28 +794,14 @@ mod tests {
     fn declined_survives_a_new_revision() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path(), &[WIN10], &[]);
-        sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        go(&mut s, &mut fixture()).unwrap();
         let id = "00000000-0000-0000-0000-000000000001";
         let mut tx = s.begin().unwrap();
         assert!(tx.set_declined(id, true).unwrap());
         tx.commit().unwrap();
         let mut next = fixture();
         next.updates[0].revision = 300;
-        sync(
-            &mut s,
-            &mut next,
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        go(&mut s, &mut next).unwrap();
         let u = s
             .list_updates(&Default::default())
             .unwrap()
@@ -880,14 +815,7 @@ mod tests {
     fn no_criteria_means_categories_only() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::init(&dir.path().join("s"), None, clock()).unwrap();
-        let r = sync(
-            &mut s,
-            &mut fixture(),
-            &SyncOptions::default(),
-            &clock,
-            &NoProgress,
-        )
-        .unwrap();
+        let r = go(&mut s, &mut fixture()).unwrap();
         assert!(r.categories_only);
         assert_eq!((r.categories, r.new), (5, 0));
         assert_eq!(s.categories(Some(CategoryKind::Product)).unwrap().len(), 2);
