@@ -539,6 +539,7 @@ fn dispatch(cli: Cli, progress: &TermProgress) -> crate::Result<()> {
                 allow_expired,
                 max_jump,
                 now: now(),
+                threads: worker_threads(),
             };
             commands::import::run(&store.store, &paths, &opts, json, progress)
         }
@@ -590,4 +591,18 @@ fn parse_duration(s: &str) -> Result<i64, String> {
     }
     n.checked_mul(mult)
         .ok_or_else(|| format!("'{s}' is too long"))
+}
+
+/// Worker threads for hashing content: `OFFSYNC_THREADS` when set, else the machine's cores,
+/// at most 2 (past two, the media, not the CPU, sets the pace).
+fn worker_threads() -> usize {
+    std::env::var("OFFSYNC_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(2)
+        })
 }

@@ -36,6 +36,8 @@ pub struct ImportOptions {
     /// See [`DEFAULT_MAX_JUMP`].
     pub max_jump: u64,
     pub now: Timestamp,
+    /// Most files staged at once (each is hashed as it is copied); at least 1.
+    pub threads: usize,
 }
 
 impl ImportOptions {
@@ -45,6 +47,7 @@ impl ImportOptions {
             allow_expired: false,
             max_jump: DEFAULT_MAX_JUMP,
             now,
+            threads: 2,
         }
     }
 }
@@ -432,11 +435,9 @@ fn apply(
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
     let mut publisher = Publisher::new(tx.root());
     progress.start("copying content", Some(out.content_bytes), Unit::Bytes);
-    let mut staged: Vec<Digests> = Vec::new();
-    for (h, _) in &to_stage {
-        let d = stage_one(reader, &staging, h, progress)?;
-        publisher.publish(&staging.join(staged_name(h)), h, false)?;
-        staged.push(d);
+    let staged = stage_all(reader, &staging, &to_stage, opts.threads, progress)?;
+    for d in &staged {
+        publisher.publish(&staging.join(staged_name(&d.sha256)), &d.sha256, false)?;
     }
     progress.finish();
 
@@ -550,6 +551,84 @@ fn staged_name(h: &[u8; 32]) -> String {
 }
 
 /// Copies one content file from the volumes into staging, hashing on the way.
+/// Stages every file, two at a time when there are several (hashing is the cost, and this
+/// machine class has two cores): each worker takes the next file from a shared counter. The
+/// result keeps the order of `files`, so what is published and recorded does not depend on
+/// which worker finished first. The first error stops the rest.
+fn stage_all(
+    reader: &BundleReader,
+    staging: &Path,
+    files: &[([u8; 32], u64)],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<Digests>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let workers = threads.max(1);
+    if workers == 1 || files.len() < 2 {
+        // No thread at all: one file, or one worker asked for.
+        let mut out = Vec::with_capacity(files.len());
+        for (h, _) in files {
+            match stage_one(reader, staging, h, progress) {
+                Ok(d) => out.push(d),
+                Err(e) => {
+                    for d in &out {
+                        let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<Digests>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(files.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= files.len() || failed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let r = stage_one(reader, staging, &files[i].0, progress);
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    results.lock().expect("staging results")[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("staging results");
+    let mut out = Vec::with_capacity(files.len());
+    let mut first_err = None;
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Some(Ok(d)) => out.push(d),
+            Some(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            None => {}
+        }
+        if first_err.is_some() {
+            // Staged copies of the others are removed; nothing was published yet.
+            let _ = fs::remove_file(staging.join(staged_name(&files[i].0)));
+        }
+    }
+    match first_err {
+        Some(e) => {
+            for d in &out {
+                let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
+            }
+            Err(e)
+        }
+        None => Ok(out),
+    }
+}
+
 fn stage_one(
     reader: &BundleReader,
     staging: &Path,

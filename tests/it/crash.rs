@@ -1325,7 +1325,9 @@ impl SyncCall {
 fn sync_calls(fx: &Fixture) -> Vec<SyncCall> {
     let store = fx.old_copy("strace-probe");
     let log = fx.dir.path().join("strace-probe.txt");
+    // One worker thread: strace numbers syscalls per thread.
     let status = Command::new("strace")
+        .env("OFFSYNC_THREADS", "1")
         .args([
             "-f",
             "-qq",
@@ -1390,6 +1392,7 @@ fn sync_calls(fx: &Fixture) -> Vec<SyncCall> {
 /// Runs import of bundle 2 into `store` under strace with `injections`.
 fn import_with_faults(store: &Path, fx: &Fixture, injections: &[String]) -> std::process::Output {
     let mut c = Command::new("strace");
+    c.env("OFFSYNC_THREADS", "1");
     c.args([
         "-f",
         "-qq",
