@@ -1189,3 +1189,27 @@ fn extra_fields_other_than_zip64_and_comments_are_refused() {
         ErrorKind::UnsafeEntry
     );
 }
+
+#[test]
+fn a_central_comment_running_past_the_directory_is_corrupt_not_a_panic() {
+    // Found by fuzzing: the comment was read short without an error, and the byte count of
+    // the records then passed the directory's size (an overflow in debug builds).
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, _) = written(tmp.path(), SMALL_VOLUME);
+    let path = vol_path(&w, 1);
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes
+        .windows(4)
+        .rposition(|x| x == [0x50, 0x4b, 0x01, 0x02])
+        .expect("a central directory record");
+    bytes[last + 32] = 1;
+    fs::write(&path, &bytes).unwrap();
+    revouch(&w.dir);
+    let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
+    assert_eq!(kinds(&report)[0], ErrorKind::Corrupt, "{}", show(&report));
+    assert!(
+        show(&report).contains("comment runs past"),
+        "{}",
+        show(&report)
+    );
+}

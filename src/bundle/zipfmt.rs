@@ -616,8 +616,15 @@ pub fn read_central<R: Read + Seek>(
         let mut extra = vec![0u8; x];
         br.read_exact(&mut extra)
             .map_err(|e| bad(format!("extra field cannot be read: {e}")))?;
-        io::copy(&mut (&mut br).take(c as u64), &mut io::sink())
+        let got = io::copy(&mut (&mut br).take(c as u64), &mut io::sink())
             .map_err(|e| bad(format!("comment cannot be read: {e}")))?;
+        // The reader stops at the directory's end: a comment said to run past it is short
+        // (found by fuzzing: the count below then passed the directory's size).
+        if got != c as u64 {
+            return Err(bad(
+                "its comment runs past the end of the central directory".into(),
+            ));
+        }
         consumed += CENTRAL_LEN + (n + x + c) as u64;
         let mut e = CentralEntry {
             name,
@@ -662,13 +669,14 @@ pub fn read_central<R: Read + Seek>(
         out.push(e);
     }
     if consumed != dir.size {
-        return Err(corrupt(
-            subject,
-            format!(
-                "the central directory holds {} bytes after its records",
-                dir.size - consumed
+        let msg = match dir.size.checked_sub(consumed) {
+            Some(extra) => format!("the central directory holds {extra} bytes after its records"),
+            None => format!(
+                "the central directory's records take {consumed} bytes, more than its {} bytes",
+                dir.size
             ),
-        ));
+        };
+        return Err(corrupt(subject, msg));
     }
     Ok(out)
 }
