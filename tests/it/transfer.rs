@@ -576,27 +576,7 @@ fn import_merge_rules_keep_local_decisions_and_refuse_altered_revisions() {
     run(&["updates", "decline", "--store", p(&iso), "KB5034122"], 0);
     // Upstream declares KB5034122 expired: the next bundle carries the new state; the local
     // decline stays.
-    let conn = rusqlite::Connection::open(connected.join("offsync.db")).unwrap();
-    let seq: i64 = conn
-        .query_row(
-            "SELECT value FROM store_info WHERE key='change_seq'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .unwrap()
-        .parse()
-        .unwrap();
-    conn.execute(
-        "UPDATE updates SET state = 'expired', changed_seq = ?1 WHERE kb = '5034122'",
-        [seq + 1],
-    )
-    .unwrap();
-    conn.execute(
-        "UPDATE store_info SET value = ?1 WHERE key = 'change_seq'",
-        [(seq + 1).to_string()],
-    )
-    .unwrap();
-    drop(conn);
+    change_by_hand(&connected, "state = 'expired'", "5034122");
     let (_, b2) = export(&connected, &dir.path().join("m2"), &[]);
     let r = import_json(&iso, &[&b2]);
     assert_eq!(r["expired"], 1, "{r}");
@@ -629,28 +609,35 @@ fn import_merge_rules_keep_local_decisions_and_refuse_altered_revisions() {
     )
     .unwrap();
     drop(conn);
-    let conn = rusqlite::Connection::open(connected.join("offsync.db")).unwrap();
+    change_by_hand(&connected, "update_type = update_type", "5034763");
+    let (_, b3) = export(&connected, &dir.path().join("m3"), &["--full"]);
+    let (_, err) = import(&iso2, &[&b3], 13);
+    assert!(err.contains("conflict"), "{err}");
+}
+
+/// Changes the update with `kb` on the connected side as a sync would: `set` applied and the
+/// row given the next change sequence value, so that the next export carries it.
+fn change_by_hand(store: &Path, set: &str, kb: &str) {
+    let conn = rusqlite::Connection::open(store.join("offsync.db")).unwrap();
     let seq: i64 = conn
         .query_row(
-            "SELECT value FROM store_info WHERE key='change_seq'",
+            "SELECT value FROM store_info WHERE key = 'change_seq'",
             [],
             |r| r.get::<_, String>(0),
         )
         .unwrap()
         .parse()
         .unwrap();
-    conn.execute(
-        "UPDATE updates SET changed_seq = ?1 WHERE kb = '5034763'",
-        [seq + 1],
-    )
-    .unwrap();
+    let n = conn
+        .execute(
+            &format!("UPDATE updates SET {set}, changed_seq = ?1 WHERE kb = ?2"),
+            rusqlite::params![seq + 1, kb],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "KB{kb} is in {}", store.display());
     conn.execute(
         "UPDATE store_info SET value = ?1 WHERE key = 'change_seq'",
         [(seq + 1).to_string()],
     )
     .unwrap();
-    drop(conn);
-    let (_, b3) = export(&connected, &dir.path().join("m3"), &["--full"]);
-    let (_, err) = import(&iso2, &[&b3], 13);
-    assert!(err.contains("conflict"), "{err}");
 }
