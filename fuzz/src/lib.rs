@@ -20,6 +20,37 @@ pub fn default_templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
 }
 
+/// A scratch folder in memory-backed storage (`/dev/shm` when there is one), named after this
+/// process. A fuzzer that crashes never drops its harness, so scratch folders of processes
+/// that no longer run are removed first.
+pub fn scratch_dir() -> tempfile::TempDir {
+    const PREFIX: &str = "offsync-fuzz-";
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    if let Ok(list) = fs::read_dir(&base) {
+        for e in list.flatten() {
+            let name = e.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+                continue;
+            };
+            let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("{PREFIX}{}-", std::process::id()))
+        .tempdir_in(&base)
+        .expect("a temporary folder")
+}
+
 /// One bundle written by the real exporter: its manifest and its volumes' bytes.
 pub struct Template {
     pub manifest: Manifest,
@@ -151,15 +182,7 @@ impl VolumeHarness {
             .enumerate()
             .flat_map(|(t, tpl)| (0..tpl.volumes.len()).map(move |v| (t, v)))
             .collect();
-        let shm = Path::new("/dev/shm");
-        let tmp = if shm.is_dir() {
-            tempfile::Builder::new()
-                .prefix("offsync-fuzz-")
-                .tempdir_in(shm)
-        } else {
-            tempfile::Builder::new().prefix("offsync-fuzz-").tempdir()
-        }
-        .expect("a temporary folder");
+        let tmp = scratch_dir();
         let bundle = tmp.path().join("bundle");
         let mut others = Vec::new();
         for (slot, &(t, idx)) in slots.iter().enumerate() {
@@ -341,15 +364,7 @@ impl Default for CatalogHarness {
 
 impl CatalogHarness {
     pub fn new() -> CatalogHarness {
-        let shm = Path::new("/dev/shm");
-        let tmp = if shm.is_dir() {
-            tempfile::Builder::new()
-                .prefix("offsync-fuzz-")
-                .tempdir_in(shm)
-        } else {
-            tempfile::Builder::new().prefix("offsync-fuzz-").tempdir()
-        }
-        .expect("a temporary folder");
+        let tmp = scratch_dir();
         let path = tmp.path().join("wsusscn2.cab");
         CatalogHarness { _tmp: tmp, path }
     }
