@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::hash::copy_hashing;
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
-use crate::store::{Publisher, ReferencedFile, Store};
+use crate::store::{Publisher, ReferencedFile, Store, content_recorded};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -128,11 +128,7 @@ pub fn import_content(
             report.unmatched.push(path.display().to_string());
             continue;
         };
-        let recorded: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
-            [d.sha256.as_slice()],
-            |r| r.get(0),
-        )?;
+        let recorded = content_recorded(&tx, &d.sha256)?;
         let added = publisher.publish(&staged, &d.sha256, recorded)?;
         found.push((d.sha256, d.sha1, d.size));
         report.matched.push(MatchedFile {

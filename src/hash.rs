@@ -15,6 +15,28 @@ pub struct Digests {
 
 const BUF: usize = 256 * 1024;
 
+/// Copies `r` into `w` to its end, handing every chunk to `seen` on the way; returns the
+/// number of bytes copied. The one copy loop behind the hashing copies below.
+fn copy_seeing<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    w: &mut W,
+    mut seen: impl FnMut(&[u8]),
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; BUF];
+    let mut size = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        seen(&buf[..n]);
+        w.write_all(&buf[..n])?;
+        size += n as u64;
+    }
+}
+
 /// Copies `r` into `w` to its end, computing SHA-1 and SHA-256 of what passed.
 pub fn copy_hashing<R: Read + ?Sized, W: Write + ?Sized>(
     r: &mut R,
@@ -22,20 +44,10 @@ pub fn copy_hashing<R: Read + ?Sized, W: Write + ?Sized>(
 ) -> io::Result<Digests> {
     let mut s1 = Sha1::new();
     let mut s256 = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut size = 0u64;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        s1.update(&buf[..n]);
-        s256.update(&buf[..n]);
-        w.write_all(&buf[..n])?;
-        size += n as u64;
-    }
+    let size = copy_seeing(r, w, |b| {
+        s1.update(b);
+        s256.update(b);
+    })?;
     Ok(Digests {
         size,
         sha1: s1.finalize().into(),
@@ -59,19 +71,7 @@ pub fn copy_sha256<R: Read + ?Sized, W: Write + ?Sized>(
     w: &mut W,
 ) -> io::Result<(u64, [u8; 32])> {
     let mut s = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut size = 0u64;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        s.update(&buf[..n]);
-        w.write_all(&buf[..n])?;
-        size += n as u64;
-    }
+    let size = copy_seeing(r, w, |b| s.update(b))?;
     Ok((size, s.finalize().into()))
 }
 

@@ -22,7 +22,7 @@ pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
     SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
 };
-pub use write::{StoredState, Tx, encode_doc};
+pub use write::{StoredState, Tx, content_recorded, encode_doc};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;

@@ -247,11 +247,6 @@ impl Store {
         load_update(&self.conn, id)
     }
 
-    /// Every category's parent, for expanding criteria to descendants.
-    pub fn category_parents(&self) -> Result<HashMap<String, Option<String>>> {
-        category_parents(&self.conn)
-    }
-
     pub fn list_updates(&self, f: &UpdateFilter) -> Result<Vec<UpdateSummary>> {
         let cats = category_titles(&self.conn)?;
         let ucats = update_categories(&self.conn)?;

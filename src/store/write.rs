@@ -275,12 +275,7 @@ impl<'a> Tx<'a> {
         size: u64,
         added: &str,
     ) -> Result<bool> {
-        let exists: bool = self.tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
-            params![sha256.as_slice()],
-            |r| r.get(0),
-        )?;
-        if exists {
+        if content_recorded(&self.tx, sha256)? {
             return Ok(false);
         }
         // Content takes a change sequence value too, so that an incremental export carries
@@ -364,14 +359,7 @@ fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
     if !dirty {
         return Ok(());
     }
-    let recorded = |h: &[u8; 32]| -> bool {
-        tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
-            [h.as_slice()],
-            |r| r.get(0),
-        )
-        .unwrap_or(true)
-    };
+    let recorded = |h: &[u8; 32]| -> bool { content_recorded(tx, h).unwrap_or(true) };
     let removed = super::content::recover_files(root, &recorded)?;
     if removed > 0 {
         // The one place the store reads the clock: a log line about cleaning up after a crash
@@ -384,4 +372,13 @@ fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether the content table has a row for this SHA-256 (inside a transaction or not).
+pub fn content_recorded(conn: &Connection, sha256: &[u8; 32]) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
+        [sha256.as_slice()],
+        |r| r.get(0),
+    )?)
 }

@@ -11,7 +11,8 @@ use crate::hash::Digests;
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
 use crate::store::{
-    ImportRecord, Publisher, Store, StoredState, Tx, encode_doc, imports_from, last_import_time,
+    ImportRecord, Publisher, Store, StoredState, Tx, content_recorded, encode_doc, imports_from,
+    last_import_time,
 };
 use crate::time::Timestamp;
 use rusqlite::Connection;
@@ -404,12 +405,7 @@ fn apply(
     }
     let mut to_stage: Vec<([u8; 32], u64)> = Vec::new();
     for (h, size) in reader.content_files() {
-        let have: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
-            [h.as_slice()],
-            |r| r.get(0),
-        )?;
-        if !have {
+        if !content_recorded(&tx, &h)? {
             to_stage.push((h, size));
         }
     }
