@@ -1,14 +1,38 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: running the binary, stores in a known state,
+//! their fingerprints, and bundles changed the way someone who controls the media would.
 
-use assert_cmd::Command;
+use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-/// The `offsync` binary with a clean environment (no OFFSYNC_STORE from the caller).
+/// The `offsync` binary with a clean environment (no OFFSYNC_STORE from the caller) and no
+/// terminal or input on stdin.
 pub fn offsync() -> Command {
-    let mut c = Command::cargo_bin("offsync").expect("binary built");
-    c.env_remove("OFFSYNC_STORE");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_offsync"));
+    c.env_remove("OFFSYNC_STORE").stdin(Stdio::null());
     c
+}
+
+/// `../shared/real-data/<rel>` (real documents, read and never copied into the project), or
+/// `None` when it is absent. With `OFFSYNC_REQUIRE_REAL_DATA=1` (as CI sets it) an absent file
+/// fails the test instead, so that a test cannot pass by skipping.
+pub fn real_data(rel: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/real-data")
+        .join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    let required = std::env::var_os("OFFSYNC_REQUIRE_REAL_DATA").is_some_and(|v| v == "1");
+    assert!(
+        !required,
+        "{} is absent and OFFSYNC_REQUIRE_REAL_DATA=1",
+        path.display()
+    );
+    println!("skipped: {} is absent", path.display());
+    None
 }
 
 pub fn fixtures() -> PathBuf {
@@ -63,21 +87,20 @@ pub fn init_store(dir: &Path, name: &str) -> PathBuf {
     s
 }
 
+/// Runs `criteria set` on `store` with `criteria` (options such as `--product Windows`).
+pub fn set_criteria(store: &Path, criteria: &[&str]) {
+    let mut args = vec!["criteria", "set", "--store", p(store)];
+    args.extend_from_slice(criteria);
+    run(&args, 0);
+}
+
 /// A store synced from the fixtures with broad criteria (every fixture product and
 /// classification), content taken in.
 pub fn synced_store(dir: &Path, name: &str) -> PathBuf {
-    let s = init_store(dir, name);
-    let sp = p(&s).to_string();
-    run(
-        &["sync", "--store", &sp, "--from", p(&upstream_fixtures())],
-        0,
-    );
-    run(
+    synced_store_with(
+        dir,
+        name,
         &[
-            "criteria",
-            "set",
-            "--store",
-            &sp,
             "--product",
             "Windows",
             "--product",
@@ -91,12 +114,17 @@ pub fn synced_store(dir: &Path, name: &str) -> PathBuf {
             "--classification",
             "Definition Updates",
         ],
-        0,
-    );
-    run(
-        &["sync", "--store", &sp, "--from", p(&upstream_fixtures())],
-        0,
-    );
+    )
+}
+
+/// A store synced from the fixtures with `criteria`, content taken in.
+pub fn synced_store_with(dir: &Path, name: &str, criteria: &[&str]) -> PathBuf {
+    let s = init_store(dir, name);
+    let sp = p(&s).to_string();
+    let up = upstream_fixtures();
+    run(&["sync", "--store", &sp, "--from", p(&up)], 0);
+    set_criteria(&s, criteria);
+    run(&["sync", "--store", &sp, "--from", p(&up)], 0);
     run(
         &["content", "import", "--store", &sp, p(&content_fixtures())],
         0,
@@ -104,36 +132,61 @@ pub fn synced_store(dir: &Path, name: &str) -> PathBuf {
     s
 }
 
-/// A fingerprint of a store: every row of every table, and every content file with its
-/// SHA-256. Two stores in the same logical state have equal fingerprints, apart from the
-/// store identity and timestamps, which `identity` keeps or drops.
+/// The key of [`fingerprint`]'s list of content files.
+pub const CONTENT_FILES: &str = "(content files)";
+
+/// A fingerprint of a store: every row of every table (store identity and timestamps
+/// included), and every content file with its SHA-256. The database must pass
+/// `PRAGMA integrity_check`.
 pub fn fingerprint(store: &Path) -> BTreeMap<String, Vec<String>> {
+    let (integrity, mut out) = table_rows(store, &[]);
+    assert_eq!(integrity, ["ok"], "integrity check of {}", store.display());
+    out.insert(
+        CONTENT_FILES.into(),
+        content_digests(store, |e| e.file_type().is_file()),
+    );
+    out
+}
+
+/// The rows of `PRAGMA integrity_check`, and every row of every table of the store's
+/// database (sorted, cells in their debug form, the cells of `masked` (table, column) pairs
+/// read as `<clock>`). Opens the database read-only, as a reader such as `status` or a child
+/// update point would.
+pub fn table_rows(
+    store: &Path,
+    masked: &[(&str, &str)],
+) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
     let conn = rusqlite::Connection::open_with_flags(
         store.join("offsync.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .expect("open store db");
-    let ok: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(ok, "ok", "integrity check of {}", store.display());
+    let strings = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let integrity = strings("PRAGMA integrity_check");
     let mut out = BTreeMap::new();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for t in tables {
+    for t in strings("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") {
         let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
-        let n = st.column_count();
+        let clock: Vec<bool> = st
+            .column_names()
+            .map(|c| masked.contains(&(t.as_str(), c)))
+            .collect();
         let mut rows: Vec<String> = st
             .query_map([], |r| {
                 let mut cells = Vec::new();
-                for i in 0..n {
+                for (i, is_clock) in clock.iter().enumerate() {
                     let v: rusqlite::types::Value = r.get(i)?;
-                    cells.push(format!("{v:?}"));
+                    cells.push(if *is_clock {
+                        "<clock>".to_string()
+                    } else {
+                        format!("{v:?}")
+                    });
                 }
                 Ok(cells.join("|"))
             })
@@ -143,20 +196,25 @@ pub fn fingerprint(store: &Path) -> BTreeMap<String, Vec<String>> {
         rows.sort();
         out.insert(t, rows);
     }
+    (integrity, out)
+}
+
+/// `content/…` path and SHA-256 of every entry below the store's content folder that `take`
+/// accepts, in file-name order.
+pub fn content_digests(store: &Path, take: fn(&walkdir::DirEntry) -> bool) -> Vec<String> {
     let mut files = Vec::new();
     for e in walkdir::WalkDir::new(store.join("content")).sort_by_file_name() {
         let e = e.unwrap();
-        if e.file_type().is_file() {
-            let bytes = std::fs::read(e.path()).unwrap();
+        if take(&e) {
+            let bytes = fs::read(e.path()).unwrap();
             files.push(format!(
                 "{} {}",
                 e.path().strip_prefix(store).unwrap().display(),
-                hex::encode(offsync::hash::sha256(&bytes))
+                sha_hex(&bytes)
             ));
         }
     }
-    out.insert("(content files)".into(), files);
-    out
+    files
 }
 
 /// Copies a folder tree (a store or a bundle).
@@ -166,9 +224,85 @@ pub fn copy_tree(from: &Path, to: &Path) {
         let rel = e.path().strip_prefix(from).unwrap();
         let target = to.join(rel);
         if e.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
+            fs::create_dir_all(&target).unwrap();
         } else {
-            std::fs::copy(e.path(), &target).unwrap();
+            fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+/// Exports `store` to `media` (with `extra` options); returns the JSON report and the bundle
+/// folder.
+pub fn export(store: &Path, media: &Path, extra: &[&str]) -> (Value, PathBuf) {
+    let mut args = vec!["export", "--store", p(store), "--out", p(media), "--json"];
+    args.extend_from_slice(extra);
+    let v = json(&args);
+    let dir = PathBuf::from(v["bundle_dir"].as_str().unwrap());
+    (v, dir)
+}
+
+/// The one bundle folder inside `media`.
+pub fn bundle_in(media: &Path) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(media)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 1, "one bundle in {}: {dirs:?}", media.display());
+    dirs.pop().unwrap()
+}
+
+/// The volumes in a bundle folder, by name.
+pub fn volumes(bundle: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(bundle)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn sha_hex(bytes: &[u8]) -> String {
+    hex::encode(offsync::hash::sha256(bytes))
+}
+
+pub fn manifest(b: &Path) -> Value {
+    serde_json::from_slice(&fs::read(b.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Writes the manifest and a matching `SHA256SUMS` (for the volumes the manifest lists).
+pub fn write_manifest(b: &Path, m: &Value) {
+    let mut text = serde_json::to_vec_pretty(m).unwrap();
+    text.push(b'\n');
+    fs::write(b.join("manifest.json"), &text).unwrap();
+    let mut sums = format!("{}  manifest.json\n", sha_hex(&text));
+    for v in m["volumes"].as_array().unwrap() {
+        sums.push_str(&format!(
+            "{}  {}\n",
+            v["sha256"].as_str().unwrap(),
+            v["name"].as_str().unwrap()
+        ));
+    }
+    fs::write(b.join("SHA256SUMS"), sums).unwrap();
+}
+
+/// Edits the manifest, then vouches for every volume present as it now is: what someone who
+/// can change the media does (checksums alone are not authenticity).
+pub fn edit_manifest(b: &Path, f: impl FnOnce(&mut Value)) {
+    let mut m = manifest(b);
+    f(&mut m);
+    for v in m["volumes"].as_array_mut().unwrap() {
+        if let Ok(bytes) = fs::read(b.join(v["name"].as_str().unwrap())) {
+            v["size"] = Value::from(bytes.len() as u64);
+            v["sha256"] = Value::from(sha_hex(&bytes));
+        }
+    }
+    write_manifest(b, &m);
+}
+
+/// The manifest and `SHA256SUMS` vouch again for the volumes as they are on disk.
+pub fn revouch(b: &Path) {
+    edit_manifest(b, |_| {});
 }

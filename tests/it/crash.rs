@@ -100,7 +100,6 @@ fn seed() -> u64 {
 
 /// Columns written from the clock at import time; a re-run after a crash writes another time.
 const CLOCK_COLUMNS: &[(&str, &str)] = &[("imports", "imported"), ("content", "added")];
-const FILES: &str = "(content files)";
 const INTEGRITY: &str = "(integrity_check)";
 
 type State = BTreeMap<String, Vec<String>>;
@@ -109,78 +108,24 @@ type State = BTreeMap<String, Vec<String>>;
 /// the SHA-256 of its bytes, and `PRAGMA integrity_check`. Opens the database read-only, as a
 /// reader such as `status` or a child update point would.
 fn state(store: &Path) -> State {
-    let conn = rusqlite::Connection::open_with_flags(
-        store.join("offsync.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open store db");
-    let mut out = State::new();
-    let integrity: Vec<String> = conn
-        .prepare("PRAGMA integrity_check")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let (integrity, mut out) = table_rows(store, CLOCK_COLUMNS);
     out.insert(INTEGRITY.into(), integrity);
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for t in tables {
-        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
-        let names: Vec<String> = st.column_names().map(|s| s.to_string()).collect();
-        let clock: Vec<bool> = names
-            .iter()
-            .map(|c| CLOCK_COLUMNS.contains(&(t.as_str(), c.as_str())))
-            .collect();
-        let mut rows: Vec<String> = st
-            .query_map([], |r| {
-                let mut cells = Vec::new();
-                for (i, is_clock) in clock.iter().enumerate() {
-                    let v: rusqlite::types::Value = r.get(i)?;
-                    cells.push(if *is_clock {
-                        "<clock>".to_string()
-                    } else {
-                        format!("{v:?}")
-                    });
-                }
-                Ok(cells.join("|"))
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        rows.sort();
-        out.insert(t, rows);
-    }
-    let mut files = Vec::new();
-    for e in walkdir::WalkDir::new(store.join("content")).sort_by_file_name() {
-        let e = e.unwrap();
-        if !e.file_type().is_dir() {
-            let bytes = fs::read(e.path()).unwrap();
-            files.push(format!(
-                "{} {}",
-                e.path().strip_prefix(store).unwrap().display(),
-                hex::encode(offsync::hash::sha256(&bytes))
-            ));
-        }
-    }
-    out.insert(FILES.into(), files);
+    out.insert(
+        CONTENT_FILES.into(),
+        content_digests(store, |e| !e.file_type().is_dir()),
+    );
     out
 }
 
 /// The state without the content files: what the database says.
 fn rows(s: &State) -> State {
     let mut r = s.clone();
-    r.remove(FILES);
+    r.remove(CONTENT_FILES);
     r
 }
 
 fn files(s: &State) -> BTreeSet<String> {
-    s[FILES].iter().cloned().collect()
+    s[CONTENT_FILES].iter().cloned().collect()
 }
 
 /// What is left in `staging/`.
@@ -273,23 +218,8 @@ fn generated_upstream(root: &Path, n: usize, size: usize, rng: &mut Rng) -> (Pat
     (up, payloads)
 }
 
-fn export(store: &Path, media: &Path, extra: &[&str]) -> (serde_json::Value, PathBuf) {
-    let mut args = vec!["export", "--store", p(store), "--out", p(media), "--json"];
-    args.extend_from_slice(extra);
-    let v = json(&args);
-    let dir = PathBuf::from(v["bundle_dir"].as_str().unwrap());
-    (v, dir)
-}
-
-/// The `offsync` binary, for processes the tests start, kill or run side by side.
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_offsync"));
-    c.env_remove("OFFSYNC_STORE");
-    c
-}
-
 fn spawn_import(store: &Path, bundle: &Path, extra: &[&str]) -> Child {
-    bin()
+    offsync()
         .args(["import", "-q", "--store", p(store), p(bundle)])
         .args(extra)
         .stdin(Stdio::null())
@@ -537,7 +467,7 @@ fn oracle_after_kill(store: &Path, fx: &Fixture, ctx: &str, tally: &mut Tally) -
         );
     };
     // No file under its final name holds other bytes than its name says (no torn file).
-    for f in &s[FILES] {
+    for f in &s[CONTENT_FILES] {
         let (path, sha) = f.split_once(' ').unwrap();
         assert!(
             path.ends_with(sha),
@@ -567,7 +497,7 @@ fn oracle_after_kill(store: &Path, fx: &Fixture, ctx: &str, tally: &mut Tally) -
             let extra: Vec<&String> = have.difference(&old).collect();
             for e in &extra {
                 assert!(
-                    fx.new_state[FILES].contains(e),
+                    fx.new_state[CONTENT_FILES].contains(e),
                     "{ctx}: {e} is neither old nor imported content"
                 );
                 let digest = e.split_once(' ').unwrap().1;
@@ -893,9 +823,9 @@ fn a_full_disk_while_staging_or_committing_changes_nothing() {
         }
     };
     let page = 4096u64;
-    let new_content: u64 = fx.new_state[FILES]
+    let new_content: u64 = fx.new_state[CONTENT_FILES]
         .iter()
-        .filter(|f| !fx.old_state[FILES].contains(f))
+        .filter(|f| !fx.old_state[CONTENT_FILES].contains(f))
         .map(|f| {
             let rel = f.split_once(' ').unwrap().0;
             let len = fs::metadata(fx.dir.path().join("reference").join(rel))

@@ -23,14 +23,6 @@ fn by_kb<'a>(rows: &'a [Value], kb: &str) -> Vec<&'a Value> {
     rows.iter().filter(|r| r["kb"] == kb).collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 #[test]
 fn a_missing_store_says_how_to_create_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -307,7 +299,7 @@ fn content_import_matches_by_digest_and_reports_missing() {
 fn revisions_expiry_and_removal_from_a_changed_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let up = dir.path().join("up");
-    copy_dir(&upstream_fixtures(), &up);
+    copy_tree(&upstream_fixtures(), &up);
     let s = init_store(dir.path(), "s");
     let sp = p(&s);
     run(&["sync", "--store", sp, "--from", p(&up)], 0);
@@ -382,7 +374,7 @@ fn revisions_expiry_and_removal_from_a_changed_upstream() {
 fn bad_input_names_the_file_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let up = dir.path().join("up");
-    copy_dir(&upstream_fixtures(), &up);
+    copy_tree(&upstream_fixtures(), &up);
     let s = synced_store(dir.path(), "s");
     let sp = p(&s);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -392,7 +384,7 @@ fn bad_input_names_the_file_and_changes_nothing() {
     ];
     for (name, bytes, must_name) in cases {
         let bad_up = dir.path().join(format!("up-{name}"));
-        copy_dir(&up, &bad_up);
+        copy_tree(&up, &bad_up);
         fs::write(bad_up.join(name), bytes).unwrap();
         let before = fingerprint(&s);
         let (code, _, err) = run_any(&["sync", "--store", sp, "--from", p(&bad_up)]);
@@ -418,7 +410,7 @@ fn bad_input_names_the_file_and_changes_nothing() {
     }
     // A duplicate revision with different content.
     let dup_up = dir.path().join("up-dup");
-    copy_dir(&up, &dup_up);
+    copy_tree(&up, &dup_up);
     let text = fs::read_to_string(dup_up.join("update-a1-win10-2024-01-kb5034122.xml")).unwrap();
     fs::write(
         dup_up.join("zz-copy.xml"),
@@ -521,11 +513,9 @@ fn a_child_update_point_syncs_from_its_parent_with_narrower_criteria() {
 
 #[test]
 fn real_update_documents_sync_when_present() {
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-data/upd-update-xml");
-    if !real.is_dir() {
-        eprintln!("skipped: {} is absent", real.display());
+    let Some(real) = real_data("upd-update-xml") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let s = init_store(dir.path(), "real");
     let sp = p(&s);

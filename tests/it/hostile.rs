@@ -94,16 +94,6 @@ struct World {
     pristine: PathBuf,
 }
 
-fn bundle_in(media: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = fs::read_dir(media)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("manifest.json").is_file())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
-
 fn export_to(store: &Path, media: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec![
         "export",
@@ -119,17 +109,16 @@ fn export_to(store: &Path, media: &Path, extra: &[&str]) -> PathBuf {
     bundle_in(media)
 }
 
-fn isolated_store(root: &Path) -> PathBuf {
-    let s = init_store(root, "isolated");
-    let sp = p(&s).to_string();
-    let up = upstream_fixtures();
-    run(&["sync", "--store", &sp, "--from", p(&up)], 0);
-    run(
+fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let connected = synced_store(&root, "connected");
+    let good = export_to(&connected, &root.join("media"), &[]);
+    assert_eq!(volumes(&good).len(), 4, "the cases assume 4 volumes");
+    let store = synced_store_with(
+        &root,
+        "isolated",
         &[
-            "criteria",
-            "set",
-            "--store",
-            &sp,
             "--product",
             "Windows 11",
             "--product",
@@ -137,23 +126,7 @@ fn isolated_store(root: &Path) -> PathBuf {
             "--classification",
             "Security Updates",
         ],
-        0,
     );
-    run(&["sync", "--store", &sp, "--from", p(&up)], 0);
-    run(
-        &["content", "import", "--store", &sp, p(&content_fixtures())],
-        0,
-    );
-    s
-}
-
-fn world() -> World {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    let connected = synced_store(&root, "connected");
-    let good = export_to(&connected, &root.join("media"), &[]);
-    assert_eq!(volumes(&good).len(), 4, "the cases assume 4 volumes");
-    let store = isolated_store(&root);
     let pristine = root.join("pristine-store");
     copy_tree(&store, &pristine);
     let cwd = root.join("cwd");
@@ -177,16 +150,6 @@ fn other_bundle(w: &World) -> PathBuf {
     let b = export_to(&other, &base.join("media"), &[]);
     assert_eq!(b.file_name(), w.good.file_name());
     b
-}
-
-fn volumes(bundle: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(bundle)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Volume `i` (from 1) of a bundle, by the manifest's name for it.
@@ -725,48 +688,6 @@ fn deflate(data: &[u8]) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------------
 // The manifest and SHA256SUMS, as an attacker rewrites them
-
-fn manifest(b: &Path) -> Value {
-    serde_json::from_slice(&fs::read(b.join("manifest.json")).unwrap()).unwrap()
-}
-
-fn sha_hex(bytes: &[u8]) -> String {
-    hex::encode(offsync::hash::sha256(bytes))
-}
-
-/// Writes the manifest and a matching `SHA256SUMS` (for the volumes the manifest lists).
-fn write_manifest(b: &Path, m: &Value) {
-    let mut text = serde_json::to_vec_pretty(m).unwrap();
-    text.push(b'\n');
-    fs::write(b.join("manifest.json"), &text).unwrap();
-    let mut sums = format!("{}  manifest.json\n", sha_hex(&text));
-    for v in m["volumes"].as_array().unwrap() {
-        sums.push_str(&format!(
-            "{}  {}\n",
-            v["sha256"].as_str().unwrap(),
-            v["name"].as_str().unwrap()
-        ));
-    }
-    fs::write(b.join("SHA256SUMS"), sums).unwrap();
-}
-
-/// Edits the manifest, then vouches for every volume present as it now is.
-fn edit_manifest(b: &Path, f: impl FnOnce(&mut Value)) {
-    let mut m = manifest(b);
-    f(&mut m);
-    for v in m["volumes"].as_array_mut().unwrap() {
-        if let Ok(bytes) = fs::read(b.join(v["name"].as_str().unwrap())) {
-            v["size"] = Value::from(bytes.len() as u64);
-            v["sha256"] = Value::from(sha_hex(&bytes));
-        }
-    }
-    write_manifest(b, &m);
-}
-
-/// The manifest and `SHA256SUMS` vouch again for the volumes as they are on disk.
-fn revouch(b: &Path) {
-    edit_manifest(b, |_| {});
-}
 
 /// The manifest's record of entry `path`.
 fn entry<'a>(m: &'a mut Value, path: &str) -> &'a mut Value {

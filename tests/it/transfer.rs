@@ -4,27 +4,7 @@
 use crate::common::*;
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// The one bundle folder inside `media`.
-fn bundle_in(media: &Path) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(media)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("manifest.json").is_file())
-        .collect();
-    dirs.sort();
-    assert_eq!(dirs.len(), 1, "one bundle in {}: {dirs:?}", media.display());
-    dirs.pop().unwrap()
-}
-
-fn export(store: &Path, media: &Path, extra: &[&str]) -> (Value, PathBuf) {
-    let mut args = vec!["export", "--store", p(store), "--out", p(media), "--json"];
-    args.extend_from_slice(extra);
-    let v = json(&args);
-    let dir = PathBuf::from(v["bundle_dir"].as_str().unwrap());
-    (v, dir)
-}
+use std::path::Path;
 
 fn import(store: &Path, paths: &[&Path], code: i32) -> (String, String) {
     let mut args = vec!["import", "--store", p(store)];
@@ -57,16 +37,6 @@ fn summary(store: &Path) -> Vec<(String, u64, String, String)> {
         .collect();
     rows.sort();
     rows
-}
-
-fn volumes(bundle: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(bundle)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -423,32 +393,6 @@ fn standard_tools_accept_the_bundle() {
             }
         }
     }
-}
-
-/// Rewrites `bundle`'s manifest after `edit`, and SHA256SUMS to match: what an attacker who
-/// can change the media does (checksums alone are not authenticity).
-fn revouch(bundle: &Path) {
-    let mpath = bundle.join("manifest.json");
-    let mut m: Value = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
-    for v in m["volumes"].as_array_mut().unwrap() {
-        let bytes = fs::read(bundle.join(v["name"].as_str().unwrap())).unwrap();
-        v["size"] = Value::from(bytes.len() as u64);
-        v["sha256"] = Value::from(hex::encode(offsync::hash::sha256(&bytes)));
-    }
-    let text = serde_json::to_vec_pretty(&m).unwrap();
-    fs::write(&mpath, &text).unwrap();
-    let mut sums = format!(
-        "{}  manifest.json\n",
-        hex::encode(offsync::hash::sha256(&text))
-    );
-    for v in m["volumes"].as_array().unwrap() {
-        sums.push_str(&format!(
-            "{}  {}\n",
-            v["sha256"].as_str().unwrap(),
-            v["name"].as_str().unwrap()
-        ));
-    }
-    fs::write(bundle.join("SHA256SUMS"), sums).unwrap();
 }
 
 /// Appends an entry to a volume with the zip crate, keeping the others.

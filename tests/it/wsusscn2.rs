@@ -1,7 +1,7 @@
 //! Sync from Microsoft's offline scan catalog (`wsusscn2.cab`): a small catalog written here
 //! with the `cab` crate in the real nesting (namespace on the root, MSZIP-compressed inner
 //! CABs, several fragment CABs chosen by RANGESTART), and the real structure sample when the
-//! shared real-data folder is there.
+//! shared real-data folder is there (it must be under `OFFSYNC_REQUIRE_REAL_DATA=1`).
 
 use crate::common::*;
 use serde_json::Value;
@@ -786,12 +786,9 @@ fn bad_catalogs_fail_naming_the_part_and_leave_the_store_unchanged() {
 
 #[test]
 fn the_real_structure_sample_syncs_as_far_as_it_goes() {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/real-data/wsusscn2/wsusscn2-structure-sample.cab");
-    if !sample.is_file() {
-        println!("skipped: {} absent", sample.display());
+    let Some(sample) = real_data("wsusscn2/wsusscn2-structure-sample.cab") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let s = init_store(dir.path(), "s");
     // No namespace, stored inner CABs, renumbered RevisionIds, no category entries, no
