@@ -119,16 +119,27 @@ pub fn synced_store(dir: &Path, name: &str) -> PathBuf {
 
 /// A store synced from the fixtures with `criteria`, content taken in.
 pub fn synced_store_with(dir: &Path, name: &str, criteria: &[&str]) -> PathBuf {
-    let s = init_store(dir, name);
-    let sp = p(&s).to_string();
-    let up = upstream_fixtures();
-    run(&["sync", "--store", &sp, "--from", p(&up)], 0);
-    set_criteria(&s, criteria);
-    run(&["sync", "--store", &sp, "--from", p(&up)], 0);
+    let s = synced_from(dir, name, &upstream_fixtures(), criteria);
     run(
-        &["content", "import", "--store", &sp, p(&content_fixtures())],
+        &[
+            "content",
+            "import",
+            "--store",
+            p(&s),
+            p(&content_fixtures()),
+        ],
         0,
     );
+    s
+}
+
+/// A new store `dir/name` synced from `from` twice: once for the categories that `criteria`
+/// name, then with `criteria` set for the updates they select.
+pub fn synced_from(dir: &Path, name: &str, from: &Path, criteria: &[&str]) -> PathBuf {
+    let s = init_store(dir, name);
+    run(&["sync", "--store", p(&s), "--from", p(from)], 0);
+    set_criteria(&s, criteria);
+    run(&["sync", "--store", p(&s), "--from", p(from)], 0);
     s
 }
 

@@ -103,12 +103,9 @@ fn first_sync_brings_categories_then_criteria_select_updates() {
     ]);
     assert_eq!(code, 2, "{err}");
 
-    run(
+    set_criteria(
+        &s,
         &[
-            "criteria",
-            "set",
-            "--store",
-            sp,
             "--product",
             "Windows 10",
             "--product",
@@ -116,7 +113,6 @@ fn first_sync_brings_categories_then_criteria_select_updates() {
             "--classification",
             "Security Updates",
         ],
-        0,
     );
     let c = json(&["criteria", "show", "--store", sp, "--json"]);
     assert_eq!(c["products"].as_array().unwrap().len(), 2);
@@ -300,15 +296,11 @@ fn revisions_expiry_and_removal_from_a_changed_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let up = dir.path().join("up");
     copy_tree(&upstream_fixtures(), &up);
-    let s = init_store(dir.path(), "s");
-    let sp = p(&s);
-    run(&["sync", "--store", sp, "--from", p(&up)], 0);
-    run(
+    let s = synced_from(
+        dir.path(),
+        "s",
+        &up,
         &[
-            "criteria",
-            "set",
-            "--store",
-            sp,
             "--product",
             "Windows",
             "--classification",
@@ -316,9 +308,8 @@ fn revisions_expiry_and_removal_from_a_changed_upstream() {
             "--classification",
             "Updates",
         ],
-        0,
     );
-    run(&["sync", "--store", sp, "--from", p(&up)], 0);
+    let sp = p(&s);
     let before = list(&s, &[]);
 
     let jan = up.join("update-a1-win10-2024-01-kb5034122.xml");
@@ -428,16 +419,11 @@ fn bad_input_names_the_file_and_changes_nothing() {
 #[test]
 fn language_criteria_leave_out_other_language_packs() {
     let dir = tempfile::tempdir().unwrap();
-    let s = init_store(dir.path(), "s");
-    let sp = p(&s);
-    let up = upstream_fixtures();
-    run(&["sync", "--store", sp, "--from", p(&up)], 0);
-    run(
+    let s = synced_from(
+        dir.path(),
+        "s",
+        &upstream_fixtures(),
         &[
-            "criteria",
-            "set",
-            "--store",
-            sp,
             "--product",
             "Windows 10",
             "--classification",
@@ -447,9 +433,7 @@ fn language_criteria_leave_out_other_language_packs() {
             "--language",
             "de",
         ],
-        0,
     );
-    run(&["sync", "--store", sp, "--from", p(&up)], 0);
     let titles: Vec<String> = list(&s, &[])
         .iter()
         .map(|r| r["title"].as_str().unwrap().to_string())
@@ -470,18 +454,14 @@ fn a_child_update_point_syncs_from_its_parent_with_narrower_criteria() {
     let cp = p(&child);
     run(&["upstream", "set", "--store", cp, p(&parent)], 0);
     run(&["sync", "--store", cp], 0);
-    run(
+    set_criteria(
+        &child,
         &[
-            "criteria",
-            "set",
-            "--store",
-            cp,
             "--product",
             "Windows 10",
             "--classification",
             "Security Updates",
         ],
-        0,
     );
     let r = json(&["sync", "--store", cp, "--json"]);
     assert_eq!(r["new"], 3, "{r}");
@@ -521,19 +501,7 @@ fn real_update_documents_sync_when_present() {
     let sp = p(&s);
     let r = json(&["sync", "--store", sp, "--from", p(&real), "--json"]);
     assert_eq!(r["categories"], 1, "the Exchange 2000 Server category: {r}");
-    run(
-        &[
-            "criteria",
-            "set",
-            "--store",
-            sp,
-            "--product",
-            WIN11,
-            "--classification",
-            SECURITY,
-        ],
-        0,
-    );
+    set_criteria(&s, &["--product", WIN11, "--classification", SECURITY]);
     run(&["sync", "--store", sp, "--from", p(&real)], 0);
     let rows = list(&s, &[]);
     let kbs: Vec<&str> = rows.iter().filter_map(|r| r["kb"].as_str()).collect();

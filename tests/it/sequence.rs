@@ -34,10 +34,7 @@ fn equivocation_is_refused() {
     copy_tree(&a, &twin);
     // The twin has the same identity but decides differently before its first export.
     run(&["updates", "decline", "--store", p(&twin), "KB5034122"], 0);
-    run(
-        &["criteria", "set", "--store", p(&twin), "--language", "de"],
-        0,
-    );
+    set_criteria(&twin, &["--language", "de"]);
     // The same creation time: only the twin's decisions make its bundle differ.
     let t = now_epoch();
     let b1 = export_at(&a, &dir.path().join("ma"), t, &[]);

@@ -85,18 +85,14 @@ fn round_trip_to_an_empty_isolated_store() {
     // The isolated store is a normal store: a child can sync from it.
     let child = init_store(dir.path(), "child");
     run(&["sync", "--store", p(&child), "--from", p(&isolated)], 0);
-    run(
+    set_criteria(
+        &child,
         &[
-            "criteria",
-            "set",
-            "--store",
-            p(&child),
             "--product",
             "Windows 11",
             "--classification",
             "Security Updates",
         ],
-        0,
     );
     let r = json(&[
         "sync",
@@ -113,28 +109,19 @@ fn round_trip_to_an_empty_isolated_store() {
 fn incremental_chain_gaps_replays_and_full_bundles() {
     let dir = tempfile::tempdir().unwrap();
     let up = dir.path().join("up");
-    fs::create_dir_all(&up).unwrap();
-    for e in fs::read_dir(upstream_fixtures()).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), up.join(e.file_name())).unwrap();
-    }
-    let connected = init_store(dir.path(), "connected");
-    let cs = p(&connected).to_string();
-    run(&["sync", "--store", &cs, "--from", p(&up)], 0);
-    run(
+    copy_tree(&upstream_fixtures(), &up);
+    let connected = synced_from(
+        dir.path(),
+        "connected",
+        &up,
         &[
-            "criteria",
-            "set",
-            "--store",
-            &cs,
             "--product",
             "Windows",
             "--classification",
             "Security Updates",
         ],
-        0,
     );
-    run(&["sync", "--store", &cs, "--from", p(&up)], 0);
+    let cs = p(&connected).to_string();
     let (r1, b1) = export(&connected, &dir.path().join("m1"), &[]);
     assert_eq!(r1["kind"], "full");
 

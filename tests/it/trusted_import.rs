@@ -19,7 +19,9 @@ fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 /// manifest lists, so it always comes down to a changed manifest.) Checksums agree again; the
 /// signature does not.
 fn rewrite_manifest_and_checksums(bundle: &Path) {
-    edit_manifest(bundle, |m| m["criteria"]["languages"] = Value::from(vec!["xx"]));
+    edit_manifest(bundle, |m| {
+        m["criteria"]["languages"] = Value::from(vec!["xx"])
+    });
 }
 
 #[test]

@@ -426,12 +426,9 @@ fn counts(r: &Value) -> [u64; 4] {
 fn synced_n(dir: &Path, cab_path: &Path, n: u64) -> PathBuf {
     let s = init_store(dir, "s");
     run(&["sync", "--store", p(&s), "--from", p(cab_path)], 0);
-    run(
+    set_criteria(
+        &s,
         &[
-            "criteria",
-            "set",
-            "--store",
-            p(&s),
             "--product",
             "Windows",
             "--classification",
@@ -439,7 +436,6 @@ fn synced_n(dir: &Path, cab_path: &Path, n: u64) -> PathBuf {
             "--classification",
             "Critical Updates",
         ],
-        0,
     );
     let r = sync_json(&s, cab_path, &[]);
     assert_eq!(counts(&r), [n, 0, 0, 0], "{r}");
@@ -490,12 +486,9 @@ fn a_catalog_syncs_with_titles_relations_files_and_urls() {
     );
     assert_eq!(cat(CRITICAL)["kind"], "classification");
 
-    run(
+    set_criteria(
+        &s,
         &[
-            "criteria",
-            "set",
-            "--store",
-            sp,
             "--product",
             "Windows",
             "--classification",
@@ -503,7 +496,6 @@ fn a_catalog_syncs_with_titles_relations_files_and_urls() {
             "--classification",
             "Critical Updates",
         ],
-        0,
     );
     let r = sync_json(&s, &c, &[]);
     assert_eq!(counts(&r), [4, 0, 0, 0], "{r}");
@@ -824,18 +816,14 @@ fn the_real_structure_sample_syncs_as_far_as_it_goes() {
 
     // Its only categorised update (RevisionId 456789) has no fragments in the sample: a
     // clear error, and nothing stored.
-    run(
+    set_criteria(
+        &s,
         &[
-            "criteria",
-            "set",
-            "--store",
-            p(&s),
             "--product",
             "12c24e87-bd40-451b-9477-2c2bf501e0d7",
             "--classification",
             SECURITY,
         ],
-        0,
     );
     let before = state(&s);
     let (code, _, err) = run_any(&["sync", "--store", p(&s), "--from", p(&sample)]);
