@@ -422,21 +422,21 @@ fn counts(r: &Value) -> [u64; 4] {
         .map(|k| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}")))
 }
 
+/// The criteria of [`synced_n`]'s stores: Windows, security and critical updates.
+const BROAD: &[&str] = &[
+    "--product",
+    "Windows",
+    "--classification",
+    "Security Updates",
+    "--classification",
+    "Critical Updates",
+];
+
 /// A store with broad criteria, synced once from `cab_path`, which has `n` updates to take.
 fn synced_n(dir: &Path, cab_path: &Path, n: u64) -> PathBuf {
     let s = init_store(dir, "s");
     run(&["sync", "--store", p(&s), "--from", p(cab_path)], 0);
-    set_criteria(
-        &s,
-        &[
-            "--product",
-            "Windows",
-            "--classification",
-            "Security Updates",
-            "--classification",
-            "Critical Updates",
-        ],
-    );
+    set_criteria(&s, BROAD);
     let r = sync_json(&s, cab_path, &[]);
     assert_eq!(counts(&r), [n, 0, 0, 0], "{r}");
     s
@@ -486,17 +486,7 @@ fn a_catalog_syncs_with_titles_relations_files_and_urls() {
     );
     assert_eq!(cat(CRITICAL)["kind"], "classification");
 
-    set_criteria(
-        &s,
-        &[
-            "--product",
-            "Windows",
-            "--classification",
-            "Security Updates",
-            "--classification",
-            "Critical Updates",
-        ],
-    );
+    set_criteria(&s, BROAD);
     let r = sync_json(&s, &c, &[]);
     assert_eq!(counts(&r), [4, 0, 0, 0], "{r}");
     assert_eq!(
