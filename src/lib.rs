@@ -21,12 +21,12 @@
 
 pub mod bundle;
 pub mod cli;
-pub mod commands;
 pub mod content;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
 pub mod model;
+pub mod ops;
 pub mod progress;
 pub mod store;
 pub mod sync;
