@@ -20,7 +20,7 @@ use exit::{CliError, CliResult};
 use std::io::Write;
 use std::process::ExitCode;
 
-pub use progress::TermProgress;
+use progress::TermProgress;
 
 /// offsync: software update points for networks cut off from the internet.
 ///
@@ -28,18 +28,18 @@ pub use progress::TermProgress;
 /// payload files; and carry them across an air gap as checked bundles.
 #[derive(Parser, Debug)]
 #[command(name = "offsync", version, after_long_help = exit::exit_codes_help())]
-pub struct Cli {
+struct Cli {
     /// Show no progress bars and no notes or warnings on stderr (errors are still printed).
     #[arg(long, short, global = true)]
-    pub quiet: bool,
+    quiet: bool,
 
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 /// The verbs, in the order `--help` lists them; each one's help is in its own file.
 #[derive(Subcommand, Debug)]
-pub enum Command {
+enum Command {
     Init(init::Args),
     #[command(subcommand)]
     Criteria(criteria::Cmd),
@@ -75,6 +75,20 @@ pub fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
             ExitCode::from(e.kind.exit_code())
         }
+    }
+}
+
+/// `offsync demo` with the time and the progress given, for a caller outside the command
+/// line (the fuzzing corpus generator runs it with a fixed clock).
+pub fn demo(
+    dir: Option<&std::path::Path>,
+    fixtures: &std::path::Path,
+    clock: &dyn Fn() -> crate::time::Timestamp,
+    progress: &dyn crate::progress::Progress,
+) -> crate::Result<()> {
+    match demo::demo(dir, fixtures, clock, progress) {
+        Ok(()) | Err(CliError::BrokenPipe) => Ok(()),
+        Err(CliError::Failed(e)) => Err(e),
     }
 }
 

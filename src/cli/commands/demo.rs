@@ -31,23 +31,33 @@ pub struct Args {
 const DEMO_VOLUME_SIZE: u64 = 96 * 1024;
 
 pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
-    let upstream_dir = a.fixtures.join("upstream");
+    demo(a.dir.as_deref(), &a.fixtures, &Timestamp::now, progress)
+}
+
+/// The demo with the time and the progress given: the fuzzing corpus generator runs it with a
+/// fixed clock.
+pub fn demo(
+    dir: Option<&Path>,
+    fixtures: &Path,
+    clock: &dyn Fn() -> Timestamp,
+    progress: &dyn Progress,
+) -> CliResult {
+    let upstream_dir = fixtures.join("upstream");
     if !upstream_dir.is_dir() {
-        return Err(Error::usage(format!(
-            "the sample data is not at {}",
-            a.fixtures.display()
-        ))
-        .with_hint("run the demo from the source tree, or give --fixtures DIR")
-        .into());
+        return Err(
+            Error::usage(format!("the sample data is not at {}", fixtures.display()))
+                .with_hint("run the demo from the source tree, or give --fixtures DIR")
+                .into(),
+        );
     }
     let demo = Demo {
-        base: demo_dir(a.dir)?,
-        clock: &Timestamp::now,
+        base: demo_dir(dir)?,
+        clock,
         progress,
     };
     say(format!("demo folder: {}", demo.base.display()))?;
     let mut connected = demo.connected_store(&upstream_dir)?;
-    demo.take_content(&mut connected, &a.fixtures.join("content"))?;
+    demo.take_content(&mut connected, &fixtures.join("content"))?;
     demo.list_updates(&connected)?;
     demo.child_store(&demo.base.join("connected"))?;
     let bundle = demo.export_and_verify(&connected)?;
@@ -60,9 +70,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
 }
 
 /// The given folder, or a new temporary one that is kept.
-fn demo_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+fn demo_dir(dir: Option<&Path>) -> Result<PathBuf> {
     match dir {
-        Some(d) => Ok(d),
+        Some(d) => Ok(d.to_path_buf()),
         None => {
             let t = tempfile::Builder::new()
                 .prefix("offsync-demo-")
