@@ -4,7 +4,7 @@
 //! or SHA-1 matches a file reference of an update in the store.
 
 use crate::error::{Error, Result};
-use crate::hash::copy_hashing;
+use crate::hash::{Digests, copy_hashing};
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
 use crate::store::{Publisher, ReferencedFile, Store, content_recorded};
@@ -47,6 +47,8 @@ pub struct MissingFile {
     pub size: Option<u64>,
 }
 
+/// Walks `dir` and takes into `store` every file whose digests match a file reference of a
+/// stored update, all or nothing.
 pub fn import_content(
     store: &mut Store,
     dir: &Path,
@@ -58,28 +60,8 @@ pub fn import_content(
             .with_hint("give the folder that holds the downloaded payload files"));
     }
     let refs = store.referenced_files()?;
-    let by_sha256: HashMap<[u8; 32], &ReferencedFile> =
-        refs.iter().filter_map(|r| Some((r.sha256?, r))).collect();
-    let by_sha1: HashMap<[u8; 20], &ReferencedFile> =
-        refs.iter().filter_map(|r| Some((r.sha1?, r))).collect();
-    // When every reference has a size, a file of another size cannot match and is not read.
-    let sizes: Option<HashSet<u64>> = refs.iter().map(|r| r.size).collect();
-
-    let mut files: Vec<(PathBuf, u64)> = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let entry =
-            entry.map_err(|e| Error::other(format!("cannot read {}: {e}", dir.display())))?;
-        if entry.file_type().is_file() {
-            let len = entry
-                .metadata()
-                .map_err(|e| Error::other(format!("{}: {e}", entry.path().display())))?
-                .len();
-            files.push((entry.into_path(), len));
-        }
-    }
+    let index = RefIndex::new(&refs);
+    let files = walk_files(dir)?;
     let mut report = ContentImportReport {
         scanned: files.len() as u64,
         ..Default::default()
@@ -93,44 +75,23 @@ pub fn import_content(
     let mut tx = store.begin()?;
     let mut publisher = Publisher::new(tx.root());
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
-    let mut found: Vec<([u8; 32], [u8; 20], u64)> = Vec::new();
+    let mut found: Vec<Digests> = Vec::new();
     for (n, (path, len)) in files.iter().enumerate() {
-        if sizes.as_ref().is_some_and(|s| !s.contains(len)) {
+        if !index.may_match(*len) {
             report.unmatched.push(path.display().to_string());
             progress.advance(*len);
             continue;
         }
         let staged = staging.join(format!("content-{}-{n}.partial", std::process::id()));
-        let digests = (|| -> std::io::Result<_> {
-            let mut src = File::open(path)?;
-            let mut out = BufWriter::new(File::create(&staged)?);
-            let d = copy_hashing(&mut src, &mut out)?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            Ok(d)
-        })();
-        let d = match digests {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = fs::remove_file(&staged);
-                return Err(Error::io(path, "read", e));
-            }
-        };
+        let d = stage_copy(path, &staged)?;
         progress.advance(*len);
-        let hit = by_sha256.get(&d.sha256).copied().or_else(|| {
-            by_sha1
-                .get(&d.sha1)
-                .copied()
-                .filter(|r| r.sha256.is_none_or(|h| h == d.sha256))
-        });
-        let hit = hit.filter(|r| r.size.is_none_or(|s| s == d.size));
-        let Some(r) = hit else {
+        let Some(r) = index.find(&d) else {
             let _ = fs::remove_file(&staged);
             report.unmatched.push(path.display().to_string());
             continue;
         };
         let recorded = content_recorded(&tx, &d.sha256)?;
         let added = publisher.publish(&staged, &d.sha256, recorded)?;
-        found.push((d.sha256, d.sha1, d.size));
         report.matched.push(MatchedFile {
             path: path.display().to_string(),
             name: r.name.clone(),
@@ -138,13 +99,14 @@ pub fn import_content(
             size: d.size,
             added,
         });
+        found.push(d);
     }
     progress.finish();
 
-    for (sha256, sha1, size) in &found {
-        if tx.add_content(sha256, sha1, *size, &now.rfc3339())? {
+    for d in &found {
+        if tx.add_content(&d.sha256, &d.sha1, d.size, &now.rfc3339())? {
             report.added_files += 1;
-            report.added_bytes += size;
+            report.added_bytes += d.size;
         }
     }
     if let Err(e) = tx.commit() {
@@ -155,17 +117,7 @@ pub fn import_content(
         return Err(e);
     }
     publisher.committed();
-    let mut seen = HashSet::new();
-    for r in store.referenced_files()? {
-        if !r.present && seen.insert((r.update_id.clone(), r.name.clone())) {
-            report.missing.push(MissingFile {
-                update_id: r.update_id,
-                title: r.title,
-                name: r.name,
-                size: r.size,
-            });
-        }
-    }
+    report.missing = missing_files(store)?;
     store.log(
         "CONTENT",
         &format!(
@@ -180,4 +132,93 @@ pub fn import_content(
         now,
     );
     Ok(report)
+}
+
+/// The store's file references by digest, to find the one a file matches.
+struct RefIndex<'a> {
+    by_sha256: HashMap<[u8; 32], &'a ReferencedFile>,
+    by_sha1: HashMap<[u8; 20], &'a ReferencedFile>,
+    /// Every reference's size, when every reference has one: a file of another size cannot
+    /// match and is not read.
+    sizes: Option<HashSet<u64>>,
+}
+
+impl<'a> RefIndex<'a> {
+    fn new(refs: &'a [ReferencedFile]) -> RefIndex<'a> {
+        RefIndex {
+            by_sha256: refs.iter().filter_map(|r| Some((r.sha256?, r))).collect(),
+            by_sha1: refs.iter().filter_map(|r| Some((r.sha1?, r))).collect(),
+            sizes: refs.iter().map(|r| r.size).collect(),
+        }
+    }
+
+    fn may_match(&self, len: u64) -> bool {
+        self.sizes.as_ref().is_none_or(|s| s.contains(&len))
+    }
+
+    /// The reference a file with digests `d` is: by SHA-256, else by SHA-1 when the reference
+    /// has no other SHA-256; and of the same size when the reference gives one.
+    fn find(&self, d: &Digests) -> Option<&'a ReferencedFile> {
+        let hit = self.by_sha256.get(&d.sha256).copied().or_else(|| {
+            self.by_sha1
+                .get(&d.sha1)
+                .copied()
+                .filter(|r| r.sha256.is_none_or(|h| h == d.sha256))
+        });
+        hit.filter(|r| r.size.is_none_or(|s| s == d.size))
+    }
+}
+
+/// Every regular file under `dir`, with its length, in file-name order; links are not
+/// followed.
+fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry =
+            entry.map_err(|e| Error::other(format!("cannot read {}: {e}", dir.display())))?;
+        if entry.file_type().is_file() {
+            let len = entry
+                .metadata()
+                .map_err(|e| Error::other(format!("{}: {e}", entry.path().display())))?
+                .len();
+            files.push((entry.into_path(), len));
+        }
+    }
+    Ok(files)
+}
+
+/// Copies `path` to `staged`, synced, hashing it on the way (one read). A failed copy leaves
+/// no staged file.
+fn stage_copy(path: &Path, staged: &Path) -> Result<Digests> {
+    let digests = (|| -> std::io::Result<_> {
+        let mut src = File::open(path)?;
+        let mut out = BufWriter::new(File::create(staged)?);
+        let d = copy_hashing(&mut src, &mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(d)
+    })();
+    digests.map_err(|e| {
+        let _ = fs::remove_file(staged);
+        Error::io(path, "read", e)
+    })
+}
+
+/// The referenced files still absent from the store, once per update and name.
+fn missing_files(store: &Store) -> Result<Vec<MissingFile>> {
+    let mut seen = HashSet::new();
+    let mut missing = Vec::new();
+    for r in store.referenced_files()? {
+        if !r.present && seen.insert((r.update_id.clone(), r.name.clone())) {
+            missing.push(MissingFile {
+                update_id: r.update_id,
+                title: r.title,
+                name: r.name,
+                size: r.size,
+            });
+        }
+    }
+    Ok(missing)
 }

@@ -1,22 +1,24 @@
 //! The library's error type: what went wrong, where, and what to do next, plus the category
 //! that decides the process exit code. Every module returns this type so that the exit code
-//! table in the README is decided in one place (`ErrorKind::exit_code`).
+//! table (in `--help` and the README) is decided in one place: `ErrorKind`.
 
 use std::fmt;
 use std::path::Path;
 
-/// Categories of failure, one per documented exit code.
+/// Categories of failure, one per documented exit code. [`ErrorKind::ALL`] is the one list the
+/// exit-code table of `--help` is built from and the README's table is tested against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// 1: anything not covered below (bad upstream input, a conflict, ...).
     Other,
-    /// 2: the command line or a value given on it is wrong.
+    /// 2: the command line or a value given on it is wrong (including a folder that is not a
+    /// store).
     Usage,
     /// 3: the store is locked by another process.
     Busy,
     /// 4: disk full, read-only, permission denied, I/O error.
     Storage,
-    /// 5: the local store failed its own checks (or is not a store).
+    /// 5: the local store failed its own checks (its database or its folders are damaged).
     StoreDamaged,
     /// 10: a hash, size or structure does not match.
     Corrupt,
@@ -34,7 +36,26 @@ pub enum ErrorKind {
     Limit,
 }
 
+/// What exit code 0 means: the first row of the exit-code table.
+pub const SUCCESS_MEANING: &str = "done (including \"already imported\": nothing to do)";
+
 impl ErrorKind {
+    /// Every kind, in the order of its exit code.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::Other,
+        ErrorKind::Usage,
+        ErrorKind::Busy,
+        ErrorKind::Storage,
+        ErrorKind::StoreDamaged,
+        ErrorKind::Corrupt,
+        ErrorKind::Incomplete,
+        ErrorKind::Untrusted,
+        ErrorKind::OutOfSequence,
+        ErrorKind::Expired,
+        ErrorKind::UnsafeEntry,
+        ErrorKind::Limit,
+    ];
+
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Other => 1,
@@ -51,6 +72,41 @@ impl ErrorKind {
             ErrorKind::Limit => 16,
         }
     }
+
+    /// What the exit code means, as the table in `--help` and in the README says it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorKind::Other => "other failure (bad upstream input, a conflict, ...)",
+            ErrorKind::Usage => "usage error (a wrong argument, an unknown name, not a store)",
+            ErrorKind::Busy => "busy: the store is locked by another process",
+            ErrorKind::Storage => "storage: disk full, read-only, permission denied, I/O error",
+            ErrorKind::StoreDamaged => "store damaged: the local store failed its own checks",
+            ErrorKind::Corrupt => "corrupt: a hash, size or structure does not match",
+            ErrorKind::Incomplete => {
+                "incomplete: a volume or listed entry is missing, or belongs to another bundle"
+            }
+            ErrorKind::Untrusted => {
+                "untrusted: signature missing, invalid, or by a key not trusted here"
+            }
+            ErrorKind::OutOfSequence => {
+                "out of sequence: older bundle, conflicting bundle, or a gap in the chain"
+            }
+            ErrorKind::Expired => {
+                "expired: bundle past its validity, or the clock is earlier than the last import"
+            }
+            ErrorKind::UnsafeEntry => {
+                "unsafe entry: path traversal, absolute path, symlink, duplicate names"
+            }
+            ErrorKind::Limit => "limit: an entry, a count or a decode exceeds a hard cap",
+        }
+    }
+}
+
+/// The exit-code table: code and meaning, success first, then every [`ErrorKind`].
+pub fn exit_code_table() -> Vec<(u8, &'static str)> {
+    std::iter::once((0, SUCCESS_MEANING))
+        .chain(ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())))
+        .collect()
 }
 
 /// An error a person will read: `message` says what happened and where, `hint` what to do.

@@ -14,19 +14,28 @@
 //!   catalog `wsusscn2.cab`, parent store).
 //! - `sync`: applies the criteria to an upstream and merges the result into a store.
 //! - `content`: takes downloaded payload files into a store's content folder.
+//! - `ops`: the operations behind the verbs that are more than one library call (criteria
+//!   from names, update lists and declines, status, upstream, a sync from the set upstream,
+//!   trusting keys, verify with a public key); they print nothing and know nothing of clap.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.
 //! - `transfer`: export and import: the only module that knows both the store and `bundle`.
 //! - `trust`: signing keys and minisign signatures of a bundle's manifest; what a store trusts.
-//! - `cli`: clap types, output, exit codes, the indicatif progress; `commands`: glue per verb.
+//! - `cli`: the command line, the only module that prints to stdout, uses clap or indicatif,
+//!   or decides the exit code. `cli/commands/<verb>.rs` is one verb: its clap `Args` (or `Cmd`
+//!   for a verb with sub-verbs) and its `run`, which opens the store, calls the library and
+//!   renders the result; `cli/mod.rs` lists the verbs; `cli/output.rs` writes stdout;
+//!   `cli/exit.rs` turns the outcome into the exit code. To add a verb, add its file there and
+//!   its line in `cli::Command`; what it does beyond rendering goes into the library (`ops`
+//!   or the module that owns it).
 
 pub mod bundle;
 pub mod cli;
-pub mod commands;
 pub mod content;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
 pub mod model;
+pub mod ops;
 pub mod progress;
 pub mod store;
 pub mod sync;

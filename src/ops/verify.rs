@@ -1,16 +1,18 @@
-use super::say;
-use crate::bundle::Finding;
-use crate::cli::out_json;
+//! Verifying a bundle with no store, and optionally its signature against one public key (as
+//! at a guard station).
+
+use crate::bundle::{Finding, VerifyReport};
+use crate::error::{Error, ErrorKind, Result};
 use crate::progress::Progress;
-use crate::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 
-pub fn run(
+/// Verifies the bundle at `paths`; with `pubkey`, also its manifest's signature, a failure of
+/// which is one more finding. Returns the report and the id of the key that signed.
+pub fn verify_bundle(
     paths: &[PathBuf],
     pubkey: Option<&Path>,
-    json: bool,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> (VerifyReport, Option<String>) {
     let mut report = crate::bundle::verify(paths, progress);
     let mut signed_by = None;
     if let Some(pk) = pubkey {
@@ -23,47 +25,12 @@ pub fn run(
             }),
         }
     }
-    if json {
-        out_json(&report)?;
-    } else {
-        if let Some(m) = &report.manifest {
-            say(format!(
-                "bundle {} from store '{}', sequence {} ({}), {} volume(s), {} entries",
-                m.bundle_id,
-                m.source.store_name,
-                m.sequence,
-                crate::transfer::export::kind_name(m.kind),
-                m.volumes.len(),
-                m.entries.len()
-            ));
-        }
-        for f in &report.findings {
-            say(format!("FAIL {}: {}", f.subject, f.message));
-        }
-        if let Some(k) = &signed_by {
-            say(format!("signature: good, by key {k}"));
-        }
-    }
-    match report.first_error_kind() {
-        None => {
-            if !json {
-                say("OK: every volume and entry matches the manifest");
-            }
-            Ok(())
-        }
-        Some(kind) => Err(Error::new(
-            kind,
-            format!(
-                "the bundle failed verification with {} finding(s)",
-                report.findings.len()
-            ),
-        )),
-    }
+    (report, signed_by)
 }
 
 /// Checks manifest.json.minisig against `pubkey`, on the manifest bytes verify read (their
 /// SHA-256 must match what verify saw).
-fn check_signature(report: &crate::bundle::VerifyReport, pubkey: &Path) -> Result<String> {
+fn check_signature(report: &VerifyReport, pubkey: &Path) -> Result<String> {
     let key = crate::trust::load_public_key(pubkey)?;
     let (Some(path), Some(sha)) = (&report.manifest_path, report.manifest_sha256) else {
         return Err(Error::new(

@@ -1,0 +1,59 @@
+//! `offsync check`.
+
+use crate::cli::args::StoreArg;
+use crate::cli::exit::CliResult;
+use crate::cli::output::{bytes, out_json, say};
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::{Error, ErrorKind};
+
+/// Check the store: database integrity, folder layout, every recorded content file present
+/// with its size (and with --read-data, its digests). Exit 5 when damaged.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Read every content file and compare its SHA-256 and SHA-1.
+    #[arg(long)]
+    read_data: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
+    let store = Store::open_readonly(&a.store.store)?;
+    let r = store.check(a.read_data, progress)?;
+    if a.json {
+        out_json(&r)?;
+    } else {
+        for p in &r.problems {
+            say(format!("DAMAGED {} {}: {}", p.area, p.subject, p.message))?;
+        }
+        for f in &r.unrecorded_files {
+            say(format!(
+                "note: {f} is in the content folder but not recorded (harmless)"
+            ))?;
+        }
+        say(format!(
+            "checked {} updates and {} content files{}",
+            r.updates,
+            r.content_files,
+            if a.read_data {
+                format!(" ({} read)", bytes(r.bytes_read))
+            } else {
+                " (sizes only; --read-data compares digests)".into()
+            }
+        ))?;
+    }
+    if !r.ok {
+        return Err(Error::new(
+            ErrorKind::StoreDamaged,
+            format!("the store has {} problem(s)", r.problems.len()),
+        )
+        .into());
+    }
+    if !a.json {
+        say("OK: the store is sound")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `offsync content import`.
+
+use crate::cli::args::StoreArg;
+use crate::cli::exit::CliResult;
+use crate::cli::output::{bytes, out_json, say};
+use crate::content::import_content;
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::time::Timestamp;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+/// Payload files of the updates.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Take in downloaded payload files whose digests match a file of a stored update.
+    Import {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The folder to walk (for example a WSUSContent folder).
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
+    let Cmd::Import { store, dir, json } = c;
+    let mut store = Store::open(&store.store)?;
+    let r = import_content(&mut store, &dir, Timestamp::now(), progress)?;
+    if json {
+        return out_json(&r);
+    }
+    for m in &r.matched {
+        say(format!(
+            "matched  {}  ->  {}{}",
+            m.path,
+            m.name,
+            if m.added { "" } else { " (already present)" }
+        ))?;
+    }
+    for u in &r.unmatched {
+        say(format!("no match {u}"))?;
+    }
+    for m in &r.missing {
+        say(format!(
+            "missing  {} of {} ({})",
+            m.name, m.title, m.update_id
+        ))?;
+    }
+    say(format!(
+        "{} file(s) scanned, {} matched, {} added ({}), {} unmatched, {} referenced file(s) still missing",
+        r.scanned,
+        r.matched.len(),
+        r.added_files,
+        bytes(r.added_bytes),
+        r.unmatched.len(),
+        r.missing.len()
+    ))
+}

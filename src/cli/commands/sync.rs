@@ -1,0 +1,67 @@
+//! `offsync sync`.
+
+use crate::cli::args::StoreArg;
+use crate::cli::exit::CliResult;
+use crate::cli::output::{out_json, say};
+use crate::ops::sync::sync_from;
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::sync::SyncOptions;
+use crate::time::Timestamp;
+use std::path::PathBuf;
+
+/// Synchronise update metadata from the upstream, filtered by the criteria.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    store: StoreArg,
+    /// A folder of upd:Update XML documents, Microsoft's offline scan catalog (a .cab file:
+    /// wsusscn2.cab), or another offsync store (a parent update point). Default: the
+    /// upstream set with `offsync upstream set`.
+    #[arg(long, value_name = "SOURCE")]
+    from: Option<PathBuf>,
+    /// Accept an upstream snapshot (an offline catalog) older than the last one synced.
+    #[arg(long)]
+    allow_older: bool,
+    /// Accept an upstream that would remove (or expire) more than half of the stored
+    /// updates, or all of them (otherwise refused: an empty or partly copied folder looks
+    /// like that).
+    #[arg(long)]
+    allow_mass_removal: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
+    let opts = SyncOptions {
+        allow_older: a.allow_older,
+        allow_mass_removal: a.allow_mass_removal,
+    };
+    let mut store = Store::open(&a.store.store)?;
+    let r = sync_from(
+        &mut store,
+        a.from.as_deref(),
+        &opts,
+        &Timestamp::now,
+        progress,
+    )?;
+    if a.json {
+        return out_json(&r);
+    }
+    for w in &r.warnings {
+        progress.note(&format!("warning: {w}"));
+    }
+    say(format!(
+        "sync from {} succeeded: {} new, {} updated, {} expired, {} removed, {} unchanged; {} categories changed ({} updates upstream, {} selected)",
+        r.source,
+        r.new,
+        r.updated,
+        r.expired,
+        r.removed,
+        r.unchanged,
+        r.categories,
+        r.upstream_updates,
+        r.selected
+    ))
+}

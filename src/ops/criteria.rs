@@ -1,0 +1,135 @@
+//! Setting the criteria (what a sync selects) from names given by a person, and showing them
+//! with the categories' titles.
+
+use crate::error::{Error, Result};
+use crate::model::{CategoryKind, Guid};
+use crate::store::Store;
+use crate::time::Timestamp;
+use serde::Serialize;
+
+/// A change of the criteria: each kind given replaces what was set for that kind, the others
+/// stay. Products and classifications are GUIDs or exact titles.
+#[derive(Clone, Debug, Default)]
+pub struct CriteriaChange<'a> {
+    pub products: &'a [String],
+    pub classifications: &'a [String],
+    pub languages: &'a [String],
+    /// Clear the language criteria: every language.
+    pub all_languages: bool,
+}
+
+impl CriteriaChange<'_> {
+    /// Nothing given at all.
+    pub fn is_empty(&self) -> bool {
+        self.products.is_empty()
+            && self.classifications.is_empty()
+            && self.languages.is_empty()
+            && !self.all_languages
+    }
+
+    pub fn nothing_to_set() -> Error {
+        Error::usage("nothing to set")
+            .with_hint("give --product, --classification, --language or --all-languages")
+    }
+}
+
+/// What a product criterion may name: a product, or everything below a family or a company.
+const PRODUCT_KINDS: [CategoryKind; 3] = [
+    CategoryKind::Product,
+    CategoryKind::ProductFamily,
+    CategoryKind::Company,
+];
+
+/// Resolves the names, checks the language codes, and records the change in one transaction.
+pub fn set_criteria(store: &mut Store, change: &CriteriaChange<'_>, now: Timestamp) -> Result<()> {
+    let c = change;
+    if c.is_empty() {
+        return Err(CriteriaChange::nothing_to_set());
+    }
+    let resolve = |names: &[String], kinds: &[CategoryKind]| {
+        names
+            .iter()
+            .map(|x| store.resolve_category(x, kinds).map(|g| g.to_string()))
+            .collect::<Result<Vec<_>>>()
+    };
+    let products = resolve(c.products, &PRODUCT_KINDS)?;
+    let classifications = resolve(c.classifications, &[CategoryKind::Classification])?;
+    let languages = c
+        .languages
+        .iter()
+        .map(|l| language_code(l))
+        .collect::<Result<Vec<_>>>()?;
+    let mut tx = store.begin()?;
+    if !products.is_empty() {
+        tx.set_criteria("product", &products)?;
+    }
+    if !classifications.is_empty() {
+        tx.set_criteria("classification", &classifications)?;
+    }
+    if !languages.is_empty() || c.all_languages {
+        tx.set_criteria("language", &languages)?;
+    }
+    tx.commit()?;
+    let crit = store.criteria()?;
+    let ids = |v: &[Guid]| v.iter().map(|g| g.to_string()).collect::<Vec<_>>();
+    store.log(
+        "CRITERIA",
+        &format!(
+            "criteria set: products {:?}, classifications {:?}, languages {:?}",
+            ids(&crit.products),
+            ids(&crit.classifications),
+            crit.languages
+        ),
+        now,
+    );
+    Ok(())
+}
+
+/// A language code as stored: lower case, letters, digits and dashes.
+fn language_code(given: &str) -> Result<String> {
+    let lang = given.trim().to_ascii_lowercase();
+    if lang.is_empty()
+        || lang.len() > 16
+        || !lang
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    {
+        return Err(Error::usage(format!(
+            "'{lang}' is not a language code (such as en, de, pt-br)"
+        )));
+    }
+    Ok(lang)
+}
+
+/// A chosen category with its title, when the store knows it yet.
+#[derive(Clone, Debug, Serialize)]
+pub struct Named {
+    pub id: String,
+    pub title: Option<String>,
+}
+
+/// The criteria as `criteria show` gives them.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamedCriteria {
+    pub products: Vec<Named>,
+    pub classifications: Vec<Named>,
+    /// Empty: every language.
+    pub languages: Vec<String>,
+}
+
+pub fn named_criteria(store: &Store) -> Result<NamedCriteria> {
+    let crit = store.criteria()?;
+    let cats = store.categories(None)?;
+    let name = |g: &Guid| Named {
+        id: g.to_string(),
+        title: cats
+            .iter()
+            .find(|c| c.id == g.as_str())
+            .map(|c| c.title.clone()),
+    };
+    Ok(NamedCriteria {
+        products: crit.products.iter().map(name).collect(),
+        classifications: crit.classifications.iter().map(name).collect(),
+        languages: crit.languages,
+    })
+}

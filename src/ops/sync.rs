@@ -1,0 +1,31 @@
+//! A sync from the upstream given, or else from the one set for the store.
+
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::sync::{SyncOptions, SyncReport, sync};
+use crate::time::Timestamp;
+use std::path::{Path, PathBuf};
+
+/// Opens the upstream (`from`, else the store's `upstream` setting) and syncs from it.
+pub fn sync_from(
+    store: &mut Store,
+    from: Option<&Path>,
+    opts: &SyncOptions,
+    clock: &dyn Fn() -> Timestamp,
+    progress: &dyn Progress,
+) -> Result<SyncReport> {
+    let source: PathBuf = match from {
+        Some(f) => f.to_path_buf(),
+        None => store
+            .setting("upstream")?
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                Error::usage("no upstream given and none set for this store").with_hint(
+                    "use `offsync sync --from SOURCE`, or `offsync upstream set SOURCE` once",
+                )
+            })?,
+    };
+    let mut up = crate::upstream::open(&source)?;
+    sync(store, up.as_mut(), opts, clock, progress)
+}

@@ -1,0 +1,19 @@
+//! Setting the default upstream of a store.
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::time::Timestamp;
+use std::path::Path;
+
+/// Checks that `source` opens as an upstream, records it, and returns its description.
+pub fn set_upstream(store: &mut Store, source: &Path, now: Timestamp) -> Result<String> {
+    // Checked now rather than at the next (perhaps scheduled) sync.
+    let up = crate::upstream::open(source)?;
+    // An absolute path as the operator wrote it (canonicalize would give \\?\ paths on
+    // Windows and resolve links the operator may mean to keep).
+    let abs = std::path::absolute(source).map_err(|e| Error::io(source, "resolve", e))?;
+    store.set_setting("upstream", &abs.to_string_lossy())?;
+    let described = up.describe();
+    store.log("UPSTREAM", &format!("upstream set to {described}"), now);
+    Ok(described)
+}
