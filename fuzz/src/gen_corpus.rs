@@ -65,7 +65,7 @@ fn main() {
     };
 
     // 1. A real export: the demo's multi-volume bundle, then a single-volume full one.
-    offsync::commands::demo::run(Some(work.path()), &fixtures, &clock, &NoProgress)
+    offsync::cli::demo(Some(work.path()), &fixtures, &clock, &NoProgress)
         .unwrap_or_else(|e| panic!("offsync demo failed: {}", e.message));
     let demo_bundle = only_subdir(&work.path().join("media"));
     let store = Store::open(&work.path().join("connected")).expect("open the demo store");
