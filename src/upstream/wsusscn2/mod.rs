@@ -31,9 +31,11 @@
 
 mod cab;
 mod package;
+mod pipeline;
 
 use self::cab::{CabDir, corrupt, read_error, stream_members};
 use self::package::{EVALUATE, NOT_SOFTWARE, Package, bits_guid};
+use self::pipeline::{Pool, Spool};
 use super::upd_xml::{Document, Fragments, decode_text};
 use super::{ScanItem, ScanSummary, UpdateHeader, Upstream};
 use crate::error::{Error, ErrorKind, Result};
@@ -47,9 +49,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Inner CABs up to this size are held in memory; larger ones go to an anonymous temporary
-/// file (the real ones are tens of MB, compressed).
-const SPOOL_IN_MEMORY: usize = 64 << 20;
 /// A fragment is a few KB; one larger than this is not a fragment.
 const MAX_FRAGMENT: u32 = 64 << 20;
 /// index.xml is a few hundred bytes.
@@ -409,74 +408,6 @@ impl Wsusscn2Source {
     }
 }
 
-/// An inner CAB, taken out of the outer one: in memory (an exactly sized buffer, reused from
-/// a pool when there is one), or in an anonymous temporary file when large.
-enum Spool {
-    Mem(io::Cursor<Vec<u8>>),
-    File(File),
-}
-
-/// Buffers of inner CABs, reused: a new buffer of some MB per inner CAB would leave the
-/// allocator's free lists fragmented and the process larger than what it uses.
-struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
-
-impl Pool {
-    fn take(&self) -> Vec<u8> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default()
-    }
-
-    fn put(&self, spool: Spool) {
-        if let Spool::Mem(c) = spool {
-            let mut v = c.into_inner();
-            v.clear();
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
-        }
-    }
-}
-
-impl Spool {
-    /// Copies the `size` bytes of `r`.
-    fn fill(r: &mut dyn Read, size: u32, pool: Option<&Pool>) -> Result<Spool> {
-        let mut spool = if size as usize <= SPOOL_IN_MEMORY {
-            let mut v = pool.map(Pool::take).unwrap_or_default();
-            v.reserve_exact(size as usize);
-            r.read_to_end(&mut v)
-                .map_err(|e| storage("read the catalog", e))?;
-            Spool::Mem(io::Cursor::new(v))
-        } else {
-            let mut f = tempfile::tempfile().map_err(|e| storage("create a temporary file", e))?;
-            io::copy(r, &mut f).map_err(|e| storage("write a temporary file", e))?;
-            Spool::File(f)
-        };
-        spool
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| storage("read a temporary file", e))?;
-        Ok(spool)
-    }
-}
-
-impl Read for Spool {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Spool::Mem(c) => c.read(buf),
-            Spool::File(f) => f.read(buf),
-        }
-    }
-}
-
-impl Seek for Spool {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        match self {
-            Spool::Mem(c) => c.seek(to),
-            Spool::File(f) => f.seek(to),
-        }
-    }
-}
-
 fn missing(message: &str) -> Error {
     Error::other(message.to_string())
         .with_hint("the catalog is incomplete: download wsusscn2.cab again")
@@ -700,44 +631,6 @@ enum Batch {
     Updates(Vec<Update>),
 }
 
-/// Lets the thread that reads the outer CAB run at most a few inner CABs ahead of the
-/// caller, and stops it when the caller gives up.
-struct Gate {
-    state: std::sync::Mutex<(usize, bool)>,
-    cond: std::sync::Condvar,
-}
-
-impl Gate {
-    /// Waits until job `seq` may start (it is fewer than `ahead` jobs past the last one
-    /// delivered); false when the caller stopped.
-    fn wait(&self, seq: usize, ahead: usize) -> bool {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while !st.1 && seq >= st.0 + ahead {
-            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        !st.1
-    }
-
-    fn delivered(&self, n: usize) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = n;
-        self.cond.notify_all();
-    }
-
-    fn stop(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.cond.notify_all();
-    }
-}
-
-/// Stops the helper threads however the caller's loop ends.
-struct StopOnDrop<'a>(&'a Gate);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 impl Wsusscn2Source {
     /// Reads the fragments of the entries `idx` (`want` says which) and calls `on_batch` once
     /// per inner CAB, in the order of the inner CABs in the catalog, so that the result does
@@ -776,7 +669,6 @@ impl Wsusscn2Source {
             .with_hint("run the sync again once the catalog is in place"));
         }
         let members: Vec<usize> = by_cab.keys().copied().collect();
-        let jobs_total = members.len();
         // One core is left to the caller (a sync writes to the store meanwhile, and that is
         // the larger part of its work); each inner CAB in flight holds the parsed fragments
         // of its updates (tens of MB with every language), so few are.
@@ -784,76 +676,27 @@ impl Wsusscn2Source {
             .map_or(1, |n| n.get())
             .saturating_sub(1)
             .clamp(1, 3)
-            .min(jobs_total.max(1));
-        let ahead = workers + 1;
-        let gate = Gate {
-            state: std::sync::Mutex::new((0, false)),
-            cond: std::sync::Condvar::new(),
-        };
-        // A rendezvous: the reader holds at most the one inner CAB no worker has taken yet.
-        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(usize, usize, Spool)>(0);
-        let pool = Pool(std::sync::Mutex::new(Vec::new()));
-        let pool = &pool;
-        let job_rx = std::sync::Mutex::new(job_rx);
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Result<Batch>)>();
-        let by_cab = &by_cab;
-        std::thread::scope(|scope| {
-            let _stop = StopOnDrop(&gate);
-            let (gate, job_rx) = (&gate, &job_rx);
-            let reader_done = done_tx.clone();
-            let outer = &s.outer;
-            scope.spawn(move || {
-                let mut seq = 0;
-                let result = stream_members(&mut file, outer, &members, &mut |m, r| {
-                    if !gate.wait(seq, ahead) {
-                        return Err(Error::other("stopped"));
-                    }
-                    let spool = Spool::fill(r, outer.members[m].size, Some(pool))?;
-                    job_tx
-                        .send((seq, m, spool))
-                        .map_err(|_| Error::other("stopped"))?;
-                    seq += 1;
-                    Ok(())
-                });
-                if let Err(e) = result {
-                    let _ = reader_done.send((seq, Err(e)));
-                }
-            });
-            for _ in 0..workers {
-                let done_tx = done_tx.clone();
-                scope.spawn(move || {
-                    loop {
-                        let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok((seq, m, mut spool)) = job else { return };
-                        let batch = self.cab_batch(s, m, &mut spool, &by_cab[&m], want);
-                        pool.put(spool);
-                        if done_tx.send((seq, batch)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop(done_tx);
-            let mut pending: BTreeMap<usize, Result<Batch>> = BTreeMap::new();
-            for next in 0..jobs_total {
-                let batch = loop {
-                    if let Some(b) = pending.remove(&next) {
-                        break b;
-                    }
-                    match done_rx.recv() {
-                        Ok((seq, b)) => {
-                            pending.insert(seq, b);
-                        }
-                        Err(_) => {
-                            return Err(Error::other("internal: the catalog reader stopped early"));
-                        }
-                    }
-                };
-                on_batch(batch?)?;
-                gate.delivered(next + 1);
-            }
-            Ok(())
-        })
+            .min(members.len().max(1));
+        let pool = Pool::default();
+        let outer = &s.outer;
+        let delivered = pipeline::ordered(
+            workers,
+            |feed| {
+                stream_members(&mut file, outer, &members, &mut |m, r| {
+                    feed.push(|| Ok((m, Spool::fill(r, outer.members[m].size, Some(&pool))?)))
+                })
+            },
+            |(m, mut spool)| {
+                let batch = self.cab_batch(s, m, &mut spool, &by_cab[&m], want);
+                pool.put(spool);
+                batch
+            },
+            on_batch,
+        )?;
+        if delivered != members.len() {
+            return Err(Error::other("internal: the catalog reader stopped early"));
+        }
+        Ok(())
     }
 
     /// The fragments of the entries `entries` in the inner CAB `m` (spooled).
