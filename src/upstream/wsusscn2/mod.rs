@@ -932,125 +932,9 @@ impl Wsusscn2Source {
         summary: &mut ScanSummary,
     ) -> Result<(Vec<Category>, Vec<u32>)> {
         let pkg = &s.pkg;
-        let mut by_guid: HashMap<u128, u32> = HashMap::new();
-        for (i, e) in pkg.entries.iter().enumerate() {
-            let slot = by_guid.entry(e.id).or_insert(i as u32);
-            if pkg.entries[*slot as usize].revision < e.revision {
-                *slot = i as u32;
-            }
-        }
-        let cited_kind = |i: u32| {
-            let g = pkg.guid_lookup(pkg.entries[i as usize].id)?;
-            pkg.cited.get(&g).copied()
-        };
-        // 1: certainly a category; 2: possibly.
-        let mut state = vec![0u8; pkg.entries.len()];
-        let mut queue: Vec<u32> = pkg
-            .cited
-            .keys()
-            .filter_map(|&g| by_guid.get(&pkg.guids[g as usize]).copied())
-            .collect();
-        while let Some(i) = queue.pop() {
-            if state[i as usize] == 1 {
-                continue;
-            }
-            state[i as usize] = 1;
-            if let Some(p) = pkg.entries[i as usize].sole_prereq
-                && let Some(&j) = by_guid.get(&pkg.guids[p as usize])
-            {
-                queue.push(j);
-            }
-        }
-        for (i, e) in pkg.entries.iter().enumerate() {
-            if state[i] == 0 && e.flags & (NOT_SOFTWARE | EVALUATE) == NOT_SOFTWARE | EVALUATE {
-                state[i] = 2;
-            }
-        }
-        let idx: Vec<u32> = (0..pkg.entries.len() as u32)
-            .filter(|&i| state[i as usize] != 0)
-            .collect();
-        if idx.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let mut frags: HashMap<u32, Fragments> = HashMap::with_capacity(idx.len());
-        fn collect(frags: &mut HashMap<u32, Fragments>) -> impl FnMut(Batch) -> Result<()> + '_ {
-            |batch| {
-                if let Batch::Fragments(v) = batch {
-                    frags.extend(v);
-                }
-                Ok(())
-            }
-        }
-        let first = |i: u32| match state[i as usize] {
-            1 => Want {
-                core: false,
-                extended: cited_kind(i).is_none(),
-                titles: Titles::One,
-            },
-            _ => Want {
-                core: true,
-                extended: false,
-                titles: Titles::None,
-            },
-        };
-        self.read_fragments(s, &idx, &first, &mut collect(&mut frags))?;
-        let found: Vec<u32> = idx
-            .iter()
-            .copied()
-            .filter(|i| {
-                state[*i as usize] == 2
-                    && frags[i]
-                        .update_type()
-                        .is_some_and(|t| t.eq_ignore_ascii_case("Category"))
-            })
-            .collect();
-        if !found.is_empty() {
-            let second = |_| Want {
-                core: false,
-                extended: true,
-                titles: Titles::One,
-            };
-            self.read_fragments(s, &found, &second, &mut collect(&mut frags))?;
-        }
-        let mut idx: Vec<u32> = idx
-            .into_iter()
-            .filter(|i| state[*i as usize] == 1)
-            .chain(found)
-            .collect();
-        idx.sort_by_key(|&i| (pkg.entries[i as usize].id, i));
-
-        // Kinds: CategoryInformation, else the citation, else from the family tree.
-        let mut kinds: HashMap<u32, CategoryKind> = HashMap::new();
-        for &i in &idx {
-            let from_fragment = frags[&i]
-                .category_type()
-                .and_then(|t| CategoryKind::parse(t.trim()));
-            if let Some(k) = from_fragment.or_else(|| cited_kind(i)) {
-                kinds.insert(i, k);
-            }
-        }
-        let parent_of = |i: u32| {
-            let p = pkg.entries[i as usize].sole_prereq?;
-            by_guid.get(&pkg.guids[p as usize]).copied()
-        };
-        for &i in &idx {
-            if kinds.contains_key(&i) {
-                continue;
-            }
-            let child = idx
-                .iter()
-                .find(|&&c| parent_of(c) == Some(i))
-                .and_then(|c| kinds.get(c));
-            let kind = match (child, parent_of(i).and_then(|p| kinds.get(&p))) {
-                (Some(CategoryKind::Product), _) => CategoryKind::ProductFamily,
-                (Some(_), _) => CategoryKind::Company,
-                (None, Some(CategoryKind::Company)) => CategoryKind::ProductFamily,
-                (None, Some(_)) => CategoryKind::Product,
-                (None, None) => CategoryKind::Classification,
-            };
-            kinds.insert(i, kind);
-        }
-
+        let tree = Tree::new(pkg);
+        let (idx, frags) = self.category_fragments(s, &tree, &tree.candidates())?;
+        let kinds = tree.kinds(&idx, &frags);
         let mut out = Vec::with_capacity(idx.len());
         let mut untitled = 0;
         for &i in &idx {
@@ -1077,6 +961,171 @@ impl Wsusscn2Source {
             ));
         }
         Ok((out, idx))
+    }
+
+    /// Reads what the categories need of their fragments: first the titles of the certain
+    /// ones (and the extended fragment where no citation gives the kind) and the core
+    /// fragments of the possible ones, then the titles and extended fragments of the possible
+    /// ones that turned out to be categories. Returns the category entries, sorted by
+    /// (GUID, entry), and their fragments.
+    fn category_fragments(
+        &self,
+        s: &Scanned,
+        tree: &Tree<'_>,
+        candidates: &[Candidate],
+    ) -> Result<(Vec<u32>, HashMap<u32, Fragments>)> {
+        let idx: Vec<u32> = (0..candidates.len() as u32)
+            .filter(|&i| candidates[i as usize] != Candidate::No)
+            .collect();
+        if idx.is_empty() {
+            return Ok((Vec::new(), HashMap::new()));
+        }
+        let mut frags: HashMap<u32, Fragments> = HashMap::with_capacity(idx.len());
+        fn collect(frags: &mut HashMap<u32, Fragments>) -> impl FnMut(Batch) -> Result<()> + '_ {
+            |batch| {
+                if let Batch::Fragments(v) = batch {
+                    frags.extend(v);
+                }
+                Ok(())
+            }
+        }
+        let first = |i: u32| match candidates[i as usize] {
+            Candidate::Certain => Want {
+                core: false,
+                extended: tree.cited_kind(i).is_none(),
+                titles: Titles::One,
+            },
+            _ => Want {
+                core: true,
+                extended: false,
+                titles: Titles::None,
+            },
+        };
+        self.read_fragments(s, &idx, &first, &mut collect(&mut frags))?;
+        let found: Vec<u32> = idx
+            .iter()
+            .copied()
+            .filter(|i| {
+                candidates[*i as usize] == Candidate::Possible
+                    && frags[i]
+                        .update_type()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("Category"))
+            })
+            .collect();
+        if !found.is_empty() {
+            let second = |_| Want {
+                core: false,
+                extended: true,
+                titles: Titles::One,
+            };
+            self.read_fragments(s, &found, &second, &mut collect(&mut frags))?;
+        }
+        let mut idx: Vec<u32> = idx
+            .into_iter()
+            .filter(|i| candidates[*i as usize] == Candidate::Certain)
+            .chain(found)
+            .collect();
+        idx.sort_by_key(|&i| (tree.pkg.entries[i as usize].id, i));
+        Ok((idx, frags))
+    }
+}
+
+/// Whether an entry of `package.xml` is a category, as far as `package.xml` tells.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Candidate {
+    No,
+    /// Cited by an update as a category, or the parent of one.
+    Certain,
+    /// Not software and evaluated: a category or a detectoid; its core fragment tells.
+    Possible,
+}
+
+/// The family tree of the categories as `package.xml` gives it.
+struct Tree<'a> {
+    pkg: &'a Package,
+    /// The entry of each GUID's newest revision.
+    by_guid: HashMap<u128, u32>,
+}
+
+impl<'a> Tree<'a> {
+    fn new(pkg: &'a Package) -> Tree<'a> {
+        let mut by_guid: HashMap<u128, u32> = HashMap::new();
+        for (i, e) in pkg.entries.iter().enumerate() {
+            let slot = by_guid.entry(e.id).or_insert(i as u32);
+            if pkg.entries[*slot as usize].revision < e.revision {
+                *slot = i as u32;
+            }
+        }
+        Tree { pkg, by_guid }
+    }
+
+    /// The kind with which updates cite entry `i` as a category, when one does.
+    fn cited_kind(&self, i: u32) -> Option<CategoryKind> {
+        let g = self.pkg.guid_lookup(self.pkg.entries[i as usize].id)?;
+        self.pkg.cited.get(&g).copied()
+    }
+
+    /// The entry of `i`'s parent (its only prerequisite).
+    fn parent_of(&self, i: u32) -> Option<u32> {
+        let p = self.pkg.entries[i as usize].sole_prereq?;
+        self.by_guid.get(&self.pkg.guids[p as usize]).copied()
+    }
+
+    /// Per entry, whether it is a category.
+    fn candidates(&self) -> Vec<Candidate> {
+        let pkg = self.pkg;
+        let mut out = vec![Candidate::No; pkg.entries.len()];
+        let mut queue: Vec<u32> = pkg
+            .cited
+            .keys()
+            .filter_map(|&g| self.by_guid.get(&pkg.guids[g as usize]).copied())
+            .collect();
+        while let Some(i) = queue.pop() {
+            if out[i as usize] == Candidate::Certain {
+                continue;
+            }
+            out[i as usize] = Candidate::Certain;
+            queue.extend(self.parent_of(i));
+        }
+        for (c, e) in out.iter_mut().zip(&pkg.entries) {
+            if *c == Candidate::No && e.flags & (NOT_SOFTWARE | EVALUATE) == NOT_SOFTWARE | EVALUATE
+            {
+                *c = Candidate::Possible;
+            }
+        }
+        out
+    }
+
+    /// The kind of each category entry in `idx`: its CategoryInformation, else the citation,
+    /// else where it stands in the family tree.
+    fn kinds(&self, idx: &[u32], frags: &HashMap<u32, Fragments>) -> HashMap<u32, CategoryKind> {
+        let mut kinds: HashMap<u32, CategoryKind> = HashMap::new();
+        for &i in idx {
+            let from_fragment = frags[&i]
+                .category_type()
+                .and_then(|t| CategoryKind::parse(t.trim()));
+            if let Some(k) = from_fragment.or_else(|| self.cited_kind(i)) {
+                kinds.insert(i, k);
+            }
+        }
+        for &i in idx {
+            if kinds.contains_key(&i) {
+                continue;
+            }
+            let child = idx
+                .iter()
+                .find(|&&c| self.parent_of(c) == Some(i))
+                .and_then(|c| kinds.get(c));
+            let kind = match (child, self.parent_of(i).and_then(|p| kinds.get(&p))) {
+                (Some(CategoryKind::Product), _) => CategoryKind::ProductFamily,
+                (Some(_), _) => CategoryKind::Company,
+                (None, Some(CategoryKind::Company)) => CategoryKind::ProductFamily,
+                (None, Some(_)) => CategoryKind::Product,
+                (None, None) => CategoryKind::Classification,
+            };
+            kinds.insert(i, kind);
+        }
+        kinds
     }
 }
 
