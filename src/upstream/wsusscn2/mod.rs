@@ -34,7 +34,7 @@ mod package;
 mod pipeline;
 
 use self::cab::{CabDir, corrupt, read_error, stream_members};
-use self::package::{EVALUATE, NOT_SOFTWARE, Package, bits_guid};
+use self::package::{EVALUATE, Entry, NOT_SOFTWARE, Package, bits_guid};
 use self::pipeline::{Pool, Spool};
 use super::upd_xml::{Document, Fragments, decode_text};
 use super::{ScanItem, ScanSummary, UpdateHeader, Upstream};
@@ -135,9 +135,85 @@ enum Titles {
     All,
 }
 
-/// Per entry of an inner CAB: its core, extended and localized (language, member index)
-/// fragments.
-type Found<'a> = (Option<usize>, Option<usize>, Vec<(&'a str, usize)>);
+/// Where the fragments of one entry are among the members of an inner CAB.
+#[derive(Clone, Default)]
+struct Found<'a> {
+    core: Option<usize>,
+    extended: Option<usize>,
+    /// (language, member).
+    localized: Vec<(&'a str, usize)>,
+}
+
+impl Found<'_> {
+    /// Adds the members of the fragments that `w` asks for to `wanted`. A selected update
+    /// needs every part; a category does with what there is.
+    fn select(&mut self, w: Want, e: &Entry, part: &str, wanted: &mut Vec<usize>) -> Result<()> {
+        let absent = |name: String| {
+            missing(&format!(
+                "{part} has no fragment {name} for revision {} (update {} revision {})",
+                e.revid,
+                bits_guid(e.id),
+                e.revision
+            ))
+        };
+        self.localized.sort();
+        let update = w == WANT_UPDATE;
+        if w.core {
+            match self.core {
+                Some(c) => wanted.push(c),
+                None if update => return Err(absent(format!("c\\{}", e.revid))),
+                None => {}
+            }
+        }
+        if w.extended {
+            match self.extended {
+                Some(x) => wanted.push(x),
+                None if update => return Err(absent(format!("x\\{}", e.revid))),
+                None => {}
+            }
+        }
+        let ls = &self.localized;
+        match w.titles {
+            Titles::All if update && ls.is_empty() => {
+                return Err(absent(format!("l\\en\\{}", e.revid)));
+            }
+            Titles::All => wanted.extend(ls.iter().map(|(_, mi)| *mi)),
+            Titles::One => {
+                let en = ls
+                    .iter()
+                    .find(|(l, _)| l.eq_ignore_ascii_case("en"))
+                    .or(ls.first());
+                wanted.extend(en.map(|l| l.1));
+            }
+            Titles::None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Per entry of `entries`, where its fragments are among the members of `dir`.
+fn find_fragments<'d>(dir: &'d CabDir, s: &Scanned, entries: &[u32]) -> Vec<Found<'d>> {
+    // RevisionId → position in `entries`.
+    let pos: HashMap<u32, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (s.pkg.entries[i as usize].revid, k))
+        .collect();
+    let mut found: Vec<Found<'_>> = vec![Found::default(); entries.len()];
+    for (mi, m) in dir.members.iter().enumerate() {
+        let Some((kind, lang, revid)) = fragment_name(&m.name) else {
+            continue;
+        };
+        let Some(&k) = pos.get(&revid) else { continue };
+        match (kind, lang) {
+            (b'c', _) => found[k].core = Some(mi),
+            (b'x', _) => found[k].extended = Some(mi),
+            (_, Some(l)) => found[k].localized.push((l, mi)),
+            _ => {}
+        }
+    }
+    found
+}
 
 /// A selected update: everything.
 const WANT_UPDATE: Want = Want {
@@ -288,72 +364,7 @@ impl Wsusscn2Source {
     /// the metadata CAB (the one without RANGESTART).
     fn parse_index(&self, bytes: &[u8], outer: &CabDir) -> Result<(Vec<InnerCab>, usize)> {
         let part = self.inner_part("index.xml");
-        let text = decode_text(bytes).map_err(|e| corrupt(&part, e.message))?;
-        let mut xml = quick_xml::Reader::from_str(&text);
-        let mut listed: Vec<(String, Option<u32>)> = Vec::new();
-        let mut root_seen = false;
-        loop {
-            let ev = xml.read_event().map_err(|e| {
-                corrupt(
-                    &part,
-                    format!("malformed XML at byte {}: {e}", xml.error_position()),
-                )
-            })?;
-            let e = match ev {
-                Event::Start(e) | Event::Empty(e) => e,
-                Event::Eof => break,
-                _ => continue,
-            };
-            let local = e.local_name().into_inner().to_string();
-            if !root_seen {
-                root_seen = true;
-                if !local.eq_ignore_ascii_case("INDEX") {
-                    return Err(corrupt(
-                        &part,
-                        format!("the root element is <{local}>, not INDEX"),
-                    ));
-                }
-                continue;
-            }
-            if !local.eq_ignore_ascii_case("CAB") {
-                continue;
-            }
-            let (mut name, mut start) = (None, None);
-            for a in e.attributes().with_checks(false) {
-                let a = a.map_err(|err| corrupt(&part, format!("malformed XML: {err}")))?;
-                let v = a
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|err| corrupt(&part, format!("malformed XML: {err}")))?
-                    .trim()
-                    .to_string();
-                let k = a.key.local_name().into_inner();
-                if k.eq_ignore_ascii_case("NAME") {
-                    name = Some(v);
-                } else if k.eq_ignore_ascii_case("RANGESTART") {
-                    let n = v.parse::<u32>().map_err(|_| {
-                        corrupt(&part, format!("RANGESTART '{v}' is not a RevisionId"))
-                    })?;
-                    start = Some(n);
-                }
-            }
-            let name = name.ok_or_else(|| corrupt(&part, "a CAB element has no NAME"))?;
-            if let Err(why) = cab::check_name(&name).and_then(|_| {
-                if name.contains(['\\', '/']) {
-                    Err("a path, not a CAB name")
-                } else {
-                    Ok(())
-                }
-            }) {
-                return Err(Error::new(
-                    ErrorKind::UnsafeEntry,
-                    format!("{part}: unsafe CAB name '{}': {why}", cab::shown(&name)),
-                ));
-            }
-            listed.push((name, start));
-        }
-        if !root_seen {
-            return Err(corrupt(&part, "no root element"));
-        }
+        let listed = index_listing(bytes, &part)?;
         let mut meta = None;
         let mut cabs = Vec::new();
         for (name, start) in listed {
@@ -425,6 +436,83 @@ impl<R: Read + ?Sized> Read for Counting<'_, R> {
         self.progress.advance(n as u64);
         Ok(n)
     }
+}
+
+/// The `CAB` elements of `index.xml`: (NAME, RANGESTART), in the order listed.
+fn index_listing(bytes: &[u8], part: &str) -> Result<Vec<(String, Option<u32>)>> {
+    let text = decode_text(bytes).map_err(|e| corrupt(part, e.message))?;
+    let mut xml = quick_xml::Reader::from_str(&text);
+    let mut listed: Vec<(String, Option<u32>)> = Vec::new();
+    let mut root_seen = false;
+    loop {
+        let ev = xml.read_event().map_err(|e| {
+            corrupt(
+                part,
+                format!("malformed XML at byte {}: {e}", xml.error_position()),
+            )
+        })?;
+        let e = match ev {
+            Event::Start(e) | Event::Empty(e) => e,
+            Event::Eof => break,
+            _ => continue,
+        };
+        let local = e.local_name().into_inner().to_string();
+        if !root_seen {
+            root_seen = true;
+            if !local.eq_ignore_ascii_case("INDEX") {
+                return Err(corrupt(
+                    part,
+                    format!("the root element is <{local}>, not INDEX"),
+                ));
+            }
+            continue;
+        }
+        if !local.eq_ignore_ascii_case("CAB") {
+            continue;
+        }
+        listed.push(cab_element(&e, part)?);
+    }
+    if !root_seen {
+        return Err(corrupt(part, "no root element"));
+    }
+    Ok(listed)
+}
+
+/// The NAME and RANGESTART of a `CAB` element of `index.xml`; a NAME that is not a plain,
+/// safe file name is refused.
+fn cab_element(e: &quick_xml::events::BytesStart<'_>, part: &str) -> Result<(String, Option<u32>)> {
+    let (mut name, mut start) = (None, None);
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(|err| corrupt(part, format!("malformed XML: {err}")))?;
+        let v = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|err| corrupt(part, format!("malformed XML: {err}")))?
+            .trim()
+            .to_string();
+        let k = a.key.local_name().into_inner();
+        if k.eq_ignore_ascii_case("NAME") {
+            name = Some(v);
+        } else if k.eq_ignore_ascii_case("RANGESTART") {
+            let n = v
+                .parse::<u32>()
+                .map_err(|_| corrupt(part, format!("RANGESTART '{v}' is not a RevisionId")))?;
+            start = Some(n);
+        }
+    }
+    let name = name.ok_or_else(|| corrupt(part, "a CAB element has no NAME"))?;
+    if let Err(why) = cab::check_name(&name).and_then(|_| {
+        if name.contains(['\\', '/']) {
+            Err("a path, not a CAB name")
+        } else {
+            Ok(())
+        }
+    }) {
+        return Err(Error::new(
+            ErrorKind::UnsafeEntry,
+            format!("{part}: unsafe CAB name '{}': {why}", cab::shown(&name)),
+        ));
+    }
+    Ok((name, start))
 }
 
 /// `c\123`, `x\000123`, `l\en\123` → (kind letter, language, RevisionId).
@@ -713,71 +801,12 @@ impl Wsusscn2Source {
             .seek(SeekFrom::End(0))
             .map_err(|e| storage("read a temporary file", e))?;
         let dir = CabDir::read(spool, len, &part)?;
-        // RevisionId → position in `entries`.
-        let pos: HashMap<u32, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| (s.pkg.entries[i as usize].revid, k))
-            .collect();
-        // Per entry: core, extended, and localized (language, member) fragments.
-        let mut found: Vec<Found<'_>> = vec![(None, None, Vec::new()); entries.len()];
-        for (mi, m) in dir.members.iter().enumerate() {
-            let Some((kind, lang, revid)) = fragment_name(&m.name) else {
-                continue;
-            };
-            let Some(&k) = pos.get(&revid) else { continue };
-            match (kind, lang) {
-                (b'c', _) => found[k].0 = Some(mi),
-                (b'x', _) => found[k].1 = Some(mi),
-                (_, Some(l)) => found[k].2.push((l, mi)),
-                _ => {}
-            }
-        }
         let mut wanted = Vec::new();
         let mut owner: HashMap<usize, usize> = HashMap::new();
-        for (k, (c, x, ls)) in found.iter_mut().enumerate() {
-            let e = &s.pkg.entries[entries[k] as usize];
-            let absent = |name: String| {
-                missing(&format!(
-                    "{part} has no fragment {name} for revision {} (update {} revision {})",
-                    e.revid,
-                    bits_guid(e.id),
-                    e.revision
-                ))
-            };
-            ls.sort();
+        for (k, found) in find_fragments(&dir, s, entries).iter_mut().enumerate() {
             let first = wanted.len();
-            let w = want(entries[k]);
-            // A selected update needs every part; a category does with what there is.
-            let update = w == WANT_UPDATE;
-            if w.core {
-                match c {
-                    Some(c) => wanted.push(*c),
-                    None if update => return Err(absent(format!("c\\{}", e.revid))),
-                    None => {}
-                }
-            }
-            if w.extended {
-                match x {
-                    Some(x) => wanted.push(*x),
-                    None if update => return Err(absent(format!("x\\{}", e.revid))),
-                    None => {}
-                }
-            }
-            match w.titles {
-                Titles::All if update && ls.is_empty() => {
-                    return Err(absent(format!("l\\en\\{}", e.revid)));
-                }
-                Titles::All => wanted.extend(ls.iter().map(|(_, mi)| *mi)),
-                Titles::One => {
-                    let en = ls
-                        .iter()
-                        .find(|(l, _)| l.eq_ignore_ascii_case("en"))
-                        .or(ls.first());
-                    wanted.extend(en.map(|l| l.1));
-                }
-                Titles::None => {}
-            }
+            let e = &s.pkg.entries[entries[k] as usize];
+            found.select(want(entries[k]), e, &part, &mut wanted)?;
             for &mi in &wanted[first..] {
                 owner.insert(mi, k);
             }
