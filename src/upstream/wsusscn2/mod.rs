@@ -564,7 +564,94 @@ fn rfc3339_of(raw: &str) -> Option<String> {
         .map(|t| t.rfc3339())
 }
 
+/// What the catalog says of itself: a complete listing in which absence means expired, its
+/// PackageId and CreationDate, and warnings when they are missing or unreadable.
+fn catalog_summary(pkg: &Package) -> ScanSummary {
+    let mut summary = ScanSummary {
+        complete: true,
+        absent_means_expired: true,
+        ..Default::default()
+    };
+    summary.package_id = pkg.package_id.clone();
+    if let Some(raw) = &pkg.created {
+        match rfc3339_of(raw) {
+            Some(t) => summary.created = Some(t),
+            None => summary.warnings.push(format!(
+                "the catalog's CreationDate '{raw}' is not a date this reader knows: its age could not be checked against earlier syncs"
+            )),
+        }
+    }
+    if pkg.package_id.is_none() || pkg.created.is_none() {
+        let what = match (&pkg.package_id, &pkg.created) {
+            (None, None) => "no PackageId and no CreationDate",
+            (None, Some(_)) => "no PackageId",
+            _ => "no CreationDate",
+        };
+        summary.warnings.push(format!(
+            "the catalog carries {what}: its age could not be checked against earlier syncs"
+        ));
+    }
+    summary
+}
+
 impl Scanned {
+    /// Indexes the entries by RevisionId and inverts the relations that `package.xml` states
+    /// on the other side (SupersededBy, BundledBy); `name` is the catalog's, for messages.
+    fn new(
+        stamp: (u64, Option<std::time::SystemTime>),
+        outer: CabDir,
+        cabs: Vec<InnerCab>,
+        pkg: Package,
+        name: &str,
+        summary: &mut ScanSummary,
+    ) -> Result<Scanned> {
+        let n = pkg.entries.len();
+        let mut rev_index = HashMap::with_capacity(n);
+        for (i, e) in pkg.entries.iter().enumerate() {
+            if rev_index.insert(e.revid, i as u32).is_some() {
+                return Err(corrupt(
+                    &format!("package.xml in {name}"),
+                    format!("RevisionId {} appears twice", e.revid),
+                ));
+            }
+        }
+        let (mut sup, mut bun, mut dangling) = (Vec::new(), Vec::new(), 0u64);
+        for i in 0..pkg.entries.len() {
+            for (list, pairs) in [
+                (pkg.superseded_by(i), &mut sup),
+                (pkg.bundled_by(i), &mut bun),
+            ] {
+                for r in list.iter() {
+                    match rev_index.get(r) {
+                        Some(&j) if j as usize != i => pairs.push((j, i as u32)),
+                        _ => dangling += 1,
+                    }
+                }
+            }
+        }
+        if dangling > 0 {
+            summary.warnings.push(format!(
+                "{dangling} SupersededBy/BundledBy reference(s) name revisions that are not in the catalog; ignored"
+            ));
+        }
+        if pkg.bad_ids > 0 {
+            summary.warnings.push(format!(
+                "{} payload file id(s) are not base64 SHA-1 digests; ignored",
+                pkg.bad_ids
+            ));
+        }
+        Ok(Scanned {
+            stamp,
+            outer,
+            cabs,
+            is_category: vec![false; n],
+            rev_index,
+            supersedes: Csr::build(n, sup),
+            bundled: Csr::build(n, bun),
+            pkg,
+        })
+    }
+
     fn guid(&self, entry: u32) -> Guid {
         bits_guid(self.pkg.entries[entry as usize].id)
     }
@@ -852,76 +939,9 @@ impl Wsusscn2Source {
         let outer = CabDir::read(&mut file, stamp.0, &self.name)?;
         let (cabs, pkg) = self.read_catalog(&mut file, &outer, progress)?;
         drop(file);
-        let mut summary = ScanSummary {
-            complete: true,
-            absent_means_expired: true,
-            ..Default::default()
-        };
-        summary.package_id = pkg.package_id.clone();
-        if let Some(raw) = &pkg.created {
-            match rfc3339_of(raw) {
-                Some(t) => summary.created = Some(t),
-                None => summary.warnings.push(format!(
-                    "the catalog's CreationDate '{raw}' is not a date this reader knows: its age could not be checked against earlier syncs"
-                )),
-            }
-        }
-        if pkg.package_id.is_none() || pkg.created.is_none() {
-            let what = match (&pkg.package_id, &pkg.created) {
-                (None, None) => "no PackageId and no CreationDate",
-                (None, Some(_)) => "no PackageId",
-                _ => "no CreationDate",
-            };
-            summary.warnings.push(format!(
-                "the catalog carries {what}: its age could not be checked against earlier syncs"
-            ));
-        }
-
-        let n = pkg.entries.len();
-        let mut rev_index = HashMap::with_capacity(n);
-        for (i, e) in pkg.entries.iter().enumerate() {
-            if rev_index.insert(e.revid, i as u32).is_some() {
-                return Err(corrupt(
-                    &format!("package.xml in {}", self.name),
-                    format!("RevisionId {} appears twice", e.revid),
-                ));
-            }
-        }
-        let (mut sup, mut bun, mut dangling) = (Vec::new(), Vec::new(), 0u64);
-        for i in 0..pkg.entries.len() {
-            for (list, pairs) in [
-                (pkg.superseded_by(i), &mut sup),
-                (pkg.bundled_by(i), &mut bun),
-            ] {
-                for r in list.iter() {
-                    match rev_index.get(r) {
-                        Some(&j) if j as usize != i => pairs.push((j, i as u32)),
-                        _ => dangling += 1,
-                    }
-                }
-            }
-        }
-        if dangling > 0 {
-            summary.warnings.push(format!(
-                "{dangling} SupersededBy/BundledBy reference(s) name revisions that are not in the catalog; ignored"
-            ));
-        }
-        if pkg.bad_ids > 0 {
-            summary.warnings.push(format!(
-                "{} payload file id(s) are not base64 SHA-1 digests; ignored",
-                pkg.bad_ids
-            ));
-        }
-        let mut s = Scanned {
-            stamp,
-            outer,
-            cabs,
-            is_category: vec![false; n],
-            rev_index,
-            supersedes: Csr::build(n, sup),
-            bundled: Csr::build(n, bun),
-            pkg,
-        };
+        let mut summary = catalog_summary(&pkg);
+        let mut s = Scanned::new(stamp, outer, cabs, pkg, &self.name, &mut summary)?;
+        let n = s.pkg.entries.len();
 
         progress.start("reading category fragments", None, Unit::Items);
         let (cats, cat_entries) = self.categories(&s, &mut summary)?;
