@@ -1,5 +1,5 @@
 use super::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const NS: &str = r#"xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update""#;
 
@@ -639,33 +639,48 @@ fn encoding_errors() {
 }
 
 // -----------------------------------------------------------------------------------------
-// Real documents (../shared/real-data, see its README): read, never copied into the project.
+// Real documents from Microsoft, kept beside the repository rather than in it.
 
-fn real(name: &str) -> Option<Document> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-data/upd-update-xml");
-    if !dir.is_dir() {
-        return None;
+/// The path of `rel` in the real data beside the repository (`../shared/real-data`), which
+/// tests read but the project never copies. When it is absent the test is skipped (`None`),
+/// unless `OFFSYNC_REQUIRE_REAL_DATA=1` is set: then the test fails, so that a run meant to
+/// cover the real data cannot pass without it.
+pub(crate) fn real_data(rel: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/real-data")
+        .join(rel);
+    if path.exists() {
+        return Some(path);
     }
-    let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    Some(parse_document(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")))
+    if std::env::var_os("OFFSYNC_REQUIRE_REAL_DATA").is_some_and(|v| v == "1") {
+        panic!(
+            "{} is absent, and OFFSYNC_REQUIRE_REAL_DATA=1 requires it",
+            path.display()
+        );
+    }
+    println!("skipped: {} absent", path.display());
+    None
 }
 
-fn real_update(name: &str) -> Update {
-    match real(name) {
-        Some(Document::Update(u)) => u,
+fn real(dir: &Path, name: &str) -> Document {
+    let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    parse_document(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn real_update(dir: &Path, name: &str) -> Update {
+    match real(dir, name) {
+        Document::Update(u) => u,
         other => panic!("{name}: expected an update, got {other:?}"),
     }
 }
 
 #[test]
 fn real_documents() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-data/upd-update-xml");
-    if !dir.is_dir() {
-        println!("skipped: real data folder {} absent", dir.display());
+    let Some(dir) = real_data("upd-update-xml") else {
         return;
-    }
+    };
 
-    let u = real_update("sample_update_2_KB5013943.xml");
+    let u = real_update(&dir, "sample_update_2_KB5013943.xml");
     assert_eq!(u.id, g("7b6d13c6-6401-4a10-a61f-1dab8d93356e"));
     assert_eq!(u.revision, 200);
     assert_eq!(u.update_type, "Software");
@@ -688,8 +703,7 @@ fn real_documents() {
             .contains(&g("72e7624a-5b00-45d2-b92f-e561c0a6a160"))
     );
     assert_eq!(u.categories.len(), 2);
-    // The real-data README says 27 localized titles; the document has 29
-    // LocalizedProperties, each with a distinct Language and a Title.
+    // 29 LocalizedProperties, each with a distinct Language and a Title.
     assert_eq!(u.localized.len(), 29);
     assert_eq!(
         u.localized.values().filter(|l| !l.title.is_empty()).count(),
@@ -704,7 +718,7 @@ fn real_documents() {
     assert!(u.files.is_empty());
     assert_eq!(u.publication_state, PublicationState::Published);
 
-    let u = real_update("sample_update_3_KB5083769.xml");
+    let u = real_update(&dir, "sample_update_3_KB5083769.xml");
     assert_eq!(u.id, g("ea038468-1bdf-4862-bb27-99f17046d686"));
     assert_eq!(u.revision, 100);
     assert_eq!(u.kb.as_deref(), Some("5083769"));
@@ -729,7 +743,7 @@ fn real_documents() {
     assert_eq!(u.localized.len(), 37);
     assert!(u.title("en").contains("KB5083769"));
 
-    let u = real_update("sample_driver_1.xml");
+    let u = real_update(&dir, "sample_driver_1.xml");
     assert_eq!(u.id, g("9089c22f-99c1-4ef7-8c20-be8895d5a38d"));
     assert_eq!(u.revision, 200);
     assert_eq!(u.update_type, "Driver");
@@ -749,8 +763,8 @@ fn real_documents() {
     );
     assert_eq!(u.languages.len(), 36);
 
-    match real("sample_category_1.xml") {
-        Some(Document::Category(c)) => {
+    match real(&dir, "sample_category_1.xml") {
+        Document::Category(c) => {
             assert_eq!(c.id, g("83a83e29-7d55-44a0-afed-aea164bc35e6"));
             assert_eq!(c.revision, 51);
             assert_eq!(c.kind, CategoryKind::Product);
@@ -760,7 +774,7 @@ fn real_documents() {
         other => panic!("sample_category_1.xml: expected a category, got {other:?}"),
     }
 
-    let u = real_update("sample_detectoid_1.xml");
+    let u = real_update(&dir, "sample_detectoid_1.xml");
     assert_eq!(u.update_type, "Detectoid");
     assert_eq!(u.id, g("3a8f327a-48da-4804-817c-85a7159893ae"));
     assert_eq!(u.title("en"), "Exchange Core CHS Lang");
