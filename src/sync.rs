@@ -518,7 +518,7 @@ fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {
 }
 
 /// The GUIDs of the updates the criteria select, plus bundled children of selected bundles.
-pub fn select(
+fn select(
     headers: &HashMap<Guid, UpdateHeader>,
     criteria: &Criteria,
     parents: &HashMap<String, Option<String>>,

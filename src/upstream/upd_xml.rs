@@ -1,5 +1,6 @@
-//! Reader for the WSUS update metadata document (`upd:Update`, FORMATS.md section 1): one
-//! XML document per update revision, as upstream WSUS serves it and `wsusutil export` writes it.
+//! Reader for the WSUS update metadata document (`upd:Update`, namespace
+//! `http://schemas.microsoft.com/msus/2002/12/Update`): one XML document per update revision,
+//! as upstream WSUS serves it and `wsusutil export` writes it.
 //!
 //! The document is read in one streaming pass over the decoded text. Elements are matched by
 //! their local name only: prefixes, namespace declarations (also re-declared on children) and
@@ -64,7 +65,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<Document, DocError> {
 }
 
 /// The parts of one update revision that arrive as separate fragments, as in the offline
-/// catalog (FORMATS.md section 2): the core fragment (`UpdateIdentity`, `Properties`,
+/// catalog (`super::wsusscn2`): the core fragment (`UpdateIdentity`, `Properties`,
 /// `Relationships`), the extended one (`ExtendedProperties`, `Files`, `HandlerSpecificData`)
 /// and one localized fragment per language (`LocalizedProperties`). Each fragment holds
 /// `upd:Update` children without a root element and without namespaces; elements are read

@@ -1,4 +1,4 @@
-//! The Microsoft offline scan catalog, `wsusscn2.cab` (FORMATS.md section 2), as an upstream.
+//! The Microsoft offline scan catalog, `wsusscn2.cab`, as an upstream.
 //!
 //! A CAB of CABs: `index.xml` says which inner CAB holds which RevisionIds (RANGESTART);
 //! `package.cab` holds `package.xml`, one `Update` element per revision with its categories,
