@@ -6,15 +6,19 @@
 //! criteria product (or a descendant of one) AND one is a criteria classification, and its
 //! languages fit (one of the criteria languages, or language neutral; no language criteria
 //! means every language). Bundled children of a selected bundle are taken with it.
+//!
+//! A run is four steps: `scan` the upstream (categories and one header per update), `plan`
+//! what to read (selection against the criteria, comparison with the store), `merge` the
+//! updates read in full, and `mark_absent` what a complete upstream no longer lists.
 
 use crate::error::{Error, Result};
 use crate::model::{Category, Guid, PublicationState};
 use crate::progress::Progress;
 use crate::store::{Criteria, Store, StoredHeader, StoredState, SyncRunRecord, Tx};
 use crate::time::Timestamp;
-use crate::upstream::{ScanItem, UpdateHeader, Upstream};
+use crate::upstream::{ScanItem, ScanSummary, UpdateHeader, Upstream};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What a sync did.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -39,6 +43,19 @@ pub struct SyncReport {
     pub warnings: Vec<String>,
     /// True when no criteria were set, so only categories were taken.
     pub categories_only: bool,
+}
+
+impl SyncReport {
+    /// Counts one update under what happened to it: every step counts through here.
+    fn count(&mut self, change: Change) {
+        match change {
+            Change::New => self.new += 1,
+            Change::Updated => self.updated += 1,
+            Change::Expired => self.expired += 1,
+            Change::Removed => self.removed += 1,
+            Change::Unchanged | Change::Older(_) => self.unchanged += 1,
+        }
+    }
 }
 
 /// Choices for one sync run.
@@ -107,6 +124,24 @@ pub fn sync(
     }
 }
 
+/// What the scan read of the upstream.
+struct Scanned {
+    categories: Vec<Category>,
+    /// The newest revision's header per update.
+    headers: HashMap<Guid, UpdateHeader>,
+    summary: ScanSummary,
+}
+
+/// What the merge is to do.
+struct Plan {
+    /// The upstream's keys of the updates to read in full, sorted.
+    to_fetch: Vec<u64>,
+    /// What each of them is: new, updated or expired.
+    change_of: HashMap<Guid, Change>,
+    /// Category GUIDs that updates cite and no category defines, sorted.
+    unresolved: Vec<String>,
+}
+
 fn run(
     store: &mut Store,
     upstream: &mut dyn Upstream,
@@ -121,8 +156,79 @@ fn run(
         started: started.rfc3339(),
         ..Default::default()
     };
+    let scanned = scan(upstream, progress)?;
+    report
+        .warnings
+        .extend(scanned.summary.warnings.iter().cloned());
+    check_age(store, &scanned.summary, opts)?;
+    report.upstream_updates = scanned.headers.len() as u64;
+    store.log(
+        "SYNC",
+        &format!(
+            "Read {} categories and {} updates from {source}",
+            scanned.categories.len(),
+            scanned.headers.len()
+        ),
+        clock(),
+    );
 
-    // Pass 1: every category in full, a small header per update.
+    let stored = store.stored_headers()?;
+    let criteria = store.criteria()?;
+    let mut tx = store.begin()?;
+    for c in &scanned.categories {
+        if tx.put_category(c)? {
+            report.categories += 1;
+        }
+    }
+    // Selection against the criteria, with the category tree as it is after this sync.
+    let parents = crate::store::category_parents_of(&tx)?;
+    let plan = plan(&scanned.headers, &stored, &criteria, &parents, &mut report);
+    store_log_phase(
+        &tx,
+        clock(),
+        &format!(
+            "Selected {} of {} updates; {} new or changed to read, {} unchanged",
+            report.selected,
+            scanned.headers.len(),
+            plan.to_fetch.len(),
+            report.unchanged
+        ),
+    );
+    merge(
+        &mut tx,
+        upstream,
+        &scanned.headers,
+        &plan,
+        &mut report,
+        progress,
+    )?;
+    if scanned.summary.complete {
+        mark_absent(&mut tx, &scanned, &stored, opts, &mut report)?;
+    }
+
+    if !plan.unresolved.is_empty() {
+        report.warnings.push(format!(
+            "{} category GUID(s) cited by updates are defined by no category document (kept with the updates): {}",
+            plan.unresolved.len(),
+            plan.unresolved.join(", ")
+        ));
+    }
+    report.unresolved_categories = plan.unresolved;
+
+    let finished = clock();
+    report.finished = finished.rfc3339();
+    report.outcome = "succeeded".into();
+    record(&mut tx, &report, &scanned.summary)?;
+    tx.commit()?;
+    for w in &report.warnings {
+        store.log("SYNC", &format!("Warning: {w}"), finished);
+    }
+    Ok(report)
+}
+
+/// Pass 1: every category in full, a small header per update (the newest revision of each).
+/// A revision that appears twice with different content is an error.
+fn scan(upstream: &mut dyn Upstream, progress: &dyn Progress) -> Result<Scanned> {
     let mut categories: Vec<Category> = Vec::new();
     let mut headers: HashMap<Guid, UpdateHeader> = HashMap::new();
     let mut dup_error: Option<(Guid, u32, u64, u64)> = None;
@@ -152,32 +258,23 @@ fn run(
         ))
         .with_hint("a revision never changes upstream; remove the document that is wrong"));
     }
-    report.warnings.extend(summary.warnings.iter().cloned());
-    check_age(store, &summary, opts)?;
-    report.upstream_updates = headers.len() as u64;
-    store.log(
-        "SYNC",
-        &format!(
-            "Read {} categories and {} updates from {source}",
-            categories.len(),
-            headers.len()
-        ),
-        clock(),
-    );
+    Ok(Scanned {
+        categories,
+        headers,
+        summary,
+    })
+}
 
-    let stored = store.stored_headers()?;
-    let criteria = store.criteria()?;
-    let mut tx = store.begin()?;
-
-    for c in &categories {
-        if tx.put_category(c)? {
-            report.categories += 1;
-        }
-    }
-
-    // Selection against the criteria, with the category tree as it is after this sync.
-    let parents = crate::store::category_parents_of(&tx)?;
-    let selected = select(&headers, &criteria, &parents);
+/// Applies the criteria and compares with the store: what to fetch, what is unchanged (counted
+/// here), and the warnings about the criteria and about revisions older than the stored ones.
+fn plan(
+    headers: &HashMap<Guid, UpdateHeader>,
+    stored: &HashMap<String, StoredHeader>,
+    criteria: &Criteria,
+    parents: &HashMap<String, Option<String>>,
+    report: &mut SyncReport,
+) -> Plan {
+    let selected = select(headers, criteria, parents);
     report.categories_only = criteria.is_empty();
     report.selected = selected.len() as u64;
     if !report.categories_only
@@ -195,18 +292,13 @@ fn run(
     }
 
     let known: HashSet<&str> = parents.keys().map(String::as_str).collect();
-    let mut unresolved: HashSet<String> = HashSet::new();
+    let unresolved: BTreeSet<String> = headers
+        .values()
+        .flat_map(|h| &h.categories)
+        .filter(|c| !known.contains(c.as_str()))
+        .map(|c| c.to_string())
+        .collect();
 
-    // Decide what changed; fetch only that.
-    let mut to_fetch: Vec<u64> = Vec::new();
-    let mut kind_of: HashMap<Guid, Change> = HashMap::new();
-    for h in headers.values() {
-        for c in &h.categories {
-            if !known.contains(c.as_str()) {
-                unresolved.insert(c.to_string());
-            }
-        }
-    }
     // What the criteria select, and what the store already holds of this upstream even if
     // the criteria no longer select it: a stored update is kept current, never frozen.
     let selected_set: HashSet<&Guid> = selected.iter().collect();
@@ -222,39 +314,46 @@ fn run(
         .collect();
     kept.sort();
     to_check.extend(kept);
+
+    let mut plan = Plan {
+        to_fetch: Vec::new(),
+        change_of: HashMap::new(),
+        unresolved: unresolved.into_iter().collect(),
+    };
     for id in to_check {
         let h = &headers[id];
-        match classify(h, stored.get(id.as_str())) {
-            Change::Unchanged => report.unchanged += 1,
+        let change = classify(h, stored.get(id.as_str()));
+        match change {
+            Change::Unchanged => report.count(change),
             Change::Older(stored_rev) => {
-                report.unchanged += 1;
+                report.count(change);
                 report.warnings.push(format!(
                     "upstream has revision {} of {id}, older than the stored revision {stored_rev}; kept the stored one",
                     h.revision
                 ));
             }
-            change => {
-                to_fetch.push(h.key);
-                kind_of.insert(id.clone(), change);
+            _ => {
+                plan.to_fetch.push(h.key);
+                plan.change_of.insert(id.clone(), change);
             }
         }
     }
-    to_fetch.sort_unstable();
-    store_log_phase(
-        &tx,
-        clock(),
-        &format!(
-            "Selected {} of {} updates; {} new or changed to read, {} unchanged",
-            selected.len(),
-            headers.len(),
-            to_fetch.len(),
-            report.unchanged
-        ),
-    );
+    plan.to_fetch.sort_unstable();
+    plan
+}
 
+/// Pass 2: reads the planned updates in full and writes them, counting each as planned.
+fn merge(
+    tx: &mut Tx<'_>,
+    upstream: &mut dyn Upstream,
+    headers: &HashMap<Guid, UpdateHeader>,
+    plan: &Plan,
+    report: &mut SyncReport,
+    progress: &dyn Progress,
+) -> Result<()> {
     let mut fetch_err: Option<Error> = None;
     upstream.fetch(
-        &to_fetch,
+        &plan.to_fetch,
         &mut |mut u| {
             if fetch_err.is_some() {
                 return Ok(());
@@ -272,99 +371,74 @@ fn run(
                 PublicationState::Published => StoredState::Published,
             };
             tx.put_update(&u, state, Some(&h.fingerprint))?;
-            match kind_of.get(&u.id) {
-                Some(Change::New) => report.new += 1,
-                Some(Change::Expired) => report.expired += 1,
-                _ => report.updated += 1,
-            }
+            report.count(
+                plan.change_of
+                    .get(&u.id)
+                    .copied()
+                    .unwrap_or(Change::Updated),
+            );
             Ok(())
         },
         progress,
     )?;
-    if let Some(e) = fetch_err {
-        return Err(e);
-    }
+    fetch_err.map_or(Ok(()), Err)
+}
 
-    // Absent from a complete upstream: a tombstone (or, for the offline catalog, expired),
-    // never a deletion.
-    if summary.complete {
-        let (absent_state, from) = if summary.absent_means_expired {
-            (StoredState::Expired, StoredState::Published)
-        } else {
-            (StoredState::Removed, StoredState::Published)
-        };
-        let gone_guard: Vec<&String> = stored
-            .iter()
-            .filter(|(id, h)| {
-                h.state != StoredState::Removed
-                    && Guid::parse(id).is_none_or(|g| !headers.contains_key(&g))
-            })
-            .map(|(id, _)| id)
-            .collect();
-        let live = stored
-            .values()
-            .filter(|h| h.state != StoredState::Removed)
-            .count();
-        if !opts.allow_mass_removal
-            && !gone_guard.is_empty()
-            && (headers.is_empty() || gone_guard.len() * 2 > live && gone_guard.len() > 10)
-        {
-            return Err(Error::other(format!(
-                "the upstream lists {} updates; taking it as complete would mark {} of the {live} stored updates {}",
-                headers.len(),
-                gone_guard.len(),
-                if summary.absent_means_expired { "expired" } else { "removed" }
-            ))
-            .with_hint("an empty or partly copied upstream folder looks like this; check the source, or pass --allow-mass-removal if it is right"));
-        }
-        let mut gone: Vec<&String> = stored
-            .iter()
-            .filter(|(id, h)| {
-                (h.state == from
-                    || (!summary.absent_means_expired && h.state == StoredState::Expired))
-                    && Guid::parse(id).is_none_or(|g| !headers.contains_key(&g))
-            })
-            .map(|(id, _)| id)
-            .collect();
-        gone.sort();
-        for id in gone {
-            if tx.set_state(id, absent_state)? {
-                match absent_state {
-                    StoredState::Expired => report.expired += 1,
-                    _ => report.removed += 1,
-                }
-            }
+/// What a complete upstream no longer lists becomes a tombstone (or, for the offline catalog,
+/// expired), never a deletion; unless allowed, not when that would take most of the store.
+fn mark_absent(
+    tx: &mut Tx<'_>,
+    scanned: &Scanned,
+    stored: &HashMap<String, StoredHeader>,
+    opts: &SyncOptions,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let (headers, summary) = (&scanned.headers, &scanned.summary);
+    let absent = |id: &str| Guid::parse(id).is_none_or(|g| !headers.contains_key(&g));
+    let live = stored
+        .values()
+        .filter(|h| h.state != StoredState::Removed)
+        .count();
+    let going = stored
+        .iter()
+        .filter(|(id, h)| h.state != StoredState::Removed && absent(id))
+        .count();
+    if !opts.allow_mass_removal
+        && going > 0
+        && (headers.is_empty() || going * 2 > live && going > 10)
+    {
+        return Err(Error::other(format!(
+            "the upstream lists {} updates; taking it as complete would mark {going} of the {live} stored updates {}",
+            headers.len(),
+            if summary.absent_means_expired { "expired" } else { "removed" }
+        ))
+        .with_hint("an empty or partly copied upstream folder looks like this; check the source, or pass --allow-mass-removal if it is right"));
+    }
+    let (absent_state, change) = if summary.absent_means_expired {
+        (StoredState::Expired, Change::Expired)
+    } else {
+        (StoredState::Removed, Change::Removed)
+    };
+    let mut gone: Vec<&String> = stored
+        .iter()
+        .filter(|(id, h)| {
+            (h.state == StoredState::Published
+                || (!summary.absent_means_expired && h.state == StoredState::Expired))
+                && absent(id)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    gone.sort();
+    for id in gone {
+        if tx.set_state(id, absent_state)? {
+            report.count(change);
         }
     }
-
-    let mut unresolved: Vec<String> = unresolved.into_iter().collect();
-    unresolved.sort();
-    if !unresolved.is_empty() {
-        report.warnings.push(format!(
-            "{} category GUID(s) cited by updates are defined by no category document (kept with the updates): {}",
-            unresolved.len(),
-            unresolved.join(", ")
-        ));
-    }
-    report.unresolved_categories = unresolved;
-
-    let finished = clock();
-    report.finished = finished.rfc3339();
-    report.outcome = "succeeded".into();
-    record(&mut tx, &report, &summary)?;
-    tx.commit()?;
-    for w in &report.warnings {
-        store.log("SYNC", &format!("Warning: {w}"), finished);
-    }
-    Ok(report)
+    Ok(())
 }
 
 /// Refuses a source snapshot older than the last one synced, unless allowed.
-fn check_age(
-    store: &Store,
-    summary: &crate::upstream::ScanSummary,
-    opts: &SyncOptions,
-) -> Result<()> {
+fn check_age(store: &Store, summary: &ScanSummary, opts: &SyncOptions) -> Result<()> {
     let (Some(created), Some((_, Some(last)))) = (&summary.created, store.last_successful_sync()?)
     else {
         return Ok(());
@@ -389,7 +463,7 @@ fn store_log_phase(tx: &Tx<'_>, now: Timestamp, message: &str) {
     crate::store::append_log(tx.root(), "SYNC", message, now);
 }
 
-fn record(tx: &mut Tx<'_>, r: &SyncReport, s: &crate::upstream::ScanSummary) -> Result<()> {
+fn record(tx: &mut Tx<'_>, r: &SyncReport, s: &ScanSummary) -> Result<()> {
     tx.record_sync_run(&SyncRunRecord {
         started: r.started.clone(),
         finished: Some(r.finished.clone()),
@@ -408,12 +482,16 @@ fn record(tx: &mut Tx<'_>, r: &SyncReport, s: &crate::upstream::ScanSummary) -> 
     Ok(())
 }
 
+/// What a sync does to one update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Change {
     New,
     Updated,
     Expired,
+    /// Absent from a complete upstream: a tombstone.
+    Removed,
     Unchanged,
+    /// The upstream's revision is older than the stored one (which is kept).
     Older(u32),
 }
 
@@ -440,7 +518,7 @@ fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {
 }
 
 /// The GUIDs of the updates the criteria select, plus bundled children of selected bundles.
-pub fn select(
+fn select(
     headers: &HashMap<Guid, UpdateHeader>,
     criteria: &Criteria,
     parents: &HashMap<String, Option<String>>,

@@ -152,93 +152,10 @@ impl CabDir {
         }
         skip(&mut br, files_at - pos, part)?;
         let mut members = Vec::with_capacity(n_files);
-        let mut fixed = [0u8; 16];
         for _ in 0..n_files {
-            read_exact(&mut br, &mut fixed, part, "the CAB file table")?;
-            let mut raw = Vec::with_capacity(32);
-            let n = br
-                .read_until(0, &mut raw)
-                .map_err(|e| read_error(part, e))?;
-            if n == 0 || raw.last() != Some(&0) {
-                return Err(corrupt(
-                    part,
-                    "truncated: the CAB file table ends inside a name",
-                ));
-            }
-            raw.pop();
-            let attrs = le16(&fixed, 14);
-            let name = String::from_utf8(raw).map_err(|e| {
-                let utf = if attrs & ATTR_NAME_IS_UTF != 0 {
-                    "UTF-8"
-                } else {
-                    "ASCII"
-                };
-                Error::new(
-                    ErrorKind::UnsafeEntry,
-                    format!(
-                        "{part}: a member name is not {utf}: {:?}",
-                        String::from_utf8_lossy(e.as_bytes())
-                    ),
-                )
-            })?;
-            check_name(&name).map_err(|why| {
-                Error::new(
-                    ErrorKind::UnsafeEntry,
-                    format!("{part}: unsafe member name '{}': {why}", shown(&name)),
-                )
-                .with_hint("the catalog was altered; use a wsusscn2.cab downloaded from Microsoft")
-            })?;
-            let folder = le16(&fixed, 8);
-            if folder >= IFOLD_CONTINUED {
-                return Err(corrupt(
-                    part,
-                    format!("member {name} continues in another cabinet of a set"),
-                ));
-            }
-            if folder as usize >= folders.len() {
-                return Err(corrupt(
-                    part,
-                    format!(
-                        "member {name} names folder {folder}, the CAB has {}",
-                        folders.len()
-                    ),
-                ));
-            }
-            let m = Member {
-                name,
-                size: le32(&fixed, 0),
-                folder,
-                offset: le32(&fixed, 4),
-            };
-            if m.offset as u64 + m.size as u64 > u32::MAX as u64 {
-                return Err(corrupt(
-                    part,
-                    format!("member {} lies beyond the largest folder size", m.name),
-                ));
-            }
-            members.push(m);
+            members.push(read_member(&mut br, folders.len(), part)?);
         }
-        // Names equal but for ASCII case are the same file on Windows. Sorted rather than
-        // hashed: an inner CAB has tens of thousands of members, and this needs no copies.
-        let mut order: Vec<u32> = (0..members.len() as u32).collect();
-        let folded = |i: &u32| {
-            members[*i as usize]
-                .name
-                .bytes()
-                .map(|b| b.to_ascii_lowercase())
-        };
-        order.sort_unstable_by(|a, b| folded(a).cmp(folded(b)));
-        for w in order.windows(2) {
-            if folded(&w[0]).eq(folded(&w[1])) {
-                return Err(Error::new(
-                    ErrorKind::UnsafeEntry,
-                    format!(
-                        "{part}: the member name '{}' appears twice",
-                        shown(&members[w[1] as usize].name)
-                    ),
-                ));
-            }
-        }
+        check_unique(&members, part)?;
         Ok(CabDir {
             part: part.to_string(),
             members,
@@ -253,6 +170,101 @@ impl CabDir {
             .iter()
             .position(|m| m.name.eq_ignore_ascii_case(name))
     }
+}
+
+/// One entry of the file table, checked: a safe name, a folder of this cabinet (which has
+/// `n_folders`), an extent within a folder's size limit.
+fn read_member<R: BufRead>(br: &mut R, n_folders: usize, part: &str) -> Result<Member> {
+    let mut fixed = [0u8; 16];
+    read_exact(br, &mut fixed, part, "the CAB file table")?;
+    let mut raw = Vec::with_capacity(32);
+    let n = br
+        .read_until(0, &mut raw)
+        .map_err(|e| read_error(part, e))?;
+    if n == 0 || raw.last() != Some(&0) {
+        return Err(corrupt(
+            part,
+            "truncated: the CAB file table ends inside a name",
+        ));
+    }
+    raw.pop();
+    let attrs = le16(&fixed, 14);
+    let name = String::from_utf8(raw).map_err(|e| {
+        let utf = if attrs & ATTR_NAME_IS_UTF != 0 {
+            "UTF-8"
+        } else {
+            "ASCII"
+        };
+        Error::new(
+            ErrorKind::UnsafeEntry,
+            format!(
+                "{part}: a member name is not {utf}: {:?}",
+                String::from_utf8_lossy(e.as_bytes())
+            ),
+        )
+    })?;
+    check_name(&name).map_err(|why| {
+        Error::new(
+            ErrorKind::UnsafeEntry,
+            format!("{part}: unsafe member name '{}': {why}", shown(&name)),
+        )
+        .with_hint("the catalog was altered; use a wsusscn2.cab downloaded from Microsoft")
+    })?;
+    let folder = le16(&fixed, 8);
+    if folder >= IFOLD_CONTINUED {
+        return Err(corrupt(
+            part,
+            format!("member {name} continues in another cabinet of a set"),
+        ));
+    }
+    if folder as usize >= n_folders {
+        return Err(corrupt(
+            part,
+            format!(
+                "member {name} names folder {folder}, the CAB has {}",
+                n_folders
+            ),
+        ));
+    }
+    let m = Member {
+        name,
+        size: le32(&fixed, 0),
+        folder,
+        offset: le32(&fixed, 4),
+    };
+    if m.offset as u64 + m.size as u64 > u32::MAX as u64 {
+        return Err(corrupt(
+            part,
+            format!("member {} lies beyond the largest folder size", m.name),
+        ));
+    }
+    Ok(m)
+}
+
+/// Refuses two members whose names are equal but for ASCII case: the same file on Windows.
+fn check_unique(members: &[Member], part: &str) -> Result<()> {
+    // Sorted rather than hashed: an inner CAB has tens of thousands of members, and this
+    // needs no copies.
+    let mut order: Vec<u32> = (0..members.len() as u32).collect();
+    let folded = |i: &u32| {
+        members[*i as usize]
+            .name
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+    };
+    order.sort_unstable_by(|a, b| folded(a).cmp(folded(b)));
+    for w in order.windows(2) {
+        if folded(&w[0]).eq(folded(&w[1])) {
+            return Err(Error::new(
+                ErrorKind::UnsafeEntry,
+                format!(
+                    "{part}: the member name '{}' appears twice",
+                    shown(&members[w[1] as usize].name)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_exact<R: Read>(r: &mut R, buf: &mut [u8], part: &str, what: &str) -> Result<()> {

@@ -1,4 +1,4 @@
-//! The Microsoft offline scan catalog, `wsusscn2.cab` (FORMATS.md section 2), as an upstream.
+//! The Microsoft offline scan catalog, `wsusscn2.cab`, as an upstream.
 //!
 //! A CAB of CABs: `index.xml` says which inner CAB holds which RevisionIds (RANGESTART);
 //! `package.cab` holds `package.xml`, one `Update` element per revision with its categories,
@@ -31,9 +31,11 @@
 
 mod cab;
 mod package;
+mod pipeline;
 
 use self::cab::{CabDir, corrupt, read_error, stream_members};
-use self::package::{EVALUATE, NOT_SOFTWARE, Package, bits_guid};
+use self::package::{EVALUATE, Entry, NOT_SOFTWARE, Package, bits_guid};
+use self::pipeline::{Pool, Spool};
 use super::upd_xml::{Document, Fragments, decode_text};
 use super::{ScanItem, ScanSummary, UpdateHeader, Upstream};
 use crate::error::{Error, ErrorKind, Result};
@@ -47,9 +49,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Inner CABs up to this size are held in memory; larger ones go to an anonymous temporary
-/// file (the real ones are tens of MB, compressed).
-const SPOOL_IN_MEMORY: usize = 64 << 20;
 /// A fragment is a few KB; one larger than this is not a fragment.
 const MAX_FRAGMENT: u32 = 64 << 20;
 /// index.xml is a few hundred bytes.
@@ -136,9 +135,85 @@ enum Titles {
     All,
 }
 
-/// Per entry of an inner CAB: its core, extended and localized (language, member index)
-/// fragments.
-type Found<'a> = (Option<usize>, Option<usize>, Vec<(&'a str, usize)>);
+/// Where the fragments of one entry are among the members of an inner CAB.
+#[derive(Clone, Default)]
+struct Found<'a> {
+    core: Option<usize>,
+    extended: Option<usize>,
+    /// (language, member).
+    localized: Vec<(&'a str, usize)>,
+}
+
+impl Found<'_> {
+    /// Adds the members of the fragments that `w` asks for to `wanted`. A selected update
+    /// needs every part; a category does with what there is.
+    fn select(&mut self, w: Want, e: &Entry, part: &str, wanted: &mut Vec<usize>) -> Result<()> {
+        let absent = |name: String| {
+            missing(&format!(
+                "{part} has no fragment {name} for revision {} (update {} revision {})",
+                e.revid,
+                bits_guid(e.id),
+                e.revision
+            ))
+        };
+        self.localized.sort();
+        let update = w == WANT_UPDATE;
+        if w.core {
+            match self.core {
+                Some(c) => wanted.push(c),
+                None if update => return Err(absent(format!("c\\{}", e.revid))),
+                None => {}
+            }
+        }
+        if w.extended {
+            match self.extended {
+                Some(x) => wanted.push(x),
+                None if update => return Err(absent(format!("x\\{}", e.revid))),
+                None => {}
+            }
+        }
+        let ls = &self.localized;
+        match w.titles {
+            Titles::All if update && ls.is_empty() => {
+                return Err(absent(format!("l\\en\\{}", e.revid)));
+            }
+            Titles::All => wanted.extend(ls.iter().map(|(_, mi)| *mi)),
+            Titles::One => {
+                let en = ls
+                    .iter()
+                    .find(|(l, _)| l.eq_ignore_ascii_case("en"))
+                    .or(ls.first());
+                wanted.extend(en.map(|l| l.1));
+            }
+            Titles::None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Per entry of `entries`, where its fragments are among the members of `dir`.
+fn find_fragments<'d>(dir: &'d CabDir, s: &Scanned, entries: &[u32]) -> Vec<Found<'d>> {
+    // RevisionId → position in `entries`.
+    let pos: HashMap<u32, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (s.pkg.entries[i as usize].revid, k))
+        .collect();
+    let mut found: Vec<Found<'_>> = vec![Found::default(); entries.len()];
+    for (mi, m) in dir.members.iter().enumerate() {
+        let Some((kind, lang, revid)) = fragment_name(&m.name) else {
+            continue;
+        };
+        let Some(&k) = pos.get(&revid) else { continue };
+        match (kind, lang) {
+            (b'c', _) => found[k].core = Some(mi),
+            (b'x', _) => found[k].extended = Some(mi),
+            (_, Some(l)) => found[k].localized.push((l, mi)),
+            _ => {}
+        }
+    }
+    found
+}
 
 /// A selected update: everything.
 const WANT_UPDATE: Want = Want {
@@ -289,72 +364,7 @@ impl Wsusscn2Source {
     /// the metadata CAB (the one without RANGESTART).
     fn parse_index(&self, bytes: &[u8], outer: &CabDir) -> Result<(Vec<InnerCab>, usize)> {
         let part = self.inner_part("index.xml");
-        let text = decode_text(bytes).map_err(|e| corrupt(&part, e.message))?;
-        let mut xml = quick_xml::Reader::from_str(&text);
-        let mut listed: Vec<(String, Option<u32>)> = Vec::new();
-        let mut root_seen = false;
-        loop {
-            let ev = xml.read_event().map_err(|e| {
-                corrupt(
-                    &part,
-                    format!("malformed XML at byte {}: {e}", xml.error_position()),
-                )
-            })?;
-            let e = match ev {
-                Event::Start(e) | Event::Empty(e) => e,
-                Event::Eof => break,
-                _ => continue,
-            };
-            let local = e.local_name().into_inner().to_string();
-            if !root_seen {
-                root_seen = true;
-                if !local.eq_ignore_ascii_case("INDEX") {
-                    return Err(corrupt(
-                        &part,
-                        format!("the root element is <{local}>, not INDEX"),
-                    ));
-                }
-                continue;
-            }
-            if !local.eq_ignore_ascii_case("CAB") {
-                continue;
-            }
-            let (mut name, mut start) = (None, None);
-            for a in e.attributes().with_checks(false) {
-                let a = a.map_err(|err| corrupt(&part, format!("malformed XML: {err}")))?;
-                let v = a
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|err| corrupt(&part, format!("malformed XML: {err}")))?
-                    .trim()
-                    .to_string();
-                let k = a.key.local_name().into_inner();
-                if k.eq_ignore_ascii_case("NAME") {
-                    name = Some(v);
-                } else if k.eq_ignore_ascii_case("RANGESTART") {
-                    let n = v.parse::<u32>().map_err(|_| {
-                        corrupt(&part, format!("RANGESTART '{v}' is not a RevisionId"))
-                    })?;
-                    start = Some(n);
-                }
-            }
-            let name = name.ok_or_else(|| corrupt(&part, "a CAB element has no NAME"))?;
-            if let Err(why) = cab::check_name(&name).and_then(|_| {
-                if name.contains(['\\', '/']) {
-                    Err("a path, not a CAB name")
-                } else {
-                    Ok(())
-                }
-            }) {
-                return Err(Error::new(
-                    ErrorKind::UnsafeEntry,
-                    format!("{part}: unsafe CAB name '{}': {why}", cab::shown(&name)),
-                ));
-            }
-            listed.push((name, start));
-        }
-        if !root_seen {
-            return Err(corrupt(&part, "no root element"));
-        }
+        let listed = index_listing(bytes, &part)?;
         let mut meta = None;
         let mut cabs = Vec::new();
         for (name, start) in listed {
@@ -409,74 +419,6 @@ impl Wsusscn2Source {
     }
 }
 
-/// An inner CAB, taken out of the outer one: in memory (an exactly sized buffer, reused from
-/// a pool when there is one), or in an anonymous temporary file when large.
-enum Spool {
-    Mem(io::Cursor<Vec<u8>>),
-    File(File),
-}
-
-/// Buffers of inner CABs, reused: a new buffer of some MB per inner CAB would leave the
-/// allocator's free lists fragmented and the process larger than what it uses.
-struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
-
-impl Pool {
-    fn take(&self) -> Vec<u8> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default()
-    }
-
-    fn put(&self, spool: Spool) {
-        if let Spool::Mem(c) = spool {
-            let mut v = c.into_inner();
-            v.clear();
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
-        }
-    }
-}
-
-impl Spool {
-    /// Copies the `size` bytes of `r`.
-    fn fill(r: &mut dyn Read, size: u32, pool: Option<&Pool>) -> Result<Spool> {
-        let mut spool = if size as usize <= SPOOL_IN_MEMORY {
-            let mut v = pool.map(Pool::take).unwrap_or_default();
-            v.reserve_exact(size as usize);
-            r.read_to_end(&mut v)
-                .map_err(|e| storage("read the catalog", e))?;
-            Spool::Mem(io::Cursor::new(v))
-        } else {
-            let mut f = tempfile::tempfile().map_err(|e| storage("create a temporary file", e))?;
-            io::copy(r, &mut f).map_err(|e| storage("write a temporary file", e))?;
-            Spool::File(f)
-        };
-        spool
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| storage("read a temporary file", e))?;
-        Ok(spool)
-    }
-}
-
-impl Read for Spool {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Spool::Mem(c) => c.read(buf),
-            Spool::File(f) => f.read(buf),
-        }
-    }
-}
-
-impl Seek for Spool {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        match self {
-            Spool::Mem(c) => c.seek(to),
-            Spool::File(f) => f.seek(to),
-        }
-    }
-}
-
 fn missing(message: &str) -> Error {
     Error::other(message.to_string())
         .with_hint("the catalog is incomplete: download wsusscn2.cab again")
@@ -494,6 +436,83 @@ impl<R: Read + ?Sized> Read for Counting<'_, R> {
         self.progress.advance(n as u64);
         Ok(n)
     }
+}
+
+/// The `CAB` elements of `index.xml`: (NAME, RANGESTART), in the order listed.
+fn index_listing(bytes: &[u8], part: &str) -> Result<Vec<(String, Option<u32>)>> {
+    let text = decode_text(bytes).map_err(|e| corrupt(part, e.message))?;
+    let mut xml = quick_xml::Reader::from_str(&text);
+    let mut listed: Vec<(String, Option<u32>)> = Vec::new();
+    let mut root_seen = false;
+    loop {
+        let ev = xml.read_event().map_err(|e| {
+            corrupt(
+                part,
+                format!("malformed XML at byte {}: {e}", xml.error_position()),
+            )
+        })?;
+        let e = match ev {
+            Event::Start(e) | Event::Empty(e) => e,
+            Event::Eof => break,
+            _ => continue,
+        };
+        let local = e.local_name().into_inner().to_string();
+        if !root_seen {
+            root_seen = true;
+            if !local.eq_ignore_ascii_case("INDEX") {
+                return Err(corrupt(
+                    part,
+                    format!("the root element is <{local}>, not INDEX"),
+                ));
+            }
+            continue;
+        }
+        if !local.eq_ignore_ascii_case("CAB") {
+            continue;
+        }
+        listed.push(cab_element(&e, part)?);
+    }
+    if !root_seen {
+        return Err(corrupt(part, "no root element"));
+    }
+    Ok(listed)
+}
+
+/// The NAME and RANGESTART of a `CAB` element of `index.xml`; a NAME that is not a plain,
+/// safe file name is refused.
+fn cab_element(e: &quick_xml::events::BytesStart<'_>, part: &str) -> Result<(String, Option<u32>)> {
+    let (mut name, mut start) = (None, None);
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(|err| corrupt(part, format!("malformed XML: {err}")))?;
+        let v = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|err| corrupt(part, format!("malformed XML: {err}")))?
+            .trim()
+            .to_string();
+        let k = a.key.local_name().into_inner();
+        if k.eq_ignore_ascii_case("NAME") {
+            name = Some(v);
+        } else if k.eq_ignore_ascii_case("RANGESTART") {
+            let n = v
+                .parse::<u32>()
+                .map_err(|_| corrupt(part, format!("RANGESTART '{v}' is not a RevisionId")))?;
+            start = Some(n);
+        }
+    }
+    let name = name.ok_or_else(|| corrupt(part, "a CAB element has no NAME"))?;
+    if let Err(why) = cab::check_name(&name).and_then(|_| {
+        if name.contains(['\\', '/']) {
+            Err("a path, not a CAB name")
+        } else {
+            Ok(())
+        }
+    }) {
+        return Err(Error::new(
+            ErrorKind::UnsafeEntry,
+            format!("{part}: unsafe CAB name '{}': {why}", cab::shown(&name)),
+        ));
+    }
+    Ok((name, start))
 }
 
 /// `c\123`, `x\000123`, `l\en\123` → (kind letter, language, RevisionId).
@@ -545,7 +564,94 @@ fn rfc3339_of(raw: &str) -> Option<String> {
         .map(|t| t.rfc3339())
 }
 
+/// What the catalog says of itself: a complete listing in which absence means expired, its
+/// PackageId and CreationDate, and warnings when they are missing or unreadable.
+fn catalog_summary(pkg: &Package) -> ScanSummary {
+    let mut summary = ScanSummary {
+        complete: true,
+        absent_means_expired: true,
+        ..Default::default()
+    };
+    summary.package_id = pkg.package_id.clone();
+    if let Some(raw) = &pkg.created {
+        match rfc3339_of(raw) {
+            Some(t) => summary.created = Some(t),
+            None => summary.warnings.push(format!(
+                "the catalog's CreationDate '{raw}' is not a date this reader knows: its age could not be checked against earlier syncs"
+            )),
+        }
+    }
+    if pkg.package_id.is_none() || pkg.created.is_none() {
+        let what = match (&pkg.package_id, &pkg.created) {
+            (None, None) => "no PackageId and no CreationDate",
+            (None, Some(_)) => "no PackageId",
+            _ => "no CreationDate",
+        };
+        summary.warnings.push(format!(
+            "the catalog carries {what}: its age could not be checked against earlier syncs"
+        ));
+    }
+    summary
+}
+
 impl Scanned {
+    /// Indexes the entries by RevisionId and inverts the relations that `package.xml` states
+    /// on the other side (SupersededBy, BundledBy); `name` is the catalog's, for messages.
+    fn new(
+        stamp: (u64, Option<std::time::SystemTime>),
+        outer: CabDir,
+        cabs: Vec<InnerCab>,
+        pkg: Package,
+        name: &str,
+        summary: &mut ScanSummary,
+    ) -> Result<Scanned> {
+        let n = pkg.entries.len();
+        let mut rev_index = HashMap::with_capacity(n);
+        for (i, e) in pkg.entries.iter().enumerate() {
+            if rev_index.insert(e.revid, i as u32).is_some() {
+                return Err(corrupt(
+                    &format!("package.xml in {name}"),
+                    format!("RevisionId {} appears twice", e.revid),
+                ));
+            }
+        }
+        let (mut sup, mut bun, mut dangling) = (Vec::new(), Vec::new(), 0u64);
+        for i in 0..pkg.entries.len() {
+            for (list, pairs) in [
+                (pkg.superseded_by(i), &mut sup),
+                (pkg.bundled_by(i), &mut bun),
+            ] {
+                for r in list.iter() {
+                    match rev_index.get(r) {
+                        Some(&j) if j as usize != i => pairs.push((j, i as u32)),
+                        _ => dangling += 1,
+                    }
+                }
+            }
+        }
+        if dangling > 0 {
+            summary.warnings.push(format!(
+                "{dangling} SupersededBy/BundledBy reference(s) name revisions that are not in the catalog; ignored"
+            ));
+        }
+        if pkg.bad_ids > 0 {
+            summary.warnings.push(format!(
+                "{} payload file id(s) are not base64 SHA-1 digests; ignored",
+                pkg.bad_ids
+            ));
+        }
+        Ok(Scanned {
+            stamp,
+            outer,
+            cabs,
+            is_category: vec![false; n],
+            rev_index,
+            supersedes: Csr::build(n, sup),
+            bundled: Csr::build(n, bun),
+            pkg,
+        })
+    }
+
     fn guid(&self, entry: u32) -> Guid {
         bits_guid(self.pkg.entries[entry as usize].id)
     }
@@ -700,44 +806,6 @@ enum Batch {
     Updates(Vec<Update>),
 }
 
-/// Lets the thread that reads the outer CAB run at most a few inner CABs ahead of the
-/// caller, and stops it when the caller gives up.
-struct Gate {
-    state: std::sync::Mutex<(usize, bool)>,
-    cond: std::sync::Condvar,
-}
-
-impl Gate {
-    /// Waits until job `seq` may start (it is fewer than `ahead` jobs past the last one
-    /// delivered); false when the caller stopped.
-    fn wait(&self, seq: usize, ahead: usize) -> bool {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while !st.1 && seq >= st.0 + ahead {
-            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        !st.1
-    }
-
-    fn delivered(&self, n: usize) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = n;
-        self.cond.notify_all();
-    }
-
-    fn stop(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.cond.notify_all();
-    }
-}
-
-/// Stops the helper threads however the caller's loop ends.
-struct StopOnDrop<'a>(&'a Gate);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 impl Wsusscn2Source {
     /// Reads the fragments of the entries `idx` (`want` says which) and calls `on_batch` once
     /// per inner CAB, in the order of the inner CABs in the catalog, so that the result does
@@ -776,7 +844,6 @@ impl Wsusscn2Source {
             .with_hint("run the sync again once the catalog is in place"));
         }
         let members: Vec<usize> = by_cab.keys().copied().collect();
-        let jobs_total = members.len();
         // One core is left to the caller (a sync writes to the store meanwhile, and that is
         // the larger part of its work); each inner CAB in flight holds the parsed fragments
         // of its updates (tens of MB with every language), so few are.
@@ -784,76 +851,27 @@ impl Wsusscn2Source {
             .map_or(1, |n| n.get())
             .saturating_sub(1)
             .clamp(1, 3)
-            .min(jobs_total.max(1));
-        let ahead = workers + 1;
-        let gate = Gate {
-            state: std::sync::Mutex::new((0, false)),
-            cond: std::sync::Condvar::new(),
-        };
-        // A rendezvous: the reader holds at most the one inner CAB no worker has taken yet.
-        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(usize, usize, Spool)>(0);
-        let pool = Pool(std::sync::Mutex::new(Vec::new()));
-        let pool = &pool;
-        let job_rx = std::sync::Mutex::new(job_rx);
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Result<Batch>)>();
-        let by_cab = &by_cab;
-        std::thread::scope(|scope| {
-            let _stop = StopOnDrop(&gate);
-            let (gate, job_rx) = (&gate, &job_rx);
-            let reader_done = done_tx.clone();
-            let outer = &s.outer;
-            scope.spawn(move || {
-                let mut seq = 0;
-                let result = stream_members(&mut file, outer, &members, &mut |m, r| {
-                    if !gate.wait(seq, ahead) {
-                        return Err(Error::other("stopped"));
-                    }
-                    let spool = Spool::fill(r, outer.members[m].size, Some(pool))?;
-                    job_tx
-                        .send((seq, m, spool))
-                        .map_err(|_| Error::other("stopped"))?;
-                    seq += 1;
-                    Ok(())
-                });
-                if let Err(e) = result {
-                    let _ = reader_done.send((seq, Err(e)));
-                }
-            });
-            for _ in 0..workers {
-                let done_tx = done_tx.clone();
-                scope.spawn(move || {
-                    loop {
-                        let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok((seq, m, mut spool)) = job else { return };
-                        let batch = self.cab_batch(s, m, &mut spool, &by_cab[&m], want);
-                        pool.put(spool);
-                        if done_tx.send((seq, batch)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop(done_tx);
-            let mut pending: BTreeMap<usize, Result<Batch>> = BTreeMap::new();
-            for next in 0..jobs_total {
-                let batch = loop {
-                    if let Some(b) = pending.remove(&next) {
-                        break b;
-                    }
-                    match done_rx.recv() {
-                        Ok((seq, b)) => {
-                            pending.insert(seq, b);
-                        }
-                        Err(_) => {
-                            return Err(Error::other("internal: the catalog reader stopped early"));
-                        }
-                    }
-                };
-                on_batch(batch?)?;
-                gate.delivered(next + 1);
-            }
-            Ok(())
-        })
+            .min(members.len().max(1));
+        let pool = Pool::default();
+        let outer = &s.outer;
+        let delivered = pipeline::ordered(
+            workers,
+            |feed| {
+                stream_members(&mut file, outer, &members, &mut |m, r| {
+                    feed.push(|| Ok((m, Spool::fill(r, outer.members[m].size, Some(&pool))?)))
+                })
+            },
+            |(m, mut spool)| {
+                let batch = self.cab_batch(s, m, &mut spool, &by_cab[&m], want);
+                pool.put(spool);
+                batch
+            },
+            on_batch,
+        )?;
+        if delivered != members.len() {
+            return Err(Error::other("internal: the catalog reader stopped early"));
+        }
+        Ok(())
     }
 
     /// The fragments of the entries `entries` in the inner CAB `m` (spooled).
@@ -870,71 +888,12 @@ impl Wsusscn2Source {
             .seek(SeekFrom::End(0))
             .map_err(|e| storage("read a temporary file", e))?;
         let dir = CabDir::read(spool, len, &part)?;
-        // RevisionId → position in `entries`.
-        let pos: HashMap<u32, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| (s.pkg.entries[i as usize].revid, k))
-            .collect();
-        // Per entry: core, extended, and localized (language, member) fragments.
-        let mut found: Vec<Found<'_>> = vec![(None, None, Vec::new()); entries.len()];
-        for (mi, m) in dir.members.iter().enumerate() {
-            let Some((kind, lang, revid)) = fragment_name(&m.name) else {
-                continue;
-            };
-            let Some(&k) = pos.get(&revid) else { continue };
-            match (kind, lang) {
-                (b'c', _) => found[k].0 = Some(mi),
-                (b'x', _) => found[k].1 = Some(mi),
-                (_, Some(l)) => found[k].2.push((l, mi)),
-                _ => {}
-            }
-        }
         let mut wanted = Vec::new();
         let mut owner: HashMap<usize, usize> = HashMap::new();
-        for (k, (c, x, ls)) in found.iter_mut().enumerate() {
-            let e = &s.pkg.entries[entries[k] as usize];
-            let absent = |name: String| {
-                missing(&format!(
-                    "{part} has no fragment {name} for revision {} (update {} revision {})",
-                    e.revid,
-                    bits_guid(e.id),
-                    e.revision
-                ))
-            };
-            ls.sort();
+        for (k, found) in find_fragments(&dir, s, entries).iter_mut().enumerate() {
             let first = wanted.len();
-            let w = want(entries[k]);
-            // A selected update needs every part; a category does with what there is.
-            let update = w == WANT_UPDATE;
-            if w.core {
-                match c {
-                    Some(c) => wanted.push(*c),
-                    None if update => return Err(absent(format!("c\\{}", e.revid))),
-                    None => {}
-                }
-            }
-            if w.extended {
-                match x {
-                    Some(x) => wanted.push(*x),
-                    None if update => return Err(absent(format!("x\\{}", e.revid))),
-                    None => {}
-                }
-            }
-            match w.titles {
-                Titles::All if update && ls.is_empty() => {
-                    return Err(absent(format!("l\\en\\{}", e.revid)));
-                }
-                Titles::All => wanted.extend(ls.iter().map(|(_, mi)| *mi)),
-                Titles::One => {
-                    let en = ls
-                        .iter()
-                        .find(|(l, _)| l.eq_ignore_ascii_case("en"))
-                        .or(ls.first());
-                    wanted.extend(en.map(|l| l.1));
-                }
-                Titles::None => {}
-            }
+            let e = &s.pkg.entries[entries[k] as usize];
+            found.select(want(entries[k]), e, &part, &mut wanted)?;
             for &mi in &wanted[first..] {
                 owner.insert(mi, k);
             }
@@ -980,76 +939,9 @@ impl Wsusscn2Source {
         let outer = CabDir::read(&mut file, stamp.0, &self.name)?;
         let (cabs, pkg) = self.read_catalog(&mut file, &outer, progress)?;
         drop(file);
-        let mut summary = ScanSummary {
-            complete: true,
-            absent_means_expired: true,
-            ..Default::default()
-        };
-        summary.package_id = pkg.package_id.clone();
-        if let Some(raw) = &pkg.created {
-            match rfc3339_of(raw) {
-                Some(t) => summary.created = Some(t),
-                None => summary.warnings.push(format!(
-                    "the catalog's CreationDate '{raw}' is not a date this reader knows: its age could not be checked against earlier syncs"
-                )),
-            }
-        }
-        if pkg.package_id.is_none() || pkg.created.is_none() {
-            let what = match (&pkg.package_id, &pkg.created) {
-                (None, None) => "no PackageId and no CreationDate",
-                (None, Some(_)) => "no PackageId",
-                _ => "no CreationDate",
-            };
-            summary.warnings.push(format!(
-                "the catalog carries {what}: its age could not be checked against earlier syncs"
-            ));
-        }
-
-        let n = pkg.entries.len();
-        let mut rev_index = HashMap::with_capacity(n);
-        for (i, e) in pkg.entries.iter().enumerate() {
-            if rev_index.insert(e.revid, i as u32).is_some() {
-                return Err(corrupt(
-                    &format!("package.xml in {}", self.name),
-                    format!("RevisionId {} appears twice", e.revid),
-                ));
-            }
-        }
-        let (mut sup, mut bun, mut dangling) = (Vec::new(), Vec::new(), 0u64);
-        for i in 0..pkg.entries.len() {
-            for (list, pairs) in [
-                (pkg.superseded_by(i), &mut sup),
-                (pkg.bundled_by(i), &mut bun),
-            ] {
-                for r in list.iter() {
-                    match rev_index.get(r) {
-                        Some(&j) if j as usize != i => pairs.push((j, i as u32)),
-                        _ => dangling += 1,
-                    }
-                }
-            }
-        }
-        if dangling > 0 {
-            summary.warnings.push(format!(
-                "{dangling} SupersededBy/BundledBy reference(s) name revisions that are not in the catalog; ignored"
-            ));
-        }
-        if pkg.bad_ids > 0 {
-            summary.warnings.push(format!(
-                "{} payload file id(s) are not base64 SHA-1 digests; ignored",
-                pkg.bad_ids
-            ));
-        }
-        let mut s = Scanned {
-            stamp,
-            outer,
-            cabs,
-            is_category: vec![false; n],
-            rev_index,
-            supersedes: Csr::build(n, sup),
-            bundled: Csr::build(n, bun),
-            pkg,
-        };
+        let mut summary = catalog_summary(&pkg);
+        let mut s = Scanned::new(stamp, outer, cabs, pkg, &self.name, &mut summary)?;
+        let n = s.pkg.entries.len();
 
         progress.start("reading category fragments", None, Unit::Items);
         let (cats, cat_entries) = self.categories(&s, &mut summary)?;
@@ -1089,125 +981,9 @@ impl Wsusscn2Source {
         summary: &mut ScanSummary,
     ) -> Result<(Vec<Category>, Vec<u32>)> {
         let pkg = &s.pkg;
-        let mut by_guid: HashMap<u128, u32> = HashMap::new();
-        for (i, e) in pkg.entries.iter().enumerate() {
-            let slot = by_guid.entry(e.id).or_insert(i as u32);
-            if pkg.entries[*slot as usize].revision < e.revision {
-                *slot = i as u32;
-            }
-        }
-        let cited_kind = |i: u32| {
-            let g = pkg.guid_lookup(pkg.entries[i as usize].id)?;
-            pkg.cited.get(&g).copied()
-        };
-        // 1: certainly a category; 2: possibly.
-        let mut state = vec![0u8; pkg.entries.len()];
-        let mut queue: Vec<u32> = pkg
-            .cited
-            .keys()
-            .filter_map(|&g| by_guid.get(&pkg.guids[g as usize]).copied())
-            .collect();
-        while let Some(i) = queue.pop() {
-            if state[i as usize] == 1 {
-                continue;
-            }
-            state[i as usize] = 1;
-            if let Some(p) = pkg.entries[i as usize].sole_prereq
-                && let Some(&j) = by_guid.get(&pkg.guids[p as usize])
-            {
-                queue.push(j);
-            }
-        }
-        for (i, e) in pkg.entries.iter().enumerate() {
-            if state[i] == 0 && e.flags & (NOT_SOFTWARE | EVALUATE) == NOT_SOFTWARE | EVALUATE {
-                state[i] = 2;
-            }
-        }
-        let idx: Vec<u32> = (0..pkg.entries.len() as u32)
-            .filter(|&i| state[i as usize] != 0)
-            .collect();
-        if idx.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let mut frags: HashMap<u32, Fragments> = HashMap::with_capacity(idx.len());
-        fn collect(frags: &mut HashMap<u32, Fragments>) -> impl FnMut(Batch) -> Result<()> + '_ {
-            |batch| {
-                if let Batch::Fragments(v) = batch {
-                    frags.extend(v);
-                }
-                Ok(())
-            }
-        }
-        let first = |i: u32| match state[i as usize] {
-            1 => Want {
-                core: false,
-                extended: cited_kind(i).is_none(),
-                titles: Titles::One,
-            },
-            _ => Want {
-                core: true,
-                extended: false,
-                titles: Titles::None,
-            },
-        };
-        self.read_fragments(s, &idx, &first, &mut collect(&mut frags))?;
-        let found: Vec<u32> = idx
-            .iter()
-            .copied()
-            .filter(|i| {
-                state[*i as usize] == 2
-                    && frags[i]
-                        .update_type()
-                        .is_some_and(|t| t.eq_ignore_ascii_case("Category"))
-            })
-            .collect();
-        if !found.is_empty() {
-            let second = |_| Want {
-                core: false,
-                extended: true,
-                titles: Titles::One,
-            };
-            self.read_fragments(s, &found, &second, &mut collect(&mut frags))?;
-        }
-        let mut idx: Vec<u32> = idx
-            .into_iter()
-            .filter(|i| state[*i as usize] == 1)
-            .chain(found)
-            .collect();
-        idx.sort_by_key(|&i| (pkg.entries[i as usize].id, i));
-
-        // Kinds: CategoryInformation, else the citation, else from the family tree.
-        let mut kinds: HashMap<u32, CategoryKind> = HashMap::new();
-        for &i in &idx {
-            let from_fragment = frags[&i]
-                .category_type()
-                .and_then(|t| CategoryKind::parse(t.trim()));
-            if let Some(k) = from_fragment.or_else(|| cited_kind(i)) {
-                kinds.insert(i, k);
-            }
-        }
-        let parent_of = |i: u32| {
-            let p = pkg.entries[i as usize].sole_prereq?;
-            by_guid.get(&pkg.guids[p as usize]).copied()
-        };
-        for &i in &idx {
-            if kinds.contains_key(&i) {
-                continue;
-            }
-            let child = idx
-                .iter()
-                .find(|&&c| parent_of(c) == Some(i))
-                .and_then(|c| kinds.get(c));
-            let kind = match (child, parent_of(i).and_then(|p| kinds.get(&p))) {
-                (Some(CategoryKind::Product), _) => CategoryKind::ProductFamily,
-                (Some(_), _) => CategoryKind::Company,
-                (None, Some(CategoryKind::Company)) => CategoryKind::ProductFamily,
-                (None, Some(_)) => CategoryKind::Product,
-                (None, None) => CategoryKind::Classification,
-            };
-            kinds.insert(i, kind);
-        }
-
+        let tree = Tree::new(pkg);
+        let (idx, frags) = self.category_fragments(s, &tree, &tree.candidates())?;
+        let kinds = tree.kinds(&idx, &frags);
         let mut out = Vec::with_capacity(idx.len());
         let mut untitled = 0;
         for &i in &idx {
@@ -1234,6 +1010,171 @@ impl Wsusscn2Source {
             ));
         }
         Ok((out, idx))
+    }
+
+    /// Reads what the categories need of their fragments: first the titles of the certain
+    /// ones (and the extended fragment where no citation gives the kind) and the core
+    /// fragments of the possible ones, then the titles and extended fragments of the possible
+    /// ones that turned out to be categories. Returns the category entries, sorted by
+    /// (GUID, entry), and their fragments.
+    fn category_fragments(
+        &self,
+        s: &Scanned,
+        tree: &Tree<'_>,
+        candidates: &[Candidate],
+    ) -> Result<(Vec<u32>, HashMap<u32, Fragments>)> {
+        let idx: Vec<u32> = (0..candidates.len() as u32)
+            .filter(|&i| candidates[i as usize] != Candidate::No)
+            .collect();
+        if idx.is_empty() {
+            return Ok((Vec::new(), HashMap::new()));
+        }
+        let mut frags: HashMap<u32, Fragments> = HashMap::with_capacity(idx.len());
+        fn collect(frags: &mut HashMap<u32, Fragments>) -> impl FnMut(Batch) -> Result<()> + '_ {
+            |batch| {
+                if let Batch::Fragments(v) = batch {
+                    frags.extend(v);
+                }
+                Ok(())
+            }
+        }
+        let first = |i: u32| match candidates[i as usize] {
+            Candidate::Certain => Want {
+                core: false,
+                extended: tree.cited_kind(i).is_none(),
+                titles: Titles::One,
+            },
+            _ => Want {
+                core: true,
+                extended: false,
+                titles: Titles::None,
+            },
+        };
+        self.read_fragments(s, &idx, &first, &mut collect(&mut frags))?;
+        let found: Vec<u32> = idx
+            .iter()
+            .copied()
+            .filter(|i| {
+                candidates[*i as usize] == Candidate::Possible
+                    && frags[i]
+                        .update_type()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("Category"))
+            })
+            .collect();
+        if !found.is_empty() {
+            let second = |_| Want {
+                core: false,
+                extended: true,
+                titles: Titles::One,
+            };
+            self.read_fragments(s, &found, &second, &mut collect(&mut frags))?;
+        }
+        let mut idx: Vec<u32> = idx
+            .into_iter()
+            .filter(|i| candidates[*i as usize] == Candidate::Certain)
+            .chain(found)
+            .collect();
+        idx.sort_by_key(|&i| (tree.pkg.entries[i as usize].id, i));
+        Ok((idx, frags))
+    }
+}
+
+/// Whether an entry of `package.xml` is a category, as far as `package.xml` tells.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Candidate {
+    No,
+    /// Cited by an update as a category, or the parent of one.
+    Certain,
+    /// Not software and evaluated: a category or a detectoid; its core fragment tells.
+    Possible,
+}
+
+/// The family tree of the categories as `package.xml` gives it.
+struct Tree<'a> {
+    pkg: &'a Package,
+    /// The entry of each GUID's newest revision.
+    by_guid: HashMap<u128, u32>,
+}
+
+impl<'a> Tree<'a> {
+    fn new(pkg: &'a Package) -> Tree<'a> {
+        let mut by_guid: HashMap<u128, u32> = HashMap::new();
+        for (i, e) in pkg.entries.iter().enumerate() {
+            let slot = by_guid.entry(e.id).or_insert(i as u32);
+            if pkg.entries[*slot as usize].revision < e.revision {
+                *slot = i as u32;
+            }
+        }
+        Tree { pkg, by_guid }
+    }
+
+    /// The kind with which updates cite entry `i` as a category, when one does.
+    fn cited_kind(&self, i: u32) -> Option<CategoryKind> {
+        let g = self.pkg.guid_lookup(self.pkg.entries[i as usize].id)?;
+        self.pkg.cited.get(&g).copied()
+    }
+
+    /// The entry of `i`'s parent (its only prerequisite).
+    fn parent_of(&self, i: u32) -> Option<u32> {
+        let p = self.pkg.entries[i as usize].sole_prereq?;
+        self.by_guid.get(&self.pkg.guids[p as usize]).copied()
+    }
+
+    /// Per entry, whether it is a category.
+    fn candidates(&self) -> Vec<Candidate> {
+        let pkg = self.pkg;
+        let mut out = vec![Candidate::No; pkg.entries.len()];
+        let mut queue: Vec<u32> = pkg
+            .cited
+            .keys()
+            .filter_map(|&g| self.by_guid.get(&pkg.guids[g as usize]).copied())
+            .collect();
+        while let Some(i) = queue.pop() {
+            if out[i as usize] == Candidate::Certain {
+                continue;
+            }
+            out[i as usize] = Candidate::Certain;
+            queue.extend(self.parent_of(i));
+        }
+        for (c, e) in out.iter_mut().zip(&pkg.entries) {
+            if *c == Candidate::No && e.flags & (NOT_SOFTWARE | EVALUATE) == NOT_SOFTWARE | EVALUATE
+            {
+                *c = Candidate::Possible;
+            }
+        }
+        out
+    }
+
+    /// The kind of each category entry in `idx`: its CategoryInformation, else the citation,
+    /// else where it stands in the family tree.
+    fn kinds(&self, idx: &[u32], frags: &HashMap<u32, Fragments>) -> HashMap<u32, CategoryKind> {
+        let mut kinds: HashMap<u32, CategoryKind> = HashMap::new();
+        for &i in idx {
+            let from_fragment = frags[&i]
+                .category_type()
+                .and_then(|t| CategoryKind::parse(t.trim()));
+            if let Some(k) = from_fragment.or_else(|| self.cited_kind(i)) {
+                kinds.insert(i, k);
+            }
+        }
+        for &i in idx {
+            if kinds.contains_key(&i) {
+                continue;
+            }
+            let child = idx
+                .iter()
+                .find(|&&c| self.parent_of(c) == Some(i))
+                .and_then(|c| kinds.get(c));
+            let kind = match (child, self.parent_of(i).and_then(|p| kinds.get(&p))) {
+                (Some(CategoryKind::Product), _) => CategoryKind::ProductFamily,
+                (Some(_), _) => CategoryKind::Company,
+                (None, Some(CategoryKind::Company)) => CategoryKind::ProductFamily,
+                (None, Some(_)) => CategoryKind::Product,
+                (None, None) => CategoryKind::Classification,
+            };
+            kinds.insert(i, kind);
+        }
+        kinds
     }
 }
 

@@ -477,40 +477,8 @@ impl<R: BufRead> Parser<'_, R> {
             self.update_body(pkg, &mut acc, &mut h, id)?;
         }
         h.update(b"</>");
-        // Products and classifications are the update's categories, as in upd:Update. The
-        // company and family are kept only when no product is named.
-        let has_product = acc
-            .categories
-            .iter()
-            .any(|(_, k)| *k == Some(CategoryKind::Product));
-        let categories: Vec<u32> = acc
-            .categories
-            .iter()
-            .filter(|(_, k)| {
-                !has_product
-                    || !matches!(k, Some(CategoryKind::Company | CategoryKind::ProductFamily))
-            })
-            .map(|(g, _)| *g)
-            .collect();
         let sole_prereq = (acc.prereqs.len() == 1 && !acc.has_or).then(|| acc.prereqs[0]);
-        let too_many = |n: usize, what: &str| {
-            u16::try_from(n)
-                .map_err(|_| self.invalid(format!("update {}: {n} {what}", bits_guid(id))))
-        };
-        let counts = [
-            too_many(categories.len(), "categories")?,
-            too_many(acc.languages.len(), "languages")?,
-            too_many(acc.bundled_by.len(), "BundledBy revisions")?,
-            too_many(acc.superseded_by.len(), "SupersededBy revisions")?,
-        ];
-        let n_payload = too_many(acc.payload.len(), "payload files")?;
-        let lists = pkg.lists.len() as u32;
-        pkg.lists.extend(categories);
-        pkg.lists.extend(acc.languages.iter().map(|&l| l as u32));
-        pkg.lists.extend(&acc.bundled_by);
-        pkg.lists.extend(&acc.superseded_by);
-        let payload = pkg.payloads.len() as u32;
-        pkg.payloads.extend(&acc.payload);
+        let (lists, counts, payload, n_payload) = self.store_lists(pkg, &acc, id)?;
         let (creation, creation_len) = match creation {
             Some(c) => {
                 let (at, len) = pkg.push_text(&c);
@@ -534,6 +502,50 @@ impl<R: BufRead> Parser<'_, R> {
             flags,
         });
         Ok(())
+    }
+
+    /// Puts the lists of an `Update` element in the package's arenas: returns where its
+    /// lists start and their lengths, and where its payload digests start and how many.
+    fn store_lists(
+        &self,
+        pkg: &mut Package,
+        acc: &Acc,
+        id: u128,
+    ) -> Result<(u32, [u16; 4], u32, u16)> {
+        // Products and classifications are the update's categories, as in upd:Update. The
+        // company and family are kept only when no product is named.
+        let has_product = acc
+            .categories
+            .iter()
+            .any(|(_, k)| *k == Some(CategoryKind::Product));
+        let categories: Vec<u32> = acc
+            .categories
+            .iter()
+            .filter(|(_, k)| {
+                !has_product
+                    || !matches!(k, Some(CategoryKind::Company | CategoryKind::ProductFamily))
+            })
+            .map(|(g, _)| *g)
+            .collect();
+        let too_many = |n: usize, what: &str| {
+            u16::try_from(n)
+                .map_err(|_| self.invalid(format!("update {}: {n} {what}", bits_guid(id))))
+        };
+        let counts = [
+            too_many(categories.len(), "categories")?,
+            too_many(acc.languages.len(), "languages")?,
+            too_many(acc.bundled_by.len(), "BundledBy revisions")?,
+            too_many(acc.superseded_by.len(), "SupersededBy revisions")?,
+        ];
+        let n_payload = too_many(acc.payload.len(), "payload files")?;
+        let lists = pkg.lists.len() as u32;
+        pkg.lists.extend(categories);
+        pkg.lists.extend(acc.languages.iter().map(|&l| l as u32));
+        pkg.lists.extend(&acc.bundled_by);
+        pkg.lists.extend(&acc.superseded_by);
+        let payload = pkg.payloads.len() as u32;
+        pkg.payloads.extend(&acc.payload);
+        Ok((lists, counts, payload, n_payload))
     }
 
     fn update_body(

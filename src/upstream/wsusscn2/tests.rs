@@ -2,6 +2,7 @@ use super::cab::tests::build;
 use super::package::{bits_guid, guid_bits};
 use super::*;
 use crate::progress::NoProgress;
+use crate::upstream::upd_xml::tests::real_data;
 use ::cab::CompressionType::{MsZip, None as Stored};
 use std::path::Path;
 
@@ -331,12 +332,9 @@ fn a_small_catalog_scans_and_fetches() {
 
 #[test]
 fn the_real_structure_sample() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/real-data/wsusscn2/wsusscn2-structure-sample.cab");
-    if !path.is_file() {
-        println!("skipped: {} absent", path.display());
+    let Some(path) = real_data("wsusscn2/wsusscn2-structure-sample.cab") else {
         return;
-    }
+    };
     let mut src = Wsusscn2Source::open(&path).unwrap();
     let (summary, cats, heads) = scan(&mut src).unwrap();
     assert!(cats.is_empty());
