@@ -42,7 +42,7 @@ fi
 offsync="${OFFSYNC_BIN:-$repo/target/release/offsync}"
 gen="${GEN_BIN:-$repo/target/release/examples/gen_updates}"
 
-# Broad criteria: products of both families (real GUIDs, FORMATS.md section 3, as the
+# Broad criteria: products of both families (real GUIDs as Microsoft publishes them, as the
 # generator uses them) and six of the ten classifications.
 criteria=(
     --product a3c2375d-0c8a-42f9-bce0-28333e198407   # Windows 10

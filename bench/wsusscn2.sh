@@ -47,7 +47,7 @@ offsync="${OFFSYNC_BIN:-$repo/target/release/offsync}"
 gen="${GEN_BIN:-$repo/target/release/examples/gen_wsusscn2}"
 
 # Broad criteria: the Windows and Office families (so every product below them) and all ten
-# classifications (real GUIDs, FORMATS.md section 3). The generator's third family is left out.
+# classifications (real GUIDs as Microsoft publishes them). The generator's third family is left out.
 criteria=(
     --product 6964aab4-c5b5-43bd-a17d-ffb4346a8e1d   # Windows
     --product 477b856e-65c4-4473-b621-a8b230bb70d9   # Office

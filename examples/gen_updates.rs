@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Writes the category documents of a realistic tree (the Microsoft company, the Windows and
-//! Office product families, 20 products: the real GUIDs of FORMATS.md section 3 plus invented
+//! Office product families, 20 products: the real GUIDs Microsoft publishes plus invented
 //! ones, and the 10 real update classifications), a few detectoids that updates name as
 //! prerequisites, then `N` update documents spread over products and classifications, in the
 //! shape of the real documents in `shared/real-data/upd-update-xml/`: 1-3 localized titles
@@ -274,7 +274,7 @@ enum PKind {
 
 struct Product {
     title: &'static str,
-    /// Real GUID (FORMATS.md section 3), or None for an invented product.
+    /// Real GUID (as Microsoft publishes it), or None for an invented product.
     real: Option<&'static str>,
     family: &'static str,
     kind: PKind,

@@ -6,11 +6,11 @@
 //!     [--languages L] [--outer stored|mszip] [--created DATE] [--drop-every D]
 //! ```
 //!
-//! The real catalog (FORMATS.md section 2) has about 136,000 `Update` elements in a
+//! The real catalog has about 136,000 `Update` elements in a
 //! `package.xml` of about 110 MB with about 97,000 `FileLocation`s, and about 75 inner CABs of
 //! per-revision fragments. By default this writes the same: the Microsoft company, the
 //! Windows, Office and Developer Tools families with 150 products (the real GUIDs of
-//! FORMATS.md section 3 among them) and the 10 real classifications as category entries
+//! the real ones among them) and the 10 real classifications as category entries
 //! (`IsSoftware="false"`, `DeploymentAction="Evaluate"`, the parent as the only prerequisite),
 //! about 4,000 detectoids, then bundles (with `Categories`, prerequisites, `SupersededBy`
 //! chains) and their bundled children (`BundledBy`, one or two payload files each). Every

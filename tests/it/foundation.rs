@@ -520,7 +520,7 @@ fn real_update_documents_sync_when_present() {
     assert_eq!(u["revision"], 200);
     assert_eq!(u["severity"], "Critical");
     assert_eq!(u["supersedes"].as_array().unwrap().len(), 14);
-    // 29 LocalizedProperties, each in its own language (the real-data README says 27).
+    // 29 LocalizedProperties, each in its own language.
     assert_eq!(u["titles"].as_object().unwrap().len(), 29);
 }
 
