@@ -11,6 +11,7 @@ mod content;
 mod exchange;
 mod queries;
 mod schema;
+mod sqlite_error;
 mod write;
 
 pub use check::{CheckReport, Problem};
