@@ -2,9 +2,10 @@
 //! the import history, which is also the chain state (the sequences imported per source).
 
 use super::Store;
+use super::queries::category_from_columns;
 use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Category, CategoryKind, Guid, Update};
+use crate::model::{Category, Update};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -106,30 +107,12 @@ impl Store {
             .conn
             .prepare("SELECT id, revision, kind, title, parent FROM categories WHERE changed_seq > ?1 ORDER BY id")?;
         let rows = st.query_map([from as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, revision, kind, title, parent) = row?;
-            let bad = || {
-                Error::new(
-                    ErrorKind::StoreDamaged,
-                    format!("category {id} is malformed in the store"),
-                )
-            };
-            out.push(Category {
-                id: Guid::parse(&id).ok_or_else(bad)?,
-                revision,
-                kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
-                title,
-                parent: parent.as_deref().and_then(Guid::parse),
-            });
+            out.push(category_from_columns(id, revision, kind, title, parent)?);
         }
         Ok(out)
     }
@@ -151,7 +134,7 @@ impl Store {
             let seq: i64 = r.get(2)?;
             f(
                 decode_doc(&doc)?,
-                StoredState::parse(&state).unwrap_or(StoredState::Published),
+                StoredState::from_column(&state)?,
                 seq as u64,
             )?;
         }
@@ -224,11 +207,14 @@ impl Tx<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        Ok(row.map(|(revision, doc, state)| StoredDoc {
-            revision,
-            doc,
-            state: StoredState::parse(&state).unwrap_or(StoredState::Published),
-        }))
+        row.map(|(revision, doc, state)| {
+            Ok(StoredDoc {
+                revision,
+                doc,
+                state: StoredState::from_column(&state)?,
+            })
+        })
+        .transpose()
     }
 }
 

@@ -9,6 +9,7 @@
 mod check;
 mod content;
 mod exchange;
+mod feed;
 mod queries;
 mod schema;
 mod sqlite_error;
@@ -23,7 +24,9 @@ pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
     SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
 };
-pub use write::{StoredState, Tx, content_recorded, encode_doc};
+pub use write::{StoredState, Tx, content_recorded};
+/// The encoding of the `doc` column: the model's canonical encoding.
+pub use crate::model::encode_canonical as encode_doc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;
@@ -192,9 +195,6 @@ impl Store {
     pub fn root(&self) -> &Path {
         &self.root
     }
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
 
     /// After a failed write: closes the connection (so that SQLite settles its log) and opens
     /// it again, then lets recovery remove published files that no committed row records.
@@ -235,10 +235,6 @@ impl Store {
     /// written is reported on stderr once and otherwise ignored.
     pub fn log(&self, component: &str, message: &str, now: Timestamp) {
         append_log(&self.root, component, message, now);
-    }
-
-    pub fn log_path(&self) -> PathBuf {
-        self.root.join(LOG_FILE)
     }
 
     /// The file holding the content whose SHA-256 is `sha256`; derived from the digest only.

@@ -4,8 +4,8 @@
 
 use super::Store;
 use super::write::{StoredState, decode_doc};
-use crate::error::{Error, Result};
-use crate::model::{CategoryKind, Guid, Update, hex_lower};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Category, CategoryKind, Guid, Update, hex_lower};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -549,6 +549,29 @@ impl Store {
     }
 }
 
+/// A category from its columns; a value that does not parse means the row was altered.
+pub(super) fn category_from_columns(
+    id: String,
+    revision: u32,
+    kind: String,
+    title: String,
+    parent: Option<String>,
+) -> Result<Category> {
+    let bad = || {
+        Error::new(
+            ErrorKind::StoreDamaged,
+            format!("category {id} is malformed in the store"),
+        )
+    };
+    Ok(Category {
+        id: Guid::parse(&id).ok_or_else(bad)?,
+        revision,
+        kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
+        title,
+        parent: parent.as_deref().and_then(Guid::parse),
+    })
+}
+
 pub(crate) fn criteria(conn: &Connection) -> Result<Criteria> {
     let mut st = conn.prepare("SELECT kind, value FROM criteria ORDER BY kind, value")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -578,7 +601,7 @@ pub(crate) fn stored_headers(conn: &Connection) -> Result<HashMap<String, Stored
     let mut out = HashMap::new();
     for row in rows {
         let (id, revision, state, fp) = row?;
-        let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
+        let state = StoredState::from_column(&state)?;
         let fingerprint = fp.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok());
         out.insert(
             id,
@@ -609,7 +632,7 @@ pub(crate) fn load_update(
             let u = decode_doc(&doc).map_err(|e| e.context(format!("update {id}")))?;
             Ok(Some((
                 u,
-                StoredState::parse(&state).unwrap_or(StoredState::Published),
+                StoredState::from_column(&state)?,
                 declined,
             )))
         }

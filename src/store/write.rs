@@ -3,7 +3,7 @@
 //! changed since N"; removals become tombstones (state `removed`) and are never deleted.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Category, Update};
+use crate::model::{Category, Update, encode_canonical};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::ops::Deref;
 use std::path::Path;
@@ -25,12 +25,19 @@ impl StoredState {
             StoredState::Removed => "removed",
         }
     }
-    pub fn parse(s: &str) -> Option<StoredState> {
-        Some(match s {
+    /// Reads the `state` column. The schema allows only the three values, so anything else
+    /// means the database was altered: an error, never a guess.
+    pub fn from_column(s: &str) -> Result<StoredState> {
+        Ok(match s {
             "published" => StoredState::Published,
             "expired" => StoredState::Expired,
             "removed" => StoredState::Removed,
-            _ => return None,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::StoreDamaged,
+                    format!("a stored update has the unknown state '{s}'"),
+                ));
+            }
         })
     }
 }
@@ -81,11 +88,6 @@ impl<'a> Tx<'a> {
     /// Takes the next change sequence value.
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
-        self.seq
-    }
-
-    /// The change sequence as it will be after commit.
-    pub fn current_seq(&self) -> u64 {
         self.seq
     }
 
@@ -140,7 +142,7 @@ impl<'a> Tx<'a> {
         fingerprint: Option<&[u8; 32]>,
     ) -> Result<u64> {
         let seq = self.next_seq();
-        let doc = encode_doc(u)?;
+        let doc = encode_canonical(u)?;
         let id = u.id.as_str();
         // Cached statements: a sync writes up to hundreds of thousands of updates, and
         // compiling the same SQL for each was a tenth of the work (bench/RESULTS.md).
@@ -318,13 +320,6 @@ impl<'a> Tx<'a> {
         )?;
         Ok(self.tx.last_insert_rowid())
     }
-}
-
-/// The encoding of an update document inside the database (store-internal; a change to it
-/// is a schema migration).
-pub fn encode_doc(u: &Update) -> Result<Vec<u8>> {
-    bincode::encode_to_vec(u, bincode::config::standard())
-        .map_err(|e| Error::other(format!("cannot encode update {}: {e}", u.id)))
 }
 
 /// The most an update document may take: far above any real one (the largest real
