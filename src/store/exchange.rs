@@ -96,11 +96,6 @@ impl Store {
         )
     }
 
-    /// Every import from one source store, by sequence.
-    pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
-        imports_from(&self.conn, source_store_id)
-    }
-
     /// Categories changed after change sequence `from`, by id.
     pub fn categories_changed_since(&self, from: u64) -> Result<Vec<Category>> {
         let mut st = self
@@ -198,6 +193,20 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Every import from one source store, by sequence: the chain a new bundle must fit.
+    pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
+        imports_where(
+            self,
+            "source_store_id = ?1 ORDER BY sequence",
+            params![source_store_id],
+        )
+    }
+
+    /// The latest time recorded for any import: the clock must not be earlier than this.
+    pub fn last_import_time(&self) -> Result<Option<String>> {
+        Ok(self.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?)
+    }
+
     /// The stored revision, encoded document and state of an update.
     pub fn stored_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let row: Option<(u32, Vec<u8>, String)> = self
@@ -260,20 +269,6 @@ impl Tx<'_> {
     pub fn remove_trusted_key(&mut self, key_id: &str) -> Result<bool> {
         Ok(self.execute("DELETE FROM trusted_keys WHERE key_id = ?1", [key_id])? > 0)
     }
-}
-
-/// Every import from one source store, by sequence (also inside a transaction).
-pub fn imports_from(conn: &Connection, source_store_id: &str) -> Result<Vec<ImportRecord>> {
-    imports_where(
-        conn,
-        "source_store_id = ?1 ORDER BY sequence",
-        params![source_store_id],
-    )
-}
-
-/// The latest time recorded for any import: the clock must not be earlier than this.
-pub fn last_import_time(conn: &Connection) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?)
 }
 
 fn imports_where(

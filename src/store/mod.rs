@@ -1,7 +1,6 @@
 //! The update point's store: a folder holding the SQLite database (`offsync.db`, WAL mode),
 //! the content folder addressed by SHA-256 (`content/ab/<sha256>`), a staging folder for
-//! files being taken in, and the log (`offsync.log`, a line per phase, in the spirit of
-//! Configuration Manager's wsyncmgr.log).
+//! files being taken in, and the log (`offsync.log`, see [`log`]).
 //!
 //! Both sides of the air gap run this same code. It owns the schema and every SQL statement;
 //! it knows nothing of upstream formats, the bundle format or the terminal.
@@ -10,6 +9,7 @@ mod check;
 mod content;
 mod exchange;
 mod feed;
+mod log;
 mod queries;
 mod schema;
 mod sqlite_error;
@@ -17,9 +17,7 @@ mod write;
 
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
-pub use exchange::{
-    ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock, imports_from, last_import_time,
-};
+pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use queries::{
     CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
     SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
@@ -31,13 +29,13 @@ pub use crate::model::encode_canonical as encode_doc;
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use crate::progress::Progress;
+use log::Log;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const DB_FILE: &str = "offsync.db";
-const LOG_FILE: &str = "offsync.log";
 const CONTENT_DIR: &str = "content";
 const STAGING_DIR: &str = "staging";
 
@@ -50,6 +48,7 @@ pub struct Store {
     conn: Connection,
     id: String,
     name: String,
+    log: Log,
 }
 
 impl Store {
@@ -103,6 +102,7 @@ impl Store {
             conn,
             id,
             name,
+            log: Log::new(dir),
         };
         store.log(
             "INIT",
@@ -183,6 +183,7 @@ impl Store {
             conn,
             id,
             name,
+            log: Log::new(dir),
         })
     }
 
@@ -228,13 +229,21 @@ impl Store {
     /// Starts a write transaction. It takes the write lock at once (BEGIN IMMEDIATE), so two
     /// writers never interleave and a second one waits, then fails as busy.
     pub fn begin(&mut self) -> Result<Tx<'_>> {
-        Tx::begin(&mut self.conn, &self.root)
+        Tx::begin(&mut self.conn, &self.root, &self.log)
     }
 
-    /// Appends a line to the store's log. Logging never fails a command: a log that cannot be
-    /// written is reported on stderr once and otherwise ignored.
+    /// Appends a line to the store's log. Logging never fails a command: a line that cannot
+    /// be written is kept for [`Store::report_log_failure`].
     pub fn log(&self, component: &str, message: &str, now: Timestamp) {
-        append_log(&self.root, component, message, now);
+        self.log.append(component, message, now);
+    }
+
+    /// Reports, as a warning through `progress`, the first log line that could not be written
+    /// since the last report. Operations call it when they are done with the store.
+    pub fn report_log_failure(&self, progress: &dyn Progress) {
+        if let Some(w) = self.log.take_failure() {
+            progress.warn(&w);
+        }
     }
 
     /// The file holding the content whose SHA-256 is `sha256`; derived from the digest only.
@@ -318,16 +327,8 @@ pub fn category_parents_of(
     queries::category_parents(conn)
 }
 
-/// Appends a line to the log of the store in `root` (see [`Store::log`]).
+/// Appends a line to the log of the store in `root`, for a writer that holds only the
+/// folder. A failure here is not reported: [`Tx::log`] is the way to log during a transaction.
 pub fn append_log(root: &Path, component: &str, message: &str, now: Timestamp) {
-    let line = format!("{}  {:<8} {}\n", now.rfc3339(), component, message);
-    let path = root.join(LOG_FILE);
-    let res = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = res {
-        eprintln!("warning: cannot write {}: {e}", path.display());
-    }
+    let _ = log::append_line(&root.join(log::LOG_FILE), component, message, now);
 }

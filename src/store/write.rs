@@ -5,6 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, Update, encode_canonical};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use super::log::Log;
 use std::ops::Deref;
 use std::path::Path;
 
@@ -48,6 +49,7 @@ pub struct Tx<'a> {
     seq: u64,
     start_seq: u64,
     root: &'a Path,
+    log: &'a Log,
 }
 
 impl Deref for Tx<'_> {
@@ -58,9 +60,9 @@ impl Deref for Tx<'_> {
 }
 
 impl<'a> Tx<'a> {
-    pub(super) fn begin(conn: &'a mut Connection, root: &'a Path) -> Result<Tx<'a>> {
+    pub(super) fn begin(conn: &'a mut Connection, root: &'a Path, log: &'a Log) -> Result<Tx<'a>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        recover(&tx, root)?;
+        recover(&tx, root, log)?;
         let seq: String = tx.query_row(
             "SELECT value FROM store_info WHERE key = 'change_seq'",
             [],
@@ -77,12 +79,28 @@ impl<'a> Tx<'a> {
             seq,
             start_seq: seq,
             root,
+            log,
         })
     }
 
     /// The store folder.
     pub fn root(&self) -> &Path {
         self.root
+    }
+
+    /// Appends a line to the store's log (see [`super::Store::log`]).
+    pub fn log(&self, component: &str, message: &str, now: crate::time::Timestamp) {
+        self.log.append(component, message, now);
+    }
+
+    /// Whether the content table has a row for this SHA-256.
+    pub fn content_recorded(&self, sha256: &[u8; 32]) -> Result<bool> {
+        content_recorded(&self.tx, sha256)
+    }
+
+    /// Every category's parent, as this transaction sees them.
+    pub fn category_parents(&self) -> Result<std::collections::HashMap<String, Option<String>>> {
+        super::queries::category_parents(&self.tx)
     }
 
     /// Takes the next change sequence value.
@@ -347,7 +365,7 @@ pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
 /// recorded, and its staged files. Runs as each write transaction starts, with the write lock
 /// held: a live writer publishes only while it holds that lock, so whatever is found now
 /// belongs to a writer that is gone. Cheap when there is nothing to do (one folder listing).
-fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
+fn recover(tx: &Transaction<'_>, root: &Path, log: &Log) -> Result<()> {
     let dirty = std::fs::read_dir(root.join(super::STAGING_DIR))
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
@@ -359,8 +377,7 @@ fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
     if removed > 0 {
         // The one place the store reads the clock: a log line about cleaning up after a crash
         // has no caller-given time to carry.
-        super::append_log(
-            root,
+        log.append(
             "RECOVER",
             &format!("removed {removed} content file(s) published by an interrupted command"),
             crate::time::Timestamp::now(),
