@@ -4,8 +4,11 @@
 //! is refused leaves the store as it was: refusals are written to the log, never to the
 //! database.
 
+pub use super::chain::{ChainDecision, check_chain};
+use super::chain::check_time;
+use super::stage::{stage_all, staged_name};
 use super::stored_state;
-use crate::bundle::{self, BundleKind, BundleReader, Manifest, RecordState};
+use crate::bundle::{self, BundleReader, Manifest, RecordState};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::Digests;
 use crate::model::{Change, Changes, encode_canonical, hex_lower};
@@ -16,9 +19,8 @@ use crate::trust::SignatureCheck;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 
 /// The largest step in sequence numbers accepted by default between two bundles of one
 /// source: a bundle much further ahead than the last one is more likely forged or mixed up
@@ -136,137 +138,6 @@ impl ImportReport {
         self.removed = c.removed;
         self.unchanged = c.unchanged;
     }
-}
-
-/// What the chain says about a bundle.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ChainDecision {
-    Apply,
-    AlreadyImported,
-}
-
-/// Applies the sequence rules against `history`, what this store imported from the same
-/// source: the same bundle again is a no-op; a different bundle with a sequence already
-/// imported (equivocation), an older one (rollback), one too far ahead, or an incremental
-/// bundle that does not build on the last one (a gap) is refused, each with its own message
-/// (exit 13). A full bundle newer than everything applies over any gap.
-pub fn check_chain(
-    history: &[ImportRecord],
-    m: &Manifest,
-    manifest_sha256: &str,
-    max_jump: u64,
-) -> Result<ChainDecision> {
-    let seq_err =
-        |msg: String, hint: &str| Error::new(ErrorKind::OutOfSequence, msg).with_hint(hint);
-    if let Some(same) = history.iter().find(|r| r.sequence == m.sequence) {
-        if same.manifest_sha256 == manifest_sha256 {
-            return Ok(ChainDecision::AlreadyImported);
-        }
-        return Err(seq_err(
-            format!(
-                "conflicting bundle: sequence {} from store '{}' was imported on {} with a different manifest",
-                m.sequence, m.source.store_name, same.imported
-            ),
-            "two different bundles carry the same sequence number; ask the connected side which one is genuine",
-        ));
-    }
-    let last = history.iter().map(|r| r.sequence).max();
-    if let Some(last) = last {
-        if m.sequence < last {
-            return Err(seq_err(
-                format!(
-                    "older bundle: sequence {} from store '{}', but sequence {last} is already imported",
-                    m.sequence, m.source.store_name
-                ),
-                "an older bundle would roll the store back; import the newest bundle instead",
-            ));
-        }
-        if m.sequence - last > max_jump {
-            return Err(seq_err(
-                format!(
-                    "implausible jump: sequence {} from store '{}' is {} ahead of the last imported ({last}), more than the {max_jump} allowed",
-                    m.sequence,
-                    m.source.store_name,
-                    m.sequence - last
-                ),
-                "check where this bundle comes from; if it is genuine, import it with --max-jump set above the distance",
-            ));
-        }
-    }
-    match m.kind {
-        BundleKind::Full => Ok(ChainDecision::Apply),
-        BundleKind::Incremental => {
-            let base = m.base_sequence.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Corrupt,
-                    "the manifest is incremental but names no base sequence",
-                )
-            })?;
-            if Some(base) == last {
-                return Ok(ChainDecision::Apply);
-            }
-            let first_missing = last.map_or(1, |l| l + 1);
-            let missing: Vec<String> = (first_missing..m.sequence).map(|s| s.to_string()).collect();
-            let what = if missing.is_empty() {
-                format!("it builds on sequence {base}, which this store has not imported")
-            } else {
-                format!("missing sequence(s) {}", missing.join(", "))
-            };
-            Err(seq_err(
-                format!(
-                    "gap in the chain from store '{}': bundle {} is incremental and {what}",
-                    m.source.store_name, m.sequence
-                ),
-                "import the missing bundles first, or ask for a full bundle (`offsync export --full`)",
-            ))
-        }
-    }
-}
-
-/// Refuses a bundle past its validity, and a clock earlier than `last_import` (a clock set
-/// back would let an expired bundle in), unless the operator allows it; returns the note to
-/// record when allowed.
-fn check_time(
-    last_import: Option<String>,
-    m: &Manifest,
-    opts: &ImportOptions,
-) -> Result<Option<String>> {
-    let now = opts.now;
-    let mut problems = Vec::new();
-    if let Some(until) = &m.valid_until {
-        let t = Timestamp::parse_rfc3339(until).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Corrupt,
-                format!("the manifest's valid_until '{until}' is not a time"),
-            )
-        })?;
-        if now > t {
-            problems.push(format!(
-                "the bundle expired at {until} (now {})",
-                now.rfc3339()
-            ));
-        }
-    }
-    if let Some(last) = last_import
-        && let Some(t) = Timestamp::parse_rfc3339(&last)
-        && now < t
-    {
-        problems.push(format!(
-            "the system clock ({}) is earlier than the last import ({last})",
-            now.rfc3339()
-        ));
-    }
-    if problems.is_empty() {
-        return Ok(None);
-    }
-    if opts.allow_expired {
-        return Ok(Some(format!(
-            "imported with --allow-expired: {}",
-            problems.join("; ")
-        )));
-    }
-    Err(Error::new(ErrorKind::Expired, problems.join("; "))
-        .with_hint("get a fresh bundle, or correct the clock; --allow-expired overrides this and is recorded"))
 }
 
 /// Refuses with `err`, writing the refusal to the log (and only there).
@@ -628,153 +499,4 @@ fn change(tx: &Tx<'_>, r: &bundle::UpdateRecord) -> Result<Change> {
         _ if s.revision == r.update.revision && s.state == state => Change::Unchanged,
         _ => Change::Updated,
     })
-}
-
-fn staged_name(h: &[u8; 32]) -> String {
-    format!("import-{}.partial", hex_lower(h))
-}
-
-/// Copies one content file from the volumes into staging, hashing on the way.
-/// Stages every file, two at a time when there are several (hashing is the cost, and this
-/// machine class has two cores): each worker takes the next file from a shared counter. The
-/// result keeps the order of `files`, so what is published and recorded does not depend on
-/// which worker finished first. The first error stops the rest.
-fn stage_all(
-    reader: &BundleReader,
-    staging: &Path,
-    files: &[([u8; 32], u64)],
-    threads: usize,
-    progress: &dyn Progress,
-) -> Result<Vec<Digests>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let workers = threads.max(1);
-    if workers == 1 || files.len() < 2 {
-        // No thread at all: one file, or one worker asked for.
-        let mut out = Vec::with_capacity(files.len());
-        for (h, _) in files {
-            match stage_one(reader, staging, h, progress) {
-                Ok(d) => out.push(d),
-                Err(e) => {
-                    for d in &out {
-                        let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        return Ok(out);
-    }
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Digests>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(files.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= files.len() || failed.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let r = stage_one(reader, staging, &files[i].0, progress);
-                    if r.is_err() {
-                        failed.store(true, Ordering::SeqCst);
-                    }
-                    results.lock().expect("staging results")[i] = Some(r);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().expect("staging results");
-    let mut out = Vec::with_capacity(files.len());
-    let mut first_err = None;
-    for (i, r) in results.into_iter().enumerate() {
-        match r {
-            Some(Ok(d)) => out.push(d),
-            Some(Err(e)) => {
-                first_err.get_or_insert(e);
-            }
-            None => {}
-        }
-        if first_err.is_some() {
-            // Staged copies of the others are removed; nothing was published yet.
-            let _ = fs::remove_file(staging.join(staged_name(&files[i].0)));
-        }
-    }
-    match first_err {
-        Some(e) => {
-            for d in &out {
-                let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
-            }
-            Err(e)
-        }
-        None => Ok(out),
-    }
-}
-
-fn stage_one(
-    reader: &BundleReader,
-    staging: &Path,
-    h: &[u8; 32],
-    progress: &dyn Progress,
-) -> Result<Digests> {
-    let path = staging.join(staged_name(h));
-    let res = (|| -> Result<Digests> {
-        let f = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
-        let mut w = Sha1Writer::new(BufWriter::new(f), progress);
-        // The reader checks every piece's and the whole file's SHA-256 as it copies, and
-        // fails before the end on any difference; only the SHA-1 (which the store records and
-        // the manifest does not carry) is computed here.
-        let size = reader.copy_content(h, &mut w)?;
-        let (inner, sha1) = w.finish();
-        let f = inner
-            .into_inner()
-            .map_err(|e| Error::io(&path, "write", e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&path, "write", e))?;
-        Ok(Digests {
-            size,
-            sha1,
-            sha256: *h,
-        })
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&path);
-    }
-    res
-}
-
-/// A writer that computes the SHA-1 of what passes through and reports progress.
-struct Sha1Writer<'a, W: Write> {
-    inner: W,
-    sha1: sha1::Sha1,
-    progress: &'a dyn Progress,
-}
-
-impl<'a, W: Write> Sha1Writer<'a, W> {
-    fn new(inner: W, progress: &'a dyn Progress) -> Self {
-        use sha1::Digest;
-        Sha1Writer {
-            inner,
-            sha1: sha1::Sha1::new(),
-            progress,
-        }
-    }
-    fn finish(self) -> (W, [u8; 20]) {
-        use sha1::Digest;
-        (self.inner, self.sha1.finalize().into())
-    }
-}
-
-impl<W: Write> Write for Sha1Writer<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha1::Digest;
-        let n = self.inner.write(buf)?;
-        self.sha1.update(&buf[..n]);
-        self.progress.advance(n as u64);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
