@@ -19,7 +19,7 @@ pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
 pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use queries::{
-    CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
+    CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
     SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
 };
 pub use write::{StoredState, Tx, content_recorded};

@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, Update, encode_canonical};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use super::log::Log;
+use super::queries::CriteriaKind;
 use std::ops::Deref;
 use std::path::Path;
 
@@ -274,8 +275,12 @@ impl<'a> Tx<'a> {
         Ok(true)
     }
 
-    /// Replaces the criteria of one kind (`product`, `classification`, `language`).
+    /// Replaces the criteria of one kind, spelled as [`CriteriaKind`] spells it (`product`,
+    /// `classification`, `language`); another word is an error.
     pub fn set_criteria(&mut self, kind: &str, values: &[String]) -> Result<()> {
+        let kind = CriteriaKind::parse(kind)
+            .ok_or_else(|| Error::other(format!("'{kind}' is not a kind of criteria")))?
+            .as_str();
         self.tx
             .execute("DELETE FROM criteria WHERE kind = ?1", [kind])?;
         for v in values {
