@@ -2,7 +2,7 @@
 //! the import history, which is also the chain state (the sequences imported per source).
 
 use super::Store;
-use super::queries::category_from_columns;
+use super::queries::categories_where;
 use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, Update};
@@ -98,18 +98,11 @@ impl Store {
 
     /// Categories changed after change sequence `from`, by id.
     pub fn categories_changed_since(&self, from: u64) -> Result<Vec<Category>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, revision, kind, title, parent FROM categories WHERE changed_seq > ?1 ORDER BY id")?;
-        let rows = st.query_map([from as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, revision, kind, title, parent) = row?;
-            out.push(category_from_columns(id, revision, kind, title, parent)?);
-        }
-        Ok(out)
+        categories_where(
+            &self.conn,
+            "changed_seq > ?1 ORDER BY id",
+            params![from as i64],
+        )
     }
 
     /// Streams the updates changed after change sequence `from`, by UpdateID, with their

@@ -2,26 +2,16 @@
 //! and every update that is not removed, each under a row key for fetching it again.
 
 use super::Store;
-use super::queries::category_from_columns;
+use super::queries::categories_where;
 use super::write::{StoredState, decode_doc};
 use crate::error::Result;
 use crate::model::{Category, Update};
+use rusqlite::params;
 
 impl Store {
     /// Every category, by kind, title and id.
     pub fn all_categories(&self) -> Result<Vec<Category>> {
-        let mut st = self.conn.prepare(
-            "SELECT id, revision, kind, title, parent FROM categories ORDER BY kind, title, id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, revision, kind, title, parent) = row?;
-            out.push(category_from_columns(id, revision, kind, title, parent)?);
-        }
-        Ok(out)
+        categories_where(&self.conn, "1 = 1 ORDER BY kind, title, id", params![])
     }
 
     /// How many updates the store holds that are not removed.
@@ -67,4 +57,3 @@ impl Store {
         Ok((decode_doc(&doc)?, StoredState::from_column(&state)?))
     }
 }
-

@@ -15,22 +15,22 @@ mod schema;
 mod sqlite_error;
 mod write;
 
+/// The encoding of the `doc` column: the model's canonical encoding.
+pub use crate::model::encode_canonical as encode_doc;
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
 pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use queries::{
-    CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
-    SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
+    CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,
+    StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
 };
 pub use write::{StoredState, Tx, content_recorded};
-/// The encoding of the `doc` column: the model's canonical encoding.
-pub use crate::model::encode_canonical as encode_doc;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::time::Timestamp;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::progress::Progress;
+use crate::time::Timestamp;
 use log::Log;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -320,7 +320,8 @@ pub fn decode_update_doc(bytes: &[u8]) -> Result<crate::model::Update> {
     write::decode_doc(bytes)
 }
 
-/// Every category's parent, read inside a transaction (after its category changes).
+/// Every category's parent, read inside a transaction (after its category changes); the
+/// same as [`Tx::category_parents`].
 pub fn category_parents_of(
     conn: &Connection,
 ) -> Result<std::collections::HashMap<String, Option<String>>> {

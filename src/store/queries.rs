@@ -568,27 +568,43 @@ impl Store {
     }
 }
 
-/// A category from its columns; a value that does not parse means the row was altered.
-pub(super) fn category_from_columns(
-    id: String,
-    revision: u32,
-    kind: String,
-    title: String,
-    parent: Option<String>,
-) -> Result<Category> {
-    let bad = || {
-        Error::new(
-            ErrorKind::StoreDamaged,
-            format!("category {id} is malformed in the store"),
-        )
-    };
-    Ok(Category {
-        id: Guid::parse(&id).ok_or_else(bad)?,
-        revision,
-        kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
-        title,
-        parent: parent.as_deref().and_then(Guid::parse),
-    })
+/// The categories that `clause` (a WHERE condition and an ORDER BY) selects. A value that
+/// does not parse means the row was altered.
+pub(super) fn categories_where(
+    conn: &Connection,
+    clause: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Category>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT id, revision, kind, title, parent FROM categories WHERE {clause}"
+    ))?;
+    let rows = st.query_map(p, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, revision, kind, title, parent) = row?;
+        let bad = || {
+            Error::new(
+                ErrorKind::StoreDamaged,
+                format!("category {id} is malformed in the store"),
+            )
+        };
+        out.push(Category {
+            id: Guid::parse(&id).ok_or_else(bad)?,
+            revision,
+            kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
+            title,
+            parent: parent.as_deref().and_then(Guid::parse),
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) fn criteria(conn: &Connection) -> Result<Criteria> {
@@ -654,11 +670,7 @@ pub(crate) fn load_update(
         None => Ok(None),
         Some((doc, state, declined)) => {
             let u = decode_doc(&doc).map_err(|e| e.context(format!("update {id}")))?;
-            Ok(Some((
-                u,
-                StoredState::from_column(&state)?,
-                declined,
-            )))
+            Ok(Some((u, StoredState::from_column(&state)?, declined)))
         }
     }
 }

@@ -2,11 +2,11 @@
 //! the next value of the store's change sequence, so that an export can take "everything
 //! changed since N"; removals become tombstones (state `removed`) and are never deleted.
 
+use super::log::Log;
+use super::queries::CriteriaKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, Update, encode_canonical};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use super::log::Log;
-use super::queries::CriteriaKind;
 use std::ops::Deref;
 use std::path::Path;
 

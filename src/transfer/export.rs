@@ -84,13 +84,8 @@ fn export_locked(
     let lock = store.write_lock()?;
     let mut sel = select(store, opts)?;
     let missing = std::mem::take(&mut sel.missing);
-    let (sequence, kind, base_sequence, from, to) = (
-        sel.sequence,
-        sel.kind,
-        sel.base_sequence,
-        sel.from,
-        sel.to,
-    );
+    let (sequence, kind, base_sequence, from, to) =
+        (sel.sequence, sel.kind, sel.base_sequence, sel.from, sel.to);
     let counts = (
         sel.metadata.categories.len() as u64,
         sel.metadata.updates.len() as u64,

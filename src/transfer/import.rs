@@ -4,8 +4,8 @@
 //! is refused leaves the store as it was: refusals are written to the log, never to the
 //! database.
 
-pub use super::chain::{ChainDecision, check_chain};
 use super::chain::check_time;
+pub use super::chain::{ChainDecision, check_chain};
 use super::stage::{stage_all, staged_name};
 use super::stored_state;
 use crate::bundle::{self, BundleReader, Manifest, RecordState};

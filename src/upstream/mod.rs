@@ -15,9 +15,9 @@ pub mod upd_xml;
 pub mod wsusscn2;
 
 use crate::error::Result;
-use crate::model::{Category, Guid, PublicationState, Update};
 /// Readers compare what they scan with what the store holds by this fingerprint.
 pub use crate::model::fingerprint;
+use crate::model::{Category, Guid, PublicationState, Update};
 use crate::progress::Progress;
 use std::path::Path;
 
