@@ -29,7 +29,7 @@ impl StoredState {
     }
     /// Reads the `state` column. The schema allows only the three values, so anything else
     /// means the database was altered: an error, never a guess.
-    pub fn from_column(s: &str) -> Result<StoredState> {
+    pub(crate) fn from_column(s: &str) -> Result<StoredState> {
         Ok(match s {
             "published" => StoredState::Published,
             "expired" => StoredState::Expired,
