@@ -3,8 +3,11 @@
 //!
 //! Pure data: nothing here touches SQLite, the file system or the terminal. Upstream readers
 //! produce these types, the store persists them, and the bundle format carries them across
-//! the air gap.
+//! the air gap. The canonical encoding of an update, and so its fingerprint, is defined here
+//! once for the store and every upstream reader; so is the count of what a sync or an import
+//! changed.
 
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -255,6 +258,57 @@ impl Update {
         }
         self.languages.sort();
         self.languages.dedup();
+    }
+}
+
+/// The canonical encoding of an update: what the store keeps of it, and what its fingerprint
+/// digests. A change here changes every fingerprint and is a migration of every store.
+pub fn encode_canonical(u: &Update) -> Result<Vec<u8>> {
+    bincode::encode_to_vec(u, bincode::config::standard())
+        .map_err(|e| Error::other(format!("cannot encode update {}: {e}", u.id)))
+}
+
+/// The fingerprint of an update: a digest of the canonical encoding of its normalised form
+/// (publication state included). Two descriptions of the same revision that differ only in
+/// layout (whitespace, attribute order, encoding, which source they came from) have the same
+/// fingerprint, so they are neither a conflict nor a change.
+pub fn fingerprint(u: &Update) -> Result<[u8; 32]> {
+    let mut n = u.clone();
+    n.normalize();
+    Ok(crate::hash::sha256(&encode_canonical(&n)?))
+}
+
+/// One thing a sync or an import does to a stored update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    New,
+    Updated,
+    Expired,
+    Removed,
+    Unchanged,
+}
+
+/// How many updates a sync or an import changed, by kind of change. The field names are the
+/// JSON names of the command-line contract and the column names of the run histories.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    pub new: u64,
+    pub updated: u64,
+    pub expired: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+}
+
+impl Changes {
+    /// Counts one change.
+    pub fn add(&mut self, c: Change) {
+        match c {
+            Change::New => self.new += 1,
+            Change::Updated => self.updated += 1,
+            Change::Expired => self.expired += 1,
+            Change::Removed => self.removed += 1,
+            Change::Unchanged => self.unchanged += 1,
+        }
     }
 }
 

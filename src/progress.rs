@@ -12,6 +12,11 @@ pub trait Progress: Sync {
     fn finish(&self);
     /// A line for the operator (a warning or a notable event), shown above any bar.
     fn note(&self, line: &str);
+    /// Something went wrong that does not fail the work (a log line that could not be
+    /// written, say). Shown as a note unless the implementation does more.
+    fn warn(&self, message: &str) {
+        self.note(&format!("warning: {message}"));
+    }
 }
 
 /// What a phase counts.

@@ -11,6 +11,7 @@ use crate::hash::hash_reader;
 use crate::progress::{Progress, Unit};
 use rusqlite::params;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::Path;
 
@@ -95,17 +96,7 @@ impl Store {
     /// The checks that are cheap enough to run before every import: SQLite's quick check and
     /// the folder layout. Fails with exit 5 (store damaged), listing what is wrong.
     pub fn quick_check(&self) -> Result<()> {
-        let mut problems = Vec::new();
-        let mut st = self.conn.prepare("PRAGMA quick_check")?;
-        let rows: Vec<String> = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if rows != ["ok"] {
-            problems.extend(
-                rows.into_iter()
-                    .map(|r| problem("database", "offsync.db", r)),
-            );
-        }
+        let mut problems = self.sqlite_check("quick_check")?;
         problems.extend(layout_problems(&self.root, false));
         if problems.is_empty() {
             return Ok(());
@@ -131,31 +122,54 @@ impl Store {
     /// The full check. With `read_data`, every content file is read and its digests compared.
     pub fn check(&self, read_data: bool, progress: &dyn Progress) -> Result<CheckReport> {
         let mut r = CheckReport::default();
-        let mut st = self.conn.prepare("PRAGMA integrity_check")?;
+        r.problems.extend(self.sqlite_check("integrity_check")?);
+        r.problems.extend(layout_problems(&self.root, true));
+        self.check_documents(&mut r)?;
+        let known = self.check_content(read_data, progress, &mut r)?;
+        r.unrecorded_files = self.unrecorded_files(&known);
+        r.ok = r.problems.is_empty();
+        Ok(r)
+    }
+
+    /// SQLite's own check (`quick_check` or `integrity_check`): one problem per line it
+    /// reports, none when it says `ok`.
+    fn sqlite_check(&self, pragma: &str) -> Result<Vec<Problem>> {
+        let mut st = self.conn.prepare(&format!("PRAGMA {pragma}"))?;
         let rows: Vec<String> = st
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        if rows != ["ok"] {
-            r.problems.extend(
-                rows.into_iter()
-                    .map(|x| problem("database", "offsync.db", x)),
-            );
+        if rows == ["ok"] {
+            return Ok(Vec::new());
         }
-        r.problems.extend(layout_problems(&self.root, true));
+        Ok(rows
+            .into_iter()
+            .map(|x| problem("database", "offsync.db", x))
+            .collect())
+    }
 
-        // Every stored document must decode.
+    /// Every stored document must decode.
+    fn check_documents(&self, r: &mut CheckReport) -> Result<()> {
         let mut st = self.conn.prepare("SELECT update_id, doc FROM updates")?;
         let mut rows = st.query([])?;
         while let Some(row) = rows.next()? {
             let id: String = row.get(0)?;
             let doc: Vec<u8> = row.get(1)?;
             r.updates += 1;
-            if let Err(e) = super::decode_update_doc(&doc) {
+            if let Err(e) = super::write::decode_doc(&doc) {
                 r.problems.push(problem("metadata", id, e.message));
             }
         }
+        Ok(())
+    }
 
-        // Every recorded content file.
+    /// Every recorded content file: present, of its size and (with `read_data`) its digests.
+    /// Returns the hex digests of the recorded files.
+    fn check_content(
+        &self,
+        read_data: bool,
+        progress: &dyn Progress,
+        r: &mut CheckReport,
+    ) -> Result<HashSet<String>> {
         let mut st = self
             .conn
             .prepare("SELECT sha256, sha1, size FROM content ORDER BY sha256")?;
@@ -172,7 +186,7 @@ impl Store {
             Some(total),
             Unit::Bytes,
         );
-        let mut known = std::collections::HashSet::new();
+        let mut known = HashSet::new();
         for (h, h1, size) in &recorded {
             r.content_files += 1;
             let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) else {
@@ -186,46 +200,18 @@ impl Store {
             let hex = hex::encode(h);
             known.insert(hex.clone());
             let path = content_path(&self.root, &h);
-            match fs::symlink_metadata(&path) {
-                Err(_) => r.problems.push(problem(
-                    "content",
-                    &hex,
-                    "recorded but missing from the content folder",
-                )),
-                Ok(m) if !m.is_file() => {
-                    r.problems
-                        .push(problem("content", &hex, "is not a regular file"))
-                }
-                Ok(m) if m.len() != *size as u64 => r.problems.push(problem(
-                    "content",
-                    &hex,
-                    format!("is {} bytes; the store recorded {size}", m.len()),
-                )),
-                Ok(_) if read_data => match File::open(&path).and_then(|mut f| hash_reader(&mut f))
-                {
-                    Err(e) => {
-                        r.problems
-                            .push(problem("content", &hex, format!("cannot be read: {e}")))
-                    }
-                    Ok(d) => {
-                        r.bytes_read += d.size;
-                        if d.sha256 != h || d.sha1.as_slice() != h1.as_slice() {
-                            r.problems.push(problem(
-                                "content",
-                                &hex,
-                                format!(
-                                    "its bytes have SHA-256 {}: the file is damaged",
-                                    hex::encode(d.sha256)
-                                ),
-                            ));
-                        }
-                    }
-                },
-                Ok(_) => {}
+            if let Some(p) = check_content_file(&path, &hex, &h, h1, *size, read_data, r) {
+                r.problems.push(p);
             }
             progress.advance(*size as u64);
         }
         progress.finish();
+        Ok(known)
+    }
+
+    /// Files in the content folder that no row records (their hex digests not in `known`).
+    fn unrecorded_files(&self, known: &HashSet<String>) -> Vec<String> {
+        let mut out = Vec::new();
         for e in walkdir::WalkDir::new(self.root.join(CONTENT_DIR))
             .follow_links(false)
             .min_depth(2)
@@ -234,13 +220,55 @@ impl Store {
             let Ok(e) = e else { continue };
             let name = e.file_name().to_string_lossy().into_owned();
             if e.file_type().is_file() && !known.contains(&name) {
-                r.unrecorded_files.push(format!(
+                out.push(format!(
                     "{CONTENT_DIR}/{}/{name}",
                     name.get(..2).unwrap_or("")
                 ));
             }
         }
-        r.ok = r.problems.is_empty();
-        Ok(r)
+        out
+    }
+}
+
+/// What is wrong with one recorded content file, if anything. Reading it (with `read_data`)
+/// adds to `r.bytes_read`.
+fn check_content_file(
+    path: &Path,
+    hex: &str,
+    sha256: &[u8; 32],
+    sha1: &[u8],
+    size: i64,
+    read_data: bool,
+    r: &mut CheckReport,
+) -> Option<Problem> {
+    match fs::symlink_metadata(path) {
+        Err(_) => Some(problem(
+            "content",
+            hex,
+            "recorded but missing from the content folder",
+        )),
+        Ok(m) if !m.is_file() => Some(problem("content", hex, "is not a regular file")),
+        Ok(m) if m.len() != size as u64 => Some(problem(
+            "content",
+            hex,
+            format!("is {} bytes; the store recorded {size}", m.len()),
+        )),
+        Ok(_) if read_data => match File::open(path).and_then(|mut f| hash_reader(&mut f)) {
+            Err(e) => Some(problem("content", hex, format!("cannot be read: {e}"))),
+            Ok(d) => {
+                r.bytes_read += d.size;
+                (d.sha256 != *sha256 || d.sha1.as_slice() != sha1).then(|| {
+                    problem(
+                        "content",
+                        hex,
+                        format!(
+                            "its bytes have SHA-256 {}: the file is damaged",
+                            hex::encode(d.sha256)
+                        ),
+                    )
+                })
+            }
+        },
+        Ok(_) => None,
     }
 }

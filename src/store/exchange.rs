@@ -2,9 +2,10 @@
 //! the import history, which is also the chain state (the sequences imported per source).
 
 use super::Store;
+use super::queries::categories_where;
 use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Category, CategoryKind, Guid, Update};
+use crate::model::{Category, Update};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -95,43 +96,13 @@ impl Store {
         )
     }
 
-    /// Every import from one source store, by sequence.
-    pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
-        imports_from(&self.conn, source_store_id)
-    }
-
     /// Categories changed after change sequence `from`, by id.
     pub fn categories_changed_since(&self, from: u64) -> Result<Vec<Category>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, revision, kind, title, parent FROM categories WHERE changed_seq > ?1 ORDER BY id")?;
-        let rows = st.query_map([from as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, revision, kind, title, parent) = row?;
-            let bad = || {
-                Error::new(
-                    ErrorKind::StoreDamaged,
-                    format!("category {id} is malformed in the store"),
-                )
-            };
-            out.push(Category {
-                id: Guid::parse(&id).ok_or_else(bad)?,
-                revision,
-                kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
-                title,
-                parent: parent.as_deref().and_then(Guid::parse),
-            });
-        }
-        Ok(out)
+        categories_where(
+            &self.conn,
+            "changed_seq > ?1 ORDER BY id",
+            params![from as i64],
+        )
     }
 
     /// Streams the updates changed after change sequence `from`, by UpdateID, with their
@@ -151,7 +122,7 @@ impl Store {
             let seq: i64 = r.get(2)?;
             f(
                 decode_doc(&doc)?,
-                StoredState::parse(&state).unwrap_or(StoredState::Published),
+                StoredState::from_column(&state)?,
                 seq as u64,
             )?;
         }
@@ -215,6 +186,20 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Every import from one source store, by sequence: the chain a new bundle must fit.
+    pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
+        imports_where(
+            self,
+            "source_store_id = ?1 ORDER BY sequence",
+            params![source_store_id],
+        )
+    }
+
+    /// The latest time recorded for any import: the clock must not be earlier than this.
+    pub fn last_import_time(&self) -> Result<Option<String>> {
+        Ok(self.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?)
+    }
+
     /// The stored revision, encoded document and state of an update.
     pub fn stored_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let row: Option<(u32, Vec<u8>, String)> = self
@@ -224,11 +209,14 @@ impl Tx<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        Ok(row.map(|(revision, doc, state)| StoredDoc {
-            revision,
-            doc,
-            state: StoredState::parse(&state).unwrap_or(StoredState::Published),
-        }))
+        row.map(|(revision, doc, state)| {
+            Ok(StoredDoc {
+                revision,
+                doc,
+                state: StoredState::from_column(&state)?,
+            })
+        })
+        .transpose()
     }
 }
 
@@ -274,20 +262,6 @@ impl Tx<'_> {
     pub fn remove_trusted_key(&mut self, key_id: &str) -> Result<bool> {
         Ok(self.execute("DELETE FROM trusted_keys WHERE key_id = ?1", [key_id])? > 0)
     }
-}
-
-/// Every import from one source store, by sequence (also inside a transaction).
-pub fn imports_from(conn: &Connection, source_store_id: &str) -> Result<Vec<ImportRecord>> {
-    imports_where(
-        conn,
-        "source_store_id = ?1 ORDER BY sequence",
-        params![source_store_id],
-    )
-}
-
-/// The latest time recorded for any import: the clock must not be earlier than this.
-pub fn last_import_time(conn: &Connection) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?)
 }
 
 fn imports_where(

@@ -1,7 +1,6 @@
 //! The update point's store: a folder holding the SQLite database (`offsync.db`, WAL mode),
 //! the content folder addressed by SHA-256 (`content/ab/<sha256>`), a staging folder for
-//! files being taken in, and the log (`offsync.log`, a line per phase, in the spirit of
-//! Configuration Manager's wsyncmgr.log).
+//! files being taken in, and the log (`offsync.log`, see [`log`]).
 //!
 //! Both sides of the air gap run this same code. It owns the schema and every SQL statement;
 //! it knows nothing of upstream formats, the bundle format or the terminal.
@@ -9,31 +8,34 @@
 mod check;
 mod content;
 mod exchange;
+mod feed;
+mod log;
 mod queries;
 mod schema;
+mod sqlite_error;
 mod write;
 
+/// The encoding of the `doc` column: the model's canonical encoding.
+pub use crate::model::encode_canonical as encode_doc;
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
-pub use exchange::{
-    ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock, imports_from, last_import_time,
-};
+pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use queries::{
-    CategoryRow, Criteria, FileRow, LastSync, RelatedUpdate, StoreTotals, StoredHeader,
-    SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
+    CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,
+    StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
 };
-pub use write::{StoredState, Tx, content_recorded, encode_doc};
+pub use write::{StoredState, Tx, content_recorded};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::progress::Progress;
 use crate::time::Timestamp;
+use log::Log;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const DB_FILE: &str = "offsync.db";
-const LOG_FILE: &str = "offsync.log";
 const CONTENT_DIR: &str = "content";
 const STAGING_DIR: &str = "staging";
 
@@ -46,6 +48,7 @@ pub struct Store {
     conn: Connection,
     id: String,
     name: String,
+    log: Log,
 }
 
 impl Store {
@@ -99,6 +102,7 @@ impl Store {
             conn,
             id,
             name,
+            log: Log::new(dir),
         };
         store.log(
             "INIT",
@@ -179,6 +183,7 @@ impl Store {
             conn,
             id,
             name,
+            log: Log::new(dir),
         })
     }
 
@@ -190,9 +195,6 @@ impl Store {
     }
     pub fn root(&self) -> &Path {
         &self.root
-    }
-    pub fn conn(&self) -> &Connection {
-        &self.conn
     }
 
     /// After a failed write: closes the connection (so that SQLite settles its log) and opens
@@ -227,17 +229,21 @@ impl Store {
     /// Starts a write transaction. It takes the write lock at once (BEGIN IMMEDIATE), so two
     /// writers never interleave and a second one waits, then fails as busy.
     pub fn begin(&mut self) -> Result<Tx<'_>> {
-        Tx::begin(&mut self.conn, &self.root)
+        Tx::begin(&mut self.conn, &self.root, &self.log)
     }
 
-    /// Appends a line to the store's log. Logging never fails a command: a log that cannot be
-    /// written is reported on stderr once and otherwise ignored.
+    /// Appends a line to the store's log. Logging never fails a command: a line that cannot
+    /// be written is kept for [`Store::report_log_failure`].
     pub fn log(&self, component: &str, message: &str, now: Timestamp) {
-        append_log(&self.root, component, message, now);
+        self.log.append(component, message, now);
     }
 
-    pub fn log_path(&self) -> PathBuf {
-        self.root.join(LOG_FILE)
+    /// Reports, as a warning through `progress`, the first log line that could not be written
+    /// since the last report. Operations call it when they are done with the store.
+    pub fn report_log_failure(&self, progress: &dyn Progress) {
+        if let Some(w) = self.log.take_failure() {
+            progress.warn(&w);
+        }
     }
 
     /// The file holding the content whose SHA-256 is `sha256`; derived from the digest only.
@@ -314,23 +320,16 @@ pub fn decode_update_doc(bytes: &[u8]) -> Result<crate::model::Update> {
     write::decode_doc(bytes)
 }
 
-/// Every category's parent, read inside a transaction (after its category changes).
+/// Every category's parent, read inside a transaction (after its category changes); the
+/// same as [`Tx::category_parents`].
 pub fn category_parents_of(
     conn: &Connection,
 ) -> Result<std::collections::HashMap<String, Option<String>>> {
     queries::category_parents(conn)
 }
 
-/// Appends a line to the log of the store in `root` (see [`Store::log`]).
+/// Appends a line to the log of the store in `root`, for a writer that holds only the
+/// folder. A failure here is not reported: [`Tx::log`] is the way to log during a transaction.
 pub fn append_log(root: &Path, component: &str, message: &str, now: Timestamp) {
-    let line = format!("{}  {:<8} {}\n", now.rfc3339(), component, message);
-    let path = root.join(LOG_FILE);
-    let res = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = res {
-        eprintln!("warning: cannot write {}: {e}", path.display());
-    }
+    let _ = log::append_line(&root.join(log::LOG_FILE), component, message, now);
 }

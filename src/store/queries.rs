@@ -4,11 +4,38 @@
 
 use super::Store;
 use super::write::{StoredState, decode_doc};
-use crate::error::{Error, Result};
-use crate::model::{CategoryKind, Guid, Update, hex_lower};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Category, CategoryKind, Guid, Update, hex_lower};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The kinds of criteria, as the `kind` column of the criteria table spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CriteriaKind {
+    Product,
+    Classification,
+    Language,
+}
+
+impl CriteriaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CriteriaKind::Product => "product",
+            CriteriaKind::Classification => "classification",
+            CriteriaKind::Language => "language",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CriteriaKind> {
+        Some(match s {
+            "product" => CriteriaKind::Product,
+            "classification" => CriteriaKind::Classification,
+            "language" => CriteriaKind::Language,
+            _ => return None,
+        })
+    }
+}
 
 /// The administrator's choice of what to synchronise.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -289,11 +316,7 @@ impl Store {
             {
                 continue;
             }
-            let shown_state = if declined && state != "removed" {
-                "declined".to_string()
-            } else {
-                state
-            };
+            let shown_state = shown_state(StoredState::from_column(&state)?, declined);
             if f.state.as_ref().is_some_and(|s| *s != shown_state) {
                 continue;
             }
@@ -382,59 +405,12 @@ impl Store {
             .iter()
             .map(|g| g.as_str().to_string())
             .collect();
-        let superseded_by = related(
-            &self.conn,
-            "SELECT s.update_id, u.title, u.kb FROM supersedence s LEFT JOIN updates u ON u.update_id = s.update_id
-             WHERE s.supersedes = ?1 ORDER BY s.update_id",
-            id,
+        let superseded: bool = self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM supersedence s JOIN updates n ON n.update_id = s.update_id
+             WHERE s.supersedes = ?1 AND n.state != 'removed')",
+            [id],
+            |r| r.get(0),
         )?;
-        let bundled_by = related(
-            &self.conn,
-            "SELECT b.parent, u.title, u.kb FROM bundles b LEFT JOIN updates u ON u.update_id = b.parent
-             WHERE b.child = ?1 ORDER BY b.parent",
-            id,
-        )?;
-        let lookup = |g: &Guid| -> Result<RelatedUpdate> {
-            let row: Option<(String, Option<String>)> = self
-                .conn
-                .query_row(
-                    "SELECT title, kb FROM updates WHERE update_id = ?1",
-                    [g.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            Ok(RelatedUpdate {
-                update_id: g.to_string(),
-                title: row.as_ref().map(|r| r.0.clone()),
-                kb: row.and_then(|r| r.1),
-            })
-        };
-        let supersedes = u
-            .supersedes
-            .iter()
-            .map(lookup)
-            .collect::<Result<Vec<_>>>()?;
-        let bundled = u
-            .bundled
-            .iter()
-            .map(|b| lookup(&b.id))
-            .collect::<Result<Vec<_>>>()?;
-        let mut files = Vec::new();
-        for f in &u.files {
-            files.push(FileRow {
-                name: f.name.clone(),
-                size: f.size,
-                sha1: f.sha1.map(|h| hex_lower(&h)),
-                sha256: f.sha256.map(|h| hex_lower(&h)),
-                present: content_present(&self.conn, f.sha256.as_ref(), f.sha1.as_ref())?,
-                url: f.url.clone(),
-            });
-        }
-        let shown = if declined && state != StoredState::Removed {
-            "declined".to_string()
-        } else {
-            state.as_str().to_string()
-        };
         let summary = summary(
             &cats,
             &my,
@@ -442,13 +418,8 @@ impl Store {
             u.revision,
             u.title("en").to_string(),
             u.kb.clone(),
-            shown,
-            self.conn.query_row(
-                "SELECT EXISTS(SELECT 1 FROM supersedence s JOIN updates n ON n.update_id = s.update_id
-                 WHERE s.supersedes = ?1 AND n.state != 'removed')",
-                [id],
-                |r| r.get(0),
-            )?,
+            shown_state(state, declined),
+            superseded,
             u.update_type.clone(),
             seq,
         );
@@ -475,12 +446,60 @@ impl Store {
                     }
                 })
                 .collect(),
-            supersedes,
-            superseded_by,
-            bundled,
-            bundled_by,
-            files,
+            supersedes: self.related_updates(u.supersedes.iter())?,
+            superseded_by: related(
+                &self.conn,
+                "SELECT s.update_id, u.title, u.kb FROM supersedence s LEFT JOIN updates u ON u.update_id = s.update_id
+                 WHERE s.supersedes = ?1 ORDER BY s.update_id",
+                id,
+            )?,
+            bundled: self.related_updates(u.bundled.iter().map(|b| &b.id))?,
+            bundled_by: related(
+                &self.conn,
+                "SELECT b.parent, u.title, u.kb FROM bundles b LEFT JOIN updates u ON u.update_id = b.parent
+                 WHERE b.child = ?1 ORDER BY b.parent",
+                id,
+            )?,
+            files: self.file_rows(&u)?,
         })
+    }
+
+    /// The updates named, with their title and KB where the store has them.
+    fn related_updates<'g>(
+        &self,
+        ids: impl Iterator<Item = &'g Guid>,
+    ) -> Result<Vec<RelatedUpdate>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT title, kb FROM updates WHERE update_id = ?1")?;
+        ids.map(|g| {
+            let row: Option<(String, Option<String>)> = st
+                .query_row([g.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            Ok(RelatedUpdate {
+                update_id: g.to_string(),
+                title: row.as_ref().map(|r| r.0.clone()),
+                kb: row.and_then(|r| r.1),
+            })
+        })
+        .collect()
+    }
+
+    /// The files of an update, with whether the store has each.
+    fn file_rows(&self, u: &Update) -> Result<Vec<FileRow>> {
+        u.files
+            .iter()
+            .map(|f| {
+                Ok(FileRow {
+                    name: f.name.clone(),
+                    size: f.size,
+                    sha1: f.sha1.map(|h| hex_lower(&h)),
+                    sha256: f.sha256.map(|h| hex_lower(&h)),
+                    present: content_present(&self.conn, f.sha256.as_ref(), f.sha1.as_ref())?,
+                    url: f.url.clone(),
+                })
+            })
+            .collect()
     }
 
     pub fn last_sync(&self) -> Result<Option<LastSync>> {
@@ -549,17 +568,61 @@ impl Store {
     }
 }
 
+/// The categories that `clause` (a WHERE condition and an ORDER BY) selects. A value that
+/// does not parse means the row was altered.
+pub(super) fn categories_where(
+    conn: &Connection,
+    clause: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Category>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT id, revision, kind, title, parent FROM categories WHERE {clause}"
+    ))?;
+    let rows = st.query_map(p, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, revision, kind, title, parent) = row?;
+        let bad = || {
+            Error::new(
+                ErrorKind::StoreDamaged,
+                format!("category {id} is malformed in the store"),
+            )
+        };
+        out.push(Category {
+            id: Guid::parse(&id).ok_or_else(bad)?,
+            revision,
+            kind: CategoryKind::parse(&kind).ok_or_else(bad)?,
+            title,
+            parent: parent.as_deref().and_then(Guid::parse),
+        });
+    }
+    Ok(out)
+}
+
 pub(crate) fn criteria(conn: &Connection) -> Result<Criteria> {
     let mut st = conn.prepare("SELECT kind, value FROM criteria ORDER BY kind, value")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut c = Criteria::default();
     for row in rows {
         let (k, v) = row?;
-        match k.as_str() {
-            "product" => c.products.extend(Guid::parse(&v)),
-            "classification" => c.classifications.extend(Guid::parse(&v)),
-            "language" => c.languages.push(v),
-            _ => {}
+        let kind = CriteriaKind::parse(&k).ok_or_else(|| {
+            Error::new(
+                ErrorKind::StoreDamaged,
+                format!("the criteria table has the unknown kind '{k}'"),
+            )
+        })?;
+        match kind {
+            CriteriaKind::Product => c.products.extend(Guid::parse(&v)),
+            CriteriaKind::Classification => c.classifications.extend(Guid::parse(&v)),
+            CriteriaKind::Language => c.languages.push(v),
         }
     }
     Ok(c)
@@ -578,7 +641,7 @@ pub(crate) fn stored_headers(conn: &Connection) -> Result<HashMap<String, Stored
     let mut out = HashMap::new();
     for row in rows {
         let (id, revision, state, fp) = row?;
-        let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
+        let state = StoredState::from_column(&state)?;
         let fingerprint = fp.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok());
         out.insert(
             id,
@@ -607,11 +670,7 @@ pub(crate) fn load_update(
         None => Ok(None),
         Some((doc, state, declined)) => {
             let u = decode_doc(&doc).map_err(|e| e.context(format!("update {id}")))?;
-            Ok(Some((
-                u,
-                StoredState::parse(&state).unwrap_or(StoredState::Published),
-                declined,
-            )))
+            Ok(Some((u, StoredState::from_column(&state)?, declined)))
         }
     }
 }
@@ -688,6 +747,16 @@ pub(crate) fn content_present(
         return Ok(n > 0);
     }
     Ok(false)
+}
+
+/// The state `updates` shows: the local decision `declined` hides the upstream state, except
+/// for an update upstream removed.
+fn shown_state(state: StoredState, declined: bool) -> String {
+    if declined && state != StoredState::Removed {
+        "declined".to_string()
+    } else {
+        state.as_str().to_string()
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

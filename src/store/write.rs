@@ -2,8 +2,10 @@
 //! the next value of the store's change sequence, so that an export can take "everything
 //! changed since N"; removals become tombstones (state `removed`) and are never deleted.
 
+use super::log::Log;
+use super::queries::CriteriaKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Category, Update};
+use crate::model::{Category, Update, encode_canonical};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::ops::Deref;
 use std::path::Path;
@@ -25,12 +27,19 @@ impl StoredState {
             StoredState::Removed => "removed",
         }
     }
-    pub fn parse(s: &str) -> Option<StoredState> {
-        Some(match s {
+    /// Reads the `state` column. The schema allows only the three values, so anything else
+    /// means the database was altered: an error, never a guess.
+    pub(crate) fn from_column(s: &str) -> Result<StoredState> {
+        Ok(match s {
             "published" => StoredState::Published,
             "expired" => StoredState::Expired,
             "removed" => StoredState::Removed,
-            _ => return None,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::StoreDamaged,
+                    format!("a stored update has the unknown state '{s}'"),
+                ));
+            }
         })
     }
 }
@@ -41,6 +50,7 @@ pub struct Tx<'a> {
     seq: u64,
     start_seq: u64,
     root: &'a Path,
+    log: &'a Log,
 }
 
 impl Deref for Tx<'_> {
@@ -51,9 +61,9 @@ impl Deref for Tx<'_> {
 }
 
 impl<'a> Tx<'a> {
-    pub(super) fn begin(conn: &'a mut Connection, root: &'a Path) -> Result<Tx<'a>> {
+    pub(super) fn begin(conn: &'a mut Connection, root: &'a Path, log: &'a Log) -> Result<Tx<'a>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        recover(&tx, root)?;
+        recover(&tx, root, log)?;
         let seq: String = tx.query_row(
             "SELECT value FROM store_info WHERE key = 'change_seq'",
             [],
@@ -70,6 +80,7 @@ impl<'a> Tx<'a> {
             seq,
             start_seq: seq,
             root,
+            log,
         })
     }
 
@@ -78,14 +89,24 @@ impl<'a> Tx<'a> {
         self.root
     }
 
+    /// Appends a line to the store's log (see [`super::Store::log`]).
+    pub fn log(&self, component: &str, message: &str, now: crate::time::Timestamp) {
+        self.log.append(component, message, now);
+    }
+
+    /// Whether the content table has a row for this SHA-256.
+    pub fn content_recorded(&self, sha256: &[u8; 32]) -> Result<bool> {
+        content_recorded(&self.tx, sha256)
+    }
+
+    /// Every category's parent, as this transaction sees them.
+    pub fn category_parents(&self) -> Result<std::collections::HashMap<String, Option<String>>> {
+        super::queries::category_parents(&self.tx)
+    }
+
     /// Takes the next change sequence value.
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
-        self.seq
-    }
-
-    /// The change sequence as it will be after commit.
-    pub fn current_seq(&self) -> u64 {
         self.seq
     }
 
@@ -140,7 +161,7 @@ impl<'a> Tx<'a> {
         fingerprint: Option<&[u8; 32]>,
     ) -> Result<u64> {
         let seq = self.next_seq();
-        let doc = encode_doc(u)?;
+        let doc = encode_canonical(u)?;
         let id = u.id.as_str();
         // Cached statements: a sync writes up to hundreds of thousands of updates, and
         // compiling the same SQL for each was a tenth of the work (bench/RESULTS.md).
@@ -254,8 +275,12 @@ impl<'a> Tx<'a> {
         Ok(true)
     }
 
-    /// Replaces the criteria of one kind (`product`, `classification`, `language`).
+    /// Replaces the criteria of one kind, spelled as [`CriteriaKind`] spells it (`product`,
+    /// `classification`, `language`); another word is an error.
     pub fn set_criteria(&mut self, kind: &str, values: &[String]) -> Result<()> {
+        let kind = CriteriaKind::parse(kind)
+            .ok_or_else(|| Error::other(format!("'{kind}' is not a kind of criteria")))?
+            .as_str();
         self.tx
             .execute("DELETE FROM criteria WHERE kind = ?1", [kind])?;
         for v in values {
@@ -320,13 +345,6 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// The encoding of an update document inside the database (store-internal; a change to it
-/// is a schema migration).
-pub fn encode_doc(u: &Update) -> Result<Vec<u8>> {
-    bincode::encode_to_vec(u, bincode::config::standard())
-        .map_err(|e| Error::other(format!("cannot encode update {}: {e}", u.id)))
-}
-
 /// The most an update document may take: far above any real one (the largest real
 /// documents are tens of kilobytes), low enough that a damaged row cannot exhaust memory.
 const MAX_DOC_BYTES: usize = 64 * 1024 * 1024;
@@ -352,7 +370,7 @@ pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
 /// recorded, and its staged files. Runs as each write transaction starts, with the write lock
 /// held: a live writer publishes only while it holds that lock, so whatever is found now
 /// belongs to a writer that is gone. Cheap when there is nothing to do (one folder listing).
-fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
+fn recover(tx: &Transaction<'_>, root: &Path, log: &Log) -> Result<()> {
     let dirty = std::fs::read_dir(root.join(super::STAGING_DIR))
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
@@ -364,8 +382,7 @@ fn recover(tx: &Transaction<'_>, root: &Path) -> Result<()> {
     if removed > 0 {
         // The one place the store reads the clock: a log line about cleaning up after a crash
         // has no caller-given time to carry.
-        super::append_log(
-            root,
+        log.append(
             "RECOVER",
             &format!("removed {removed} content file(s) published by an interrupted command"),
             crate::time::Timestamp::now(),

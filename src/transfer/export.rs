@@ -3,12 +3,14 @@
 
 use crate::bundle::{
     self, BundleKind, BundleMetadata, BundleSpec, ContentFile, ManifestCriteria, UpdateRecord,
+    WrittenBundle,
 };
 use crate::error::{Error, Result};
 use crate::model::hex_lower;
 use crate::progress::Progress;
 use crate::store::{ExportRecord, Store};
 use crate::time::Timestamp;
+use crate::trust::SigningKey;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ pub struct ExportOptions {
     pub created: Timestamp,
     pub valid_until: Option<Timestamp>,
     /// Signs `manifest.json` (written beside it as `manifest.json.minisig`).
-    pub signer: Option<crate::trust::SigningKey>,
+    pub signer: Option<SigningKey>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -65,133 +67,38 @@ pub fn export(
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
+    let result = export_locked(store, opts, now, progress);
+    store.report_log_failure(progress);
+    result
+}
+
+fn export_locked(
+    store: &Store,
+    opts: &ExportOptions,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
     // The store's write lock, held from choosing the sequence number to recording the export:
     // every read below sees one state of the store (a sync cannot slip in between), and two
     // exports can never take the same sequence number.
     let lock = store.write_lock()?;
-    let last = store.last_export()?;
-    let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
-    let full = opts.full || last.is_none();
-    let (kind, base_sequence, from) = match (&last, full) {
-        (Some(l), false) => (BundleKind::Incremental, Some(l.sequence), l.changes_to),
-        _ => (BundleKind::Full, None, 0),
-    };
-    let to = store.change_seq()?;
-    // Content is carried from the last export that carried content: a metadata-only export
-    // in between must not make the next one forget the files it left out.
-    let content_from = if full {
-        0
-    } else {
-        store.last_content_export_seq()?
-    };
-
-    let categories = store.categories_changed_since(from)?;
-    let mut updates: Vec<UpdateRecord> = Vec::new();
-    store.for_each_update_changed_since(from, &mut |u, state, seq| {
-        updates.push(UpdateRecord {
-            update: u,
-            state: super::record_state(state),
-            changed_seq: seq,
-        });
-        Ok(())
-    })?;
-
-    // Content: the files of the exported updates that the store has, and (incrementally)
-    // files that arrived since the last export for updates exported before.
-    let mut content: BTreeMap<[u8; 32], ContentFile> = BTreeMap::new();
-    let mut missing = Vec::new();
-    if !opts.metadata_only {
-        for r in updates
-            .iter()
-            .filter(|r| r.state != bundle::RecordState::Removed)
-        {
-            for f in &r.update.files {
-                let sha = match (f.sha256, f.sha1) {
-                    (Some(h), _) if store.content_entry(&h)?.is_some() => Some(h),
-                    (None, Some(h1)) => store.content_by_sha1(&h1)?,
-                    _ => None,
-                };
-                match sha {
-                    Some(h) => {
-                        let (size, _) = store.content_entry(&h)?.expect("checked above");
-                        content.insert(
-                            h,
-                            ContentFile {
-                                sha256: h,
-                                size,
-                                path: store.content_path(&h),
-                            },
-                        );
-                    }
-                    None => missing.push(MissingOut {
-                        update_id: r.update.id.to_string(),
-                        name: f.name.clone(),
-                    }),
-                }
-            }
-        }
-        if !full {
-            for (h, size) in store.referenced_content_added_since(content_from)? {
-                content.entry(h).or_insert_with(|| ContentFile {
-                    sha256: h,
-                    size,
-                    path: store.content_path(&h),
-                });
-            }
-        }
-    }
-    let crit = store.criteria()?;
-    let metadata = BundleMetadata {
-        categories,
-        updates,
-    };
+    let mut sel = select(store, opts)?;
+    let missing = std::mem::take(&mut sel.missing);
+    let (sequence, kind, base_sequence, from, to) =
+        (sel.sequence, sel.kind, sel.base_sequence, sel.from, sel.to);
     let counts = (
-        metadata.categories.len() as u64,
-        metadata.updates.len() as u64,
-        metadata.removed_count(),
+        sel.metadata.categories.len() as u64,
+        sel.metadata.updates.len() as u64,
+        sel.metadata.removed_count(),
     );
-    let spec = BundleSpec {
-        store_id: store.id().to_string(),
-        store_name: store.name().to_string(),
-        sequence,
-        kind,
-        base_sequence,
-        changes_from: from,
-        changes_to: to,
-        criteria: ManifestCriteria {
-            products: crit.products.clone(),
-            classifications: crit.classifications.clone(),
-            languages: crit.languages.clone(),
-        },
-        created: opts.created.rfc3339(),
-        valid_until: opts.valid_until.map(|t| t.rfc3339()),
-        max_volume_size: opts.max_volume_size,
-        metadata,
-        content: content.into_values().collect(),
-    };
-    let written = bundle::write_bundle(&opts.out, &spec, progress)?;
-    let m = &written.manifest;
+    let written = bundle::write_bundle(&opts.out, &bundle_spec(store, opts, sel)?, progress)?;
     // The signature comes after the complete bundle: an export interrupted before it leaves
     // an unsigned bundle, which a store that trusts a key refuses.
-    let mut signed_by = None;
-    if let Some(signer) = &opts.signer {
-        let manifest_path = written.dir.join("manifest.json");
-        let bytes =
-            std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, "read", e))?;
-        if crate::hash::sha256(&bytes) != written.manifest_sha256 {
-            return Err(Error::other(
-                "manifest.json changed while the bundle was being signed",
-            ));
-        }
-        let comment = format!(
-            "offsync bundle {} store {} sequence {}",
-            m.bundle_id, m.source.store_name, m.sequence
-        );
-        let sig = signer.sign(&bytes, &comment)?;
-        crate::fsutil::atomic_write(&crate::trust::signature_path(&manifest_path), &sig)?;
-        signed_by = Some(signer.key_id().to_string());
-    }
-    let manifest_sha = hex_lower(&written.manifest_sha256);
+    let signed_by = match &opts.signer {
+        Some(signer) => Some(sign(signer, &written)?),
+        None => None,
+    };
+    let m = &written.manifest;
     let report = ExportReport {
         bundle_dir: written.dir.display().to_string(),
         bundle_id: m.bundle_id.clone(),
@@ -218,7 +125,7 @@ pub fn export(
     };
     lock.record_export(&ExportRecord {
         sequence,
-        bundle_id: m.bundle_id.clone(),
+        bundle_id: report.bundle_id.clone(),
         kind: report.kind.clone(),
         base_sequence,
         changes_from: from,
@@ -226,7 +133,7 @@ pub fn export(
         created: m.created.clone(),
         finished: now.rfc3339(),
         path: report.bundle_dir.clone(),
-        manifest_sha256: manifest_sha,
+        manifest_sha256: hex_lower(&written.manifest_sha256),
         categories: report.categories,
         updates: report.updates,
         removed: report.removed,
@@ -236,23 +143,179 @@ pub fn export(
         metadata_only: opts.metadata_only,
     })?;
     lock.commit()?;
-    store.log(
-        "EXPORT",
-        &format!(
-            "Exported {} bundle {} (sequence {sequence}, changes {from}..{to}) to {}: {} categories, {} updates ({} removed), {} content files ({} bytes), {} referenced files missing",
-            report.kind,
-            report.bundle_id,
-            report.bundle_dir,
-            report.categories,
-            report.updates,
-            report.removed,
-            report.content_files,
-            report.content_bytes,
-            report.missing.len()
-        ),
-        now,
-    );
+    store.log("EXPORT", &log_line(&report), now);
     Ok(report)
+}
+
+/// What an export takes from the store: its place in the chain, the changed metadata, and
+/// the content files to carry.
+struct Selection {
+    sequence: u64,
+    kind: BundleKind,
+    base_sequence: Option<u64>,
+    /// The change range `from..=to` (exclusive of `from`).
+    from: u64,
+    to: u64,
+    metadata: BundleMetadata,
+    content: Vec<ContentFile>,
+    /// Referenced files of exported updates that the store does not have.
+    missing: Vec<MissingOut>,
+}
+
+/// Chooses the sequence number and the change range, and takes what changed in it.
+fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
+    let last = store.last_export()?;
+    let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
+    let full = opts.full || last.is_none();
+    let (kind, base_sequence, from) = match (&last, full) {
+        (Some(l), false) => (BundleKind::Incremental, Some(l.sequence), l.changes_to),
+        _ => (BundleKind::Full, None, 0),
+    };
+    let to = store.change_seq()?;
+    let categories = store.categories_changed_since(from)?;
+    let mut updates: Vec<UpdateRecord> = Vec::new();
+    store.for_each_update_changed_since(from, &mut |u, state, seq| {
+        updates.push(UpdateRecord {
+            update: u,
+            state: super::record_state(state),
+            changed_seq: seq,
+        });
+        Ok(())
+    })?;
+    let (content, missing) = if opts.metadata_only {
+        (Vec::new(), Vec::new())
+    } else {
+        // Content is carried from the last export that carried content: a metadata-only
+        // export in between must not make the next one forget the files it left out.
+        let content_from = if full {
+            None
+        } else {
+            Some(store.last_content_export_seq()?)
+        };
+        select_content(store, &updates, content_from)?
+    };
+    Ok(Selection {
+        sequence,
+        kind,
+        base_sequence,
+        from,
+        to,
+        metadata: BundleMetadata {
+            categories,
+            updates,
+        },
+        content,
+        missing,
+    })
+}
+
+/// The files of the exported updates that the store has (and the ones it lacks), and, for an
+/// incremental export (`content_from` given), files that arrived since the last export that
+/// carried content, for updates exported before. By SHA-256.
+fn select_content(
+    store: &Store,
+    updates: &[UpdateRecord],
+    content_from: Option<u64>,
+) -> Result<(Vec<ContentFile>, Vec<MissingOut>)> {
+    let mut content: BTreeMap<[u8; 32], ContentFile> = BTreeMap::new();
+    let mut missing = Vec::new();
+    let file = |h: [u8; 32], size: u64| ContentFile {
+        sha256: h,
+        size,
+        path: store.content_path(&h),
+    };
+    for r in updates
+        .iter()
+        .filter(|r| r.state != bundle::RecordState::Removed)
+    {
+        for f in &r.update.files {
+            let sha = match (f.sha256, f.sha1) {
+                (Some(h), _) if store.content_entry(&h)?.is_some() => Some(h),
+                (None, Some(h1)) => store.content_by_sha1(&h1)?,
+                _ => None,
+            };
+            match sha {
+                Some(h) => {
+                    let (size, _) = store.content_entry(&h)?.expect("checked above");
+                    content.insert(h, file(h, size));
+                }
+                None => missing.push(MissingOut {
+                    update_id: r.update.id.to_string(),
+                    name: f.name.clone(),
+                }),
+            }
+        }
+    }
+    if let Some(from) = content_from {
+        for (h, size) in store.referenced_content_added_since(from)? {
+            content.entry(h).or_insert_with(|| file(h, size));
+        }
+    }
+    Ok((content.into_values().collect(), missing))
+}
+
+/// What the bundle writer needs: the selection, the store's identity and criteria, and the
+/// options.
+fn bundle_spec(store: &Store, opts: &ExportOptions, sel: Selection) -> Result<BundleSpec> {
+    let crit = store.criteria()?;
+    Ok(BundleSpec {
+        store_id: store.id().to_string(),
+        store_name: store.name().to_string(),
+        sequence: sel.sequence,
+        kind: sel.kind,
+        base_sequence: sel.base_sequence,
+        changes_from: sel.from,
+        changes_to: sel.to,
+        criteria: ManifestCriteria {
+            products: crit.products,
+            classifications: crit.classifications,
+            languages: crit.languages,
+        },
+        created: opts.created.rfc3339(),
+        valid_until: opts.valid_until.map(|t| t.rfc3339()),
+        max_volume_size: opts.max_volume_size,
+        metadata: sel.metadata,
+        content: sel.content,
+    })
+}
+
+/// Signs the written `manifest.json` (after checking it is the one written) beside it as
+/// `manifest.json.minisig`; returns the signing key's id.
+fn sign(signer: &SigningKey, written: &WrittenBundle) -> Result<String> {
+    let m = &written.manifest;
+    let manifest_path = written.dir.join("manifest.json");
+    let bytes = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, "read", e))?;
+    if crate::hash::sha256(&bytes) != written.manifest_sha256 {
+        return Err(Error::other(
+            "manifest.json changed while the bundle was being signed",
+        ));
+    }
+    let comment = format!(
+        "offsync bundle {} store {} sequence {}",
+        m.bundle_id, m.source.store_name, m.sequence
+    );
+    let sig = signer.sign(&bytes, &comment)?;
+    crate::fsutil::atomic_write(&crate::trust::signature_path(&manifest_path), &sig)?;
+    Ok(signer.key_id().to_string())
+}
+
+/// The log line of a finished export.
+fn log_line(r: &ExportReport) -> String {
+    format!(
+        "Exported {} bundle {} (sequence {}, changes {}..{}) to {}: {} categories, {} updates ({} removed), {} content files ({} bytes), {} referenced files missing",
+        r.kind,
+        r.bundle_id,
+        r.sequence,
+        r.changes_from,
+        r.changes_to,
+        r.bundle_dir,
+        r.categories,
+        r.updates,
+        r.removed,
+        r.content_files,
+        r.content_bytes,
+        r.missing.len()
+    )
 }
 
 pub(crate) fn kind_name(k: BundleKind) -> &'static str {

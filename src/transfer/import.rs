@@ -4,23 +4,23 @@
 //! is refused leaves the store as it was: refusals are written to the log, never to the
 //! database.
 
+use super::chain::check_time;
+pub use super::chain::{ChainDecision, check_chain};
+use super::stage::{stage_all, staged_name};
 use super::stored_state;
-use crate::bundle::{self, BundleKind, BundleReader, Manifest, RecordState};
+use crate::bundle::{self, BundleReader, Manifest, RecordState};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::Digests;
-use crate::model::hex_lower;
+use crate::model::{Change, Changes, encode_canonical, hex_lower};
 use crate::progress::{Progress, Unit};
-use crate::store::{
-    ImportRecord, Publisher, Store, StoredState, Tx, content_recorded, encode_doc, imports_from,
-    last_import_time,
-};
+use crate::store::{ImportRecord, Publisher, Store, StoredState, Tx};
 use crate::time::Timestamp;
-use rusqlite::Connection;
+use crate::trust::SignatureCheck;
 use serde::Serialize;
 use std::collections::HashSet;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::fs;
+use std::path::PathBuf;
 
 /// The largest step in sequence numbers accepted by default between two bundles of one
 /// source: a bundle much further ahead than the last one is more likely forged or mixed up
@@ -53,10 +53,41 @@ impl ImportOptions {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+/// How an import ended. Serialised as `imported`, `already-imported` or `dry-run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportOutcome {
+    Imported,
+    AlreadyImported,
+    DryRun,
+}
+
+impl ImportOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportOutcome::Imported => "imported",
+            ImportOutcome::AlreadyImported => "already-imported",
+            ImportOutcome::DryRun => "dry-run",
+        }
+    }
+}
+
+impl fmt::Display for ImportOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the JSON spelling (`outcome == "dry-run"`).
+impl PartialEq<&str> for ImportOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct ImportReport {
-    /// `imported`, `already-imported`, or `dry-run`.
-    pub outcome: String,
+    pub outcome: ImportOutcome,
     pub bundle_id: String,
     pub source_store_id: String,
     pub source_store_name: String,
@@ -77,142 +108,36 @@ pub struct ImportReport {
     pub notes: Vec<String>,
 }
 
-/// What the chain says about a bundle.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ChainDecision {
-    Apply,
-    AlreadyImported,
-}
+impl ImportReport {
+    fn for_manifest(m: &Manifest) -> ImportReport {
+        ImportReport {
+            outcome: ImportOutcome::Imported,
+            bundle_id: m.bundle_id.clone(),
+            source_store_id: m.source.store_id.clone(),
+            source_store_name: m.source.store_name.clone(),
+            sequence: m.sequence,
+            kind: super::export::kind_name(m.kind).into(),
+            new: 0,
+            updated: 0,
+            expired: 0,
+            removed: 0,
+            unchanged: 0,
+            categories: 0,
+            content_files: 0,
+            content_bytes: 0,
+            signature_checked: false,
+            signed_by: None,
+            notes: Vec::new(),
+        }
+    }
 
-/// Applies the sequence rules against what this store imported from the same source: the
-/// same bundle again is a no-op; a different bundle with a sequence already imported
-/// (equivocation), an older one (rollback), one too far ahead, or an incremental bundle that
-/// does not build on the last one (a gap) is refused, each with its own message (exit 13).
-/// A full bundle newer than everything applies over any gap.
-pub fn check_chain(
-    conn: &Connection,
-    m: &Manifest,
-    manifest_sha256: &str,
-    max_jump: u64,
-) -> Result<ChainDecision> {
-    let history = imports_from(conn, &m.source.store_id)?;
-    let seq_err =
-        |msg: String, hint: &str| Error::new(ErrorKind::OutOfSequence, msg).with_hint(hint);
-    if let Some(same) = history.iter().find(|r| r.sequence == m.sequence) {
-        if same.manifest_sha256 == manifest_sha256 {
-            return Ok(ChainDecision::AlreadyImported);
-        }
-        return Err(seq_err(
-            format!(
-                "conflicting bundle: sequence {} from store '{}' was imported on {} with a different manifest",
-                m.sequence, m.source.store_name, same.imported
-            ),
-            "two different bundles carry the same sequence number; ask the connected side which one is genuine",
-        ));
+    fn set_changes(&mut self, c: Changes) {
+        self.new = c.new;
+        self.updated = c.updated;
+        self.expired = c.expired;
+        self.removed = c.removed;
+        self.unchanged = c.unchanged;
     }
-    let last = history.iter().map(|r| r.sequence).max();
-    if let Some(last) = last {
-        if m.sequence < last {
-            return Err(seq_err(
-                format!(
-                    "older bundle: sequence {} from store '{}', but sequence {last} is already imported",
-                    m.sequence, m.source.store_name
-                ),
-                "an older bundle would roll the store back; import the newest bundle instead",
-            ));
-        }
-        if m.sequence - last > max_jump {
-            return Err(seq_err(
-                format!(
-                    "implausible jump: sequence {} from store '{}' is {} ahead of the last imported ({last}), more than the {max_jump} allowed",
-                    m.sequence,
-                    m.source.store_name,
-                    m.sequence - last
-                ),
-                "check where this bundle comes from; if it is genuine, import it with --max-jump set above the distance",
-            ));
-        }
-    }
-    match m.kind {
-        BundleKind::Full => Ok(ChainDecision::Apply),
-        BundleKind::Incremental => {
-            let base = m.base_sequence.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Corrupt,
-                    "the manifest is incremental but names no base sequence",
-                )
-            })?;
-            if Some(base) == last {
-                return Ok(ChainDecision::Apply);
-            }
-            let first_missing = last.map_or(1, |l| l + 1);
-            let missing: Vec<String> = (first_missing..m.sequence).map(|s| s.to_string()).collect();
-            let what = if missing.is_empty() {
-                format!("it builds on sequence {base}, which this store has not imported")
-            } else {
-                format!("missing sequence(s) {}", missing.join(", "))
-            };
-            Err(seq_err(
-                format!(
-                    "gap in the chain from store '{}': bundle {} is incremental and {what}",
-                    m.source.store_name, m.sequence
-                ),
-                "import the missing bundles first, or ask for a full bundle (`offsync export --full`)",
-            ))
-        }
-    }
-}
-
-/// Refuses a bundle past its validity, and a clock earlier than the last import (a clock set
-/// back would let an expired bundle in), unless the operator allows it; returns the note to
-/// record when allowed.
-fn check_time(conn: &Connection, m: &Manifest, opts: &ImportOptions) -> Result<Option<String>> {
-    let now = opts.now;
-    let mut problems = Vec::new();
-    if let Some(until) = &m.valid_until {
-        let t = Timestamp::parse_rfc3339(until).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Corrupt,
-                format!("the manifest's valid_until '{until}' is not a time"),
-            )
-        })?;
-        if now > t {
-            problems.push(format!(
-                "the bundle expired at {until} (now {})",
-                now.rfc3339()
-            ));
-        }
-    }
-    if let Some(last) = last_import_time(conn)?
-        && let Some(t) = Timestamp::parse_rfc3339(&last)
-        && now < t
-    {
-        problems.push(format!(
-            "the system clock ({}) is earlier than the last import ({last})",
-            now.rfc3339()
-        ));
-    }
-    if problems.is_empty() {
-        return Ok(None);
-    }
-    if opts.allow_expired {
-        return Ok(Some(format!(
-            "imported with --allow-expired: {}",
-            problems.join("; ")
-        )));
-    }
-    Err(Error::new(ErrorKind::Expired, problems.join("; "))
-        .with_hint("get a fresh bundle, or correct the clock; --allow-expired overrides this and is recorded"))
-}
-
-/// What a record does to the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Effect {
-    New,
-    Updated,
-    Expired,
-    Removed,
-    Unchanged,
 }
 
 /// Refuses with `err`, writing the refusal to the log (and only there).
@@ -237,10 +162,72 @@ pub fn import(
     opts: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
+    let result = verify_and_apply(store, paths, opts, progress);
+    store.report_log_failure(progress);
+    result
+}
+
+fn verify_and_apply(
+    store: &mut Store,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportReport> {
     let now = opts.now;
     // 0. Never merge into a store that is already damaged.
     store.quick_check()?;
     // 1. Verify everything before anything is decided.
+    let reader = open_verified(store, paths, now, progress)?;
+    let m = reader.manifest().clone();
+    let manifest_sha = hex_lower(&reader.manifest_sha256());
+    let mut out = ImportReport::for_manifest(&m);
+    if m.source.store_id == store.id() {
+        let err = Error::usage("this bundle was exported by this store itself")
+            .with_hint("import it on the isolated side");
+        return Err(refuse(store, Some(&m), err, now));
+    }
+    // 2. Authenticity: once a store trusts any key, only bundles signed by one of them pass.
+    check_signature(store, &reader, &mut out).map_err(|e| refuse(store, Some(&m), e, now))?;
+
+    // 3. Under the write lock from here on: the chain, time, plan, content and merge are
+    // decided and applied against one state of the store.
+    let metadata = reader
+        .read_metadata()
+        .map_err(|e| refuse(store, Some(&m), e, now))?;
+    match apply(
+        store,
+        &reader,
+        &manifest_sha,
+        metadata,
+        opts,
+        &mut out,
+        progress,
+    ) {
+        Ok(outcome) => out.outcome = outcome,
+        Err(e) => {
+            // Leave the store settled: whatever a failed commit left is resolved now, from
+            // what the database really holds, rather than by the next writer.
+            let e = match store.settle() {
+                Ok(true) => e.context(
+                    "the import is recorded in the store, but its commit reported this error",
+                ),
+                _ => e,
+            };
+            return Err(refuse(store, Some(&m), e, now));
+        }
+    }
+    store.log("IMPORT", &outcome_line(&out), now);
+    Ok(out)
+}
+
+/// Verifies the bundle in full and opens it, making sure the manifest opened is the one
+/// verified (the media could change in between). Any failure is a refusal.
+fn open_verified(
+    store: &Store,
+    paths: &[PathBuf],
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<BundleReader> {
     let report = bundle::verify(paths, progress);
     if let Some(kind) = report.first_error_kind() {
         let lines: Vec<String> = report
@@ -258,7 +245,6 @@ pub fn import(
         return Err(refuse(store, None, err, now));
     }
     let reader = BundleReader::open(paths).map_err(|e| refuse(store, None, e, now))?;
-    // The manifest read now must be the one verified: the media could change in between.
     if report.manifest_sha256 != Some(reader.manifest_sha256()) {
         let err = Error::new(
             ErrorKind::Corrupt,
@@ -267,73 +253,38 @@ pub fn import(
         .with_hint("nothing was changed; make sure nothing writes to the media during the import");
         return Err(refuse(store, None, err, now));
     }
-    let m = reader.manifest().clone();
-    let manifest_sha = hex_lower(&reader.manifest_sha256());
-    let mut out = ImportReport {
-        bundle_id: m.bundle_id.clone(),
-        source_store_id: m.source.store_id.clone(),
-        source_store_name: m.source.store_name.clone(),
-        sequence: m.sequence,
-        kind: super::export::kind_name(m.kind).into(),
-        ..Default::default()
-    };
-    if m.source.store_id == store.id() {
-        let err = Error::usage("this bundle was exported by this store itself")
-            .with_hint("import it on the isolated side");
-        return Err(refuse(store, Some(&m), err, now));
-    }
+    Ok(reader)
+}
 
-    // 2. Authenticity: once a store trusts any key, only bundles signed by one of them pass.
-    match super::signature::check(store, &reader) {
-        Ok(crate::trust::SignatureCheck::Verified(by)) => {
+/// Checks the signature and notes in `out` what was checked.
+fn check_signature(store: &Store, reader: &BundleReader, out: &mut ImportReport) -> Result<()> {
+    match super::signature::check(store, reader)? {
+        SignatureCheck::Verified(by) => {
             out.signature_checked = true;
             out.signed_by = Some(by.key_id);
         }
-        Ok(crate::trust::SignatureCheck::NotChecked { claimed_key_id }) => out.notes.push(format!(
+        SignatureCheck::NotChecked { claimed_key_id } => out.notes.push(format!(
             "no signature was checked: this store trusts no key (see `offsync trust add`){}",
             claimed_key_id
                 .map(|k| format!("; the bundle claims to be signed by key {k}"))
                 .unwrap_or_default()
         )),
-        Err(e) => return Err(refuse(store, Some(&m), e, now)),
     }
+    Ok(())
+}
 
-    // 3. Under the write lock from here on: the chain, time, plan, content and merge are
-    // decided and applied against one state of the store.
-    let metadata = reader
-        .read_metadata()
-        .map_err(|e| refuse(store, Some(&m), e, now))?;
-    let result = apply(
-        store,
-        &reader,
-        &m,
-        &manifest_sha,
-        metadata,
-        opts,
-        &mut out,
-        progress,
-    );
-    if let Err(e) = result {
-        // Leave the store settled: whatever a failed commit left is resolved now, from what
-        // the database really holds, rather than by the next writer.
-        let e = match store.settle() {
-            Ok(true) => {
-                e.context("the import is recorded in the store, but its commit reported this error")
-            }
-            _ => e,
-        };
-        return Err(refuse(store, Some(&m), e, now));
-    }
-    let msg = match out.outcome.as_str() {
-        "already-imported" => format!(
+/// The log line of a finished import.
+fn outcome_line(out: &ImportReport) -> String {
+    match out.outcome {
+        ImportOutcome::AlreadyImported => format!(
             "Bundle {} (sequence {}) is already imported; nothing to do",
-            m.bundle_id, m.sequence
+            out.bundle_id, out.sequence
         ),
-        "dry-run" => format!(
+        ImportOutcome::DryRun => format!(
             "Dry run of bundle {} (sequence {}): nothing changed",
-            m.bundle_id, m.sequence
+            out.bundle_id, out.sequence
         ),
-        _ => format!(
+        ImportOutcome::Imported => format!(
             "Imported {} bundle {} (sequence {}) from store '{}': {} new, {} updated, {} expired, {} removed, {} unchanged, {} content files ({} bytes){}",
             out.kind,
             out.bundle_id,
@@ -351,37 +302,25 @@ pub fn import(
                 .map(|k| format!(", signed by key {k}"))
                 .unwrap_or_default()
         ),
-    };
-    store.log("IMPORT", &msg, now);
-    Ok(out)
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    store: &mut Store,
+/// What a bundle does to the store, decided before anything is written.
+struct Plan {
+    /// One change per update record, in the order of the metadata.
+    changes: Vec<Change>,
+    /// Content files of the bundle that the store does not record yet: (sha256, size).
+    to_stage: Vec<([u8; 32], u64)>,
+}
+
+/// Decides, under the write lock, what each record does; well-formed but wrong metadata is
+/// refused here, before anything is written.
+fn plan(
+    tx: &Tx<'_>,
     reader: &BundleReader,
     m: &Manifest,
-    manifest_sha: &str,
-    md: bundle::BundleMetadata,
-    opts: &ImportOptions,
-    out: &mut ImportReport,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let staging = store.staging_dir();
-    let mut tx = store.begin()?;
-    match check_chain(&tx, m, manifest_sha, opts.max_jump)? {
-        ChainDecision::AlreadyImported => {
-            out.outcome = "already-imported".into();
-            return Ok(());
-        }
-        ChainDecision::Apply => {}
-    }
-    let time_note = check_time(&tx, m, opts)?;
-    if let Some(n) = &time_note {
-        out.notes.push(n.clone());
-    }
-
-    // Well-formed but wrong metadata is refused before anything is written.
+    md: &bundle::BundleMetadata,
+) -> Result<Plan> {
     if md.categories.len() as u64 != m.counts.categories
         || md.updates.len() as u64 != m.counts.updates
     {
@@ -399,31 +338,51 @@ fn apply(
             ));
         }
     }
-    let mut plan: Vec<Effect> = Vec::with_capacity(md.updates.len());
-    for r in &md.updates {
-        plan.push(effect(&tx, r)?);
-    }
-    let mut to_stage: Vec<([u8; 32], u64)> = Vec::new();
+    let changes = md
+        .updates
+        .iter()
+        .map(|r| change(tx, r))
+        .collect::<Result<Vec<_>>>()?;
+    let mut to_stage = Vec::new();
     for (h, size) in reader.content_files() {
-        if !content_recorded(&tx, &h)? {
+        if !tx.content_recorded(&h)? {
             to_stage.push((h, size));
         }
     }
-    for e in &plan {
-        match e {
-            Effect::New => out.new += 1,
-            Effect::Updated => out.updated += 1,
-            Effect::Expired => out.expired += 1,
-            Effect::Removed => out.removed += 1,
-            Effect::Unchanged => out.unchanged += 1,
-        }
+    Ok(Plan { changes, to_stage })
+}
+
+/// Checks the bundle against the chain and the clock, plans it, and (unless a dry run)
+/// publishes its new content and merges it in one transaction. Fills the counts of `out`.
+fn apply(
+    store: &mut Store,
+    reader: &BundleReader,
+    manifest_sha: &str,
+    md: bundle::BundleMetadata,
+    opts: &ImportOptions,
+    out: &mut ImportReport,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome> {
+    let m = reader.manifest();
+    let staging = store.staging_dir();
+    let mut tx = store.begin()?;
+    let history = tx.imports_from(&m.source.store_id)?;
+    if check_chain(&history, m, manifest_sha, opts.max_jump)? == ChainDecision::AlreadyImported {
+        return Ok(ImportOutcome::AlreadyImported);
     }
+    let time_note = check_time(tx.last_import_time()?, m, opts)?;
+    out.notes.extend(time_note.clone());
+    let plan = plan(&tx, reader, m, &md)?;
+    let mut changes = Changes::default();
+    for c in &plan.changes {
+        changes.add(*c);
+    }
+    out.set_changes(changes);
     out.categories = md.categories.len() as u64;
-    out.content_files = to_stage.len() as u64;
-    out.content_bytes = to_stage.iter().map(|(_, s)| s).sum();
+    out.content_files = plan.to_stage.len() as u64;
+    out.content_bytes = plan.to_stage.iter().map(|(_, s)| s).sum();
     if opts.dry_run {
-        out.outcome = "dry-run".into();
-        return Ok(());
+        return Ok(ImportOutcome::DryRun);
     }
 
     // Content straight from the media (hash while copying), published by SHA-256 before the
@@ -431,13 +390,13 @@ fn apply(
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
     let mut publisher = Publisher::new(tx.root());
     progress.start("copying content", Some(out.content_bytes), Unit::Bytes);
-    let staged = stage_all(reader, &staging, &to_stage, opts.threads, progress)?;
+    let staged = stage_all(reader, &staging, &plan.to_stage, opts.threads, progress)?;
     for d in &staged {
         publisher.publish(&staging.join(staged_name(&d.sha256)), &d.sha256, false)?;
     }
     progress.finish();
 
-    merge(&mut tx, &md, &plan, &staged, opts.now)?;
+    merge(&mut tx, &md, &plan.changes, &staged, opts.now)?;
     tx.record_import(&ImportRecord {
         source_store_id: m.source.store_id.clone(),
         source_store_name: m.source.store_name.clone(),
@@ -446,11 +405,11 @@ fn apply(
         kind: out.kind.clone(),
         manifest_sha256: manifest_sha.to_string(),
         imported: opts.now.rfc3339(),
-        new: out.new,
-        updated: out.updated,
-        expired: out.expired,
-        removed: out.removed,
-        unchanged: out.unchanged,
+        new: changes.new,
+        updated: changes.updated,
+        expired: changes.expired,
+        removed: changes.removed,
+        unchanged: changes.unchanged,
         content_files: out.content_files,
         content_bytes: out.content_bytes,
         note: time_note,
@@ -463,28 +422,27 @@ fn apply(
         return Err(e);
     }
     publisher.committed();
-    out.outcome = "imported".into();
-    Ok(())
+    Ok(ImportOutcome::Imported)
 }
 
 fn merge(
     tx: &mut Tx<'_>,
     md: &bundle::BundleMetadata,
-    plan: &[Effect],
+    changes: &[Change],
     staged: &[Digests],
     now: Timestamp,
 ) -> Result<()> {
     for c in &md.categories {
         tx.put_category(c)?;
     }
-    for (r, e) in md.updates.iter().zip(plan) {
+    for (r, c) in md.updates.iter().zip(changes) {
         let state = stored_state(r.state);
-        match e {
-            Effect::Unchanged => {}
-            Effect::New | Effect::Updated => {
+        match c {
+            Change::Unchanged => {}
+            Change::New | Change::Updated => {
                 tx.put_update(&r.update, state, None)?;
             }
-            Effect::Expired | Effect::Removed => {
+            Change::Expired | Change::Removed => {
                 if tx
                     .stored_doc(r.update.id.as_str())?
                     .is_some_and(|s| s.revision < r.update.revision)
@@ -502,20 +460,21 @@ fn merge(
     Ok(())
 }
 
-fn effect(tx: &Tx<'_>, r: &bundle::UpdateRecord) -> Result<Effect> {
+/// What one record does to the store.
+fn change(tx: &Tx<'_>, r: &bundle::UpdateRecord) -> Result<Change> {
     let state = stored_state(r.state);
     let Some(s) = tx.stored_doc(r.update.id.as_str())? else {
         return Ok(if r.state == RecordState::Removed {
-            Effect::Unchanged
+            Change::Unchanged
         } else {
-            Effect::New
+            Change::New
         });
     };
     if s.revision > r.update.revision {
-        return Ok(Effect::Unchanged);
+        return Ok(Change::Unchanged);
     }
     if s.revision == r.update.revision {
-        let doc = encode_doc(&r.update)?;
+        let doc = encode_canonical(&r.update)?;
         if doc != s.doc && state != StoredState::Removed {
             return Err(Error::new(
                 ErrorKind::OutOfSequence,
@@ -527,166 +486,17 @@ fn effect(tx: &Tx<'_>, r: &bundle::UpdateRecord) -> Result<Effect> {
             .with_hint("a revision never changes; the bundle or this store holds altered metadata"));
         }
         if s.state == state {
-            return Ok(Effect::Unchanged);
+            return Ok(Change::Unchanged);
         }
     }
     Ok(match state {
-        StoredState::Removed if s.state != StoredState::Removed => Effect::Removed,
+        StoredState::Removed if s.state != StoredState::Removed => Change::Removed,
         StoredState::Expired
             if s.state == StoredState::Published && s.revision == r.update.revision =>
         {
-            Effect::Expired
+            Change::Expired
         }
-        _ if s.revision == r.update.revision && s.state == state => Effect::Unchanged,
-        _ => Effect::Updated,
+        _ if s.revision == r.update.revision && s.state == state => Change::Unchanged,
+        _ => Change::Updated,
     })
-}
-
-fn staged_name(h: &[u8; 32]) -> String {
-    format!("import-{}.partial", hex_lower(h))
-}
-
-/// Copies one content file from the volumes into staging, hashing on the way.
-/// Stages every file, two at a time when there are several (hashing is the cost, and this
-/// machine class has two cores): each worker takes the next file from a shared counter. The
-/// result keeps the order of `files`, so what is published and recorded does not depend on
-/// which worker finished first. The first error stops the rest.
-fn stage_all(
-    reader: &BundleReader,
-    staging: &Path,
-    files: &[([u8; 32], u64)],
-    threads: usize,
-    progress: &dyn Progress,
-) -> Result<Vec<Digests>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let workers = threads.max(1);
-    if workers == 1 || files.len() < 2 {
-        // No thread at all: one file, or one worker asked for.
-        let mut out = Vec::with_capacity(files.len());
-        for (h, _) in files {
-            match stage_one(reader, staging, h, progress) {
-                Ok(d) => out.push(d),
-                Err(e) => {
-                    for d in &out {
-                        let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        return Ok(out);
-    }
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Digests>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(files.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= files.len() || failed.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let r = stage_one(reader, staging, &files[i].0, progress);
-                    if r.is_err() {
-                        failed.store(true, Ordering::SeqCst);
-                    }
-                    results.lock().expect("staging results")[i] = Some(r);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().expect("staging results");
-    let mut out = Vec::with_capacity(files.len());
-    let mut first_err = None;
-    for (i, r) in results.into_iter().enumerate() {
-        match r {
-            Some(Ok(d)) => out.push(d),
-            Some(Err(e)) => {
-                first_err.get_or_insert(e);
-            }
-            None => {}
-        }
-        if first_err.is_some() {
-            // Staged copies of the others are removed; nothing was published yet.
-            let _ = fs::remove_file(staging.join(staged_name(&files[i].0)));
-        }
-    }
-    match first_err {
-        Some(e) => {
-            for d in &out {
-                let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
-            }
-            Err(e)
-        }
-        None => Ok(out),
-    }
-}
-
-fn stage_one(
-    reader: &BundleReader,
-    staging: &Path,
-    h: &[u8; 32],
-    progress: &dyn Progress,
-) -> Result<Digests> {
-    let path = staging.join(staged_name(h));
-    let res = (|| -> Result<Digests> {
-        let f = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
-        let mut w = Sha1Writer::new(BufWriter::new(f), progress);
-        // The reader checks every piece's and the whole file's SHA-256 as it copies, and
-        // fails before the end on any difference; only the SHA-1 (which the store records and
-        // the manifest does not carry) is computed here.
-        let size = reader.copy_content(h, &mut w)?;
-        let (inner, sha1) = w.finish();
-        let f = inner
-            .into_inner()
-            .map_err(|e| Error::io(&path, "write", e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&path, "write", e))?;
-        Ok(Digests {
-            size,
-            sha1,
-            sha256: *h,
-        })
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&path);
-    }
-    res
-}
-
-/// A writer that computes the SHA-1 of what passes through and reports progress.
-struct Sha1Writer<'a, W: Write> {
-    inner: W,
-    sha1: sha1::Sha1,
-    progress: &'a dyn Progress,
-}
-
-impl<'a, W: Write> Sha1Writer<'a, W> {
-    fn new(inner: W, progress: &'a dyn Progress) -> Self {
-        use sha1::Digest;
-        Sha1Writer {
-            inner,
-            sha1: sha1::Sha1::new(),
-            progress,
-        }
-    }
-    fn finish(self) -> (W, [u8; 20]) {
-        use sha1::Digest;
-        (self.inner, self.sha1.finalize().into())
-    }
-}
-
-impl<W: Write> Write for Sha1Writer<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha1::Digest;
-        let n = self.inner.write(buf)?;
-        self.sha1.update(&buf[..n]);
-        self.progress.advance(n as u64);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }

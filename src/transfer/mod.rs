@@ -4,12 +4,14 @@
 //!
 //! The chain: each source store numbers its bundles 1, 2, 3, ...; an incremental bundle names
 //! the sequence it builds on (`base_sequence`), a full bundle builds on nothing and therefore
-//! applies over any older state, closing any gap. A later `export --for POINT` fits by
-//! choosing `base_sequence` (and the change range) from what that point acknowledged.
+//! applies over any older state, closing any gap (the rules: `chain`). Both sides read and
+//! write the store only through `Store` and `Tx`: no SQL here.
 
+mod chain;
 pub mod export;
 pub mod import;
 pub mod signature;
+mod stage;
 
 use crate::bundle::RecordState;
 use crate::store::StoredState;

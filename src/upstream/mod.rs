@@ -15,6 +15,8 @@ pub mod upd_xml;
 pub mod wsusscn2;
 
 use crate::error::Result;
+/// Readers compare what they scan with what the store holds by this fingerprint.
+pub use crate::model::fingerprint;
 use crate::model::{Category, Guid, PublicationState, Update};
 use crate::progress::Progress;
 use std::path::Path;
@@ -101,14 +103,4 @@ pub fn open(spec: &Path) -> Result<Box<dyn Upstream>> {
         return Ok(Box::new(parent::ParentStore::open(spec)?));
     }
     Ok(Box::new(folder::FolderSource::open(spec)?))
-}
-
-/// The fingerprint of an update as the store would keep it: a digest of its normalised
-/// encoding (publication state included). Two descriptions of the same revision that differ
-/// only in layout (whitespace, attribute order, encoding, which source they came from) have
-/// the same fingerprint, so they are neither a conflict nor a change.
-pub fn fingerprint(u: &Update) -> Result<[u8; 32]> {
-    let mut n = u.clone();
-    n.normalize();
-    Ok(crate::hash::sha256(&crate::store::encode_doc(&n)?))
 }

@@ -1,10 +1,11 @@
 //! Another offsync store as upstream: a child update point in a hierarchy syncing from its
-//! parent. The parent is opened read-only; the child's own criteria decide what it takes.
+//! parent. The parent is opened read-only and read through its `Store` methods; the child's
+//! own criteria decide what it takes.
 
 use super::folder::header;
 use super::{ScanItem, ScanSummary, Upstream};
 use crate::error::{Error, Result};
-use crate::model::{Category, CategoryKind, Guid, PublicationState, Update};
+use crate::model::{PublicationState, Update};
 use crate::progress::{Progress, Unit};
 use crate::store::{Store, StoredState};
 use std::path::{Path, PathBuf};
@@ -46,46 +47,21 @@ impl Upstream for ParentStore {
         sink: &mut dyn FnMut(ScanItem) -> Result<()>,
         progress: &dyn Progress,
     ) -> Result<ScanSummary> {
-        for row in self.store.categories(None)? {
-            let bad = || {
-                Error::other(format!(
-                    "parent store {}: category {} is malformed",
-                    self.path.display(),
-                    row.id
-                ))
-            };
-            sink(ScanItem::Category(Category {
-                id: Guid::parse(&row.id).ok_or_else(bad)?,
-                revision: row.revision,
-                kind: CategoryKind::parse(&row.kind).ok_or_else(bad)?,
-                title: row.title.clone(),
-                parent: row.parent.as_deref().and_then(Guid::parse),
-            }))?;
+        // A malformed category is the parent's damage, not this store's.
+        let categories = self.store.all_categories().map_err(|e| {
+            Error::other(e.message).context(format!("parent store {}", self.path.display()))
+        })?;
+        for c in categories {
+            sink(ScanItem::Category(c))?;
         }
-        let conn = self.store.conn();
-        let total: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM updates WHERE state != 'removed'",
-            [],
-            |r| r.get(0),
-        )?;
-        progress.start("reading the parent store", Some(total as u64), Unit::Items);
-        let mut st = conn.prepare(
-            "SELECT rowid, doc, state FROM updates WHERE state != 'removed' ORDER BY rowid",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let key: i64 = r.get(0)?;
-            let doc: Vec<u8> = r.get(1)?;
-            let state: String = r.get(2)?;
-            let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
-            let u = Self::with_state(crate::store::decode_update_doc(&doc)?, state);
-            sink(ScanItem::Update(header(
-                &u,
-                super::fingerprint(&u)?,
-                key as u64,
-            )))?;
+        let total = self.store.present_update_count()?;
+        progress.start("reading the parent store", Some(total), Unit::Items);
+        self.store.for_each_present_update(&mut |key, u, state| {
+            let u = Self::with_state(u, state);
+            sink(ScanItem::Update(header(&u, super::fingerprint(&u)?, key)))?;
             progress.advance(1);
-        }
+            Ok(())
+        })?;
         progress.finish();
         Ok(ScanSummary {
             complete: true,
@@ -104,16 +80,9 @@ impl Upstream for ParentStore {
             Some(keys.len() as u64),
             Unit::Items,
         );
-        let conn = self.store.conn();
-        let mut st = conn.prepare_cached("SELECT doc, state FROM updates WHERE rowid = ?1")?;
         for &k in keys {
-            let (doc, state): (Vec<u8>, String) =
-                st.query_row([k as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let state = StoredState::parse(&state).unwrap_or(StoredState::Published);
-            sink(Self::with_state(
-                crate::store::decode_update_doc(&doc)?,
-                state,
-            ))?;
+            let (u, state) = self.store.update_by_key(k)?;
+            sink(Self::with_state(u, state))?;
             progress.advance(1);
         }
         progress.finish();

@@ -1,0 +1,140 @@
+//! The sequence and time rules an import applies before anything is decided: where a bundle
+//! fits in the chain of what this store imported from the same source, and whether it (or the
+//! clock) is past its time.
+
+use super::import::ImportOptions;
+use crate::bundle::{BundleKind, Manifest};
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::ImportRecord;
+use crate::time::Timestamp;
+
+/// What the chain says about a bundle.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChainDecision {
+    Apply,
+    AlreadyImported,
+}
+
+/// Applies the sequence rules against `history`, what this store imported from the same
+/// source: the same bundle again is a no-op; a different bundle with a sequence already
+/// imported (equivocation), an older one (rollback), one too far ahead, or an incremental
+/// bundle that does not build on the last one (a gap) is refused, each with its own message
+/// (exit 13). A full bundle newer than everything applies over any gap.
+pub fn check_chain(
+    history: &[ImportRecord],
+    m: &Manifest,
+    manifest_sha256: &str,
+    max_jump: u64,
+) -> Result<ChainDecision> {
+    let seq_err =
+        |msg: String, hint: &str| Error::new(ErrorKind::OutOfSequence, msg).with_hint(hint);
+    if let Some(same) = history.iter().find(|r| r.sequence == m.sequence) {
+        if same.manifest_sha256 == manifest_sha256 {
+            return Ok(ChainDecision::AlreadyImported);
+        }
+        return Err(seq_err(
+            format!(
+                "conflicting bundle: sequence {} from store '{}' was imported on {} with a different manifest",
+                m.sequence, m.source.store_name, same.imported
+            ),
+            "two different bundles carry the same sequence number; ask the connected side which one is genuine",
+        ));
+    }
+    let last = history.iter().map(|r| r.sequence).max();
+    if let Some(last) = last {
+        if m.sequence < last {
+            return Err(seq_err(
+                format!(
+                    "older bundle: sequence {} from store '{}', but sequence {last} is already imported",
+                    m.sequence, m.source.store_name
+                ),
+                "an older bundle would roll the store back; import the newest bundle instead",
+            ));
+        }
+        if m.sequence - last > max_jump {
+            return Err(seq_err(
+                format!(
+                    "implausible jump: sequence {} from store '{}' is {} ahead of the last imported ({last}), more than the {max_jump} allowed",
+                    m.sequence,
+                    m.source.store_name,
+                    m.sequence - last
+                ),
+                "check where this bundle comes from; if it is genuine, import it with --max-jump set above the distance",
+            ));
+        }
+    }
+    match m.kind {
+        BundleKind::Full => Ok(ChainDecision::Apply),
+        BundleKind::Incremental => {
+            let base = m.base_sequence.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Corrupt,
+                    "the manifest is incremental but names no base sequence",
+                )
+            })?;
+            if Some(base) == last {
+                return Ok(ChainDecision::Apply);
+            }
+            let first_missing = last.map_or(1, |l| l + 1);
+            let missing: Vec<String> = (first_missing..m.sequence).map(|s| s.to_string()).collect();
+            let what = if missing.is_empty() {
+                format!("it builds on sequence {base}, which this store has not imported")
+            } else {
+                format!("missing sequence(s) {}", missing.join(", "))
+            };
+            Err(seq_err(
+                format!(
+                    "gap in the chain from store '{}': bundle {} is incremental and {what}",
+                    m.source.store_name, m.sequence
+                ),
+                "import the missing bundles first, or ask for a full bundle (`offsync export --full`)",
+            ))
+        }
+    }
+}
+
+/// Refuses a bundle past its validity, and a clock earlier than `last_import` (a clock set
+/// back would let an expired bundle in), unless the operator allows it; returns the note to
+/// record when allowed.
+pub(super) fn check_time(
+    last_import: Option<String>,
+    m: &Manifest,
+    opts: &ImportOptions,
+) -> Result<Option<String>> {
+    let now = opts.now;
+    let mut problems = Vec::new();
+    if let Some(until) = &m.valid_until {
+        let t = Timestamp::parse_rfc3339(until).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Corrupt,
+                format!("the manifest's valid_until '{until}' is not a time"),
+            )
+        })?;
+        if now > t {
+            problems.push(format!(
+                "the bundle expired at {until} (now {})",
+                now.rfc3339()
+            ));
+        }
+    }
+    if let Some(last) = last_import
+        && let Some(t) = Timestamp::parse_rfc3339(&last)
+        && now < t
+    {
+        problems.push(format!(
+            "the system clock ({}) is earlier than the last import ({last})",
+            now.rfc3339()
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(None);
+    }
+    if opts.allow_expired {
+        return Ok(Some(format!(
+            "imported with --allow-expired: {}",
+            problems.join("; ")
+        )));
+    }
+    Err(Error::new(ErrorKind::Expired, problems.join("; "))
+        .with_hint("get a fresh bundle, or correct the clock; --allow-expired overrides this and is recorded"))
+}
