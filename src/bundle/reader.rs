@@ -213,15 +213,17 @@ impl BundleReader {
             ));
         };
         let path = &self.volumes[vol as usize - 1];
-        let mut ov = volume::OpenVolume::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let subject = format!("{vname}: {}", listed.path);
-        volume::read_entry(&mut ov, se, listed, &subject, sink, &mut |_| {}).map_err(|e| match e {
-            ReadFailure::Entry(finding) => finding.into_error(),
-            ReadFailure::Sink(err) => Error::new(
-                ErrorKind::Storage,
-                format!("cannot write {}: {err}", listed.path),
-            ),
-        })
+        volume::read_entry(&mut file, se, listed, &subject, sink, &mut |_| {}).map_err(
+            |e| match e {
+                ReadFailure::Entry(finding) => finding.into_error(),
+                ReadFailure::Sink(err) => Error::new(
+                    ErrorKind::Storage,
+                    format!("cannot write {}: {err}", listed.path),
+                ),
+            },
+        )
     }
 
     /// Reads and decodes `metadata.bin`. Its bytes are checked (CRC, size, SHA-256 against

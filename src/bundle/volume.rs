@@ -7,7 +7,7 @@
 use super::manifest::{EntryInfo, Layout, Manifest};
 use super::names::{self, EntryName, HEADER_ENTRY};
 use super::verify::Finding;
-use super::zipfmt::{self, CentralEntry, Crc32, METHOD_DEFLATED, METHOD_STORED};
+use super::zipfmt::{self, CentralEntry, Crc32, LocalHeaderError, METHOD_DEFLATED, METHOD_STORED};
 use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -52,41 +52,27 @@ pub fn identify_volume(path: &Path) -> Result<VolumeHeader> {
 }
 
 fn read_header_at_start(f: &mut File) -> std::result::Result<VolumeHeader, String> {
-    let mut h = [0u8; 30];
-    f.read_exact(&mut h)
-        .map_err(|e| format!("cannot read a volume header: {e}"))?;
-    let le16 = |at: usize| u16::from_le_bytes([h[at], h[at + 1]]);
-    let le32 = |at: usize| u32::from_le_bytes(h[at..at + 4].try_into().expect("4 bytes"));
-    if le32(0) != 0x0403_4b50 {
-        return Err("not a ZIP file".into());
-    }
-    let (flags, method, crc, cs, us) = (
-        le16(6),
-        le16(8),
-        le32(14),
-        u64::from(le32(18)),
-        u64::from(le32(22)),
-    );
-    let (n, x) = (le16(26) as usize, le16(28) as usize);
-    if n != HEADER_ENTRY.len()
-        || method != METHOD_STORED
-        || flags & 0x0009 != 0
-        || cs != us
-        || cs > MAX_HEADER_BYTES
+    let h = match zipfmt::read_local_header(f) {
+        Ok(h) => h,
+        Err(LocalHeaderError::Read(e)) => return Err(format!("cannot read a volume header: {e}")),
+        Err(LocalHeaderError::Signature) => return Err("not a ZIP file".into()),
+    };
+    let size = u64::from(h.size32);
+    if h.name != HEADER_ENTRY.as_bytes()
+        || h.method != METHOD_STORED
+        || h.flags & 0x0009 != 0
+        || h.compressed32 != h.size32
+        || size > MAX_HEADER_BYTES
     {
         return Err(format!("does not start with a {HEADER_ENTRY} entry"));
     }
-    let mut tail = vec![0u8; n + x + cs as usize];
-    f.read_exact(&mut tail)
+    let mut data = vec![0u8; size as usize];
+    f.read_exact(&mut data)
         .map_err(|e| format!("cannot read a volume header: {e}"))?;
-    if &tail[..n] != HEADER_ENTRY.as_bytes() {
-        return Err(format!("does not start with a {HEADER_ENTRY} entry"));
-    }
-    let data = &tail[n + x..];
-    if zipfmt::crc32(data) != crc {
+    if zipfmt::crc32(&data) != h.crc32 {
         return Err(format!("{HEADER_ENTRY} fails its CRC check"));
     }
-    serde_json::from_slice(data).map_err(|e| format!("{HEADER_ENTRY} cannot be read: {e}"))
+    serde_json::from_slice(&data).map_err(|e| format!("{HEADER_ENTRY} cannot be read: {e}"))
 }
 
 /// An entry that passed every structural check and may be read.
@@ -458,29 +444,11 @@ pub(crate) enum ReadFailure {
     Sink(io::Error),
 }
 
-/// A volume file opened for reading entries; the `zip` crate's reader is opened on demand,
-/// for deflated entries only.
-pub(crate) struct OpenVolume<'a> {
-    pub file: File,
-    pub path: &'a Path,
-    archive: Option<zip::ZipArchive<File>>,
-}
-
-impl<'a> OpenVolume<'a> {
-    pub fn open(path: &'a Path) -> io::Result<OpenVolume<'a>> {
-        Ok(OpenVolume {
-            file: File::open(path)?,
-            path,
-            archive: None,
-        })
-    }
-}
-
 /// Reads an entry to its end, writing its bytes to `sink`, and checks its CRC, its size and
 /// its SHA-256 against the manifest. Reading to the end matters: a partial read would never
 /// see a CRC error in the part not read.
 pub(crate) fn read_entry(
-    v: &mut OpenVolume<'_>,
+    f: &mut File,
     se: &ScannedEntry,
     listed: &EntryInfo,
     subject: &str,
@@ -511,12 +479,12 @@ pub(crate) fn read_entry(
             got += n as u64;
         }
     };
+    f.seek(SeekFrom::Start(se.data_offset))
+        .map_err(|e| corrupt(format!("cannot be read: {e}")))?;
+    let mut data = f.take(se.entry.compressed);
     let total = match se.entry.method {
         METHOD_STORED => {
-            let f = &mut v.file;
-            f.seek(SeekFrom::Start(se.data_offset))
-                .map_err(|e| corrupt(format!("cannot be read: {e}")))?;
-            let total = pump(&mut f.take(se.entry.compressed), se.entry.compressed)?;
+            let total = pump(&mut data, se.entry.compressed)?;
             if total < se.entry.compressed {
                 return Err(corrupt(format!(
                     "ends after {total} of {} bytes",
@@ -526,24 +494,9 @@ pub(crate) fn read_entry(
             total
         }
         _ => {
-            if v.archive.is_none() {
-                let file = File::open(v.path)
-                    .map_err(|e| corrupt(format!("cannot open the volume: {e}")))?;
-                let config = zip::read::Config {
-                    archive_offset: zip::read::ArchiveOffset::Known(0),
-                };
-                let za = zip::ZipArchive::with_config(config, file)
-                    .map_err(|e| corrupt(format!("ZIP reader refuses the volume: {e}")))?;
-                v.archive = Some(za);
-            }
-            let za = v.archive.as_mut().expect("opened above");
-            let name = String::from_utf8_lossy(&se.entry.name).into_owned();
-            let mut zf = za
-                .by_name(&name)
-                .map_err(|e| corrupt(format!("ZIP reader cannot open the entry: {e}")))?;
             // One byte more than announced: an entry that inflates beyond its size is caught
             // without inflating all of it.
-            let total = pump(&mut zf, listed.size.saturating_add(1))?;
+            let total = pump(&mut zipfmt::inflate(data), listed.size.saturating_add(1))?;
             if total > listed.size {
                 return Err(corrupt(format!(
                     "inflates to more than its announced {} bytes",

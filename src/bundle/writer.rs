@@ -23,7 +23,7 @@ use crate::fsutil;
 use crate::progress::{Progress, Unit};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 /// Size presets for `--max-volume-size`, in bytes.
@@ -288,33 +288,10 @@ fn check_spec(spec: &BundleSpec) -> Result<()> {
 }
 
 /// Deflates the metadata once, in memory, and returns (method, CRC-32, bytes as stored).
-/// The `zip` crate's writer does the deflating; only its compressed bytes are kept.
 fn deflate(bytes: &[u8]) -> Result<(u16, u32, Vec<u8>)> {
-    use zip::write::SimpleFileOptions;
-    let fail =
-        |e: &dyn std::fmt::Display| Error::other(format!("cannot compress the metadata: {e}"));
-    let opts = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(6))
-        .large_file(bytes.len() as u64 >= u64::from(u32::MAX));
-    let mut zw = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
-    zw.start_file("m", opts).map_err(|e| fail(&e))?;
-    zw.write_all(bytes).map_err(|e| fail(&e))?;
-    let cur = zw.finish().map_err(|e| fail(&e))?;
-    let mut za = zip::ZipArchive::new(cur).map_err(|e| fail(&e))?;
-    let mut f = za.by_index_raw(0).map_err(|e| fail(&e))?;
-    let method = match f.compression() {
-        zip::CompressionMethod::Stored => METHOD_STORED,
-        zip::CompressionMethod::Deflated => METHOD_DEFLATED,
-        other => return Err(fail(&format!("unexpected method {other:?}"))),
-    };
-    let crc = f.crc32();
-    let mut raw = Vec::with_capacity(f.compressed_size() as usize);
-    f.read_to_end(&mut raw).map_err(|e| fail(&e))?;
-    if crc != zipfmt::crc32(bytes) {
-        return Err(fail(&"CRC mismatch after compression"));
-    }
-    Ok((method, crc, raw))
+    let raw = zipfmt::deflate(bytes)
+        .map_err(|e| Error::other(format!("cannot compress the metadata: {e}")))?;
+    Ok((METHOD_DEFLATED, zipfmt::crc32(bytes), raw))
 }
 
 /// Writes a bundle into a new folder `out_dir/<bundle name>` and returns what was written.

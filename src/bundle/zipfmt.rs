@@ -5,10 +5,11 @@
 //! permissions), an exact bound on the bytes each entry costs (so a volume never exceeds its
 //! size limit), and ZIP64 records only where a value does not fit in 32 bits.
 //!
-//! Reading checks the structure strictly before the `zip` crate is asked to inflate anything:
-//! the end records sit at the very end with no comment, the central directory is where they
-//! say, every local header agrees with its central record, and entries lie back to back from
-//! offset 0 with no gaps and no overlaps.
+//! Reading checks the structure strictly before a byte is inflated: the end records sit at
+//! the very end with no comment, the central directory is where they say, every local header
+//! agrees with its central record, and entries lie back to back from offset 0 with no gaps
+//! and no overlaps. Deflated data is inflated here too, as a raw deflate stream (flate2), so
+//! no general ZIP reader ever parses a volume.
 
 use super::verify::Finding;
 use crate::error::ErrorKind;
@@ -721,6 +722,69 @@ fn find_extra(extra: &[u8], id: u16) -> Option<&[u8]> {
     None
 }
 
+/// A local header as declared: the fixed part, the name and the extra field. The sizes are
+/// the 32-bit fields (ZIP64 markers included); [`LocalHeader::sizes`] resolves them.
+#[derive(Clone, Debug)]
+pub struct LocalHeader {
+    pub flags: u16,
+    pub method: u16,
+    pub crc32: u32,
+    pub compressed32: u32,
+    pub size32: u32,
+    pub name: Vec<u8>,
+    pub extra: Vec<u8>,
+}
+
+/// Why a local header could not be taken in.
+#[derive(Debug)]
+pub enum LocalHeaderError {
+    /// The bytes ended (or failed) before the header did.
+    Read(io::Error),
+    /// The bytes there are not a local header.
+    Signature,
+}
+
+impl LocalHeader {
+    /// Bytes the header takes, from its signature to the end of its extra field.
+    pub fn len(&self) -> u64 {
+        LOCAL_LEN + self.name.len() as u64 + self.extra.len() as u64
+    }
+
+    /// (compressed, uncompressed) sizes, from the ZIP64 extra field when a 32-bit field holds
+    /// the marker; `None` when that field is missing or short.
+    pub fn sizes(&self) -> Option<(u64, u64)> {
+        let (cs, us) = (u64::from(self.compressed32), u64::from(self.size32));
+        if cs != U32_MARK && us != U32_MARK {
+            return Some((cs, us));
+        }
+        let z = find_extra(&self.extra, ZIP64_EXTRA).filter(|z| z.len() >= 16)?;
+        Some((le64(z, 8), le64(z, 0)))
+    }
+}
+
+/// Reads the local header that starts where `r` stands. Both readers of local headers (the
+/// volume checks and the lone-volume identification) go through here.
+pub fn read_local_header<R: Read + ?Sized>(r: &mut R) -> Result<LocalHeader, LocalHeaderError> {
+    let mut h = [0u8; LOCAL_LEN as usize];
+    r.read_exact(&mut h).map_err(LocalHeaderError::Read)?;
+    if le32(&h, 0) != SIG_LOCAL {
+        return Err(LocalHeaderError::Signature);
+    }
+    let (n, x) = (le16(&h, 26) as usize, le16(&h, 28) as usize);
+    let mut tail = vec![0u8; n + x];
+    r.read_exact(&mut tail).map_err(LocalHeaderError::Read)?;
+    let extra = tail.split_off(n);
+    Ok(LocalHeader {
+        flags: le16(&h, 6),
+        method: le16(&h, 8),
+        crc32: le32(&h, 14),
+        compressed32: le32(&h, 18),
+        size32: le32(&h, 22),
+        name: tail,
+        extra,
+    })
+}
+
 /// Checks an entry's local header against its central record and returns where its data
 /// starts. A disagreement means two readers could see two different files: unsafe. Extra
 /// fields other than ZIP64 (in either header) are unsafe too, and a file comment is corrupt.
@@ -734,30 +798,30 @@ pub fn read_local<R: Read + Seek + ?Sized>(
         subject: subject.to_string(),
         message: m,
     };
-    let mut h = [0u8; LOCAL_LEN as usize];
-    read_at(r, e.header_offset, &mut h)
-        .map_err(|err| corrupt(subject, format!("local header cannot be read: {err}")))?;
-    if le32(&h, 0) != SIG_LOCAL {
-        return Err(corrupt(
-            subject,
-            format!("no local header at offset {}", e.header_offset),
-        ));
-    }
-    let (n, x) = (le16(&h, 26) as u64, le16(&h, 28) as u64);
-    let mut tail = vec![0u8; (n + x) as usize];
-    r.read_exact(&mut tail)
-        .map_err(|err| corrupt(subject, format!("local header cannot be read: {err}")))?;
-    let (name, extra) = tail.split_at(n as usize);
-    if name != e.name.as_slice() {
+    let unreadable =
+        |err: io::Error| corrupt(subject, format!("local header cannot be read: {err}"));
+    r.seek(SeekFrom::Start(e.header_offset))
+        .map_err(unreadable)?;
+    let h = match read_local_header(r) {
+        Ok(h) => h,
+        Err(LocalHeaderError::Read(err)) => return Err(unreadable(err)),
+        Err(LocalHeaderError::Signature) => {
+            return Err(corrupt(
+                subject,
+                format!("no local header at offset {}", e.header_offset),
+            ));
+        }
+    };
+    if h.name != e.name {
         return Err(unsafe_(format!(
             "the local header names {}, the central directory {}",
-            super::names::show_name(name),
+            super::names::show_name(&h.name),
             super::names::show_name(&e.name)
         )));
     }
     // Extra fields can carry what the format never uses and another reader might act on
     // (Unix modes and link targets, NTFS times, AES encryption): only ZIP64 is allowed.
-    if let Some(f) = e.foreign_extra.or_else(|| foreign_extra(extra)) {
+    if let Some(f) = e.foreign_extra.or_else(|| foreign_extra(&h.extra)) {
         return Err(unsafe_(format!("the entry has {}", show_extra(f))));
     }
     if e.comment_len != 0 {
@@ -766,26 +830,46 @@ pub fn read_local<R: Read + Seek + ?Sized>(
             "the entry has a file comment; bundle volumes have none".into(),
         ));
     }
-    if le16(&h, 6) != e.flags || le16(&h, 8) != e.method {
+    if h.flags != e.flags || h.method != e.method {
         return Err(unsafe_(
             "the local header's flags or compression method differ from the central directory's"
                 .into(),
         ));
     }
-    let (mut cs, mut us) = (u64::from(le32(&h, 18)), u64::from(le32(&h, 22)));
-    if cs == U32_MARK || us == U32_MARK {
-        let z = find_extra(extra, ZIP64_EXTRA)
-            .filter(|z| z.len() >= 16)
-            .ok_or_else(|| corrupt(subject, "the local header's ZIP64 sizes are missing".into()))?;
-        us = le64(z, 0);
-        cs = le64(z, 8);
-    }
-    if le32(&h, 14) != e.crc32 || cs != e.compressed || us != e.size {
+    let (cs, us) = h
+        .sizes()
+        .ok_or_else(|| corrupt(subject, "the local header's ZIP64 sizes are missing".into()))?;
+    if h.crc32 != e.crc32 || cs != e.compressed || us != e.size {
         return Err(unsafe_(
             "the local header's CRC or sizes differ from the central directory's".into(),
         ));
     }
-    Ok(e.header_offset + LOCAL_LEN + n + x)
+    Ok(e.header_offset + h.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deflate
+
+/// The compression level `metadata.bin` is deflated with. Part of what makes bundles
+/// byte-identical: changing it changes every volume 1.
+const DEFLATE_LEVEL: u32 = 6;
+
+/// Deflates `data` into a raw deflate stream (no zlib or gzip framing), as a ZIP entry of
+/// method 8 holds it.
+pub fn deflate(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::new(DEFLATE_LEVEL),
+    );
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+/// Inflates the raw deflate stream read from `compressed`. Unbounded by itself: the caller
+/// stops reading at the size it expects (plus one byte, to notice an entry that inflates
+/// beyond it).
+pub fn inflate<R: Read>(compressed: R) -> impl Read {
+    flate2::read::DeflateDecoder::new(compressed)
 }
 
 #[cfg(test)]
@@ -857,6 +941,54 @@ mod tests {
                 assert_eq!(s, format!("e{i:06}"));
                 assert_eq!(f.unix_mode(), Some(0o100_644));
             }
+        }
+    }
+
+    /// What the `zip` crate's writer makes of `data` at level 6: the bytes `metadata.bin`
+    /// was deflated into before this module deflated it itself.
+    fn zip_crate_deflate(data: &[u8]) -> Vec<u8> {
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(6));
+        let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        zw.start_file("m", opts).unwrap();
+        zw.write_all(data).unwrap();
+        let mut za = zip::ZipArchive::new(zw.finish().unwrap()).unwrap();
+        let mut f = za.by_index_raw(0).unwrap();
+        assert_eq!(f.compression(), zip::CompressionMethod::Deflated);
+        let mut raw = Vec::new();
+        f.read_to_end(&mut raw).unwrap();
+        raw
+    }
+
+    #[test]
+    fn deflate_gives_the_zip_crates_bytes_and_inflates_back() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        };
+        let text: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("update {i} KB{} ", i % 977).into_bytes())
+            .collect();
+        for data in [
+            Vec::new(),
+            b"a".to_vec(),
+            noise(70_000),
+            text,
+            [noise(5_000), vec![0; 3 << 20]].concat(),
+        ] {
+            let raw = deflate(&data).unwrap();
+            assert_eq!(raw, zip_crate_deflate(&data), "{} bytes", data.len());
+            let mut back = Vec::new();
+            inflate(&raw[..]).read_to_end(&mut back).unwrap();
+            assert_eq!(back, data);
         }
     }
 
