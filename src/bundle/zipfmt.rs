@@ -481,7 +481,7 @@ pub fn read_directory<R: Read + Seek + ?Sized>(
     }
     let (disk, cd_disk) = (le16(&e, 4), le16(&e, 6));
     let (on_disk, total) = (u64::from(le16(&e, 8)), u64::from(le16(&e, 10)));
-    let (mut size, mut offset) = (u64::from(le32(&e, 12)), u64::from(le32(&e, 16)));
+    let (size, offset) = (u64::from(le32(&e, 12)), u64::from(le32(&e, 16)));
     let comment = le16(&e, 20);
     if comment != 0 {
         return Err(corrupt(
@@ -495,61 +495,21 @@ pub fn read_directory<R: Read + Seek + ?Sized>(
             "the volume claims to be part of a spanned ZIP; bundle volumes are standalone".into(),
         ));
     }
-    let mut entries = total;
-    let mut end_start = len - EOCD_LEN;
+    let mut end = EndRecords {
+        entries: total,
+        size,
+        offset,
+        start: len - EOCD_LEN,
+    };
     if total == U16_MARK || size == U32_MARK || offset == U32_MARK {
-        // ZIP64: the locator sits right before the end record and points at the ZIP64 end
-        // record right before it.
-        if end_start < ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN {
-            return Err(corrupt(subject, "ZIP64 end records are missing".into()));
-        }
-        let mut l = [0u8; ZIP64_LOCATOR_LEN as usize];
-        read_at(r, end_start - ZIP64_LOCATOR_LEN, &mut l).map_err(io_err)?;
-        let z64_at = end_start - ZIP64_LOCATOR_LEN - ZIP64_EOCD_LEN;
-        if le32(&l, 0) != SIG_ZIP64_LOCATOR
-            || le32(&l, 4) != 0
-            || le64(&l, 8) != z64_at
-            || le32(&l, 16) != 1
-        {
-            return Err(corrupt(
-                subject,
-                "the ZIP64 end locator is missing or inconsistent".into(),
-            ));
-        }
-        let mut z = [0u8; ZIP64_EOCD_LEN as usize];
-        read_at(r, z64_at, &mut z).map_err(io_err)?;
-        if le32(&z, 0) != SIG_ZIP64_EOCD
-            || le64(&z, 4) != ZIP64_EOCD_LEN - 12
-            || le32(&z, 16) != 0
-            || le32(&z, 20) != 0
-        {
-            return Err(corrupt(
-                subject,
-                "the ZIP64 end record is missing or inconsistent".into(),
-            ));
-        }
-        if le64(&z, 24) != le64(&z, 32) {
-            return Err(corrupt(
-                subject,
-                "the ZIP64 end record claims a spanned ZIP".into(),
-            ));
-        }
-        let check = |small: u64, big: u64, mark: u64| small == mark || small == big;
-        entries = le64(&z, 32);
-        let (s64, o64) = (le64(&z, 40), le64(&z, 48));
-        if !check(total, entries, U16_MARK)
-            || !check(size, s64, U32_MARK)
-            || !check(offset, o64, U32_MARK)
-        {
-            return Err(corrupt(
-                subject,
-                "the ZIP end record and ZIP64 end record disagree".into(),
-            ));
-        }
-        size = s64;
-        offset = o64;
-        end_start = z64_at;
+        end = read_zip64_end(r, end, subject)?;
     }
+    let EndRecords {
+        entries,
+        size,
+        offset,
+        start: end_start,
+    } = end;
     if entries > max_entries {
         return Err(Finding {
             kind: ErrorKind::Limit,
@@ -578,6 +538,80 @@ pub fn read_directory<R: Read + Seek + ?Sized>(
         offset,
         size,
     })
+}
+
+/// What the end records say: entry count, central directory size and offset, and where the
+/// end records start.
+#[derive(Clone, Copy)]
+struct EndRecords {
+    entries: u64,
+    size: u64,
+    offset: u64,
+    start: u64,
+}
+
+/// Reads the ZIP64 end records that must sit right before the end record at `end.start`
+/// when one of its fields holds the ZIP64 marker, and returns what they say instead.
+fn read_zip64_end<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    end: EndRecords,
+    subject: &str,
+) -> Result<EndRecords, Finding> {
+    let io_err = |e: io::Error| corrupt(subject, format!("cannot read the ZIP end records: {e}"));
+    // ZIP64: the locator sits right before the end record and points at the ZIP64 end
+    // record right before it.
+    if end.start < ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN {
+        return Err(corrupt(subject, "ZIP64 end records are missing".into()));
+    }
+    let mut l = [0u8; ZIP64_LOCATOR_LEN as usize];
+    read_at(r, end.start - ZIP64_LOCATOR_LEN, &mut l).map_err(io_err)?;
+    let z64_at = end.start - ZIP64_LOCATOR_LEN - ZIP64_EOCD_LEN;
+    if le32(&l, 0) != SIG_ZIP64_LOCATOR
+        || le32(&l, 4) != 0
+        || le64(&l, 8) != z64_at
+        || le32(&l, 16) != 1
+    {
+        return Err(corrupt(
+            subject,
+            "the ZIP64 end locator is missing or inconsistent".into(),
+        ));
+    }
+    let mut z = [0u8; ZIP64_EOCD_LEN as usize];
+    read_at(r, z64_at, &mut z).map_err(io_err)?;
+    if le32(&z, 0) != SIG_ZIP64_EOCD
+        || le64(&z, 4) != ZIP64_EOCD_LEN - 12
+        || le32(&z, 16) != 0
+        || le32(&z, 20) != 0
+    {
+        return Err(corrupt(
+            subject,
+            "the ZIP64 end record is missing or inconsistent".into(),
+        ));
+    }
+    if le64(&z, 24) != le64(&z, 32) {
+        return Err(corrupt(
+            subject,
+            "the ZIP64 end record claims a spanned ZIP".into(),
+        ));
+    }
+    // A 16- or 32-bit field holds either the marker or the same value as its ZIP64 twin.
+    let check = |small: u64, big: u64, mark: u64| small == mark || small == big;
+    let z64 = EndRecords {
+        entries: le64(&z, 32),
+        size: le64(&z, 40),
+        offset: le64(&z, 48),
+        start: z64_at,
+    };
+    if !check(end.entries, z64.entries, U16_MARK)
+        || !check(end.size, z64.size, U32_MARK)
+        || !check(end.offset, z64.offset, U32_MARK)
+    {
+        return Err(corrupt(
+            subject,
+            "the ZIP end record and ZIP64 end record disagree".into(),
+        ));
+    }
+    Ok(z64)
 }
 
 /// Reads every central directory record. Memory is bounded by the entry cap applied in
