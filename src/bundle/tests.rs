@@ -112,8 +112,36 @@ fn revouch(dir: &Path) {
     .unwrap();
 }
 
-/// The entries of a volume as (name, method, size, crc, stored bytes).
-fn raw_entries(path: &Path) -> Vec<(String, u16, u64, u32, Vec<u8>)> {
+/// One entry of a volume as it lies there.
+#[derive(Clone, Debug)]
+struct RawEntry {
+    name: String,
+    method: u16,
+    /// Uncompressed size.
+    size: u64,
+    crc: u32,
+    /// The bytes as stored (deflated for a deflated entry).
+    data: Vec<u8>,
+}
+
+impl RawEntry {
+    fn stored(name: &str, data: &[u8]) -> RawEntry {
+        RawEntry {
+            name: name.to_string(),
+            method: zipfmt::METHOD_STORED,
+            size: data.len() as u64,
+            crc: zipfmt::crc32(data),
+            data: data.to_vec(),
+        }
+    }
+
+    fn is_content(&self) -> bool {
+        self.name.starts_with("content/")
+    }
+}
+
+/// The entries of a volume, in order.
+fn raw_entries(path: &Path) -> Vec<RawEntry> {
     let bytes = fs::read(path).unwrap();
     let mut cur = Cursor::new(bytes.clone());
     let dir = zipfmt::read_directory(&mut cur, bytes.len() as u64, "t", 100_000).unwrap();
@@ -122,38 +150,28 @@ fn raw_entries(path: &Path) -> Vec<(String, u16, u64, u32, Vec<u8>)> {
         .iter()
         .map(|e| {
             let at = zipfmt::read_local(&mut cur, e, "t").unwrap() as usize;
-            let data = bytes[at..at + e.compressed as usize].to_vec();
-            (
-                String::from_utf8(e.name.clone()).unwrap(),
-                e.method,
-                e.size,
-                e.crc32,
-                data,
-            )
+            RawEntry {
+                name: String::from_utf8(e.name.clone()).unwrap(),
+                method: e.method,
+                size: e.size,
+                crc: e.crc32,
+                data: bytes[at..at + e.compressed as usize].to_vec(),
+            }
         })
         .collect()
 }
 
 /// Rewrites a volume with `edit` applied to its entry list.
-fn rewrite_volume(path: &Path, edit: impl FnOnce(&mut Vec<(String, u16, u64, u32, Vec<u8>)>)) {
+fn rewrite_volume(path: &Path, edit: impl FnOnce(&mut Vec<RawEntry>)) {
     let mut entries = raw_entries(path);
     edit(&mut entries);
     let mut z = ZipOut::new(Cursor::new(Vec::new()), DosTime::EPOCH);
-    for (name, method, size, crc, data) in &entries {
-        z.add_raw(name, *method, *size, *crc, data).unwrap();
+    for e in &entries {
+        z.add_raw(&e.name, e.method, e.size, e.crc, &e.data)
+            .unwrap();
     }
     let (cur, _) = z.finish().unwrap();
     fs::write(path, cur.into_inner()).unwrap();
-}
-
-fn stored(name: &str, data: &[u8]) -> (String, u16, u64, u32, Vec<u8>) {
-    (
-        name.to_string(),
-        zipfmt::METHOD_STORED,
-        data.len() as u64,
-        zipfmt::crc32(data),
-        data.to_vec(),
-    )
 }
 
 #[test]
@@ -396,11 +414,11 @@ fn a_flipped_bit_in_a_content_entry_is_corrupt() {
     let path = vol_path(&w, 2);
     let mut bytes = fs::read(&path).unwrap();
     let entries = raw_entries(&path);
-    let (name, ..) = entries
+    let hit_entry = entries
         .iter()
-        .find(|e| e.0.starts_with("content/") && e.2 > 100)
+        .find(|e| e.is_content() && e.size > 100)
         .unwrap();
-    let needle = &entries.iter().find(|e| &e.0 == name).unwrap().4[..64];
+    let (name, needle) = (&hit_entry.name, &hit_entry.data[..64]);
     let at = bytes.windows(64).position(|w| w == needle).unwrap() + 10;
     bytes[at] ^= 0x08;
     fs::write(&path, &bytes).unwrap();
@@ -537,7 +555,9 @@ fn an_entry_the_manifest_does_not_list_is_unsafe() {
     let tmp = tempfile::tempdir().unwrap();
     let (w, _) = written(tmp.path(), SMALL_VOLUME);
     let extra = format!("content/{}", "0".repeat(64));
-    rewrite_volume(&vol_path(&w, 2), |e| e.push(stored(&extra, b"surprise")));
+    rewrite_volume(&vol_path(&w, 2), |e| {
+        e.push(RawEntry::stored(&extra, b"surprise"))
+    });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
     assert_eq!(
@@ -569,7 +589,7 @@ fn a_path_traversal_entry_is_unsafe() {
     ] {
         let path = vol_path(&w, 2);
         let original = fs::read(&path).unwrap();
-        rewrite_volume(&path, |e| e.push(stored(name, b"x")));
+        rewrite_volume(&path, |e| e.push(RawEntry::stored(name, b"x")));
         revouch(&w.dir);
         let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
         assert_eq!(
@@ -610,7 +630,7 @@ fn duplicates_symlinks_encryption_and_odd_methods_are_unsafe() {
     let original = fs::read(&path).unwrap();
     let first_content = raw_entries(&path)
         .into_iter()
-        .find(|e| e.0.starts_with("content/"))
+        .find(RawEntry::is_content)
         .unwrap();
 
     // A duplicate of a listed entry.
@@ -646,7 +666,7 @@ fn duplicates_symlinks_encryption_and_odd_methods_are_unsafe() {
     ];
     for (why, patch) in cases {
         let mut bytes = original.clone();
-        let name = first_content.0.as_bytes();
+        let name = first_content.name.as_bytes();
         let central_at = bytes.windows(4 + 42).enumerate().position(|(i, _)| {
             bytes[i..i + 4] == [0x50, 0x4b, 0x01, 0x02]
                 && bytes.get(i + 46..i + 46 + name.len()) == Some(name)
@@ -823,8 +843,11 @@ fn metadata_read_from_the_volume_checks_its_hash_before_decoding() {
     evil.push(0xfd);
     evil.extend_from_slice(&(1u64 << 40).to_le_bytes());
     rewrite_volume(&path, |e| {
-        let m = e.iter_mut().find(|x| x.0 == names::METADATA_ENTRY).unwrap();
-        *m = stored(names::METADATA_ENTRY, &evil);
+        let m = e
+            .iter_mut()
+            .find(|x| x.name == names::METADATA_ENTRY)
+            .unwrap();
+        *m = RawEntry::stored(names::METADATA_ENTRY, &evil);
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
@@ -862,10 +885,10 @@ fn verify_reads_entries_to_their_end() {
         let c = e
             .iter_mut()
             .rev()
-            .find(|x| x.0.starts_with("content/") && x.2 > 10)
+            .find(|x| x.is_content() && x.size > 10)
             .unwrap();
-        let n = c.4.len();
-        c.4[n - 1] ^= 0x40;
+        let n = c.data.len();
+        c.data[n - 1] ^= 0x40;
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
@@ -890,7 +913,7 @@ fn a_listed_entry_absent_from_its_volume_is_incomplete() {
     let empty = w.manifest.entries.iter().find(|e| e.size == 0).unwrap();
     let removed = empty.path.clone();
     rewrite_volume(&vol_path(&w, empty.volume as usize), |e| {
-        e.retain(|x| x.0 != removed)
+        e.retain(|x| x.name != removed)
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
