@@ -1,4 +1,5 @@
-//! `manifest.json`: the root of trust of a bundle (the hardening issue signs its bytes).
+//! `manifest.json`: the root of trust of a bundle (a signature, when there is one, covers its
+//! bytes as written).
 //!
 //! Human-readable JSON with `format_version` first. The reader checks the version before it
 //! looks at any other field, and then checks that the manifest agrees with itself (ids,
@@ -161,7 +162,7 @@ pub struct Manifest {
     pub criteria: ManifestCriteria,
     /// RFC 3339 UTC.
     pub created: String,
-    /// RFC 3339 UTC; reserved for the hardening issue.
+    /// RFC 3339 UTC: import refuses the bundle after this time unless the operator allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<String>,
     pub tool_version: String,

@@ -146,11 +146,6 @@ impl BundleReader {
         &self.manifest_path
     }
 
-    /// The file used for each volume, in volume order.
-    pub fn volume_paths(&self) -> &[PathBuf] {
-        &self.volumes
-    }
-
     /// Every content file the bundle carries: (SHA-256, size), in SHA-256 order.
     pub fn content_files(&self) -> Vec<([u8; 32], u64)> {
         self.layout
@@ -158,11 +153,6 @@ impl BundleReader {
             .iter()
             .map(|(h, f)| (*h, f.size))
             .collect()
-    }
-
-    /// Whether the bundle carries this content file.
-    pub fn has_content(&self, sha256: &[u8; 32]) -> bool {
-        self.layout.files.contains_key(sha256)
     }
 
     /// The structural scan of a volume, done once and kept.

@@ -240,7 +240,7 @@ fn round_trip_across_volumes() {
         }
     }
     // And a lone volume says what it is.
-    let h = identify_volume(&vol_path(&w, 2)).unwrap();
+    let h = volume::identify_volume(&vol_path(&w, 2)).unwrap();
     assert_eq!(
         (h.volume, h.volume_count, h.sequence),
         (2, m.volumes.len() as u32, 7)
@@ -925,10 +925,9 @@ fn a_listed_entry_absent_from_its_volume_is_incomplete() {
     );
     assert_eq!(report.findings[0].subject, removed);
     let reader = BundleReader::open(std::slice::from_ref(&w.dir)).unwrap();
-    let hash = names::parse_entry_name(removed.as_bytes())
-        .unwrap()
-        .content_file()
-        .unwrap();
+    let Ok(names::EntryName::Content(hash)) = names::parse_entry_name(removed.as_bytes()) else {
+        panic!("{removed} is not a whole content file");
+    };
     assert_eq!(
         reader
             .copy_content(&hash, &mut Vec::new())

@@ -43,9 +43,9 @@ impl VolumeHeader {
 }
 
 /// Reads the header of a volume file without trusting anything else in it: only the first
-/// local header and at most [`MAX_HEADER_BYTES`] of data are read. Meant to identify a lone
-/// volume (and to tell a volume of another bundle from a damaged one).
-pub fn identify_volume(path: &Path) -> Result<VolumeHeader> {
+/// local header and at most [`MAX_HEADER_BYTES`] of data are read. Tells a volume of another
+/// bundle from a damaged one.
+pub(crate) fn identify_volume(path: &Path) -> Result<VolumeHeader> {
     let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
     read_header_at_start(&mut f)
         .map_err(|m| Error::new(ErrorKind::Corrupt, format!("{}: {m}", path.display())))
@@ -479,8 +479,7 @@ fn compare_header(
 /// For a volume whose bytes differ from the manifest's: a look at its header alone, to tell
 /// "a volume of another bundle" (incomplete) from "damaged" (corrupt).
 pub(crate) fn foreign_volume(path: &Path, m: &Manifest, vol: u32) -> Option<String> {
-    let mut f = File::open(path).ok()?;
-    let h = read_header_at_start(&mut f).ok()?;
+    let h = identify_volume(path).ok()?;
     match compare_header(&h, m, vol) {
         Err((ErrorKind::Incomplete, msg)) => Some(msg),
         _ => None,
