@@ -93,6 +93,22 @@ pub enum BundleKind {
     Incremental,
 }
 
+impl BundleKind {
+    /// The name the manifest and the reports use: `full` or `incremental`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BundleKind::Full => "full",
+            BundleKind::Incremental => "incremental",
+        }
+    }
+}
+
+impl std::fmt::Display for BundleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which store exported the bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestSource {

@@ -291,6 +291,17 @@ fn manifest_reads_as_specified() {
 }
 
 #[test]
+fn bundle_kinds_read_and_write_as_their_names() {
+    for k in [BundleKind::Full, BundleKind::Incremental] {
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(json, format!("\"{}\"", k.as_str()));
+        assert_eq!(k.to_string(), k.as_str());
+        assert_eq!(serde_json::from_str::<BundleKind>(&json).unwrap(), k);
+    }
+    assert!(serde_json::from_str::<BundleKind>("\"Full\"").is_err());
+}
+
+#[test]
 fn same_inputs_give_identical_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(&tmp.path().join("src"), SIZES);
