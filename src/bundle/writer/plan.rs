@@ -45,7 +45,13 @@ pub(super) fn plan(
     let mut vols: Vec<Vec<Part>> = vec![Vec::new()];
     let mut used = first;
     for (i, f) in files.iter().enumerate() {
-        if f.size.saturating_add(whole_oh) <= room(used) {
+        let fits = |used: u64| f.size.saturating_add(whole_oh) <= room(used);
+        // Too little left even for a piece: the file starts a new volume, whole if it fits.
+        if !fits(used) && room(used) < piece_oh + MIN_PIECE {
+            vols.push(Vec::new());
+            used = base;
+        }
+        if fits(used) {
             vols.last_mut().expect("a volume").push(Part {
                 file: i,
                 offset: 0,
@@ -54,20 +60,6 @@ pub(super) fn plan(
             });
             used += whole_oh + f.size;
             continue;
-        }
-        if room(used) < piece_oh + MIN_PIECE {
-            vols.push(Vec::new());
-            used = base;
-            if f.size.saturating_add(whole_oh) <= room(used) {
-                vols.last_mut().expect("a volume").push(Part {
-                    file: i,
-                    offset: 0,
-                    len: f.size,
-                    piece: None,
-                });
-                used += whole_oh + f.size;
-                continue;
-            }
         }
         if base + piece_oh + MIN_PIECE > cap {
             return Err(Error::usage(format!(
