@@ -12,6 +12,7 @@ use super::names::{self, EntryName};
 use super::verify::Finding;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Guid;
+use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 
@@ -176,11 +177,11 @@ pub struct Manifest {
     pub base_sequence: Option<u64>,
     pub changes: ChangeRange,
     pub criteria: ManifestCriteria,
-    /// RFC 3339 UTC.
-    pub created: String,
-    /// RFC 3339 UTC: import refuses the bundle after this time unless the operator allows it.
+    /// Written as RFC 3339 UTC.
+    pub created: Timestamp,
+    /// Import refuses the bundle after this time unless the operator allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valid_until: Option<String>,
+    pub valid_until: Option<Timestamp>,
     pub tool_version: String,
     pub counts: Counts,
     pub volumes: Vec<VolumeInfo>,

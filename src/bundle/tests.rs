@@ -9,6 +9,7 @@ use super::*;
 use crate::error::ErrorKind;
 use crate::model::Guid;
 use crate::progress::NoProgress;
+use crate::time::Timestamp;
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -61,7 +62,7 @@ fn spec(store_id: &str, sequence: u64, content: Vec<ContentFile>, max: u64) -> B
             classifications: vec![Guid::parse("0fa1201d-4330-4fa8-8ae9-b877473b6441").unwrap()],
             languages: vec!["en".into()],
         },
-        created: "2026-03-01T12:00:00Z".into(),
+        created: Timestamp::parse_rfc3339("2026-03-01T12:00:00Z").unwrap(),
         valid_until: None,
         max_volume_size: max,
         metadata: sample_metadata(),
@@ -746,6 +747,27 @@ fn a_changed_manifest_is_caught() {
         "{msg}"
     );
 
+    // A creation or expiry time that is not a time.
+    let created = "\"created\": \"2026-03-01T12:00:00Z\"";
+    for (field, bad) in [
+        ("created", "\"created\": \"soon\"".to_string()),
+        (
+            "valid_until",
+            format!("{created},\n  \"valid_until\": \"never\""),
+        ),
+    ] {
+        let edited = original.replacen(created, &bad, 1);
+        assert_ne!(edited, original);
+        fs::write(&mpath, edited).unwrap();
+        let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
+        assert_eq!(kinds(&report), vec![ErrorKind::Corrupt], "{field}");
+        assert!(
+            report.findings[0].message.contains("not an RFC 3339 time"),
+            "{}",
+            show(&report)
+        );
+    }
+
     // Not JSON at all.
     fs::write(&mpath, "PK\u{3}\u{4}").unwrap();
     assert_eq!(
@@ -825,7 +847,7 @@ fn metadata_only_and_one_volume_bundles() {
     let mut s = spec("store-1", 2, vec![], presets::CD);
     s.kind = BundleKind::Incremental;
     s.base_sequence = Some(1);
-    s.valid_until = Some("2026-04-01T00:00:00Z".into());
+    s.valid_until = Timestamp::parse_rfc3339("2026-04-01T00:00:00Z");
     let w = write_bundle(tmp.path(), &s, &NoProgress).unwrap();
     assert_eq!(w.manifest.volumes.len(), 1);
     assert_eq!(w.manifest.entries.len(), 1);
@@ -833,9 +855,11 @@ fn metadata_only_and_one_volume_bundles() {
     assert!(report.ok(), "{}", show(&report));
     let reader = BundleReader::open(std::slice::from_ref(&w.dir)).unwrap();
     assert_eq!(reader.manifest().base_sequence, Some(1));
-    assert_eq!(
-        reader.manifest().valid_until.as_deref(),
-        Some("2026-04-01T00:00:00Z")
+    assert_eq!(reader.manifest().valid_until, s.valid_until);
+    let text = fs::read_to_string(w.dir.join(MANIFEST_FILE)).unwrap();
+    assert!(
+        text.contains("\"valid_until\": \"2026-04-01T00:00:00Z\""),
+        "{text}"
     );
     assert_eq!(reader.read_metadata().unwrap(), sample_metadata());
     assert!(reader.content_files().is_empty());

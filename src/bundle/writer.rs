@@ -19,6 +19,7 @@ use super::zipfmt::{self, DosTime};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::progress::{Progress, Unit};
+use crate::time::Timestamp;
 use plan::plan;
 use std::fs;
 use std::io;
@@ -102,9 +103,9 @@ pub struct BundleSpec {
     pub changes_from: u64,
     pub changes_to: u64,
     pub criteria: ManifestCriteria,
-    /// RFC 3339 UTC; also the timestamp of every ZIP entry.
-    pub created: String,
-    pub valid_until: Option<String>,
+    /// Also the timestamp of every ZIP entry.
+    pub created: Timestamp,
+    pub valid_until: Option<Timestamp>,
     pub max_volume_size: u64,
     pub metadata: BundleMetadata,
     pub content: Vec<ContentFile>,
@@ -175,9 +176,6 @@ fn check_spec(spec: &BundleSpec) -> Result<()> {
             "change range {}..{} runs backwards",
             spec.changes_from, spec.changes_to
         )));
-    }
-    if spec.created.is_empty() {
-        return Err(Error::usage("the bundle needs a creation time"));
     }
     Ok(())
 }
@@ -276,7 +274,7 @@ pub fn write_bundle(
         bundle_id: &bundle_id,
         sequence: spec.sequence,
         max_volume_size: spec.max_volume_size,
-        time: DosTime::from_rfc3339(&spec.created),
+        time: DosTime::from_timestamp(spec.created),
         files: &files,
         metadata: &metadata,
         progress,
@@ -328,8 +326,8 @@ fn build_manifest(
             to: spec.changes_to,
         },
         criteria: spec.criteria.clone(),
-        created: spec.created.clone(),
-        valid_until: spec.valid_until.clone(),
+        created: spec.created,
+        valid_until: spec.valid_until,
         tool_version: format!("offsync {}", env!("CARGO_PKG_VERSION")),
         counts,
         volumes,

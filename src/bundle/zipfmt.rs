@@ -13,6 +13,7 @@
 
 use super::verify::Finding;
 use crate::error::ErrorKind;
+use crate::time::Timestamp;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 /// Compression methods the format uses.
@@ -91,49 +92,20 @@ impl DosTime {
         date: (1 << 5) | 1,
     };
 
-    /// The DOS time of an RFC 3339 UTC string (`2026-03-01T12:00:00Z`), seconds rounded down
-    /// to even; [`DosTime::EPOCH`] when the string cannot be read or lies outside 1980..=2107.
-    pub fn from_rfc3339(s: &str) -> DosTime {
-        let num = |r: std::ops::Range<usize>| {
-            s.get(r)
-                .filter(|x| x.bytes().all(|c| c.is_ascii_digit()))?
-                .parse::<u16>()
-                .ok()
-        };
-        let parts = (|| {
-            let sep = |i: usize, c: u8| s.as_bytes().get(i) == Some(&c);
-            if !(sep(4, b'-')
-                && sep(7, b'-')
-                && (sep(10, b'T') || sep(10, b't') || sep(10, b' '))
-                && sep(13, b':')
-                && sep(16, b':'))
-            {
-                return None;
-            }
-            Some((
-                num(0..4)?,
-                num(5..7)?,
-                num(8..10)?,
-                num(11..13)?,
-                num(14..16)?,
-                num(17..19)?,
-            ))
-        })();
-        match parts {
-            Some((y, mo, d, h, mi, se))
-                if (1980..=2107).contains(&y)
-                    && (1..=12).contains(&mo)
-                    && (1..=31).contains(&d)
-                    && h < 24
-                    && mi < 60
-                    && se < 61 =>
-            {
-                DosTime {
-                    time: (h << 11) | (mi << 5) | (se.min(59) / 2),
-                    date: ((y - 1980) << 9) | (mo << 5) | d,
-                }
-            }
-            _ => DosTime::EPOCH,
+    /// The DOS time of a timestamp (UTC), seconds rounded down to even; [`DosTime::EPOCH`]
+    /// outside 1980..=2107, the years DOS time can hold.
+    pub fn from_timestamp(t: Timestamp) -> DosTime {
+        let c = t.civil();
+        if !(1980..=2107).contains(&c.year) {
+            return DosTime::EPOCH;
+        }
+        // Every field fits its bit width: the year offset in 7 bits, the rest as the calendar
+        // bounds them.
+        let (year, month, day) = ((c.year - 1980) as u16, c.month as u16, c.day as u16);
+        let (hour, minute, second) = (c.hour as u16, c.minute as u16, c.second as u16);
+        DosTime {
+            time: (hour << 11) | (minute << 5) | (second / 2),
+            date: (year << 9) | (month << 5) | day,
         }
     }
 }
@@ -924,15 +896,17 @@ mod tests {
     }
 
     #[test]
-    fn dos_time_from_rfc3339() {
-        let t = DosTime::from_rfc3339("2026-03-01T12:34:57Z");
+    fn dos_time_from_timestamp() {
+        let at = |s: &str| DosTime::from_timestamp(Timestamp::parse_rfc3339(s).unwrap());
+        let t = at("2026-03-01T12:34:57Z");
         assert_eq!(t.date, (46 << 9) | (3 << 5) | 1);
         assert_eq!(t.time, (12 << 11) | (34 << 5) | 28);
-        assert_eq!(
-            DosTime::from_rfc3339("1970-01-01T00:00:00Z"),
-            DosTime::EPOCH
-        );
-        assert_eq!(DosTime::from_rfc3339("garbage"), DosTime::EPOCH);
+        assert_eq!(at("1970-01-01T00:00:00Z"), DosTime::EPOCH);
+        assert_eq!(at("1980-01-01T00:00:00Z"), DosTime::EPOCH);
+        let last = at("2107-12-31T23:59:59Z");
+        assert_eq!(last.date, (127 << 9) | (12 << 5) | 31);
+        assert_eq!(last.time, (23 << 11) | (59 << 5) | 29);
+        assert_eq!(at("2108-01-01T00:00:00Z"), DosTime::EPOCH);
     }
 
     fn sample(entries: usize) -> Vec<u8> {

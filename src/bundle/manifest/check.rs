@@ -114,9 +114,6 @@ impl Manifest {
                 ),
             );
         }
-        if self.created.is_empty() {
-            f.corrupt(M, "created is empty".into());
-        }
     }
 
     /// Count, names (exactly the names this bundle's volumes must have, which also keeps
