@@ -1,11 +1,28 @@
 //! Time as data. Nothing in the library reads the clock: commands take the current time as a
 //! parameter ([`Timestamp`]) so that tests can pin it and output stays reproducible.
+//!
+//! A timestamp reads and writes (serde, `Display`) as the RFC 3339 string
+//! [`Timestamp::rfc3339`] gives, so records and the bundle manifest hold `Timestamp` values
+//! and their JSON stays a plain string.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
+
+/// A timestamp's calendar fields in UTC (proleptic Gregorian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
 
 impl Timestamp {
     /// The current system time. Only the CLI layer calls this.
@@ -17,16 +34,26 @@ impl Timestamp {
         Timestamp(secs)
     }
 
+    /// The calendar date and time of day, UTC.
+    pub fn civil(self) -> Civil {
+        let secs = self.0.rem_euclid(86_400) as u32;
+        let (year, month, day) = civil_from_days(self.0.div_euclid(86_400));
+        Civil {
+            year,
+            month,
+            day,
+            hour: secs / 3600,
+            minute: (secs / 60) % 60,
+            second: secs % 60,
+        }
+    }
+
     /// RFC 3339 in UTC with second precision: `2026-11-26T13:45:00Z`.
     pub fn rfc3339(self) -> String {
-        let days = self.0.div_euclid(86_400);
-        let secs = self.0.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let c = self.civil();
         format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            (secs / 60) % 60,
-            secs % 60
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            c.year, c.month, c.day, c.hour, c.minute, c.second
         )
     }
 
@@ -70,6 +97,28 @@ impl Timestamp {
         Some(Timestamp(
             days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset,
         ))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+/// Accepts what [`Timestamp::parse_rfc3339`] accepts; anything else is an error that quotes
+/// the string.
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time")))
     }
 }
 
@@ -121,5 +170,27 @@ mod tests {
         );
         assert_eq!(Timestamp::parse_rfc3339("2022-13-10T17:00:06Z"), None);
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn serde_and_display_use_the_rfc3339_string() {
+        let t = Timestamp(1_795_700_000);
+        assert_eq!(t.to_string(), "2026-11-26T13:33:20Z");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2026-11-26T13:33:20Z\""
+        );
+        let back: Timestamp = serde_json::from_str("\"2026-11-26T13:33:20Z\"").unwrap();
+        assert_eq!(back, t);
+        let offset: Timestamp = serde_json::from_str("\"2026-11-26T15:33:20+02:00\"").unwrap();
+        assert_eq!(offset, t);
+        for bad in ["\"\"", "\"yesterday\"", "1795700000", "null"] {
+            assert!(serde_json::from_str::<Timestamp>(bad).is_err(), "{bad}");
+        }
+        let c = Timestamp(-1).civil();
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.second),
+            (1969, 12, 31, 23, 59, 59)
+        );
     }
 }

@@ -1,14 +1,18 @@
-//! `manifest.json`: the root of trust of a bundle (the hardening issue signs its bytes).
+//! `manifest.json`: the root of trust of a bundle (a signature, when there is one, covers its
+//! bytes as written).
 //!
 //! Human-readable JSON with `format_version` first. The reader checks the version before it
 //! looks at any other field, and then checks that the manifest agrees with itself (ids,
 //! names, entry layout, counts) before any volume is opened, because every later check
 //! compares volume bytes with what the manifest says.
 
+mod check;
+
 use super::names::{self, EntryName};
 use super::verify::Finding;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Guid;
+use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 
@@ -90,6 +94,22 @@ pub enum BundleKind {
     Incremental,
 }
 
+impl BundleKind {
+    /// The name the manifest and the reports use: `full` or `incremental`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BundleKind::Full => "full",
+            BundleKind::Incremental => "incremental",
+        }
+    }
+}
+
+impl std::fmt::Display for BundleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which store exported the bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestSource {
@@ -157,11 +177,11 @@ pub struct Manifest {
     pub base_sequence: Option<u64>,
     pub changes: ChangeRange,
     pub criteria: ManifestCriteria,
-    /// RFC 3339 UTC.
-    pub created: String,
-    /// RFC 3339 UTC; reserved for the hardening issue.
+    /// Written as RFC 3339 UTC.
+    pub created: Timestamp,
+    /// Import refuses the bundle after this time unless the operator allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valid_until: Option<String>,
+    pub valid_until: Option<Timestamp>,
     pub tool_version: String,
     pub counts: Counts,
     pub volumes: Vec<VolumeInfo>,
@@ -245,357 +265,6 @@ impl Manifest {
     /// checked. An empty list means the layout can be trusted to drive the volume checks.
     pub fn problems(&self) -> Vec<Finding> {
         self.problems_within(&Limits::FORMAT)
-    }
-
-    /// [`Manifest::problems`] against other limits (tests reach a cap of a million entries
-    /// with a handful).
-    pub(crate) fn problems_within(&self, limits: &Limits) -> Vec<Finding> {
-        let Limits {
-            volumes: max_volumes,
-            volume_bytes: max_volume_bytes,
-            entries: max_entries,
-            entry_bytes: max_entry_bytes,
-            metadata_bytes: max_metadata_bytes,
-        } = *limits;
-        let mut out = Vec::new();
-        let mut bad = |kind: ErrorKind, subject: &str, message: String| {
-            out.push(Finding {
-                kind,
-                subject: subject.to_string(),
-                message,
-            })
-        };
-        const M: &str = "manifest.json";
-        let c = ErrorKind::Corrupt;
-        if self.source.store_id.is_empty() {
-            bad(c, M, "source.store_id is empty".into());
-        }
-        let expected_id = names::bundle_id(&self.source.store_id, self.sequence);
-        if self.bundle_id != expected_id {
-            bad(
-                c,
-                M,
-                format!(
-                    "bundle_id {} does not match its source store and sequence (expected {expected_id})",
-                    names::show_name(self.bundle_id.as_bytes())
-                ),
-            );
-        }
-        match (self.kind, self.base_sequence) {
-            (BundleKind::Full, Some(b)) => bad(
-                c,
-                M,
-                format!("a full bundle has base_sequence {b}; it must be null"),
-            ),
-            (BundleKind::Incremental, None) => {
-                bad(c, M, "an incremental bundle has no base_sequence".into())
-            }
-            (BundleKind::Incremental, Some(b)) if b >= self.sequence => bad(
-                c,
-                M,
-                format!(
-                    "base_sequence {b} is not older than the bundle's sequence {}",
-                    self.sequence
-                ),
-            ),
-            _ => {}
-        }
-        if self.changes.from > self.changes.to {
-            bad(
-                c,
-                M,
-                format!(
-                    "change range {}..{} runs backwards",
-                    self.changes.from, self.changes.to
-                ),
-            );
-        }
-        if self.created.is_empty() {
-            bad(c, M, "created is empty".into());
-        }
-
-        // Volumes: count, names (exactly the names this bundle's volumes must have, which also
-        // keeps path separators out of them), sizes.
-        let nvol = self.volumes.len();
-        if nvol == 0 {
-            bad(c, M, "the manifest lists no volumes".into());
-        }
-        if nvol > max_volumes {
-            bad(
-                ErrorKind::Limit,
-                M,
-                format!("{nvol} volumes exceed the limit of {max_volumes}"),
-            );
-            return out;
-        }
-        let bname = self.bundle_name();
-        for (i, v) in self.volumes.iter().enumerate() {
-            let want = names::volume_name(&bname, i as u32 + 1);
-            if v.name != want {
-                bad(
-                    c,
-                    M,
-                    format!(
-                        "volume {} is named {}, expected {want}",
-                        i + 1,
-                        names::show_name(v.name.as_bytes())
-                    ),
-                );
-            }
-            if v.size > max_volume_bytes {
-                bad(
-                    ErrorKind::Limit,
-                    &v.name,
-                    format!(
-                        "volume size {} exceeds the limit of {max_volume_bytes}",
-                        v.size
-                    ),
-                );
-            }
-        }
-
-        // Entries.
-        if self.entries.len() > max_entries {
-            bad(
-                ErrorKind::Limit,
-                M,
-                format!(
-                    "{} entries exceed the limit of {max_entries}",
-                    self.entries.len()
-                ),
-            );
-            return out;
-        }
-        let mut seen: HashMap<&str, ()> = HashMap::with_capacity(self.entries.len());
-        let mut metadata_seen = false;
-        let mut whole: BTreeMap<[u8; 32], u64> = BTreeMap::new();
-        let mut pieces: BTreeMap<[u8; 32], Vec<(u32, &EntryInfo)>> = BTreeMap::new();
-        let mut per_volume = vec![0u64; nvol];
-        for e in &self.entries {
-            // Names that fail the checks below are shown escaped: they may hold anything.
-            let parsed = names::parse_entry_name(e.path.as_bytes());
-            let shown;
-            let subject = match parsed {
-                Ok(_) => e.path.as_str(),
-                Err(_) => {
-                    shown = names::show_name(e.path.as_bytes());
-                    shown.as_str()
-                }
-            };
-            if seen.insert(e.path.as_str(), ()).is_some() {
-                bad(
-                    ErrorKind::UnsafeEntry,
-                    subject,
-                    "the manifest lists this entry twice".into(),
-                );
-                continue;
-            }
-            if e.volume == 0 || e.volume as usize > nvol {
-                bad(
-                    c,
-                    subject,
-                    format!(
-                        "entry is listed in volume {}, the bundle has {nvol}",
-                        e.volume
-                    ),
-                );
-                continue;
-            }
-            // Content is stored, so its bytes are in the volume as they are; metadata.bin is
-            // deflated and may be listed larger than the volume that holds it.
-            if e.path != names::METADATA_ENTRY {
-                per_volume[e.volume as usize - 1] =
-                    per_volume[e.volume as usize - 1].saturating_add(e.size);
-            }
-            if e.size > max_entry_bytes {
-                bad(
-                    ErrorKind::Limit,
-                    subject,
-                    format!(
-                        "entry size {} exceeds the limit of {max_entry_bytes}",
-                        e.size
-                    ),
-                );
-            }
-            let name = match parsed {
-                Ok(n) => n,
-                Err(why) => {
-                    bad(
-                        ErrorKind::UnsafeEntry,
-                        subject,
-                        format!("the manifest lists an unusable entry: {why}"),
-                    );
-                    continue;
-                }
-            };
-            let piece_fields = e.file.is_some() || e.offset.is_some();
-            match name {
-                EntryName::Header => bad(
-                    c,
-                    subject,
-                    "volume headers are not listed as entries".into(),
-                ),
-                EntryName::Metadata => {
-                    metadata_seen = true;
-                    if e.volume != 1 {
-                        bad(
-                            c,
-                            subject,
-                            format!(
-                                "metadata.bin is listed in volume {}, it belongs in volume 1",
-                                e.volume
-                            ),
-                        );
-                    }
-                    if e.size > max_metadata_bytes {
-                        bad(
-                            ErrorKind::Limit,
-                            subject,
-                            format!(
-                                "metadata of {} bytes exceeds the limit of {max_metadata_bytes}",
-                                e.size
-                            ),
-                        );
-                    }
-                    if piece_fields {
-                        bad(
-                            c,
-                            subject,
-                            "metadata.bin has piece fields (file, offset)".into(),
-                        );
-                    }
-                }
-                EntryName::Content(h) => {
-                    if e.sha256.0 != h {
-                        bad(
-                            c,
-                            subject,
-                            format!("entry's sha256 {} differs from its name", e.sha256),
-                        );
-                    }
-                    if piece_fields {
-                        bad(
-                            c,
-                            subject,
-                            "a whole content file has piece fields (file, offset)".into(),
-                        );
-                    }
-                    whole.insert(h, e.size);
-                }
-                EntryName::Piece(h, n) => {
-                    match (e.file, e.offset) {
-                        (Some(f), Some(_)) if f.0 == h => {}
-                        (Some(f), Some(_)) => bad(
-                            c,
-                            subject,
-                            format!("piece names file {f}, which differs from its name"),
-                        ),
-                        _ => bad(c, subject, "a piece lacks its file or offset field".into()),
-                    }
-                    pieces.entry(h).or_default().push((n, e));
-                }
-            }
-        }
-        if !metadata_seen {
-            bad(c, M, "the manifest lists no metadata.bin entry".into());
-        }
-        let mut files = whole.len() as u64;
-        let mut bytes: u64 = whole.values().fold(0u64, |a, b| a.saturating_add(*b));
-        for (h, mut list) in pieces {
-            let subject = format!("content/{}", hex::encode(h));
-            if whole.contains_key(&h) {
-                bad(
-                    c,
-                    &subject,
-                    "the file is listed both whole and in pieces".into(),
-                );
-                continue;
-            }
-            list.sort_by_key(|(n, _)| *n);
-            if list.len() < 2 {
-                bad(
-                    c,
-                    &subject,
-                    "a file cut into pieces has only one piece".into(),
-                );
-            }
-            let mut offset = 0u64;
-            let mut volume = 0u32;
-            for (i, (n, e)) in list.iter().enumerate() {
-                if *n as usize != i + 1 {
-                    bad(
-                        c,
-                        &subject,
-                        format!(
-                            "pieces are not numbered 1..{} (found .p{n:04} at position {})",
-                            list.len(),
-                            i + 1
-                        ),
-                    );
-                    break;
-                }
-                if e.offset != Some(offset) {
-                    bad(
-                        c,
-                        &e.path,
-                        format!(
-                            "piece starts at {:?}, expected {offset}",
-                            e.offset.unwrap_or(0)
-                        ),
-                    );
-                    break;
-                }
-                if e.volume < volume {
-                    bad(c, &e.path, "pieces go back to an earlier volume".into());
-                    break;
-                }
-                volume = e.volume;
-                offset = offset.saturating_add(e.size);
-            }
-            files += 1;
-            bytes = bytes.saturating_add(offset);
-        }
-        if self.counts.content_files != files || self.counts.content_bytes != bytes {
-            bad(
-                c,
-                M,
-                format!(
-                    "counts say {} content files of {} bytes, the entries list {files} files of {bytes} bytes",
-                    self.counts.content_files, self.counts.content_bytes
-                ),
-            );
-        }
-        for (i, (v, used)) in self.volumes.iter().zip(&per_volume).enumerate() {
-            if *used > v.size {
-                bad(
-                    c,
-                    &v.name,
-                    format!(
-                        "entries of volume {} add up to {used} bytes, more than its size {}",
-                        i + 1,
-                        v.size
-                    ),
-                );
-            }
-        }
-        for g in self
-            .criteria
-            .products
-            .iter()
-            .chain(&self.criteria.classifications)
-        {
-            if Guid::parse(g.as_str()).as_ref() != Some(g) {
-                bad(
-                    c,
-                    M,
-                    format!(
-                        "criteria list {} which is not a lowercase GUID",
-                        names::show_name(g.as_str().as_bytes())
-                    ),
-                );
-            }
-        }
-        out
     }
 
     /// Checks the manifest and fails with its first problem.

@@ -448,6 +448,96 @@ pub(crate) mod tests {
         }
     }
 
+    /// A small value that uses every field of the metadata once.
+    fn golden_value() -> BundleMetadata {
+        let g = |s: &str| Guid::parse(s).unwrap();
+        let mut localized = BTreeMap::new();
+        localized.insert(
+            "en".to_string(),
+            Localized {
+                title: "T".into(),
+                description: Some("D".into()),
+            },
+        );
+        BundleMetadata {
+            categories: vec![Category {
+                id: g("00000000-0000-4000-8000-000000000001"),
+                revision: 7,
+                kind: CategoryKind::Product,
+                title: "P".into(),
+                parent: Some(g("00000000-0000-4000-8000-000000000002")),
+            }],
+            updates: vec![UpdateRecord {
+                update: Update {
+                    id: g("00000000-0000-4000-8000-000000000003"),
+                    revision: 300,
+                    update_type: "Software".into(),
+                    default_language: Some("en".into()),
+                    localized,
+                    kb: Some("5001".into()),
+                    severity: Some("Critical".into()),
+                    creation_date: Some("2024-01-01T00:00:00Z".into()),
+                    languages: vec!["de".into()],
+                    categories: vec![g("00000000-0000-4000-8000-000000000001")],
+                    publication_state: PublicationState::Expired,
+                    supersedes: vec![g("00000000-0000-4000-8000-000000000004")],
+                    bundled: vec![crate::model::BundledRef {
+                        id: g("00000000-0000-4000-8000-000000000005"),
+                        revision: Some(2),
+                    }],
+                    files: vec![FileRef {
+                        name: "f.cab".into(),
+                        size: Some(70_000),
+                        sha1: Some([0x11; 20]),
+                        sha256: Some([0x22; 32]),
+                        url: Some("http://x/f.cab".into()),
+                    }],
+                },
+                state: RecordState::Removed,
+                changed_seq: 1_000,
+            }],
+        }
+    }
+
+    /// The golden value's envelope, byte for byte. A change here is a change of the bundle
+    /// format (a bincode update, a field added to the model): it needs a new envelope version,
+    /// not a new constant.
+    const GOLDEN_ENVELOPE: &str = concat!(
+        "4f464653594e434d010000008501000000000000012430303030303030302d303030302d34303030",
+        "2d383030302d30303030303030303030303107020150012430303030303030302d303030302d3430",
+        "30302d383030302d303030303030303030303032012430303030303030302d303030302d34303030",
+        "2d383030302d303030303030303030303033fb2c0108536f6674776172650102656e0102656e0154",
+        "0101440104353030310108437269746963616c0114323032342d30312d30315430303a30303a3030",
+        "5a01026465012430303030303030302d303030302d343030302d383030302d303030303030303030",
+        "30303101012430303030303030302d303030302d343030302d383030302d30303030303030303030",
+        "3034012430303030303030302d303030302d343030302d383030302d303030303030303030303035",
+        "01020105662e63616201fc7011010001111111111111111111111111111111111111111101222222",
+        "2222222222222222222222222222222222222222222222222222222222010e687474703a2f2f782f",
+        "662e63616202fbe803",
+    );
+
+    /// The golden envelope deflated as `metadata.bin` is stored: a flate2 or zlib-rs update
+    /// that changes these bytes makes equal stores give different bundles.
+    const GOLDEN_DEFLATED: &str = concat!(
+        "f377730b8ef473f6656460606805110c0c0c8c2a0650a00b264c4084058c0b0586ec4c8c0144a934",
+        "224a95f16f1d468ee0fcb492f2c4a25446a6d43c300e61647461643135303064e4702eca2cc94c4e",
+        "cc611431323032d13530d435300c3130b002a32846a69454e21cce48943213a25499323231b2a6e9",
+        "25272631fe291064646014c4021895080046be8c9292022b7dfd0a7db0594cbf5f300300",
+    );
+
+    #[test]
+    fn the_metadata_encoding_is_pinned_to_golden_bytes() {
+        let md = golden_value();
+        let bytes = encode_metadata(&md).unwrap();
+        let deflated = crate::bundle::zipfmt::deflate(&bytes).unwrap();
+        assert_eq!(hex::encode(&bytes), GOLDEN_ENVELOPE);
+        assert_eq!(
+            decode_metadata(&hex::decode(GOLDEN_ENVELOPE).unwrap()).unwrap(),
+            md
+        );
+        assert_eq!(hex::encode(&deflated), GOLDEN_DEFLATED);
+    }
+
     fn envelope(version: u32, len: u64, payload: &[u8]) -> Vec<u8> {
         let mut v = METADATA_MAGIC.to_vec();
         v.extend_from_slice(&version.to_le_bytes());

@@ -34,5 +34,5 @@ pub use verify::{
     BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, kind_name, locate,
     verify,
 };
-pub use volume::{VolumeHeader, identify_volume};
+pub use volume::VolumeHeader;
 pub use writer::{BundleSpec, ContentFile, WrittenBundle, parse_size, presets, write_bundle};

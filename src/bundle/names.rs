@@ -44,14 +44,6 @@ impl EntryName {
             EntryName::Piece(h, n) => format!("{CONTENT_PREFIX}{}.p{n:04}", hex::encode(h)),
         }
     }
-
-    /// The content file this entry carries all or part of.
-    pub fn content_file(&self) -> Option<[u8; 32]> {
-        match self {
-            EntryName::Content(h) | EntryName::Piece(h, _) => Some(*h),
-            _ => None,
-        }
-    }
 }
 
 /// Recognises an entry name, or says why it is unsafe or unknown. The checks for the classic
@@ -150,7 +142,7 @@ pub fn show_name(raw: &[u8]) -> String {
 
 /// The store name as it appears in file names: every character outside `[A-Za-z0-9_-]`
 /// becomes `_`, at most 64 characters, `store` when nothing is left.
-pub fn sanitize_store_name(name: &str) -> String {
+fn sanitize_store_name(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {

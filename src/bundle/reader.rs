@@ -146,11 +146,6 @@ impl BundleReader {
         &self.manifest_path
     }
 
-    /// The file used for each volume, in volume order.
-    pub fn volume_paths(&self) -> &[PathBuf] {
-        &self.volumes
-    }
-
     /// Every content file the bundle carries: (SHA-256, size), in SHA-256 order.
     pub fn content_files(&self) -> Vec<([u8; 32], u64)> {
         self.layout
@@ -158,11 +153,6 @@ impl BundleReader {
             .iter()
             .map(|(h, f)| (*h, f.size))
             .collect()
-    }
-
-    /// Whether the bundle carries this content file.
-    pub fn has_content(&self, sha256: &[u8; 32]) -> bool {
-        self.layout.files.contains_key(sha256)
     }
 
     /// The structural scan of a volume, done once and kept.
@@ -213,15 +203,17 @@ impl BundleReader {
             ));
         };
         let path = &self.volumes[vol as usize - 1];
-        let mut ov = volume::OpenVolume::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let subject = format!("{vname}: {}", listed.path);
-        volume::read_entry(&mut ov, se, listed, &subject, sink, &mut |_| {}).map_err(|e| match e {
-            ReadFailure::Entry(finding) => finding.into_error(),
-            ReadFailure::Sink(err) => Error::new(
-                ErrorKind::Storage,
-                format!("cannot write {}: {err}", listed.path),
-            ),
-        })
+        volume::read_entry(&mut file, se, listed, &subject, sink, &mut |_| {}).map_err(
+            |e| match e {
+                ReadFailure::Entry(finding) => finding.into_error(),
+                ReadFailure::Sink(err) => Error::new(
+                    ErrorKind::Storage,
+                    format!("cannot write {}: {err}", listed.path),
+                ),
+            },
+        )
     }
 
     /// Reads and decodes `metadata.bin`. Its bytes are checked (CRC, size, SHA-256 against

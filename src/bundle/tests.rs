@@ -9,6 +9,7 @@ use super::*;
 use crate::error::ErrorKind;
 use crate::model::Guid;
 use crate::progress::NoProgress;
+use crate::time::Timestamp;
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -61,7 +62,7 @@ fn spec(store_id: &str, sequence: u64, content: Vec<ContentFile>, max: u64) -> B
             classifications: vec![Guid::parse("0fa1201d-4330-4fa8-8ae9-b877473b6441").unwrap()],
             languages: vec!["en".into()],
         },
-        created: "2026-03-01T12:00:00Z".into(),
+        created: Timestamp::parse_rfc3339("2026-03-01T12:00:00Z").unwrap(),
         valid_until: None,
         max_volume_size: max,
         metadata: sample_metadata(),
@@ -112,8 +113,36 @@ fn revouch(dir: &Path) {
     .unwrap();
 }
 
-/// The entries of a volume as (name, method, size, crc, stored bytes).
-fn raw_entries(path: &Path) -> Vec<(String, u16, u64, u32, Vec<u8>)> {
+/// One entry of a volume as it lies there.
+#[derive(Clone, Debug)]
+struct RawEntry {
+    name: String,
+    method: u16,
+    /// Uncompressed size.
+    size: u64,
+    crc: u32,
+    /// The bytes as stored (deflated for a deflated entry).
+    data: Vec<u8>,
+}
+
+impl RawEntry {
+    fn stored(name: &str, data: &[u8]) -> RawEntry {
+        RawEntry {
+            name: name.to_string(),
+            method: zipfmt::METHOD_STORED,
+            size: data.len() as u64,
+            crc: zipfmt::crc32(data),
+            data: data.to_vec(),
+        }
+    }
+
+    fn is_content(&self) -> bool {
+        self.name.starts_with("content/")
+    }
+}
+
+/// The entries of a volume, in order.
+fn raw_entries(path: &Path) -> Vec<RawEntry> {
     let bytes = fs::read(path).unwrap();
     let mut cur = Cursor::new(bytes.clone());
     let dir = zipfmt::read_directory(&mut cur, bytes.len() as u64, "t", 100_000).unwrap();
@@ -122,38 +151,28 @@ fn raw_entries(path: &Path) -> Vec<(String, u16, u64, u32, Vec<u8>)> {
         .iter()
         .map(|e| {
             let at = zipfmt::read_local(&mut cur, e, "t").unwrap() as usize;
-            let data = bytes[at..at + e.compressed as usize].to_vec();
-            (
-                String::from_utf8(e.name.clone()).unwrap(),
-                e.method,
-                e.size,
-                e.crc32,
-                data,
-            )
+            RawEntry {
+                name: String::from_utf8(e.name.clone()).unwrap(),
+                method: e.method,
+                size: e.size,
+                crc: e.crc32,
+                data: bytes[at..at + e.compressed as usize].to_vec(),
+            }
         })
         .collect()
 }
 
 /// Rewrites a volume with `edit` applied to its entry list.
-fn rewrite_volume(path: &Path, edit: impl FnOnce(&mut Vec<(String, u16, u64, u32, Vec<u8>)>)) {
+fn rewrite_volume(path: &Path, edit: impl FnOnce(&mut Vec<RawEntry>)) {
     let mut entries = raw_entries(path);
     edit(&mut entries);
     let mut z = ZipOut::new(Cursor::new(Vec::new()), DosTime::EPOCH);
-    for (name, method, size, crc, data) in &entries {
-        z.add_raw(name, *method, *size, *crc, data).unwrap();
+    for e in &entries {
+        z.add_raw(&e.name, e.method, e.size, e.crc, &e.data)
+            .unwrap();
     }
     let (cur, _) = z.finish().unwrap();
     fs::write(path, cur.into_inner()).unwrap();
-}
-
-fn stored(name: &str, data: &[u8]) -> (String, u16, u64, u32, Vec<u8>) {
-    (
-        name.to_string(),
-        zipfmt::METHOD_STORED,
-        data.len() as u64,
-        zipfmt::crc32(data),
-        data.to_vec(),
-    )
 }
 
 #[test]
@@ -222,7 +241,7 @@ fn round_trip_across_volumes() {
         }
     }
     // And a lone volume says what it is.
-    let h = identify_volume(&vol_path(&w, 2)).unwrap();
+    let h = volume::identify_volume(&vol_path(&w, 2)).unwrap();
     assert_eq!(
         (h.volume, h.volume_count, h.sequence),
         (2, m.volumes.len() as u32, 7)
@@ -270,6 +289,17 @@ fn manifest_reads_as_specified() {
     let sums = fs::read_to_string(w.dir.join(SUMS_FILE)).unwrap();
     assert_eq!(sums.lines().count(), 1 + w.manifest.volumes.len());
     assert!(sums.lines().next().unwrap().ends_with("  manifest.json"));
+}
+
+#[test]
+fn bundle_kinds_read_and_write_as_their_names() {
+    for k in [BundleKind::Full, BundleKind::Incremental] {
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(json, format!("\"{}\"", k.as_str()));
+        assert_eq!(k.to_string(), k.as_str());
+        assert_eq!(serde_json::from_str::<BundleKind>(&json).unwrap(), k);
+    }
+    assert!(serde_json::from_str::<BundleKind>("\"Full\"").is_err());
 }
 
 #[test]
@@ -396,11 +426,11 @@ fn a_flipped_bit_in_a_content_entry_is_corrupt() {
     let path = vol_path(&w, 2);
     let mut bytes = fs::read(&path).unwrap();
     let entries = raw_entries(&path);
-    let (name, ..) = entries
+    let hit_entry = entries
         .iter()
-        .find(|e| e.0.starts_with("content/") && e.2 > 100)
+        .find(|e| e.is_content() && e.size > 100)
         .unwrap();
-    let needle = &entries.iter().find(|e| &e.0 == name).unwrap().4[..64];
+    let (name, needle) = (&hit_entry.name, &hit_entry.data[..64]);
     let at = bytes.windows(64).position(|w| w == needle).unwrap() + 10;
     bytes[at] ^= 0x08;
     fs::write(&path, &bytes).unwrap();
@@ -537,7 +567,9 @@ fn an_entry_the_manifest_does_not_list_is_unsafe() {
     let tmp = tempfile::tempdir().unwrap();
     let (w, _) = written(tmp.path(), SMALL_VOLUME);
     let extra = format!("content/{}", "0".repeat(64));
-    rewrite_volume(&vol_path(&w, 2), |e| e.push(stored(&extra, b"surprise")));
+    rewrite_volume(&vol_path(&w, 2), |e| {
+        e.push(RawEntry::stored(&extra, b"surprise"))
+    });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
     assert_eq!(
@@ -569,7 +601,7 @@ fn a_path_traversal_entry_is_unsafe() {
     ] {
         let path = vol_path(&w, 2);
         let original = fs::read(&path).unwrap();
-        rewrite_volume(&path, |e| e.push(stored(name, b"x")));
+        rewrite_volume(&path, |e| e.push(RawEntry::stored(name, b"x")));
         revouch(&w.dir);
         let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
         assert_eq!(
@@ -610,7 +642,7 @@ fn duplicates_symlinks_encryption_and_odd_methods_are_unsafe() {
     let original = fs::read(&path).unwrap();
     let first_content = raw_entries(&path)
         .into_iter()
-        .find(|e| e.0.starts_with("content/"))
+        .find(RawEntry::is_content)
         .unwrap();
 
     // A duplicate of a listed entry.
@@ -646,7 +678,7 @@ fn duplicates_symlinks_encryption_and_odd_methods_are_unsafe() {
     ];
     for (why, patch) in cases {
         let mut bytes = original.clone();
-        let name = first_content.0.as_bytes();
+        let name = first_content.name.as_bytes();
         let central_at = bytes.windows(4 + 42).enumerate().position(|(i, _)| {
             bytes[i..i + 4] == [0x50, 0x4b, 0x01, 0x02]
                 && bytes.get(i + 46..i + 46 + name.len()) == Some(name)
@@ -714,6 +746,27 @@ fn a_changed_manifest_is_caught() {
         msg.contains("format_version 2") && msg.contains("format version 1"),
         "{msg}"
     );
+
+    // A creation or expiry time that is not a time.
+    let created = "\"created\": \"2026-03-01T12:00:00Z\"";
+    for (field, bad) in [
+        ("created", "\"created\": \"soon\"".to_string()),
+        (
+            "valid_until",
+            format!("{created},\n  \"valid_until\": \"never\""),
+        ),
+    ] {
+        let edited = original.replacen(created, &bad, 1);
+        assert_ne!(edited, original);
+        fs::write(&mpath, edited).unwrap();
+        let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
+        assert_eq!(kinds(&report), vec![ErrorKind::Corrupt], "{field}");
+        assert!(
+            report.findings[0].message.contains("not an RFC 3339 time"),
+            "{}",
+            show(&report)
+        );
+    }
 
     // Not JSON at all.
     fs::write(&mpath, "PK\u{3}\u{4}").unwrap();
@@ -794,7 +847,7 @@ fn metadata_only_and_one_volume_bundles() {
     let mut s = spec("store-1", 2, vec![], presets::CD);
     s.kind = BundleKind::Incremental;
     s.base_sequence = Some(1);
-    s.valid_until = Some("2026-04-01T00:00:00Z".into());
+    s.valid_until = Timestamp::parse_rfc3339("2026-04-01T00:00:00Z");
     let w = write_bundle(tmp.path(), &s, &NoProgress).unwrap();
     assert_eq!(w.manifest.volumes.len(), 1);
     assert_eq!(w.manifest.entries.len(), 1);
@@ -802,9 +855,11 @@ fn metadata_only_and_one_volume_bundles() {
     assert!(report.ok(), "{}", show(&report));
     let reader = BundleReader::open(std::slice::from_ref(&w.dir)).unwrap();
     assert_eq!(reader.manifest().base_sequence, Some(1));
-    assert_eq!(
-        reader.manifest().valid_until.as_deref(),
-        Some("2026-04-01T00:00:00Z")
+    assert_eq!(reader.manifest().valid_until, s.valid_until);
+    let text = fs::read_to_string(w.dir.join(MANIFEST_FILE)).unwrap();
+    assert!(
+        text.contains("\"valid_until\": \"2026-04-01T00:00:00Z\""),
+        "{text}"
     );
     assert_eq!(reader.read_metadata().unwrap(), sample_metadata());
     assert!(reader.content_files().is_empty());
@@ -823,8 +878,11 @@ fn metadata_read_from_the_volume_checks_its_hash_before_decoding() {
     evil.push(0xfd);
     evil.extend_from_slice(&(1u64 << 40).to_le_bytes());
     rewrite_volume(&path, |e| {
-        let m = e.iter_mut().find(|x| x.0 == names::METADATA_ENTRY).unwrap();
-        *m = stored(names::METADATA_ENTRY, &evil);
+        let m = e
+            .iter_mut()
+            .find(|x| x.name == names::METADATA_ENTRY)
+            .unwrap();
+        *m = RawEntry::stored(names::METADATA_ENTRY, &evil);
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
@@ -862,10 +920,10 @@ fn verify_reads_entries_to_their_end() {
         let c = e
             .iter_mut()
             .rev()
-            .find(|x| x.0.starts_with("content/") && x.2 > 10)
+            .find(|x| x.is_content() && x.size > 10)
             .unwrap();
-        let n = c.4.len();
-        c.4[n - 1] ^= 0x40;
+        let n = c.data.len();
+        c.data[n - 1] ^= 0x40;
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
@@ -890,7 +948,7 @@ fn a_listed_entry_absent_from_its_volume_is_incomplete() {
     let empty = w.manifest.entries.iter().find(|e| e.size == 0).unwrap();
     let removed = empty.path.clone();
     rewrite_volume(&vol_path(&w, empty.volume as usize), |e| {
-        e.retain(|x| x.0 != removed)
+        e.retain(|x| x.name != removed)
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
@@ -902,10 +960,9 @@ fn a_listed_entry_absent_from_its_volume_is_incomplete() {
     );
     assert_eq!(report.findings[0].subject, removed);
     let reader = BundleReader::open(std::slice::from_ref(&w.dir)).unwrap();
-    let hash = names::parse_entry_name(removed.as_bytes())
-        .unwrap()
-        .content_file()
-        .unwrap();
+    let Ok(names::EntryName::Content(hash)) = names::parse_entry_name(removed.as_bytes()) else {
+        panic!("{removed} is not a whole content file");
+    };
     assert_eq!(
         reader
             .copy_content(&hash, &mut Vec::new())

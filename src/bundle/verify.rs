@@ -266,7 +266,7 @@ pub struct BundleSummary {
     pub sequence: u64,
     pub kind: manifest::BundleKind,
     pub base_sequence: Option<u64>,
-    pub created: String,
+    pub created: crate::time::Timestamp,
     pub counts: manifest::Counts,
     pub volumes: usize,
     pub entries: usize,
@@ -307,7 +307,7 @@ impl VerifyReport {
             sequence: m.sequence,
             kind: m.kind,
             base_sequence: m.base_sequence,
-            created: m.created.clone(),
+            created: m.created,
             counts: m.counts,
             volumes: m.volumes.len(),
             entries: m.entries.len(),
@@ -535,7 +535,7 @@ impl Checker<'_> {
 
     fn check_volume(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) {
         let vname = self.m.volumes[vol as usize - 1].name.clone();
-        let mut ov = match volume::OpenVolume::open(path) {
+        let mut file = match File::open(path) {
             Ok(v) => v,
             Err(e) => {
                 report.push(Finding::new(
@@ -547,7 +547,7 @@ impl Checker<'_> {
             }
         };
         let len = self.m.volumes[vol as usize - 1].size;
-        let scan = volume::scan_volume(&mut ov.file, len, self.m, self.layout, vol);
+        let scan = volume::scan_volume(&mut file, len, self.m, self.layout, vol);
         push_capped(report, scan.findings, &vname);
         if scan.foreign {
             return;
@@ -588,7 +588,7 @@ impl Checker<'_> {
                 *bytes_read += n;
                 progress.advance(n);
             };
-            match volume::read_entry(&mut ov, se, listed, &subject, &mut sink, &mut advance) {
+            match volume::read_entry(&mut file, se, listed, &subject, &mut sink, &mut advance) {
                 Ok(()) => {
                     report.entries_checked += 1;
                     if let Some(j) = join {

@@ -7,7 +7,7 @@
 use super::manifest::{EntryInfo, Layout, Manifest};
 use super::names::{self, EntryName, HEADER_ENTRY};
 use super::verify::Finding;
-use super::zipfmt::{self, CentralEntry, Crc32, METHOD_DEFLATED, METHOD_STORED};
+use super::zipfmt::{self, CentralEntry, Crc32, LocalHeaderError, METHOD_DEFLATED, METHOD_STORED};
 use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -43,50 +43,36 @@ impl VolumeHeader {
 }
 
 /// Reads the header of a volume file without trusting anything else in it: only the first
-/// local header and at most [`MAX_HEADER_BYTES`] of data are read. Meant to identify a lone
-/// volume (and to tell a volume of another bundle from a damaged one).
-pub fn identify_volume(path: &Path) -> Result<VolumeHeader> {
+/// local header and at most [`MAX_HEADER_BYTES`] of data are read. Tells a volume of another
+/// bundle from a damaged one.
+pub(crate) fn identify_volume(path: &Path) -> Result<VolumeHeader> {
     let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
     read_header_at_start(&mut f)
         .map_err(|m| Error::new(ErrorKind::Corrupt, format!("{}: {m}", path.display())))
 }
 
 fn read_header_at_start(f: &mut File) -> std::result::Result<VolumeHeader, String> {
-    let mut h = [0u8; 30];
-    f.read_exact(&mut h)
-        .map_err(|e| format!("cannot read a volume header: {e}"))?;
-    let le16 = |at: usize| u16::from_le_bytes([h[at], h[at + 1]]);
-    let le32 = |at: usize| u32::from_le_bytes(h[at..at + 4].try_into().expect("4 bytes"));
-    if le32(0) != 0x0403_4b50 {
-        return Err("not a ZIP file".into());
-    }
-    let (flags, method, crc, cs, us) = (
-        le16(6),
-        le16(8),
-        le32(14),
-        u64::from(le32(18)),
-        u64::from(le32(22)),
-    );
-    let (n, x) = (le16(26) as usize, le16(28) as usize);
-    if n != HEADER_ENTRY.len()
-        || method != METHOD_STORED
-        || flags & 0x0009 != 0
-        || cs != us
-        || cs > MAX_HEADER_BYTES
+    let h = match zipfmt::read_local_header(f) {
+        Ok(h) => h,
+        Err(LocalHeaderError::Read(e)) => return Err(format!("cannot read a volume header: {e}")),
+        Err(LocalHeaderError::Signature) => return Err("not a ZIP file".into()),
+    };
+    let size = u64::from(h.size32);
+    if h.name != HEADER_ENTRY.as_bytes()
+        || h.method != METHOD_STORED
+        || h.flags & 0x0009 != 0
+        || h.compressed32 != h.size32
+        || size > MAX_HEADER_BYTES
     {
         return Err(format!("does not start with a {HEADER_ENTRY} entry"));
     }
-    let mut tail = vec![0u8; n + x + cs as usize];
-    f.read_exact(&mut tail)
+    let mut data = vec![0u8; size as usize];
+    f.read_exact(&mut data)
         .map_err(|e| format!("cannot read a volume header: {e}"))?;
-    if &tail[..n] != HEADER_ENTRY.as_bytes() {
-        return Err(format!("does not start with a {HEADER_ENTRY} entry"));
-    }
-    let data = &tail[n + x..];
-    if zipfmt::crc32(data) != crc {
+    if zipfmt::crc32(&data) != h.crc32 {
         return Err(format!("{HEADER_ENTRY} fails its CRC check"));
     }
-    serde_json::from_slice(data).map_err(|e| format!("{HEADER_ENTRY} cannot be read: {e}"))
+    serde_json::from_slice(&data).map_err(|e| format!("{HEADER_ENTRY} cannot be read: {e}"))
 }
 
 /// An entry that passed every structural check and may be read.
@@ -123,53 +109,36 @@ pub(crate) fn scan_volume(
 ) -> VolumeScan {
     let vname = m.volumes[vol as usize - 1].name.clone();
     let mut scan = VolumeScan::default();
-    let dir = match zipfmt::read_directory(f, len, &vname, MAX_ENTRIES_PER_VOLUME) {
-        Ok(d) => d,
+    let structure = zipfmt::read_directory(f, len, &vname, MAX_ENTRIES_PER_VOLUME)
+        .and_then(|dir| Ok((dir, zipfmt::read_central(f, &dir, &vname)?)));
+    let (dir, central) = match structure {
+        Ok(x) => x,
         Err(e) => {
             scan.findings.push(e);
             return scan;
         }
     };
-    let central = match zipfmt::read_central(f, &dir, &vname) {
-        Ok(c) => c,
-        Err(e) => {
-            scan.findings.push(e);
-            return scan;
-        }
-    };
-
-    // The header first: a volume of another bundle is reported as such, not as a list of
-    // entries the manifest does not know.
-    match central.first() {
-        Some(e) if e.name == HEADER_ENTRY.as_bytes() => {
-            if let Err(finding) = check_header_entry(f, e, m, vol, &vname) {
-                let foreign = finding.kind == ErrorKind::Incomplete;
-                scan.findings.push(finding);
-                if foreign {
-                    scan.foreign = true;
-                    return scan;
-                }
-            }
-        }
-        _ => scan.findings.push(Finding::new(
-            ErrorKind::Corrupt,
-            &vname,
-            format!("the volume does not start with its {HEADER_ENTRY} entry"),
-        )),
+    if check_first_entry(f, &central, m, vol, &vname, &mut scan.findings) {
+        scan.foreign = true;
+        return scan;
     }
-
-    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(central.len());
+    let mut admit = Admission {
+        m,
+        layout,
+        vol,
+        volume_len: len,
+        directory_offset: dir.offset,
+        seen: HashSet::with_capacity(central.len()),
+        present: Vec::new(),
+    };
     let mut next_offset = Some(0u64);
     for (i, e) in central.iter().enumerate() {
-        let shown = names::show_name(&e.name);
         // A name that is not one of the format's forms may hold anything: show it escaped.
         let parsed = names::parse_entry_name(&e.name);
         let subject = match &parsed {
             Ok(n) => format!("{vname}: {}", n.render()),
-            Err(_) => format!("{vname}: {shown}"),
+            Err(_) => format!("{vname}: {}", names::show_name(&e.name)),
         };
-        let unsafe_ = |msg: String| Finding::new(ErrorKind::UnsafeEntry, &subject, msg);
-
         // Placement: entries back to back from offset 0; read the local header of every
         // entry, even one refused below, to find where the next one must start.
         let data_offset = match zipfmt::read_local(f, e, &subject) {
@@ -179,86 +148,14 @@ pub(crate) fn scan_volume(
                 None
             }
         };
-        match next_offset {
-            Some(want) if e.header_offset < want => {
-                scan.findings.push(unsafe_(format!(
-                    "entry at offset {} overlaps the entry before it",
-                    e.header_offset
-                )));
-            }
-            Some(want) if e.header_offset > want => scan.findings.push(Finding::new(
-                ErrorKind::Corrupt,
-                &subject,
-                format!(
-                    "{} unexplained bytes before this entry",
-                    e.header_offset - want
-                ),
-            )),
-            _ => {}
+        if let Some(finding) = next_offset.and_then(|want| placement_problem(want, e, &subject)) {
+            scan.findings.push(finding);
         }
         next_offset = data_offset.and_then(|d| d.checked_add(e.compressed));
-
-        let name = match parsed {
-            Ok(n) => n,
-            Err(why) => {
-                scan.findings.push(unsafe_(why));
-                continue;
-            }
-        };
-        if !seen.insert(&e.name) {
-            scan.findings
-                .push(unsafe_(format!("{shown} appears twice in the volume")));
-            continue;
-        }
-        if name == EntryName::Header {
-            if i != 0 {
-                scan.findings
-                    .push(unsafe_(format!("a second {HEADER_ENTRY} entry")));
-            }
-            continue;
-        }
-        let Some(&index) = layout
-            .by_path
-            .get(std::str::from_utf8(&e.name).unwrap_or_default())
-        else {
-            scan.findings
-                .push(unsafe_(format!("{shown} is not listed in the manifest")));
-            continue;
-        };
-        let listed = &m.entries[index];
-        if listed.volume != vol {
-            scan.findings.push(unsafe_(format!(
-                "the manifest lists it in volume {}, not in volume {vol}",
-                listed.volume
-            )));
-            continue;
-        }
-        scan.present.push(index);
-        if let Some(problem) = entry_kind_problem(e) {
-            scan.findings.push(unsafe_(problem));
-            continue;
-        }
-        if let Some(finding) = size_problem(e, listed, len, &subject) {
-            scan.findings.push(finding);
-            continue;
-        }
-        if let Some(data_offset) = data_offset {
-            if data_offset
-                .checked_add(e.compressed)
-                .is_none_or(|end| end > dir.offset)
-            {
-                scan.findings.push(Finding::new(
-                    ErrorKind::Corrupt,
-                    &subject,
-                    "entry data runs into the central directory".into(),
-                ));
-                continue;
-            }
-            scan.entries.push(ScannedEntry {
-                entry: e.clone(),
-                data_offset,
-                index,
-            });
+        match admit.entry(i, e, parsed, data_offset, &subject) {
+            Ok(Some(entry)) => scan.entries.push(entry),
+            Ok(None) => {}
+            Err(finding) => scan.findings.push(finding),
         }
     }
     if let Some(end) = next_offset
@@ -280,7 +177,145 @@ pub(crate) fn scan_volume(
         };
         scan.findings.push(Finding::new(kind, &vname, msg));
     }
+    scan.present = admit.present;
     scan
+}
+
+/// The header first: a volume of another bundle is reported as such, not as a list of
+/// entries the manifest does not know. True when the volume is foreign (nothing more to
+/// examine).
+fn check_first_entry(
+    f: &mut File,
+    central: &[CentralEntry],
+    m: &Manifest,
+    vol: u32,
+    vname: &str,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    match central.first() {
+        Some(e) if e.name == HEADER_ENTRY.as_bytes() => {
+            if let Err(finding) = check_header_entry(f, e, m, vol, vname) {
+                let foreign = finding.kind == ErrorKind::Incomplete;
+                findings.push(finding);
+                return foreign;
+            }
+        }
+        _ => findings.push(Finding::new(
+            ErrorKind::Corrupt,
+            vname,
+            format!("the volume does not start with its {HEADER_ENTRY} entry"),
+        )),
+    }
+    false
+}
+
+/// An entry that does not start where the one before it ended (`want`).
+fn placement_problem(want: u64, e: &CentralEntry, subject: &str) -> Option<Finding> {
+    if e.header_offset < want {
+        Some(Finding::new(
+            ErrorKind::UnsafeEntry,
+            subject,
+            format!(
+                "entry at offset {} overlaps the entry before it",
+                e.header_offset
+            ),
+        ))
+    } else if e.header_offset > want {
+        Some(Finding::new(
+            ErrorKind::Corrupt,
+            subject,
+            format!(
+                "{} unexplained bytes before this entry",
+                e.header_offset - want
+            ),
+        ))
+    } else {
+        None
+    }
+}
+
+/// What decides whether an entry of one volume may be read.
+struct Admission<'a> {
+    m: &'a Manifest,
+    layout: &'a Layout,
+    vol: u32,
+    volume_len: u64,
+    /// Where the central directory starts: entry data must end before it.
+    directory_offset: u64,
+    /// Names met so far.
+    seen: HashSet<&'a [u8]>,
+    /// Manifest entries (indices) met where the manifest puts them, readable or not.
+    present: Vec<usize>,
+}
+
+impl<'a> Admission<'a> {
+    /// Checks entry `i` of the volume against the manifest: `Ok(Some)` when it may be read,
+    /// `Ok(None)` for the volume header (or when its local header failed), or the first
+    /// problem.
+    fn entry(
+        &mut self,
+        i: usize,
+        e: &'a CentralEntry,
+        parsed: std::result::Result<EntryName, String>,
+        data_offset: Option<u64>,
+        subject: &str,
+    ) -> std::result::Result<Option<ScannedEntry>, Finding> {
+        let unsafe_ = |msg: String| Finding::new(ErrorKind::UnsafeEntry, subject, msg);
+        let shown = || names::show_name(&e.name);
+        let name = parsed.map_err(unsafe_)?;
+        if !self.seen.insert(&e.name) {
+            return Err(unsafe_(format!("{} appears twice in the volume", shown())));
+        }
+        match name {
+            EntryName::Header if i != 0 => {
+                return Err(unsafe_(format!("a second {HEADER_ENTRY} entry")));
+            }
+            EntryName::Header => return Ok(None),
+            _ => {}
+        }
+        let Some(&index) = self
+            .layout
+            .by_path
+            .get(std::str::from_utf8(&e.name).unwrap_or_default())
+        else {
+            return Err(unsafe_(format!(
+                "{} is not listed in the manifest",
+                shown()
+            )));
+        };
+        let listed = &self.m.entries[index];
+        if listed.volume != self.vol {
+            return Err(unsafe_(format!(
+                "the manifest lists it in volume {}, not in volume {}",
+                listed.volume, self.vol
+            )));
+        }
+        self.present.push(index);
+        if let Some(problem) = entry_kind_problem(e) {
+            return Err(unsafe_(problem));
+        }
+        if let Some(finding) = size_problem(e, listed, self.volume_len, subject) {
+            return Err(finding);
+        }
+        let Some(data_offset) = data_offset else {
+            return Ok(None);
+        };
+        if data_offset
+            .checked_add(e.compressed)
+            .is_none_or(|end| end > self.directory_offset)
+        {
+            return Err(Finding::new(
+                ErrorKind::Corrupt,
+                subject,
+                "entry data runs into the central directory".into(),
+            ));
+        }
+        Ok(Some(ScannedEntry {
+            entry: e.clone(),
+            data_offset,
+            index,
+        }))
+    }
 }
 
 /// Encryption, streaming, odd methods, links and folders: things the format never writes and
@@ -444,8 +479,7 @@ fn compare_header(
 /// For a volume whose bytes differ from the manifest's: a look at its header alone, to tell
 /// "a volume of another bundle" (incomplete) from "damaged" (corrupt).
 pub(crate) fn foreign_volume(path: &Path, m: &Manifest, vol: u32) -> Option<String> {
-    let mut f = File::open(path).ok()?;
-    let h = read_header_at_start(&mut f).ok()?;
+    let h = identify_volume(path).ok()?;
     match compare_header(&h, m, vol) {
         Err((ErrorKind::Incomplete, msg)) => Some(msg),
         _ => None,
@@ -458,29 +492,11 @@ pub(crate) enum ReadFailure {
     Sink(io::Error),
 }
 
-/// A volume file opened for reading entries; the `zip` crate's reader is opened on demand,
-/// for deflated entries only.
-pub(crate) struct OpenVolume<'a> {
-    pub file: File,
-    pub path: &'a Path,
-    archive: Option<zip::ZipArchive<File>>,
-}
-
-impl<'a> OpenVolume<'a> {
-    pub fn open(path: &'a Path) -> io::Result<OpenVolume<'a>> {
-        Ok(OpenVolume {
-            file: File::open(path)?,
-            path,
-            archive: None,
-        })
-    }
-}
-
 /// Reads an entry to its end, writing its bytes to `sink`, and checks its CRC, its size and
 /// its SHA-256 against the manifest. Reading to the end matters: a partial read would never
 /// see a CRC error in the part not read.
 pub(crate) fn read_entry(
-    v: &mut OpenVolume<'_>,
+    f: &mut File,
     se: &ScannedEntry,
     listed: &EntryInfo,
     subject: &str,
@@ -511,12 +527,12 @@ pub(crate) fn read_entry(
             got += n as u64;
         }
     };
+    f.seek(SeekFrom::Start(se.data_offset))
+        .map_err(|e| corrupt(format!("cannot be read: {e}")))?;
+    let mut data = f.take(se.entry.compressed);
     let total = match se.entry.method {
         METHOD_STORED => {
-            let f = &mut v.file;
-            f.seek(SeekFrom::Start(se.data_offset))
-                .map_err(|e| corrupt(format!("cannot be read: {e}")))?;
-            let total = pump(&mut f.take(se.entry.compressed), se.entry.compressed)?;
+            let total = pump(&mut data, se.entry.compressed)?;
             if total < se.entry.compressed {
                 return Err(corrupt(format!(
                     "ends after {total} of {} bytes",
@@ -526,24 +542,9 @@ pub(crate) fn read_entry(
             total
         }
         _ => {
-            if v.archive.is_none() {
-                let file = File::open(v.path)
-                    .map_err(|e| corrupt(format!("cannot open the volume: {e}")))?;
-                let config = zip::read::Config {
-                    archive_offset: zip::read::ArchiveOffset::Known(0),
-                };
-                let za = zip::ZipArchive::with_config(config, file)
-                    .map_err(|e| corrupt(format!("ZIP reader refuses the volume: {e}")))?;
-                v.archive = Some(za);
-            }
-            let za = v.archive.as_mut().expect("opened above");
-            let name = String::from_utf8_lossy(&se.entry.name).into_owned();
-            let mut zf = za
-                .by_name(&name)
-                .map_err(|e| corrupt(format!("ZIP reader cannot open the entry: {e}")))?;
             // One byte more than announced: an entry that inflates beyond its size is caught
             // without inflating all of it.
-            let total = pump(&mut zf, listed.size.saturating_add(1))?;
+            let total = pump(&mut zipfmt::inflate(data), listed.size.saturating_add(1))?;
             if total > listed.size {
                 return Err(corrupt(format!(
                     "inflates to more than its announced {} bytes",

@@ -5,13 +5,15 @@
 //! permissions), an exact bound on the bytes each entry costs (so a volume never exceeds its
 //! size limit), and ZIP64 records only where a value does not fit in 32 bits.
 //!
-//! Reading checks the structure strictly before the `zip` crate is asked to inflate anything:
-//! the end records sit at the very end with no comment, the central directory is where they
-//! say, every local header agrees with its central record, and entries lie back to back from
-//! offset 0 with no gaps and no overlaps.
+//! Reading checks the structure strictly before a byte is inflated: the end records sit at
+//! the very end with no comment, the central directory is where they say, every local header
+//! agrees with its central record, and entries lie back to back from offset 0 with no gaps
+//! and no overlaps. Deflated data is inflated here too, as a raw deflate stream (flate2), so
+//! no general ZIP reader ever parses a volume.
 
 use super::verify::Finding;
 use crate::error::ErrorKind;
+use crate::time::Timestamp;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 /// Compression methods the format uses.
@@ -90,49 +92,20 @@ impl DosTime {
         date: (1 << 5) | 1,
     };
 
-    /// The DOS time of an RFC 3339 UTC string (`2026-03-01T12:00:00Z`), seconds rounded down
-    /// to even; [`DosTime::EPOCH`] when the string cannot be read or lies outside 1980..=2107.
-    pub fn from_rfc3339(s: &str) -> DosTime {
-        let num = |r: std::ops::Range<usize>| {
-            s.get(r)
-                .filter(|x| x.bytes().all(|c| c.is_ascii_digit()))?
-                .parse::<u16>()
-                .ok()
-        };
-        let parts = (|| {
-            let sep = |i: usize, c: u8| s.as_bytes().get(i) == Some(&c);
-            if !(sep(4, b'-')
-                && sep(7, b'-')
-                && (sep(10, b'T') || sep(10, b't') || sep(10, b' '))
-                && sep(13, b':')
-                && sep(16, b':'))
-            {
-                return None;
-            }
-            Some((
-                num(0..4)?,
-                num(5..7)?,
-                num(8..10)?,
-                num(11..13)?,
-                num(14..16)?,
-                num(17..19)?,
-            ))
-        })();
-        match parts {
-            Some((y, mo, d, h, mi, se))
-                if (1980..=2107).contains(&y)
-                    && (1..=12).contains(&mo)
-                    && (1..=31).contains(&d)
-                    && h < 24
-                    && mi < 60
-                    && se < 61 =>
-            {
-                DosTime {
-                    time: (h << 11) | (mi << 5) | (se.min(59) / 2),
-                    date: ((y - 1980) << 9) | (mo << 5) | d,
-                }
-            }
-            _ => DosTime::EPOCH,
+    /// The DOS time of a timestamp (UTC), seconds rounded down to even; [`DosTime::EPOCH`]
+    /// outside 1980..=2107, the years DOS time can hold.
+    pub fn from_timestamp(t: Timestamp) -> DosTime {
+        let c = t.civil();
+        if !(1980..=2107).contains(&c.year) {
+            return DosTime::EPOCH;
+        }
+        // Every field fits its bit width: the year offset in 7 bits, the rest as the calendar
+        // bounds them.
+        let (year, month, day) = ((c.year - 1980) as u16, c.month as u16, c.day as u16);
+        let (hour, minute, second) = (c.hour as u16, c.minute as u16, c.second as u16);
+        DosTime {
+            time: (hour << 11) | (minute << 5) | (second / 2),
+            date: (year << 9) | (month << 5) | day,
         }
     }
 }
@@ -480,7 +453,7 @@ pub fn read_directory<R: Read + Seek + ?Sized>(
     }
     let (disk, cd_disk) = (le16(&e, 4), le16(&e, 6));
     let (on_disk, total) = (u64::from(le16(&e, 8)), u64::from(le16(&e, 10)));
-    let (mut size, mut offset) = (u64::from(le32(&e, 12)), u64::from(le32(&e, 16)));
+    let (size, offset) = (u64::from(le32(&e, 12)), u64::from(le32(&e, 16)));
     let comment = le16(&e, 20);
     if comment != 0 {
         return Err(corrupt(
@@ -494,61 +467,21 @@ pub fn read_directory<R: Read + Seek + ?Sized>(
             "the volume claims to be part of a spanned ZIP; bundle volumes are standalone".into(),
         ));
     }
-    let mut entries = total;
-    let mut end_start = len - EOCD_LEN;
+    let mut end = EndRecords {
+        entries: total,
+        size,
+        offset,
+        start: len - EOCD_LEN,
+    };
     if total == U16_MARK || size == U32_MARK || offset == U32_MARK {
-        // ZIP64: the locator sits right before the end record and points at the ZIP64 end
-        // record right before it.
-        if end_start < ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN {
-            return Err(corrupt(subject, "ZIP64 end records are missing".into()));
-        }
-        let mut l = [0u8; ZIP64_LOCATOR_LEN as usize];
-        read_at(r, end_start - ZIP64_LOCATOR_LEN, &mut l).map_err(io_err)?;
-        let z64_at = end_start - ZIP64_LOCATOR_LEN - ZIP64_EOCD_LEN;
-        if le32(&l, 0) != SIG_ZIP64_LOCATOR
-            || le32(&l, 4) != 0
-            || le64(&l, 8) != z64_at
-            || le32(&l, 16) != 1
-        {
-            return Err(corrupt(
-                subject,
-                "the ZIP64 end locator is missing or inconsistent".into(),
-            ));
-        }
-        let mut z = [0u8; ZIP64_EOCD_LEN as usize];
-        read_at(r, z64_at, &mut z).map_err(io_err)?;
-        if le32(&z, 0) != SIG_ZIP64_EOCD
-            || le64(&z, 4) != ZIP64_EOCD_LEN - 12
-            || le32(&z, 16) != 0
-            || le32(&z, 20) != 0
-        {
-            return Err(corrupt(
-                subject,
-                "the ZIP64 end record is missing or inconsistent".into(),
-            ));
-        }
-        if le64(&z, 24) != le64(&z, 32) {
-            return Err(corrupt(
-                subject,
-                "the ZIP64 end record claims a spanned ZIP".into(),
-            ));
-        }
-        let check = |small: u64, big: u64, mark: u64| small == mark || small == big;
-        entries = le64(&z, 32);
-        let (s64, o64) = (le64(&z, 40), le64(&z, 48));
-        if !check(total, entries, U16_MARK)
-            || !check(size, s64, U32_MARK)
-            || !check(offset, o64, U32_MARK)
-        {
-            return Err(corrupt(
-                subject,
-                "the ZIP end record and ZIP64 end record disagree".into(),
-            ));
-        }
-        size = s64;
-        offset = o64;
-        end_start = z64_at;
+        end = read_zip64_end(r, end, subject)?;
     }
+    let EndRecords {
+        entries,
+        size,
+        offset,
+        start: end_start,
+    } = end;
     if entries > max_entries {
         return Err(Finding {
             kind: ErrorKind::Limit,
@@ -577,6 +510,80 @@ pub fn read_directory<R: Read + Seek + ?Sized>(
         offset,
         size,
     })
+}
+
+/// What the end records say: entry count, central directory size and offset, and where the
+/// end records start.
+#[derive(Clone, Copy)]
+struct EndRecords {
+    entries: u64,
+    size: u64,
+    offset: u64,
+    start: u64,
+}
+
+/// Reads the ZIP64 end records that must sit right before the end record at `end.start`
+/// when one of its fields holds the ZIP64 marker, and returns what they say instead.
+fn read_zip64_end<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    end: EndRecords,
+    subject: &str,
+) -> Result<EndRecords, Finding> {
+    let io_err = |e: io::Error| corrupt(subject, format!("cannot read the ZIP end records: {e}"));
+    // ZIP64: the locator sits right before the end record and points at the ZIP64 end
+    // record right before it.
+    if end.start < ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN {
+        return Err(corrupt(subject, "ZIP64 end records are missing".into()));
+    }
+    let mut l = [0u8; ZIP64_LOCATOR_LEN as usize];
+    read_at(r, end.start - ZIP64_LOCATOR_LEN, &mut l).map_err(io_err)?;
+    let z64_at = end.start - ZIP64_LOCATOR_LEN - ZIP64_EOCD_LEN;
+    if le32(&l, 0) != SIG_ZIP64_LOCATOR
+        || le32(&l, 4) != 0
+        || le64(&l, 8) != z64_at
+        || le32(&l, 16) != 1
+    {
+        return Err(corrupt(
+            subject,
+            "the ZIP64 end locator is missing or inconsistent".into(),
+        ));
+    }
+    let mut z = [0u8; ZIP64_EOCD_LEN as usize];
+    read_at(r, z64_at, &mut z).map_err(io_err)?;
+    if le32(&z, 0) != SIG_ZIP64_EOCD
+        || le64(&z, 4) != ZIP64_EOCD_LEN - 12
+        || le32(&z, 16) != 0
+        || le32(&z, 20) != 0
+    {
+        return Err(corrupt(
+            subject,
+            "the ZIP64 end record is missing or inconsistent".into(),
+        ));
+    }
+    if le64(&z, 24) != le64(&z, 32) {
+        return Err(corrupt(
+            subject,
+            "the ZIP64 end record claims a spanned ZIP".into(),
+        ));
+    }
+    // A 16- or 32-bit field holds either the marker or the same value as its ZIP64 twin.
+    let check = |small: u64, big: u64, mark: u64| small == mark || small == big;
+    let z64 = EndRecords {
+        entries: le64(&z, 32),
+        size: le64(&z, 40),
+        offset: le64(&z, 48),
+        start: z64_at,
+    };
+    if !check(end.entries, z64.entries, U16_MARK)
+        || !check(end.size, z64.size, U32_MARK)
+        || !check(end.offset, z64.offset, U32_MARK)
+    {
+        return Err(corrupt(
+            subject,
+            "the ZIP end record and ZIP64 end record disagree".into(),
+        ));
+    }
+    Ok(z64)
 }
 
 /// Reads every central directory record. Memory is bounded by the entry cap applied in
@@ -721,6 +728,69 @@ fn find_extra(extra: &[u8], id: u16) -> Option<&[u8]> {
     None
 }
 
+/// A local header as declared: the fixed part, the name and the extra field. The sizes are
+/// the 32-bit fields (ZIP64 markers included); [`LocalHeader::sizes`] resolves them.
+#[derive(Clone, Debug)]
+pub struct LocalHeader {
+    pub flags: u16,
+    pub method: u16,
+    pub crc32: u32,
+    pub compressed32: u32,
+    pub size32: u32,
+    pub name: Vec<u8>,
+    pub extra: Vec<u8>,
+}
+
+/// Why a local header could not be taken in.
+#[derive(Debug)]
+pub enum LocalHeaderError {
+    /// The bytes ended (or failed) before the header did.
+    Read(io::Error),
+    /// The bytes there are not a local header.
+    Signature,
+}
+
+impl LocalHeader {
+    /// Bytes the header takes, from its signature to the end of its extra field.
+    pub fn len(&self) -> u64 {
+        LOCAL_LEN + self.name.len() as u64 + self.extra.len() as u64
+    }
+
+    /// (compressed, uncompressed) sizes, from the ZIP64 extra field when a 32-bit field holds
+    /// the marker; `None` when that field is missing or short.
+    pub fn sizes(&self) -> Option<(u64, u64)> {
+        let (cs, us) = (u64::from(self.compressed32), u64::from(self.size32));
+        if cs != U32_MARK && us != U32_MARK {
+            return Some((cs, us));
+        }
+        let z = find_extra(&self.extra, ZIP64_EXTRA).filter(|z| z.len() >= 16)?;
+        Some((le64(z, 8), le64(z, 0)))
+    }
+}
+
+/// Reads the local header that starts where `r` stands. Both readers of local headers (the
+/// volume checks and the lone-volume identification) go through here.
+pub fn read_local_header<R: Read + ?Sized>(r: &mut R) -> Result<LocalHeader, LocalHeaderError> {
+    let mut h = [0u8; LOCAL_LEN as usize];
+    r.read_exact(&mut h).map_err(LocalHeaderError::Read)?;
+    if le32(&h, 0) != SIG_LOCAL {
+        return Err(LocalHeaderError::Signature);
+    }
+    let (n, x) = (le16(&h, 26) as usize, le16(&h, 28) as usize);
+    let mut tail = vec![0u8; n + x];
+    r.read_exact(&mut tail).map_err(LocalHeaderError::Read)?;
+    let extra = tail.split_off(n);
+    Ok(LocalHeader {
+        flags: le16(&h, 6),
+        method: le16(&h, 8),
+        crc32: le32(&h, 14),
+        compressed32: le32(&h, 18),
+        size32: le32(&h, 22),
+        name: tail,
+        extra,
+    })
+}
+
 /// Checks an entry's local header against its central record and returns where its data
 /// starts. A disagreement means two readers could see two different files: unsafe. Extra
 /// fields other than ZIP64 (in either header) are unsafe too, and a file comment is corrupt.
@@ -734,30 +804,30 @@ pub fn read_local<R: Read + Seek + ?Sized>(
         subject: subject.to_string(),
         message: m,
     };
-    let mut h = [0u8; LOCAL_LEN as usize];
-    read_at(r, e.header_offset, &mut h)
-        .map_err(|err| corrupt(subject, format!("local header cannot be read: {err}")))?;
-    if le32(&h, 0) != SIG_LOCAL {
-        return Err(corrupt(
-            subject,
-            format!("no local header at offset {}", e.header_offset),
-        ));
-    }
-    let (n, x) = (le16(&h, 26) as u64, le16(&h, 28) as u64);
-    let mut tail = vec![0u8; (n + x) as usize];
-    r.read_exact(&mut tail)
-        .map_err(|err| corrupt(subject, format!("local header cannot be read: {err}")))?;
-    let (name, extra) = tail.split_at(n as usize);
-    if name != e.name.as_slice() {
+    let unreadable =
+        |err: io::Error| corrupt(subject, format!("local header cannot be read: {err}"));
+    r.seek(SeekFrom::Start(e.header_offset))
+        .map_err(unreadable)?;
+    let h = match read_local_header(r) {
+        Ok(h) => h,
+        Err(LocalHeaderError::Read(err)) => return Err(unreadable(err)),
+        Err(LocalHeaderError::Signature) => {
+            return Err(corrupt(
+                subject,
+                format!("no local header at offset {}", e.header_offset),
+            ));
+        }
+    };
+    if h.name != e.name {
         return Err(unsafe_(format!(
             "the local header names {}, the central directory {}",
-            super::names::show_name(name),
+            super::names::show_name(&h.name),
             super::names::show_name(&e.name)
         )));
     }
     // Extra fields can carry what the format never uses and another reader might act on
     // (Unix modes and link targets, NTFS times, AES encryption): only ZIP64 is allowed.
-    if let Some(f) = e.foreign_extra.or_else(|| foreign_extra(extra)) {
+    if let Some(f) = e.foreign_extra.or_else(|| foreign_extra(&h.extra)) {
         return Err(unsafe_(format!("the entry has {}", show_extra(f))));
     }
     if e.comment_len != 0 {
@@ -766,26 +836,46 @@ pub fn read_local<R: Read + Seek + ?Sized>(
             "the entry has a file comment; bundle volumes have none".into(),
         ));
     }
-    if le16(&h, 6) != e.flags || le16(&h, 8) != e.method {
+    if h.flags != e.flags || h.method != e.method {
         return Err(unsafe_(
             "the local header's flags or compression method differ from the central directory's"
                 .into(),
         ));
     }
-    let (mut cs, mut us) = (u64::from(le32(&h, 18)), u64::from(le32(&h, 22)));
-    if cs == U32_MARK || us == U32_MARK {
-        let z = find_extra(extra, ZIP64_EXTRA)
-            .filter(|z| z.len() >= 16)
-            .ok_or_else(|| corrupt(subject, "the local header's ZIP64 sizes are missing".into()))?;
-        us = le64(z, 0);
-        cs = le64(z, 8);
-    }
-    if le32(&h, 14) != e.crc32 || cs != e.compressed || us != e.size {
+    let (cs, us) = h
+        .sizes()
+        .ok_or_else(|| corrupt(subject, "the local header's ZIP64 sizes are missing".into()))?;
+    if h.crc32 != e.crc32 || cs != e.compressed || us != e.size {
         return Err(unsafe_(
             "the local header's CRC or sizes differ from the central directory's".into(),
         ));
     }
-    Ok(e.header_offset + LOCAL_LEN + n + x)
+    Ok(e.header_offset + h.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deflate
+
+/// The compression level `metadata.bin` is deflated with. Part of what makes bundles
+/// byte-identical: changing it changes every volume 1.
+const DEFLATE_LEVEL: u32 = 6;
+
+/// Deflates `data` into a raw deflate stream (no zlib or gzip framing), as a ZIP entry of
+/// method 8 holds it.
+pub fn deflate(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::new(DEFLATE_LEVEL),
+    );
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+/// Inflates the raw deflate stream read from `compressed`. Unbounded by itself: the caller
+/// stops reading at the size it expects (plus one byte, to notice an entry that inflates
+/// beyond it).
+pub fn inflate<R: Read>(compressed: R) -> impl Read {
+    flate2::read::DeflateDecoder::new(compressed)
 }
 
 #[cfg(test)]
@@ -806,15 +896,17 @@ mod tests {
     }
 
     #[test]
-    fn dos_time_from_rfc3339() {
-        let t = DosTime::from_rfc3339("2026-03-01T12:34:57Z");
+    fn dos_time_from_timestamp() {
+        let at = |s: &str| DosTime::from_timestamp(Timestamp::parse_rfc3339(s).unwrap());
+        let t = at("2026-03-01T12:34:57Z");
         assert_eq!(t.date, (46 << 9) | (3 << 5) | 1);
         assert_eq!(t.time, (12 << 11) | (34 << 5) | 28);
-        assert_eq!(
-            DosTime::from_rfc3339("1970-01-01T00:00:00Z"),
-            DosTime::EPOCH
-        );
-        assert_eq!(DosTime::from_rfc3339("garbage"), DosTime::EPOCH);
+        assert_eq!(at("1970-01-01T00:00:00Z"), DosTime::EPOCH);
+        assert_eq!(at("1980-01-01T00:00:00Z"), DosTime::EPOCH);
+        let last = at("2107-12-31T23:59:59Z");
+        assert_eq!(last.date, (127 << 9) | (12 << 5) | 31);
+        assert_eq!(last.time, (23 << 11) | (59 << 5) | 29);
+        assert_eq!(at("2108-01-01T00:00:00Z"), DosTime::EPOCH);
     }
 
     fn sample(entries: usize) -> Vec<u8> {
@@ -857,6 +949,54 @@ mod tests {
                 assert_eq!(s, format!("e{i:06}"));
                 assert_eq!(f.unix_mode(), Some(0o100_644));
             }
+        }
+    }
+
+    /// What the `zip` crate's writer makes of `data` at level 6: the bytes `metadata.bin`
+    /// was deflated into before this module deflated it itself.
+    fn zip_crate_deflate(data: &[u8]) -> Vec<u8> {
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(6));
+        let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        zw.start_file("m", opts).unwrap();
+        zw.write_all(data).unwrap();
+        let mut za = zip::ZipArchive::new(zw.finish().unwrap()).unwrap();
+        let mut f = za.by_index_raw(0).unwrap();
+        assert_eq!(f.compression(), zip::CompressionMethod::Deflated);
+        let mut raw = Vec::new();
+        f.read_to_end(&mut raw).unwrap();
+        raw
+    }
+
+    #[test]
+    fn deflate_gives_the_zip_crates_bytes_and_inflates_back() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        };
+        let text: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("update {i} KB{} ", i % 977).into_bytes())
+            .collect();
+        for data in [
+            Vec::new(),
+            b"a".to_vec(),
+            noise(70_000),
+            text,
+            [noise(5_000), vec![0; 3 << 20]].concat(),
+        ] {
+            let raw = deflate(&data).unwrap();
+            assert_eq!(raw, zip_crate_deflate(&data), "{} bytes", data.len());
+            let mut back = Vec::new();
+            inflate(&raw[..]).read_to_end(&mut back).unwrap();
+            assert_eq!(back, data);
         }
     }
 
