@@ -24,6 +24,9 @@
 //! names the child's new revision), to measure a resync with changes: run it again over the
 //! same `--out`.
 
+// A command-line tool of its own: printing is its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;

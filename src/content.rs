@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::hash::{Digests, copy_hashing};
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
-use crate::store::{Publisher, ReferencedFile, Store, content_recorded};
+use crate::store::{Publisher, ReferencedFile, Store};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -90,7 +90,7 @@ pub fn import_content(
             report.unmatched.push(path.display().to_string());
             continue;
         };
-        let recorded = content_recorded(&tx, &d.sha256)?;
+        let recorded = tx.content_recorded(&d.sha256)?;
         let added = publisher.publish(&staged, &d.sha256, recorded)?;
         report.matched.push(MatchedFile {
             path: path.display().to_string(),

@@ -288,6 +288,47 @@ pub enum Change {
     Unchanged,
 }
 
+/// How a sync run ended. Serialised (and stored) as `succeeded` or `failed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncOutcome {
+    Succeeded,
+    /// Also the state of a run that has not finished: only a completed run succeeds.
+    #[default]
+    Failed,
+}
+
+impl SyncOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncOutcome::Succeeded => "succeeded",
+            SyncOutcome::Failed => "failed",
+        }
+    }
+
+    /// Reads the stored spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<SyncOutcome> {
+        match s {
+            "succeeded" => Some(SyncOutcome::Succeeded),
+            "failed" => Some(SyncOutcome::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SyncOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the JSON spelling (`outcome == "failed"`).
+impl PartialEq<&str> for SyncOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// How many updates a sync or an import changed, by kind of change. The field names are the
 /// JSON names of the command-line contract and the column names of the run histories.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -13,6 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Category, Guid, PublicationState};
+use crate::model::{Changes, SyncOutcome};
 use crate::progress::Progress;
 use crate::store::{Criteria, Store, StoredHeader, StoredState, SyncRunRecord, Tx};
 use crate::time::Timestamp;
@@ -26,12 +27,11 @@ pub struct SyncReport {
     pub source: String,
     pub started: String,
     pub finished: String,
-    pub outcome: String,
-    pub new: u64,
-    pub updated: u64,
-    pub expired: u64,
-    pub removed: u64,
-    pub unchanged: u64,
+    pub outcome: SyncOutcome,
+    /// New, updated, expired, removed and unchanged updates (flattened: the JSON keeps its
+    /// field names).
+    #[serde(flatten)]
+    pub changes: Changes,
     /// Categories added or changed.
     pub categories: u64,
     /// Updates in the upstream.
@@ -48,13 +48,13 @@ pub struct SyncReport {
 impl SyncReport {
     /// Counts one update under what happened to it: every step counts through here.
     fn count(&mut self, change: Change) {
-        match change {
-            Change::New => self.new += 1,
-            Change::Updated => self.updated += 1,
-            Change::Expired => self.expired += 1,
-            Change::Removed => self.removed += 1,
-            Change::Unchanged | Change::Older(_) => self.unchanged += 1,
-        }
+        self.changes.add(match change {
+            Change::New => crate::model::Change::New,
+            Change::Updated => crate::model::Change::Updated,
+            Change::Expired => crate::model::Change::Expired,
+            Change::Removed => crate::model::Change::Removed,
+            Change::Unchanged | Change::Older(_) => crate::model::Change::Unchanged,
+        });
     }
 }
 
@@ -91,7 +91,7 @@ pub fn sync(
                 "SYNC",
                 &format!(
                     "Synchronization succeeded: {} new, {} updated, {} expired, {} removed, {} unchanged, {} categories changed",
-                    report.new, report.updated, report.expired, report.removed, report.unchanged, report.categories
+                    report.changes.new, report.changes.updated, report.changes.expired, report.changes.removed, report.changes.unchanged, report.categories
                 ),
                 now,
             );
@@ -110,7 +110,7 @@ pub fn sync(
                 started: started.rfc3339(),
                 finished: Some(now.rfc3339()),
                 source,
-                outcome: "failed".into(),
+                outcome: SyncOutcome::Failed,
                 error: Some(err.message.clone()),
                 ..Default::default()
             };
@@ -181,7 +181,7 @@ fn run(
         }
     }
     // Selection against the criteria, with the category tree as it is after this sync.
-    let parents = crate::store::category_parents_of(&tx)?;
+    let parents = tx.category_parents()?;
     let plan = plan(&scanned.headers, &stored, &criteria, &parents, &mut report);
     store_log_phase(
         &tx,
@@ -191,7 +191,7 @@ fn run(
             report.selected,
             scanned.headers.len(),
             plan.to_fetch.len(),
-            report.unchanged
+            report.changes.unchanged
         ),
     );
     merge(
@@ -217,7 +217,7 @@ fn run(
 
     let finished = clock();
     report.finished = finished.rfc3339();
-    report.outcome = "succeeded".into();
+    report.outcome = SyncOutcome::Succeeded;
     record(&mut tx, &report, &scanned.summary)?;
     tx.commit()?;
     for w in &report.warnings {
@@ -460,7 +460,7 @@ fn check_age(store: &Store, summary: &ScanSummary, opts: &SyncOptions) -> Result
 
 /// Writes a phase line to the store's log while a transaction holds the store.
 fn store_log_phase(tx: &Tx<'_>, now: Timestamp, message: &str) {
-    crate::store::append_log(tx.root(), "SYNC", message, now);
+    tx.log("SYNC", message, now);
 }
 
 fn record(tx: &mut Tx<'_>, r: &SyncReport, s: &ScanSummary) -> Result<()> {
@@ -468,12 +468,8 @@ fn record(tx: &mut Tx<'_>, r: &SyncReport, s: &ScanSummary) -> Result<()> {
         started: r.started.clone(),
         finished: Some(r.finished.clone()),
         source: r.source.clone(),
-        outcome: r.outcome.clone(),
-        new: r.new,
-        updated: r.updated,
-        expired: r.expired,
-        removed: r.removed,
-        unchanged: r.unchanged,
+        outcome: r.outcome,
+        changes: r.changes,
         categories: r.categories,
         package_id: s.package_id.clone(),
         package_created: s.created.clone(),
@@ -763,7 +759,15 @@ mod tests {
         let mut s = store(dir.path(), &[WINDOWS], &[]);
         let r = go(&mut s, &mut fixture()).unwrap();
         assert_eq!(ids(&s), ["01", "10", "11", "12", "13"]);
-        assert_eq!((r.new, r.updated, r.unchanged, r.selected), (5, 0, 0, 5));
+        assert_eq!(
+            (
+                r.changes.new,
+                r.changes.updated,
+                r.changes.unchanged,
+                r.selected
+            ),
+            (5, 0, 0, 5)
+        );
     }
 
     #[test]
@@ -786,7 +790,13 @@ mod tests {
         let seq = s.totals().unwrap().change_seq;
         let r = go(&mut s, &mut fixture()).unwrap();
         assert_eq!(
-            (r.new, r.updated, r.removed, r.unchanged, r.categories),
+            (
+                r.changes.new,
+                r.changes.updated,
+                r.changes.removed,
+                r.changes.unchanged,
+                r.categories
+            ),
             (0, 0, 0, 5, 0)
         );
         assert_eq!(
@@ -806,7 +816,15 @@ mod tests {
         next.updates[4].publication_state = PublicationState::Expired;
         next.updates.remove(5);
         let r = go(&mut s, &mut next).unwrap();
-        assert_eq!((r.new, r.updated, r.expired, r.removed), (0, 1, 1, 1));
+        assert_eq!(
+            (
+                r.changes.new,
+                r.changes.updated,
+                r.changes.expired,
+                r.changes.removed
+            ),
+            (0, 1, 1, 1)
+        );
         let all = s.list_updates(&Default::default()).unwrap();
         let state = |n: &str| {
             all.iter()
@@ -895,7 +913,7 @@ mod tests {
         let mut s = Store::init(&dir.path().join("s"), None, clock()).unwrap();
         let r = go(&mut s, &mut fixture()).unwrap();
         assert!(r.categories_only);
-        assert_eq!((r.categories, r.new), (5, 0));
+        assert_eq!((r.categories, r.changes.new), (5, 0));
         assert_eq!(s.categories(Some(CategoryKind::Product)).unwrap().len(), 2);
     }
 }

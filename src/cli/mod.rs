@@ -7,6 +7,9 @@
 //! it needs, calls a library operation and renders the result; then list it in `Command` below
 //! with a one-line arm in `run`.
 
+// The one layer that talks to the terminal (Cargo.toml denies printing everywhere else).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod args;
 mod commands;
 mod exit;

@@ -5,6 +5,7 @@ use super::Store;
 use super::queries::categories_where;
 use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::Changes;
 use crate::model::{Category, Update};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -42,11 +43,10 @@ pub struct ImportRecord {
     pub kind: String,
     pub manifest_sha256: String,
     pub imported: String,
-    pub new: u64,
-    pub updated: u64,
-    pub expired: u64,
-    pub removed: u64,
-    pub unchanged: u64,
+    /// New, updated, expired, removed and unchanged updates (flattened: the JSON keeps its
+    /// field names).
+    #[serde(flatten)]
+    pub changes: Changes,
     pub content_files: u64,
     pub content_bytes: u64,
     pub note: Option<String>,
@@ -173,11 +173,11 @@ impl Tx<'_> {
                 r.kind,
                 r.manifest_sha256,
                 r.imported,
-                r.new as i64,
-                r.updated as i64,
-                r.expired as i64,
-                r.removed as i64,
-                r.unchanged as i64,
+                r.changes.new as i64,
+                r.changes.updated as i64,
+                r.changes.expired as i64,
+                r.changes.removed as i64,
+                r.changes.unchanged as i64,
                 r.content_files as i64,
                 r.content_bytes as i64,
                 r.note
@@ -283,11 +283,13 @@ fn imports_where(
             kind: r.get(4)?,
             manifest_sha256: r.get(5)?,
             imported: r.get(6)?,
-            new: r.get::<_, i64>(7)? as u64,
-            updated: r.get::<_, i64>(8)? as u64,
-            expired: r.get::<_, i64>(9)? as u64,
-            removed: r.get::<_, i64>(10)? as u64,
-            unchanged: r.get::<_, i64>(11)? as u64,
+            changes: Changes {
+                new: r.get::<_, i64>(7)? as u64,
+                updated: r.get::<_, i64>(8)? as u64,
+                expired: r.get::<_, i64>(9)? as u64,
+                removed: r.get::<_, i64>(10)? as u64,
+                unchanged: r.get::<_, i64>(11)? as u64,
+            },
             content_files: r.get::<_, i64>(12)? as u64,
             content_bytes: r.get::<_, i64>(13)? as u64,
             note: r.get(14)?,

@@ -319,17 +319,3 @@ fn new_store_id(dir: &Path, now: Timestamp) -> String {
 pub fn decode_update_doc(bytes: &[u8]) -> Result<crate::model::Update> {
     write::decode_doc(bytes)
 }
-
-/// Every category's parent, read inside a transaction (after its category changes); the
-/// same as [`Tx::category_parents`].
-pub fn category_parents_of(
-    conn: &Connection,
-) -> Result<std::collections::HashMap<String, Option<String>>> {
-    queries::category_parents(conn)
-}
-
-/// Appends a line to the log of the store in `root`, for a writer that holds only the
-/// folder. A failure here is not reported: [`Tx::log`] is the way to log during a transaction.
-pub fn append_log(root: &Path, component: &str, message: &str, now: Timestamp) {
-    let _ = log::append_line(&root.join(log::LOG_FILE), component, message, now);
-}

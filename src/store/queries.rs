@@ -6,6 +6,7 @@ use super::Store;
 use super::write::{StoredState, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, CategoryKind, Guid, Update, hex_lower};
+use crate::model::{Changes, SyncOutcome};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -146,12 +147,11 @@ pub struct SyncRunRecord {
     pub started: String,
     pub finished: Option<String>,
     pub source: String,
-    pub outcome: String,
-    pub new: u64,
-    pub updated: u64,
-    pub expired: u64,
-    pub removed: u64,
-    pub unchanged: u64,
+    pub outcome: SyncOutcome,
+    /// New, updated, expired, removed and unchanged updates (flattened: the JSON keeps its
+    /// field names).
+    #[serde(flatten)]
+    pub changes: Changes,
     pub categories: u64,
     pub package_id: Option<String>,
     pub package_created: Option<String>,
@@ -515,12 +515,23 @@ impl Store {
                         started: r.get(0)?,
                         finished: r.get(1)?,
                         source: r.get(2)?,
-                        outcome: r.get(3)?,
-                        new: r.get::<_, i64>(4)? as u64,
-                        updated: r.get::<_, i64>(5)? as u64,
-                        expired: r.get::<_, i64>(6)? as u64,
-                        removed: r.get::<_, i64>(7)? as u64,
-                        unchanged: r.get::<_, i64>(8)? as u64,
+                        outcome: {
+                            let o: String = r.get(3)?;
+                            SyncOutcome::parse(&o).ok_or_else(|| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    3,
+                                    rusqlite::types::Type::Text,
+                                    format!("a sync run has the unknown outcome '{o}'").into(),
+                                )
+                            })?
+                        },
+                        changes: Changes {
+                            new: r.get::<_, i64>(4)? as u64,
+                            updated: r.get::<_, i64>(5)? as u64,
+                            expired: r.get::<_, i64>(6)? as u64,
+                            removed: r.get::<_, i64>(7)? as u64,
+                            unchanged: r.get::<_, i64>(8)? as u64,
+                        },
                         categories: r.get::<_, i64>(9)? as u64,
                         package_id: r.get(10)?,
                         package_created: r.get(11)?,

@@ -103,7 +103,7 @@ fn export_locked(
         bundle_dir: written.dir.display().to_string(),
         bundle_id: m.bundle_id.clone(),
         sequence,
-        kind: kind_name(kind).into(),
+        kind: kind.as_str().into(),
         base_sequence,
         changes_from: from,
         changes_to: to,
@@ -316,13 +316,6 @@ fn log_line(r: &ExportReport) -> String {
         r.content_bytes,
         r.missing.len()
     )
-}
-
-pub(crate) fn kind_name(k: BundleKind) -> &'static str {
-    match k {
-        BundleKind::Full => "full",
-        BundleKind::Incremental => "incremental",
-    }
 }
 
 /// Checks that `out` can hold a bundle folder before any work is done.

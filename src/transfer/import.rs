@@ -93,11 +93,10 @@ pub struct ImportReport {
     pub source_store_name: String,
     pub sequence: u64,
     pub kind: String,
-    pub new: u64,
-    pub updated: u64,
-    pub expired: u64,
-    pub removed: u64,
-    pub unchanged: u64,
+    /// New, updated, expired, removed and unchanged updates (flattened: the JSON keeps its
+    /// field names).
+    #[serde(flatten)]
+    pub changes: Changes,
     pub categories: u64,
     pub content_files: u64,
     pub content_bytes: u64,
@@ -116,12 +115,8 @@ impl ImportReport {
             source_store_id: m.source.store_id.clone(),
             source_store_name: m.source.store_name.clone(),
             sequence: m.sequence,
-            kind: super::export::kind_name(m.kind).into(),
-            new: 0,
-            updated: 0,
-            expired: 0,
-            removed: 0,
-            unchanged: 0,
+            kind: m.kind.as_str().into(),
+            changes: Changes::default(),
             categories: 0,
             content_files: 0,
             content_bytes: 0,
@@ -129,14 +124,6 @@ impl ImportReport {
             signed_by: None,
             notes: Vec::new(),
         }
-    }
-
-    fn set_changes(&mut self, c: Changes) {
-        self.new = c.new;
-        self.updated = c.updated;
-        self.expired = c.expired;
-        self.removed = c.removed;
-        self.unchanged = c.unchanged;
     }
 }
 
@@ -290,11 +277,11 @@ fn outcome_line(out: &ImportReport) -> String {
             out.bundle_id,
             out.sequence,
             out.source_store_name,
-            out.new,
-            out.updated,
-            out.expired,
-            out.removed,
-            out.unchanged,
+            out.changes.new,
+            out.changes.updated,
+            out.changes.expired,
+            out.changes.removed,
+            out.changes.unchanged,
             out.content_files,
             out.content_bytes,
             out.signed_by
@@ -377,7 +364,7 @@ fn apply(
     for c in &plan.changes {
         changes.add(*c);
     }
-    out.set_changes(changes);
+    out.changes = changes;
     out.categories = md.categories.len() as u64;
     out.content_files = plan.to_stage.len() as u64;
     out.content_bytes = plan.to_stage.iter().map(|(_, s)| s).sum();
@@ -405,11 +392,7 @@ fn apply(
         kind: out.kind.clone(),
         manifest_sha256: manifest_sha.to_string(),
         imported: opts.now.rfc3339(),
-        new: changes.new,
-        updated: changes.updated,
-        expired: changes.expired,
-        removed: changes.removed,
-        unchanged: changes.unchanged,
+        changes,
         content_files: out.content_files,
         content_bytes: out.content_bytes,
         note: time_note,

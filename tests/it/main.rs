@@ -1,5 +1,8 @@
 //! Integration tests: one binary, driving the `offsync` executable as an administrator would.
 
+// Tests print what they skip and why.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod common;
 #[cfg(unix)]
 mod crash;

@@ -142,7 +142,12 @@ impl Demo<'_> {
         let r = self.sync(&mut store, upstream_dir)?;
         say(format!(
             "4. second sync: {} new, {} updated, {} expired, {} removed ({} of {} upstream updates selected)",
-            r.new, r.updated, r.expired, r.removed, r.selected, r.upstream_updates
+            r.changes.new,
+            r.changes.updated,
+            r.changes.expired,
+            r.changes.removed,
+            r.selected,
+            r.upstream_updates
         ))?;
         for w in &r.warnings {
             say(format!("   warning: {w}"))?;
@@ -150,7 +155,7 @@ impl Demo<'_> {
         let r = self.sync(&mut store, upstream_dir)?;
         say(format!(
             "5. the same sync again: {} new, {} updated, {} unchanged",
-            r.new, r.updated, r.unchanged
+            r.changes.new, r.changes.updated, r.changes.unchanged
         ))?;
         Ok(store)
     }
@@ -201,7 +206,7 @@ impl Demo<'_> {
         let r = self.sync(&mut child, parent)?;
         say(format!(
             "\n8. a child update point synced from the connected store with criteria Windows 10 + Security Updates: {} new",
-            r.new
+            r.changes.new
         ))
     }
 
@@ -264,14 +269,14 @@ impl Demo<'_> {
         say(format!(
             "11. dry run on the isolated store {}: would add {} updates and {} of content",
             dir.display(),
-            dry.new,
+            dry.changes.new,
             bytes(dry.content_bytes)
         ))?;
         let r = import_once(false)?;
         say(format!(
             "12. imported: {} new, {} updated, {} content files ({})",
-            r.new,
-            r.updated,
+            r.changes.new,
+            r.changes.updated,
             r.content_files,
             bytes(r.content_bytes)
         ))?;

@@ -63,11 +63,11 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     ))?;
     say(format!(
         "  {} new, {} updated, {} expired, {} removed, {} unchanged; {} content file(s) to add ({})",
-        r.new,
-        r.updated,
-        r.expired,
-        r.removed,
-        r.unchanged,
+        r.changes.new,
+        r.changes.updated,
+        r.changes.expired,
+        r.changes.removed,
+        r.changes.unchanged,
         r.content_files,
         bytes(r.content_bytes)
     ))?;

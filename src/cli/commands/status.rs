@@ -56,7 +56,7 @@ fn last_sync(s: &Status) -> CliResult {
     ))?;
     say(format!(
         "           {} new, {} updated, {} expired, {} removed, {} unchanged",
-        l.new, l.updated, l.expired, l.removed, l.unchanged
+        l.changes.new, l.changes.updated, l.changes.expired, l.changes.removed, l.changes.unchanged
     ))?;
     if let Some(e) = &l.error {
         say(format!("           error: {e}"))?;
@@ -86,10 +86,10 @@ fn last_exchanges(s: &Status) -> CliResult {
             i.sequence,
             i.source_store_name,
             i.imported,
-            i.new,
-            i.updated,
-            i.expired,
-            i.removed
+            i.changes.new,
+            i.changes.updated,
+            i.changes.expired,
+            i.changes.removed
         )),
     }
 }

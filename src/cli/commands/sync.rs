@@ -55,11 +55,11 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     say(format!(
         "sync from {} succeeded: {} new, {} updated, {} expired, {} removed, {} unchanged; {} categories changed ({} updates upstream, {} selected)",
         r.source,
-        r.new,
-        r.updated,
-        r.expired,
-        r.removed,
-        r.unchanged,
+        r.changes.new,
+        r.changes.updated,
+        r.changes.expired,
+        r.changes.removed,
+        r.changes.unchanged,
         r.categories,
         r.upstream_updates,
         r.selected

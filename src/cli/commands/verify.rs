@@ -34,7 +34,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
                 m.bundle_id,
                 m.source.store_name,
                 m.sequence,
-                crate::transfer::export::kind_name(m.kind),
+                m.kind.as_str(),
                 m.volumes.len(),
                 m.entries.len()
             ))?;
