@@ -5,8 +5,7 @@ use super::Store;
 use super::queries::categories_where;
 use super::write::{StoredState, Tx, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Changes;
-use crate::model::{Category, Update};
+use crate::model::{Category, Changes, Update};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -283,13 +282,7 @@ fn imports_where(
             kind: r.get(4)?,
             manifest_sha256: r.get(5)?,
             imported: r.get(6)?,
-            changes: Changes {
-                new: r.get::<_, i64>(7)? as u64,
-                updated: r.get::<_, i64>(8)? as u64,
-                expired: r.get::<_, i64>(9)? as u64,
-                removed: r.get::<_, i64>(10)? as u64,
-                unchanged: r.get::<_, i64>(11)? as u64,
-            },
+            changes: super::queries::changes_at(r, 7)?,
             content_files: r.get::<_, i64>(12)? as u64,
             content_bytes: r.get::<_, i64>(13)? as u64,
             note: r.get(14)?,

@@ -525,13 +525,7 @@ impl Store {
                                 )
                             })?
                         },
-                        changes: Changes {
-                            new: r.get::<_, i64>(4)? as u64,
-                            updated: r.get::<_, i64>(5)? as u64,
-                            expired: r.get::<_, i64>(6)? as u64,
-                            removed: r.get::<_, i64>(7)? as u64,
-                            unchanged: r.get::<_, i64>(8)? as u64,
-                        },
+                        changes: changes_at(r, 4)?,
                         categories: r.get::<_, i64>(9)? as u64,
                         package_id: r.get(10)?,
                         package_created: r.get(11)?,
@@ -825,4 +819,17 @@ pub fn with_descendants(
             return set;
         }
     }
+}
+
+/// The five change counts stored side by side (`new, updated, expired, removed, unchanged`)
+/// from column `first` on, as the sync and import histories keep them.
+pub(crate) fn changes_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Changes> {
+    let n = |i: usize| r.get::<_, i64>(first + i).map(|v| v as u64);
+    Ok(Changes {
+        new: n(0)?,
+        updated: n(1)?,
+        expired: n(2)?,
+        removed: n(3)?,
+        unchanged: n(4)?,
+    })
 }
