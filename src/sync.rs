@@ -727,14 +727,17 @@ mod tests {
         let mut s = Store::init(&dir.join("s"), Some("t"), clock()).unwrap();
         let mut tx = s.begin().unwrap();
         tx.set_criteria(
-            "product",
+            crate::store::CriteriaKind::Product,
             &products.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
         )
         .unwrap();
-        tx.set_criteria("classification", &[SECURITY.to_string()])
-            .unwrap();
         tx.set_criteria(
-            "language",
+            crate::store::CriteriaKind::Classification,
+            &[SECURITY.to_string()],
+        )
+        .unwrap();
+        tx.set_criteria(
+            crate::store::CriteriaKind::Language,
             &langs.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
         )
         .unwrap();

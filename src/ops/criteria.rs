@@ -61,13 +61,13 @@ pub fn set_criteria(store: &mut Store, change: &CriteriaChange<'_>, now: Timesta
         .collect::<Result<Vec<_>>>()?;
     let mut tx = store.begin()?;
     if !products.is_empty() {
-        tx.set_criteria("product", &products)?;
+        tx.set_criteria(crate::store::CriteriaKind::Product, &products)?;
     }
     if !classifications.is_empty() {
-        tx.set_criteria("classification", &classifications)?;
+        tx.set_criteria(crate::store::CriteriaKind::Classification, &classifications)?;
     }
     if !languages.is_empty() || c.all_languages {
-        tx.set_criteria("language", &languages)?;
+        tx.set_criteria(crate::store::CriteriaKind::Language, &languages)?;
     }
     tx.commit()?;
     let crit = store.criteria()?;

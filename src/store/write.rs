@@ -277,10 +277,8 @@ impl<'a> Tx<'a> {
 
     /// Replaces the criteria of one kind, spelled as [`CriteriaKind`] spells it (`product`,
     /// `classification`, `language`); another word is an error.
-    pub fn set_criteria(&mut self, kind: &str, values: &[String]) -> Result<()> {
-        let kind = CriteriaKind::parse(kind)
-            .ok_or_else(|| Error::other(format!("'{kind}' is not a kind of criteria")))?
-            .as_str();
+    pub fn set_criteria(&mut self, kind: CriteriaKind, values: &[String]) -> Result<()> {
+        let kind = kind.as_str();
         self.tx
             .execute("DELETE FROM criteria WHERE kind = ?1", [kind])?;
         for v in values {

@@ -28,6 +28,7 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     let Cmd::Import { store, dir, json } = c;
     let mut store = Store::open(&store.store)?;
     let r = import_content(&mut store, &dir, Timestamp::now(), progress)?;
+    store.report_log_failure(progress);
     if json {
         return out_json(&r);
     }

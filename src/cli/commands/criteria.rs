@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say};
+use crate::cli::output::{out_json, say, warn_log_failure};
 use crate::ops::criteria::{CriteriaChange, Named, named_criteria, set_criteria};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -58,6 +58,7 @@ pub fn run(c: Cmd) -> CliResult {
             }
             let mut store = Store::open(&store.store)?;
             set_criteria(&mut store, &change, Timestamp::now())?;
+            warn_log_failure(&store);
             print(&store, false)?;
             say("the next `offsync sync` applies them")
         }

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::say;
+use crate::cli::output::{say, warn_log_failure};
 use crate::store::Store;
 use crate::time::Timestamp;
 
@@ -19,6 +19,7 @@ pub struct Args {
 pub fn run(a: Args) -> CliResult {
     let dir = &a.store.store;
     let store = Store::init(dir, a.name.as_deref(), Timestamp::now())?;
+    warn_log_failure(&store);
     say(format!(
         "created store '{}' (id {}) in {}",
         store.name(),

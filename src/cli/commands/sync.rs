@@ -46,6 +46,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         &Timestamp::now,
         progress,
     )?;
+    store.report_log_failure(progress);
     if a.json {
         return out_json(&r);
     }

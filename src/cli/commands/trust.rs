@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say};
+use crate::cli::output::{out_json, say, warn_log_failure};
 use crate::ops::trust::{trust_key_file, untrust};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -45,6 +45,7 @@ pub fn run(c: Cmd) -> CliResult {
         Cmd::Add { store, public_key } => {
             let mut store = Store::open(&store.store)?;
             let t = trust_key_file(&mut store, &public_key, Timestamp::now())?;
+            warn_log_failure(&store);
             if t.outcome == Trusted::AlreadyTrusted {
                 return say(format!("key {} is already trusted", t.key_id));
             }
@@ -73,6 +74,7 @@ pub fn run(c: Cmd) -> CliResult {
         Cmd::Remove { store, key } => {
             let mut store = Store::open(&store.store)?;
             let r = untrust(&mut store, &key, Timestamp::now())?;
+            warn_log_failure(&store);
             say(format!("key {} is no longer trusted", r.removed.key_id))?;
             if r.none_left {
                 say("no key is trusted now: import accepts unsigned bundles again")?;

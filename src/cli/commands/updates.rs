@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say};
+use crate::cli::output::{out_json, say, warn_log_failure};
 use crate::ops::updates::{ListQuery, list_updates, set_declined};
 use crate::store::{RelatedUpdate, Store};
 use crate::time::Timestamp;
@@ -213,6 +213,7 @@ fn show(dir: &Path, spec: &str, json: bool) -> CliResult {
 fn decline(dir: &Path, spec: &str, declined: bool) -> CliResult {
     let mut store = Store::open(dir)?;
     let r = set_declined(&mut store, spec, declined, Timestamp::now())?;
+    warn_log_failure(&store);
     let word = if declined {
         "declined"
     } else {

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::say;
+use crate::cli::output::{say, warn_log_failure};
 use crate::ops::upstream::set_upstream;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -30,6 +30,7 @@ pub fn run(c: Cmd) -> CliResult {
         Cmd::Set { store, source } => {
             let mut store = Store::open(&store.store)?;
             let described = set_upstream(&mut store, &source, Timestamp::now())?;
+            warn_log_failure(&store);
             say(format!("upstream: {described}"))
         }
         Cmd::Show { store } => match Store::open_readonly(&store.store)?.setting("upstream")? {
