@@ -195,8 +195,18 @@ impl Tx<'_> {
     }
 
     /// The latest time recorded for any import: the clock must not be earlier than this.
-    pub fn last_import_time(&self) -> Result<Option<String>> {
-        Ok(self.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?)
+    pub fn last_import_time(&self) -> Result<Option<crate::time::Timestamp>> {
+        let last: Option<String> =
+            self.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?;
+        last.map(|s| {
+            crate::time::Timestamp::parse_rfc3339(&s).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::StoreDamaged,
+                    format!("the import history holds '{s}', which is not a time"),
+                )
+            })
+        })
+        .transpose()
     }
 
     /// The stored revision, encoded document and state of an update.

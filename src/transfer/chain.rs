@@ -97,7 +97,7 @@ pub fn check_chain(
 /// back would let an expired bundle in), unless the operator allows it; returns the note to
 /// record when allowed.
 pub(super) fn check_time(
-    last_import: Option<String>,
+    last_import: Option<Timestamp>,
     m: &Manifest,
     opts: &ImportOptions,
 ) -> Result<Option<String>> {
@@ -112,8 +112,7 @@ pub(super) fn check_time(
         ));
     }
     if let Some(last) = last_import
-        && let Some(t) = Timestamp::parse_rfc3339(&last)
-        && now < t
+        && now < last
     {
         problems.push(format!(
             "the system clock ({}) is earlier than the last import ({last})",
