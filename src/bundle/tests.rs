@@ -1064,7 +1064,7 @@ fn manifest_caps_hold_at_their_edges() {
     assert_eq!(f.volumes, 9_999);
     assert_eq!(f.entry_bytes, 1 << 40);
     assert_eq!(f.volume_bytes, 1 << 40);
-    assert_eq!(f.metadata_bytes, (1 << 30) + 20);
+    assert_eq!(f.metadata_bytes, (256 << 20) + 20);
 }
 
 #[test]
