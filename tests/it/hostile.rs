@@ -2688,3 +2688,7 @@ fn links_planted_inside_the_store_are_not_written_through() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Issue 10's cases on the bundle side, with this suite's world and checks.
+#[path = "attack_bundle.rs"]
+mod attack_bundle;
