@@ -651,33 +651,7 @@ pub fn read_central<R: Read + Seek>(
             foreign_extra: foreign_extra(&extra),
             zip64_len: find_extra(&extra, ZIP64_EXTRA).map(<[u8]>::len),
         };
-        // ZIP64 values replace, in this order, the fields that hold the marker.
-        let wants = [
-            e.size == U32_MARK,
-            e.compressed == U32_MARK,
-            e.header_offset == U32_MARK,
-        ];
-        if wants.iter().any(|w| *w) {
-            let z = find_extra(&extra, ZIP64_EXTRA)
-                .ok_or_else(|| bad("ZIP64 values are missing".into()))?;
-            let mut at = 0;
-            let mut next = || -> Result<u64, Finding> {
-                let v = z
-                    .get(at..at + 8)
-                    .ok_or_else(|| bad("ZIP64 extra field is too short".into()))?;
-                at += 8;
-                Ok(le64(v, 0))
-            };
-            if wants[0] {
-                e.size = next()?;
-            }
-            if wants[1] {
-                e.compressed = next()?;
-            }
-            if wants[2] {
-                e.header_offset = next()?;
-            }
-        }
+        apply_zip64(&mut e, &extra).map_err(|m| bad(m.into()))?;
         out.push(e);
     }
     if consumed != dir.size {
@@ -691,6 +665,37 @@ pub fn read_central<R: Read + Seek>(
         return Err(corrupt(subject, msg));
     }
     Ok(out)
+}
+
+/// ZIP64 values replace, in this order, the fields of a central record that hold the marker.
+fn apply_zip64(e: &mut CentralEntry, extra: &[u8]) -> Result<(), &'static str> {
+    let wants = [
+        e.size == U32_MARK,
+        e.compressed == U32_MARK,
+        e.header_offset == U32_MARK,
+    ];
+    if !wants.iter().any(|w| *w) {
+        return Ok(());
+    }
+    let z = find_extra(extra, ZIP64_EXTRA).ok_or("ZIP64 values are missing")?;
+    let mut values = z.chunks(8);
+    let mut next = || -> Result<u64, &'static str> {
+        let v = values
+            .next()
+            .filter(|v| v.len() == 8)
+            .ok_or("ZIP64 extra field is too short")?;
+        Ok(le64(v, 0))
+    };
+    if wants[0] {
+        e.size = next()?;
+    }
+    if wants[1] {
+        e.compressed = next()?;
+    }
+    if wants[2] {
+        e.header_offset = next()?;
+    }
+    Ok(())
 }
 
 /// The first extra field that is not ZIP64 (`Some(Some(id))`), or `Some(None)` when the
