@@ -231,7 +231,8 @@ fn a_metadata_volume_that_inflates_to_a_gigabyte_is_a_limit() {
     let fp = fingerprint(&w.store);
     for verb in [vec!["verify"], vec!["import", "--store", p(&w.store)]] {
         let started = Instant::now();
-        let (code, out, err) = run_limited(&w.cwd, &os(&verb, &[b.clone()]), 256 * 1024);
+        let (code, out, err) =
+            run_limited(&w.cwd, &os(&verb, std::slice::from_ref(&b)), 256 * 1024);
         assert_eq!(code, 16, "{verb:?} under 256 MiB:\n{out}{err}");
         assert!(
             started.elapsed() < Duration::from_secs(30),
