@@ -7,6 +7,7 @@
 //! - `hash`: hashing while copying (SHA-1 and SHA-256 in one pass).
 //! - `fsutil`: atomic writes and folder syncs.
 //! - `progress`: the progress trait; the terminal implementation lives in `cli`.
+//! - `limits`: the limits on what a store keeps, shared by the store and the bundle checks.
 //! - `time`: timestamps; the current time is always passed in, never read inside.
 //! - `store`: the update point's store: SQLite schema and migrations, content folder, log,
 //!   queries and merges. Both sides of the air gap run the same store code.
@@ -34,6 +35,7 @@ pub mod content;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
+pub mod limits;
 pub mod model;
 pub mod ops;
 pub mod progress;

@@ -64,7 +64,14 @@ impl Timestamp {
         if s.len() < 19 {
             return None;
         }
-        let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+        // Digits only: `parse` alone would take a sign ("-001" as year -1, "+1" as a month),
+        // which RFC 3339 does not allow, so that a year stays within 0000..=9999.
+        let num = |r: std::ops::Range<usize>| {
+            let t = s.get(r)?;
+            t.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| t.parse::<i64>().ok())?
+        };
         let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
         let b = s.as_bytes();
@@ -170,6 +177,16 @@ mod tests {
         );
         assert_eq!(Timestamp::parse_rfc3339("2022-13-10T17:00:06Z"), None);
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+        // Years outside 0000..=9999 and signed fields are not RFC 3339.
+        for bad in [
+            "-001-01-01T00:00:00Z",
+            "+999-01-01T00:00:00Z",
+            "10000-01-01T00:00:00Z",
+            "2026-+1-01T00:00:00Z",
+            "2026-01-01T-1:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

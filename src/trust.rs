@@ -653,8 +653,11 @@ pub fn read_signature(manifest_path: &Path) -> Result<Option<Vec<u8>>> {
         ));
     }
     let mut bytes = Vec::new();
-    fs::File::open(&path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    // Opened without blocking and checked again through the handle: the media can change
+    // between the look above and the open.
+    crate::bundle::verify::open_media(&path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::io(&path, "read", e))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Error::new(

@@ -23,8 +23,11 @@ pub const METADATA_MAGIC: [u8; 8] = *b"OFFSYNCM";
 pub const METADATA_VERSION: u32 = 1;
 /// Bytes before the payload: magic, version, length.
 pub const ENVELOPE_HEADER_LEN: usize = 8 + 4 + 8;
-/// Largest payload accepted (1 GiB). A larger length field is refused before any read.
-pub const MAX_METADATA_BYTES: u64 = 1 << 30;
+/// Largest payload accepted (256 MiB: about 2.8 times the 91 MiB of 105,000 updates measured
+/// in bench/TRANSFER-RESULTS.md). A larger length field is refused before any read, and the
+/// manifest may not list a larger entry, so a small volume cannot inflate into a gigabyte
+/// that verify and import would hold and decode.
+pub const MAX_METADATA_BYTES: u64 = 256 << 20;
 
 /// What happened to an update, as the exporting store last saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]

@@ -7,10 +7,12 @@
 //! the metadata codec (`metadata`), the ZIP subset (`zipfmt`), per-volume checks (`volume`),
 //! the writer (`writer`), verification (`verify`) and the reader (`reader`). It knows nothing
 //! of SQLite, the store, the upstream sources or the terminal: it depends only on `model`,
-//! `error`, `hash`, `fsutil` and `progress`, and exporters and importers drive it.
+//! `error`, `hash`, `fsutil`, `progress` and `limits` (the store's limits, applied to the
+//! metadata at the door), and exporters and importers drive it.
 
 pub mod manifest;
 pub mod metadata;
+mod metadata_limits;
 pub mod names;
 pub mod reader;
 pub mod verify;
@@ -31,8 +33,8 @@ pub use metadata::{
 };
 pub use reader::BundleReader;
 pub use verify::{
-    BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, kind_name, locate,
-    verify,
+    BundleSummary, Finding, Located, SignatureCheck, VerifyReport, VolumeCheck, find_manifest,
+    kind_name, locate, verify,
 };
 pub use volume::VolumeHeader;
 pub use writer::{BundleSpec, ContentFile, WrittenBundle, parse_size, presets, write_bundle};

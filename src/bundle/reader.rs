@@ -8,13 +8,16 @@
 
 use super::manifest::{self, Layout, Manifest};
 use super::metadata::{BundleMetadata, decode_metadata, metadata_problems};
+use super::metadata_limits::limit_problems;
 use super::names::{METADATA_ENTRY, SUMS_FILE};
-use super::verify::{find_manifest, locate, read_capped, read_manifest_bytes, sums_cap};
+use super::verify::{
+    find_manifest, locate, open_media, read_capped, read_manifest_bytes, sums_cap,
+};
 use super::volume::{self, ReadFailure, ScannedEntry};
 use crate::error::{Error, ErrorKind, Result};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -162,7 +165,7 @@ impl BundleReader {
         }
         let path = &self.volumes[vol as usize - 1];
         let listed = &self.manifest.volumes[vol as usize - 1];
-        let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut f = open_media(path)?;
         let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
         if len != listed.size {
             return Err(Error::new(
@@ -203,7 +206,7 @@ impl BundleReader {
             ));
         };
         let path = &self.volumes[vol as usize - 1];
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut file = open_media(path)?;
         let subject = format!("{vname}: {}", listed.path);
         volume::read_entry(&mut file, se, listed, &subject, sink, &mut |_| {}).map_err(
             |e| match e {
@@ -229,8 +232,9 @@ impl BundleReader {
         drop(bytes);
         // Well-formed but wrong (counts, duplicate keys, absurd sizes): refused here too, so
         // that an importer never depends on having run verify first.
-        if let Some(p) = metadata_problems(&md, &self.manifest, &self.layout)
+        if let Some(p) = limit_problems(&md)
             .into_iter()
+            .chain(metadata_problems(&md, &self.manifest, &self.layout))
             .next()
         {
             return Err(p.into_error());

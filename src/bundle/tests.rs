@@ -136,6 +136,14 @@ impl RawEntry {
         }
     }
 
+    fn deflated(name: &str, data: &[u8]) -> RawEntry {
+        RawEntry {
+            method: zipfmt::METHOD_DEFLATED,
+            data: zipfmt::deflate(data).unwrap(),
+            ..RawEntry::stored(name, data)
+        }
+    }
+
     fn is_content(&self) -> bool {
         self.name.starts_with("content/")
     }
@@ -882,7 +890,7 @@ fn metadata_read_from_the_volume_checks_its_hash_before_decoding() {
             .iter_mut()
             .find(|x| x.name == names::METADATA_ENTRY)
             .unwrap();
-        *m = RawEntry::stored(names::METADATA_ENTRY, &evil);
+        *m = RawEntry::deflated(names::METADATA_ENTRY, &evil);
     });
     revouch(&w.dir);
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
@@ -1064,7 +1072,7 @@ fn manifest_caps_hold_at_their_edges() {
     assert_eq!(f.volumes, 9_999);
     assert_eq!(f.entry_bytes, 1 << 40);
     assert_eq!(f.volume_bytes, 1 << 40);
-    assert_eq!(f.metadata_bytes, (1 << 30) + 20);
+    assert_eq!(f.metadata_bytes, (256 << 20) + 20);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 use super::manifest::{self, Layout, MAX_MANIFEST_BYTES, Manifest, Sha256Hex};
 use super::metadata::{decode_metadata, metadata_problems};
+use super::metadata_limits::limit_problems;
 use super::names::{MANIFEST_FILE, METADATA_ENTRY, SUMS_FILE};
 use super::volume::{self, ReadFailure};
 use crate::error::{Error, ErrorKind, Result};
@@ -144,19 +145,58 @@ pub fn read_manifest_bytes(path: &Path) -> Result<Vec<u8>> {
     read_capped(path, MAX_MANIFEST_BYTES)
 }
 
-pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    // Only regular files: opening a FIFO blocks until someone writes to it, and a device
-    // never ends. (Checked before opening, since the open itself is what blocks.)
-    let md = fs::metadata(path).map_err(|e| Error::io(path, "stat", e))?;
-    if !md.is_file() {
-        return Err(not_a_file(path));
+/// `O_NONBLOCK`, by platform (std has no name for it, and the crate uses no libc binding).
+#[cfg(all(
+    unix,
+    any(target_os = "linux", target_os = "android"),
+    not(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64"
+    ))
+))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(all(
+    unix,
+    any(target_os = "linux", target_os = "android"),
+    any(target_arch = "mips", target_arch = "mips64")
+))]
+const O_NONBLOCK: i32 = 0x80;
+#[cfg(all(
+    unix,
+    any(target_os = "linux", target_os = "android"),
+    any(target_arch = "sparc", target_arch = "sparc64")
+))]
+const O_NONBLOCK: i32 = 0x4000;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const O_NONBLOCK: i32 = 0x0004;
+
+/// Opens a file taken from the media for reading, refusing anything but a regular file
+/// (corrupt). The media can change at any moment, so the type is checked through the opened
+/// handle, never by name before opening; and the open itself must not block: opening a FIFO
+/// waits for a writer, so on Unix it is opened non-blocking (which changes nothing for the
+/// reads of a regular file).
+pub fn open_media(path: &Path) -> Result<File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(O_NONBLOCK);
     }
-    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let f = opts.open(path).map_err(|e| Error::io(path, "open", e))?;
     let md = f.metadata().map_err(|e| Error::io(path, "stat", e))?;
     if !md.is_file() {
         return Err(not_a_file(path));
     }
-    let len = md.len();
+    Ok(f)
+}
+
+pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    // Only regular files: a FIFO never ends, nor does a device.
+    let f = open_media(path)?;
+    let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
     if len > cap {
         return Err(Error::new(
             ErrorKind::Limit,
@@ -272,9 +312,28 @@ pub struct BundleSummary {
     pub entries: usize,
 }
 
+/// What became of the manifest's signature file. The bundle checks know no keys: the caller
+/// that checks a signature (or finds one and leaves it unchecked) says so here, so that a
+/// report never lets a signature that nobody checked pass for one that was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureCheck {
+    /// No signature file next to the manifest.
+    #[default]
+    Absent,
+    /// A signature file is there and was not checked (no key given).
+    NotChecked,
+    /// Checked and good.
+    Good,
+    /// Checked and failed (a finding says why).
+    Failed,
+}
+
 /// The outcome of [`verify`]: every finding, in the order the checks ran.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyReport {
+    /// Set by the caller that knows about signatures (see [`SignatureCheck`]).
+    pub signature: SignatureCheck,
     pub manifest_path: Option<PathBuf>,
     pub manifest: Option<Manifest>,
     /// SHA-256 of the manifest's bytes as read (compare with the reader's to be sure the
@@ -332,6 +391,7 @@ impl Serialize for VerifyReport {
             entries_checked: u64,
             bytes_read: u64,
             findings: &'a [Finding],
+            signature: SignatureCheck,
         }
         View {
             ok: self.ok(),
@@ -343,6 +403,7 @@ impl Serialize for VerifyReport {
             entries_checked: self.entries_checked,
             bytes_read: self.bytes_read,
             findings: &self.findings,
+            signature: self.signature,
         }
         .serialize(s)
     }
@@ -535,14 +596,10 @@ impl Checker<'_> {
 
     fn check_volume(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) {
         let vname = self.m.volumes[vol as usize - 1].name.clone();
-        let mut file = match File::open(path) {
+        let mut file = match open_media(path) {
             Ok(v) => v,
             Err(e) => {
-                report.push(Finding::new(
-                    ErrorKind::Storage,
-                    &vname,
-                    format!("cannot open {}: {e}", path.display()),
-                ));
+                report.push(error_finding(e, &vname));
                 return;
             }
         };
@@ -620,9 +677,12 @@ impl Checker<'_> {
     /// against the manifest: a bundle whose metadata an importer would refuse fails here too.
     fn check_metadata(&self, bytes: &[u8], report: &mut VerifyReport) {
         match decode_metadata(bytes) {
-            Ok(md) => report
-                .findings
-                .extend(metadata_problems(&md, self.m, self.layout)),
+            Ok(md) => {
+                report.findings.extend(limit_problems(&md));
+                report
+                    .findings
+                    .extend(metadata_problems(&md, self.m, self.layout))
+            }
             Err(e) => report.push(error_finding(e, METADATA_ENTRY)),
         }
     }
@@ -722,7 +782,7 @@ fn hash_with_progress(
     progress: &dyn Progress,
     bytes_read: &mut u64,
 ) -> Result<[u8; 32]> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut f = open_media(path)?;
     let mut sha = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {

@@ -26,7 +26,10 @@ const MAX_DEFLATE_RATIO: u64 = 1032;
 const BUF: usize = 256 * 1024;
 
 /// The small JSON entry that opens each volume, so that a lone volume can be identified.
+/// Unknown fields are refused: the header is part of the subset, and a field this reader
+/// ignores is one another reader might act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeHeader {
     pub format_version: u32,
     pub bundle_id: String,
@@ -46,7 +49,7 @@ impl VolumeHeader {
 /// local header and at most [`MAX_HEADER_BYTES`] of data are read. Tells a volume of another
 /// bundle from a damaged one.
 pub(crate) fn identify_volume(path: &Path) -> Result<VolumeHeader> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut f = super::verify::open_media(path)?;
     read_header_at_start(&mut f)
         .map_err(|m| Error::new(ErrorKind::Corrupt, format!("{}: {m}", path.display())))
 }
@@ -294,6 +297,9 @@ impl<'a> Admission<'a> {
         if let Some(problem) = entry_kind_problem(e) {
             return Err(unsafe_(problem));
         }
+        if let Some(problem) = method_problem(&name, e) {
+            return Err(Finding::new(ErrorKind::Corrupt, subject, problem));
+        }
         if let Some(finding) = size_problem(e, listed, self.volume_len, subject) {
             return Err(finding);
         }
@@ -344,7 +350,45 @@ fn entry_kind_problem(e: &CentralEntry) -> Option<String> {
     if e.made_by >> 8 == 0 && e.external_attrs & 0x10 != 0 {
         return Some("directory entry".into());
     }
+    // Another tool extracting the volume applies what these say: a mode from another system
+    // is read another way, and a setuid or executable bit would be kept.
+    if e.made_by >> 8 != 3 {
+        return Some(format!(
+            "made by system {} (bundle volumes are made by Unix, 3)",
+            e.made_by >> 8
+        ));
+    }
+    if e.external_attrs != zipfmt::UNIX_FILE_MODE << 16 {
+        return Some(format!(
+            "file mode {:o} (bundle volumes hold only regular files of mode 100644)",
+            e.external_attrs >> 16
+        ));
+    }
     None
+}
+
+/// The method each kind of entry must have: the header and content stored (content is
+/// compressed already, and stored entries are what the size budget counts), metadata.bin
+/// deflated.
+fn method_problem(name: &EntryName, e: &CentralEntry) -> Option<String> {
+    let want = match name {
+        EntryName::Metadata => METHOD_DEFLATED,
+        _ => METHOD_STORED,
+    };
+    (e.method != want).then(|| {
+        let show = |m| {
+            if m == METHOD_STORED {
+                "stored"
+            } else {
+                "deflated"
+            }
+        };
+        format!(
+            "is {} where the format has it {}",
+            show(e.method),
+            show(want)
+        )
+    })
 }
 
 /// Declared sizes against the manifest and the caps, before any byte is inflated.
@@ -422,6 +466,9 @@ fn check_header_entry(
         return Err(corrupt(format!(
             "must be a small stored entry (at most {MAX_HEADER_BYTES} bytes)"
         )));
+    }
+    if let Some(problem) = entry_kind_problem(e) {
+        return Err(Finding::new(ErrorKind::UnsafeEntry, &subject, problem));
     }
     let data_offset = zipfmt::read_local(f, e, &subject)?;
     let mut data = vec![0u8; e.size as usize];
@@ -544,11 +591,21 @@ pub(crate) fn read_entry(
         _ => {
             // One byte more than announced: an entry that inflates beyond its size is caught
             // without inflating all of it.
-            let total = pump(&mut zipfmt::inflate(data), listed.size.saturating_add(1))?;
+            let mut inflater = zipfmt::inflate(data);
+            let total = pump(&mut inflater, listed.size.saturating_add(1))?;
             if total > listed.size {
                 return Err(corrupt(format!(
                     "inflates to more than its announced {} bytes",
                     listed.size
+                )));
+            }
+            // The deflate stream must fill the compressed size: bytes after its final block
+            // are hidden from this reader and could be read by another.
+            if inflater.total_in() != se.entry.compressed {
+                return Err(corrupt(format!(
+                    "its deflate stream ends after {} of its {} compressed bytes",
+                    inflater.total_in(),
+                    se.entry.compressed
                 )));
             }
             total

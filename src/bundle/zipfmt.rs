@@ -37,7 +37,7 @@ const ZIP64_LOCATOR_LEN: u64 = 20;
 /// Made by Unix (3), spec version 2.0 or 4.5 (ZIP64) in the low byte.
 const MADE_BY_UNIX: u16 = 3 << 8;
 /// Regular file, rw-r--r--.
-const UNIX_FILE_MODE: u32 = 0o100_644;
+pub(crate) const UNIX_FILE_MODE: u32 = 0o100_644;
 
 /// Most bytes one entry can cost besides its data: local header with ZIP64 sizes, central
 /// header with all three ZIP64 fields.
@@ -375,6 +375,7 @@ impl<W: Write + Seek> ZipOut<W> {
 pub struct CentralEntry {
     pub name: Vec<u8>,
     pub made_by: u16,
+    pub version_needed: u16,
     pub flags: u16,
     pub method: u16,
     pub crc32: u32,
@@ -387,6 +388,8 @@ pub struct CentralEntry {
     /// The first extra field other than ZIP64 (its id), or a malformed extra field (None
     /// inside): the format writes only the ZIP64 one.
     pub foreign_extra: Option<Option<u16>>,
+    /// Length of the ZIP64 extra field's body, when there is one.
+    pub zip64_len: Option<usize>,
 }
 
 impl CentralEntry {
@@ -636,6 +639,7 @@ pub fn read_central<R: Read + Seek>(
         let mut e = CentralEntry {
             name,
             made_by: le16(&h, 4),
+            version_needed: le16(&h, 6),
             flags: le16(&h, 8),
             method: le16(&h, 10),
             crc32: le32(&h, 16),
@@ -645,34 +649,9 @@ pub fn read_central<R: Read + Seek>(
             external_attrs: le32(&h, 38),
             comment_len: c as u16,
             foreign_extra: foreign_extra(&extra),
+            zip64_len: find_extra(&extra, ZIP64_EXTRA).map(<[u8]>::len),
         };
-        // ZIP64 values replace, in this order, the fields that hold the marker.
-        let wants = [
-            e.size == U32_MARK,
-            e.compressed == U32_MARK,
-            e.header_offset == U32_MARK,
-        ];
-        if wants.iter().any(|w| *w) {
-            let z = find_extra(&extra, ZIP64_EXTRA)
-                .ok_or_else(|| bad("ZIP64 values are missing".into()))?;
-            let mut at = 0;
-            let mut next = || -> Result<u64, Finding> {
-                let v = z
-                    .get(at..at + 8)
-                    .ok_or_else(|| bad("ZIP64 extra field is too short".into()))?;
-                at += 8;
-                Ok(le64(v, 0))
-            };
-            if wants[0] {
-                e.size = next()?;
-            }
-            if wants[1] {
-                e.compressed = next()?;
-            }
-            if wants[2] {
-                e.header_offset = next()?;
-            }
-        }
+        apply_zip64(&mut e, &extra).map_err(|m| bad(m.into()))?;
         out.push(e);
     }
     if consumed != dir.size {
@@ -686,6 +665,37 @@ pub fn read_central<R: Read + Seek>(
         return Err(corrupt(subject, msg));
     }
     Ok(out)
+}
+
+/// ZIP64 values replace, in this order, the fields of a central record that hold the marker.
+fn apply_zip64(e: &mut CentralEntry, extra: &[u8]) -> Result<(), &'static str> {
+    let wants = [
+        e.size == U32_MARK,
+        e.compressed == U32_MARK,
+        e.header_offset == U32_MARK,
+    ];
+    if !wants.iter().any(|w| *w) {
+        return Ok(());
+    }
+    let z = find_extra(extra, ZIP64_EXTRA).ok_or("ZIP64 values are missing")?;
+    let mut values = z.chunks(8);
+    let mut next = || -> Result<u64, &'static str> {
+        let v = values
+            .next()
+            .filter(|v| v.len() == 8)
+            .ok_or("ZIP64 extra field is too short")?;
+        Ok(le64(v, 0))
+    };
+    if wants[0] {
+        e.size = next()?;
+    }
+    if wants[1] {
+        e.compressed = next()?;
+    }
+    if wants[2] {
+        e.header_offset = next()?;
+    }
+    Ok(())
 }
 
 /// The first extra field that is not ZIP64 (`Some(Some(id))`), or `Some(None)` when the
@@ -728,10 +738,45 @@ fn find_extra(extra: &[u8], id: u16) -> Option<&[u8]> {
     None
 }
 
+/// The highest "version needed to extract" the format writes (4.5, for ZIP64); anything
+/// higher asks for features (other compression, encryption, ...) the format never uses.
+const MAX_VERSION_NEEDED: u16 = 45;
+
+/// A ZIP64 extra field where the format writes none, or of another length than the values
+/// it must hold: the central record holds exactly the values whose 32-bit fields carry the
+/// marker, the local header both sizes exactly when its sizes carry the marker. Another
+/// reader may take sizes from a ZIP64 field that ours ignores.
+fn zip64_problem(e: &CentralEntry, h: &LocalHeader) -> Option<String> {
+    // The 32-bit fields as the central record holds them (ZIP64 values replaced them).
+    let wanted = [e.size, e.compressed, e.header_offset]
+        .iter()
+        .filter(|v| **v >= U32_MARK)
+        .count();
+    match e.zip64_len {
+        Some(n) if n != 8 * wanted => {
+            return Some(format!(
+                "the central record has a ZIP64 extra field of {n} bytes where {} are due",
+                8 * wanted
+            ));
+        }
+        None if wanted > 0 => return Some("the central record lacks its ZIP64 values".into()),
+        _ => {}
+    }
+    let marked = u64::from(h.compressed32) == U32_MARK || u64::from(h.size32) == U32_MARK;
+    match find_extra(&h.extra, ZIP64_EXTRA).map(<[u8]>::len) {
+        Some(n) if !marked || n != 16 => Some(format!(
+            "the local header has a ZIP64 extra field of {n} bytes where {} are due",
+            if marked { 16 } else { 0 }
+        )),
+        _ => None,
+    }
+}
+
 /// A local header as declared: the fixed part, the name and the extra field. The sizes are
 /// the 32-bit fields (ZIP64 markers included); [`LocalHeader::sizes`] resolves them.
 #[derive(Clone, Debug)]
 pub struct LocalHeader {
+    pub version_needed: u16,
     pub flags: u16,
     pub method: u16,
     pub crc32: u32,
@@ -781,6 +826,7 @@ pub fn read_local_header<R: Read + ?Sized>(r: &mut R) -> Result<LocalHeader, Loc
     r.read_exact(&mut tail).map_err(LocalHeaderError::Read)?;
     let extra = tail.split_off(n);
     Ok(LocalHeader {
+        version_needed: le16(&h, 4),
         flags: le16(&h, 6),
         method: le16(&h, 8),
         crc32: le32(&h, 14),
@@ -830,6 +876,19 @@ pub fn read_local<R: Read + Seek + ?Sized>(
     if let Some(f) = e.foreign_extra.or_else(|| foreign_extra(&h.extra)) {
         return Err(unsafe_(format!("the entry has {}", show_extra(f))));
     }
+    if let Some(m) = zip64_problem(e, &h) {
+        return Err(unsafe_(m));
+    }
+    if e.version_needed > MAX_VERSION_NEEDED || h.version_needed > MAX_VERSION_NEEDED {
+        return Err(corrupt(
+            subject,
+            format!(
+                "needs ZIP version {}.{} to extract; bundle volumes need at most 4.5",
+                e.version_needed.max(h.version_needed) / 10,
+                e.version_needed.max(h.version_needed) % 10
+            ),
+        ));
+    }
     if e.comment_len != 0 {
         return Err(corrupt(
             subject,
@@ -874,7 +933,7 @@ pub fn deflate(data: &[u8]) -> io::Result<Vec<u8>> {
 /// Inflates the raw deflate stream read from `compressed`. Unbounded by itself: the caller
 /// stops reading at the size it expects (plus one byte, to notice an entry that inflates
 /// beyond it).
-pub fn inflate<R: Read>(compressed: R) -> impl Read {
+pub fn inflate<R: Read>(compressed: R) -> flate2::read::DeflateDecoder<R> {
     flate2::read::DeflateDecoder::new(compressed)
 }
 

@@ -1,7 +1,7 @@
 //! Verifying a bundle with no store, and optionally its signature against one public key (as
 //! at a guard station).
 
-use crate::bundle::{Finding, VerifyReport};
+use crate::bundle::{Finding, SignatureCheck, VerifyReport};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::Progress;
 use std::path::{Path, PathBuf};
@@ -17,13 +17,23 @@ pub fn verify_bundle(
     let mut signed_by = None;
     if let Some(pk) = pubkey {
         match check_signature(&report, pk) {
-            Ok(k) => signed_by = Some(k),
-            Err(e) => report.findings.push(Finding {
-                kind: ErrorKind::Untrusted,
-                subject: "manifest.json.minisig".into(),
-                message: e.message,
-            }),
+            Ok(k) => {
+                signed_by = Some(k);
+                report.signature = SignatureCheck::Good;
+            }
+            Err(e) => {
+                report.signature = SignatureCheck::Failed;
+                report.findings.push(Finding {
+                    kind: ErrorKind::Untrusted,
+                    subject: "manifest.json.minisig".into(),
+                    message: e.message,
+                });
+            }
         }
+    } else if let Some(m) = &report.manifest_path
+        && std::fs::symlink_metadata(crate::trust::signature_path(m)).is_ok()
+    {
+        report.signature = SignatureCheck::NotChecked;
     }
     (report, signed_by)
 }
@@ -38,7 +48,7 @@ fn check_signature(report: &VerifyReport, pubkey: &Path) -> Result<String> {
             "no manifest was read, so no signature could be checked",
         ));
     };
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+    let bytes = crate::bundle::verify::read_manifest_bytes(path)?;
     if crate::hash::sha256(&bytes) != sha {
         return Err(Error::new(
             ErrorKind::Untrusted,

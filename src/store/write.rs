@@ -124,6 +124,12 @@ impl<'a> Tx<'a> {
 
     /// Inserts or replaces a category; returns whether anything changed.
     pub fn put_category(&mut self, c: &Category) -> Result<bool> {
+        if let Some(p) = crate::limits::category_problem(c) {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("category {} has {p}", c.id),
+            ));
+        }
         let existing: Option<(u32, String, String, Option<String>)> = self
             .tx
             .query_row(
@@ -162,6 +168,13 @@ impl<'a> Tx<'a> {
     ) -> Result<u64> {
         let seq = self.next_seq();
         let doc = encode_canonical(u)?;
+        // The store never keeps what it could not read back (see `crate::limits`).
+        if let Some(p) = crate::limits::stored_update_problem(u, &doc) {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("update {} has {p}", u.id),
+            ));
+        }
         let id = u.id.as_str();
         // Cached statements: a sync writes up to hundreds of thousands of updates, and
         // compiling the same SQL for each was a tenth of the work (bench/RESULTS.md).
@@ -343,18 +356,16 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// The most an update document may take: far above any real one (the largest real
-/// documents are tens of kilobytes), low enough that a damaged row cannot exhaust memory.
-const MAX_DOC_BYTES: usize = 64 * 1024 * 1024;
-
+/// Decodes a stored update document within `crate::limits::MAX_DOC_CLAIM_BYTES`: far above
+/// any real one, low enough that a damaged row cannot exhaust memory.
 pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
-    let cfg = bincode::config::standard().with_limit::<MAX_DOC_BYTES>();
-    let (u, n): (Update, usize) = bincode::decode_from_slice(bytes, cfg).map_err(|e| {
-        Error::new(
-            ErrorKind::StoreDamaged,
-            format!("a stored update document cannot be read: {e}"),
-        )
-    })?;
+    let (u, n): (Update, usize) = bincode::decode_from_slice(bytes, crate::limits::doc_config())
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::StoreDamaged,
+                format!("a stored update document cannot be read: {e}"),
+            )
+        })?;
     if n != bytes.len() {
         return Err(Error::new(
             ErrorKind::StoreDamaged,

@@ -2432,43 +2432,43 @@ fn caps_hold_at_their_edges() {
             16,
             ratio(1),
         ),
-        // Metadata size: 1 GiB payload (+ 20 bytes of envelope header).
+        // Metadata size: 256 MiB payload (+ 20 bytes of envelope header).
         case(
             "c3a",
-            "manifest lists metadata.bin at 1 GiB + 20 (cap): then unlike",
+            "manifest lists metadata.bin at 256 MiB + 20 (cap): then unlike",
             Some(10),
             10,
             |_, b| {
                 edit_manifest(b, |m| {
-                    entry(m, "metadata.bin")["size"] = Value::from(GIB + 20)
+                    entry(m, "metadata.bin")["size"] = Value::from(256 * MIB + 20)
                 })
             },
         ),
         case(
             "c3b",
-            "manifest lists metadata.bin at 1 GiB + 21",
+            "manifest lists metadata.bin at 256 MiB + 21",
             Some(16),
             16,
             |_, b| {
                 edit_manifest(b, |m| {
-                    entry(m, "metadata.bin")["size"] = Value::from(GIB + 21)
+                    entry(m, "metadata.bin")["size"] = Value::from(256 * MIB + 21)
                 })
             },
         ),
         case(
             "c3c",
-            "envelope announces 1 GiB (cap): then truncated",
+            "envelope announces 256 MiB (cap): then truncated",
             Some(10),
             10,
-            md_bytes(envelope(b"OFFSYNCM", 1, GIB, &[])),
+            md_bytes(envelope(b"OFFSYNCM", 1, 256 * MIB, &[])),
         )
         .says(&["truncated"]),
         case(
             "c3d",
-            "envelope announces 1 GiB + 1",
+            "envelope announces 256 MiB + 1",
             Some(16),
             16,
-            md_bytes(envelope(b"OFFSYNCM", 1, GIB + 1, &[])),
+            md_bytes(envelope(b"OFFSYNCM", 1, 256 * MIB + 1, &[])),
         ),
         // The bincode decode limit: 64 x the payload rounded up to a power of two, at least
         // 1 MiB (payloads up to 16 KiB).
@@ -2688,3 +2688,7 @@ fn links_planted_inside_the_store_are_not_written_through() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Issue 10's cases on the bundle side, with this suite's world and checks.
+#[path = "attack_bundle.rs"]
+mod attack_bundle;

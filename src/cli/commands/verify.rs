@@ -45,6 +45,11 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         if let Some(k) = &signed_by {
             say(format!("signature: good, by key {k}"))?;
         }
+        if report.signature == crate::bundle::SignatureCheck::NotChecked {
+            say(
+                "signature: manifest.json.minisig is present and was NOT checked (give --pubkey KEY.pub to check it)",
+            )?;
+        }
     }
     if let Some(kind) = report.first_error_kind() {
         return Err(Error::new(
