@@ -8,6 +8,8 @@
 //! - `fsutil`: atomic writes and folder syncs.
 //! - `progress`: the progress trait; the terminal implementation lives in `cli`.
 //! - `time`: timestamps; the current time is always passed in, never read inside.
+//! - `text`: outside text made safe to show on a terminal or write to the log (escaped
+//!   control characters).
 //! - `store`: the update point's store: SQLite schema and migrations, content folder, log,
 //!   queries and merges. Both sides of the air gap run the same store code.
 //! - `upstream`: one reader per source kind (folder of `upd:Update` documents, the offline
@@ -39,6 +41,7 @@ pub mod ops;
 pub mod progress;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod time;
 pub mod transfer;
 pub mod trust;
