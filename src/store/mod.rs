@@ -9,6 +9,7 @@ mod check;
 mod content;
 mod exchange;
 mod feed;
+mod hierarchy;
 mod log;
 mod queries;
 mod schema;
@@ -20,9 +21,10 @@ pub use crate::model::encode_canonical as encode_doc;
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
 pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
+pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
 pub use queries::{
     CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,
-    StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
+    StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,
 };
 pub use write::{StoredState, Tx, content_recorded};
 
