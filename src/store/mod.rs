@@ -10,6 +10,7 @@ mod content;
 mod exchange;
 mod feed;
 mod hierarchy;
+pub mod limits;
 mod log;
 mod queries;
 mod schema;

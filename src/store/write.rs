@@ -345,12 +345,8 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// The most an update document may take: far above any real one (the largest real
-/// documents are tens of kilobytes), low enough that a damaged row cannot exhaust memory.
-const MAX_DOC_BYTES: usize = 64 * 1024 * 1024;
-
 pub(crate) fn decode_doc(bytes: &[u8]) -> Result<Update> {
-    let cfg = bincode::config::standard().with_limit::<MAX_DOC_BYTES>();
+    let cfg = bincode::config::standard().with_limit::<{ super::limits::MAX_DOC_BYTES }>();
     let (u, n): (Update, usize) = bincode::decode_from_slice(bytes, cfg).map_err(|e| {
         Error::new(
             ErrorKind::StoreDamaged,

@@ -331,6 +331,7 @@ fn plan(
     }
     let mut seen = HashSet::new();
     for r in &md.updates {
+        crate::store::limits::check_update(&r.update)?;
         if !seen.insert(r.update.id.clone()) {
             return Err(Error::new(
                 ErrorKind::Corrupt,
