@@ -21,7 +21,7 @@ mod write;
 pub use crate::model::encode_canonical as encode_doc;
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
-pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
+pub use exchange::{ChainState, ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
 pub use queries::{
     CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,
