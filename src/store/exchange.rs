@@ -349,12 +349,18 @@ fn chain_state(conn: &Connection, source_store_id: &str) -> Result<Option<ChainS
     let Some((name, chain)) = row else {
         return Ok(None);
     };
-    let (last_sequence, last_imported): (Option<i64>, Option<String>) = conn.query_row(
-        "SELECT MAX(sequence), MAX(imported) FROM imports
-         WHERE source_store_id = ?1 AND chain = ?2 AND kind != 'chain-reset'",
-        params![source_store_id, chain],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    // The latest row of a chain holds its highest sequence (a chain only moves forward);
+    // SQL's MAX would not, for sequences stored as negative 64-bit integers (2^63 and up).
+    let (last_sequence, last_imported): (Option<i64>, Option<String>) = conn
+        .query_row(
+            "SELECT sequence, imported FROM imports
+             WHERE source_store_id = ?1 AND chain = ?2 AND kind != 'chain-reset'
+             ORDER BY id DESC LIMIT 1",
+            params![source_store_id, chain],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .map_or((None, None), |(s, t)| (Some(s), Some(t)));
     let (resets, last_reset): (i64, Option<String>) = conn.query_row(
         "SELECT COUNT(*), MAX(imported) FROM imports WHERE source_store_id = ?1 AND kind = 'chain-reset'",
         [source_store_id],
