@@ -195,7 +195,10 @@ fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
 fn stage_copy(path: &Path, staged: &Path) -> Result<Digests> {
     let digests = (|| -> std::io::Result<_> {
         let mut src = File::open(path)?;
-        let mut out = BufWriter::new(File::create(staged)?);
+        let mut out = BufWriter::new(crate::fsutil::open_no_follow(
+            staged,
+            File::options().write(true).create(true).truncate(true),
+        )?);
         let d = copy_hashing(&mut src, &mut out)?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(d)

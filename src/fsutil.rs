@@ -3,7 +3,7 @@
 //! its final name.
 
 use crate::error::{Error, Result};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -59,3 +59,50 @@ pub fn sync_dir_strict(dir: &Path) -> std::io::Result<()> {
         Ok(())
     }
 }
+
+/// Opens `path` with `opts` without following a symbolic link at its last component: for the
+/// files the store writes (log, journal, staged files), so that a link planted in the store
+/// cannot make it write outside itself. On Unix the kernel refuses (`O_NOFOLLOW`, failing
+/// with "too many levels of symbolic links"); elsewhere the path is looked at first.
+pub fn open_no_follow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
+    #[cfg(unix)]
+    if let Some(flag) = O_NOFOLLOW {
+        use std::os::unix::fs::OpenOptionsExt;
+        return opts.custom_flags(flag).open(path);
+    }
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other(format!(
+            "{} is a symbolic link; the store does not write through links",
+            path.display()
+        )));
+    }
+    opts.open(path)
+}
+
+/// The value of `O_NOFOLLOW` where it is known (the values of the C library headers); a
+/// target not listed falls back to looking at the path before opening it.
+#[cfg(unix)]
+const O_NOFOLLOW: Option<i32> = if cfg!(any(target_os = "linux", target_os = "android")) {
+    if cfg!(any(
+        target_arch = "arm",
+        target_arch = "aarch64",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "m68k"
+    )) {
+        Some(0x8000)
+    } else {
+        Some(0x20000)
+    }
+} else if cfg!(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)) {
+    Some(0x100)
+} else {
+    None
+};

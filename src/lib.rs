@@ -9,6 +9,8 @@
 //! - `progress`: the progress trait; the terminal implementation lives in `cli`.
 //! - `limits`: the limits on what a store keeps, shared by the store and the bundle checks.
 //! - `time`: timestamps; the current time is always passed in, never read inside.
+//! - `text`: outside text made safe to show on a terminal or write to the log (escaped
+//!   control characters).
 //! - `store`: the update point's store: SQLite schema and migrations, content folder, log,
 //!   queries and merges. Both sides of the air gap run the same store code.
 //! - `upstream`: one reader per source kind (folder of `upd:Update` documents, the offline
@@ -41,6 +43,7 @@ pub mod ops;
 pub mod progress;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod time;
 pub mod transfer;
 pub mod trust;

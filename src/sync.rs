@@ -182,6 +182,8 @@ fn run(
     }
     // Selection against the criteria, with the category tree as it is after this sync.
     let parents = tx.category_parents()?;
+    // A tree too deep (or with a cycle) is refused before anything commits (exit 16).
+    crate::store::check_hierarchy(&parents).map_err(|e| e.context("the upstream's categories"))?;
     let plan = plan(&scanned.headers, &stored, &criteria, &parents, &mut report);
     store_log_phase(
         &tx,

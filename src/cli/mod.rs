@@ -59,6 +59,8 @@ enum Command {
     Export(export::Args),
     Verify(verify::Args),
     Import(import::Args),
+    #[command(subcommand)]
+    Chain(chain::Cmd),
     Check(check::Args),
     #[command(subcommand)]
     Key(key::Cmd),
@@ -108,6 +110,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Export(a) => export::run(a, progress),
         Command::Verify(a) => verify::run(a, progress),
         Command::Import(a) => import::run(a, progress),
+        Command::Chain(c) => chain::run(c),
         Command::Check(a) => check::run(a, progress),
         Command::Key(c) => key::run(c),
         Command::Trust(c) => trust::run(c),

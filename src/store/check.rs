@@ -48,7 +48,16 @@ fn problem(area: &str, subject: impl Into<String>, message: impl Into<String>) -
 /// Folders the store writes into must be real folders: a symbolic link there would make
 /// the store write outside itself.
 fn layout_problems(root: &Path, all_subdirs: bool) -> Vec<Problem> {
-    let mut out = Vec::new();
+    let mut out: Vec<Problem> = super::linked_own_files(root)
+        .into_iter()
+        .map(|name| {
+            problem(
+                "layout",
+                name,
+                "is a symbolic link; the store must not write through it",
+            )
+        })
+        .collect();
     for name in [CONTENT_DIR, STAGING_DIR] {
         let p = root.join(name);
         match fs::symlink_metadata(&p) {

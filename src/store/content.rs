@@ -156,11 +156,9 @@ impl Publisher {
         }
         let jpath = self.root.join(STAGING_DIR).join(JOURNAL);
         if self.journal.is_none() {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&jpath)
-                .map_err(|e| Error::io(&jpath, "create", e))?;
+            let f =
+                crate::fsutil::open_no_follow(&jpath, OpenOptions::new().create(true).append(true))
+                    .map_err(|e| Error::io(&jpath, "create", e))?;
             self.journal = Some(f);
         }
         let j = self.journal.as_mut().expect("opened above");

@@ -88,11 +88,13 @@ impl Store {
 
     /// The most recent import, from any source.
     pub fn last_import(&self) -> Result<Option<ImportRecord>> {
-        Ok(
-            imports_where(&self.conn, "1 = 1 ORDER BY id DESC LIMIT 1", params![])?
-                .into_iter()
-                .next(),
-        )
+        Ok(imports_where(
+            &self.conn,
+            "kind != 'chain-reset' ORDER BY id DESC LIMIT 1",
+            params![],
+        )?
+        .into_iter()
+        .next())
     }
 
     /// Categories changed after change sequence `from`, by id.
@@ -162,8 +164,9 @@ impl Tx<'_> {
     pub fn record_import(&mut self, r: &ImportRecord) -> Result<()> {
         self.execute(
             "INSERT INTO imports(source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
-                                 new, updated, expired, removed, unchanged, content_files, content_bytes, note)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                 new, updated, expired, removed, unchanged, content_files, content_bytes, note, chain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     (SELECT COALESCE(MAX(chain), 0) FROM imports WHERE source_store_id = ?1))",
             params![
                 r.source_store_id,
                 r.source_store_name,
@@ -185,19 +188,25 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Every import from one source store, by sequence: the chain a new bundle must fit.
+    /// Every import from one source store since its chain last started (see
+    /// [`Tx::reset_chain`]), by sequence: the chain a new bundle must fit.
     pub fn imports_from(&self, source_store_id: &str) -> Result<Vec<ImportRecord>> {
         imports_where(
             self,
-            "source_store_id = ?1 ORDER BY sequence",
+            "source_store_id = ?1 AND kind != 'chain-reset'
+               AND chain = (SELECT MAX(chain) FROM imports WHERE source_store_id = ?1)
+             ORDER BY sequence",
             params![source_store_id],
         )
     }
 
     /// The latest time recorded for any import: the clock must not be earlier than this.
     pub fn last_import_time(&self) -> Result<Option<crate::time::Timestamp>> {
-        let last: Option<String> =
-            self.query_row("SELECT MAX(imported) FROM imports", [], |r| r.get(0))?;
+        let last: Option<String> = self.query_row(
+            "SELECT MAX(imported) FROM imports WHERE kind != 'chain-reset'",
+            [],
+            |r| r.get(0),
+        )?;
         last.map(|s| {
             crate::time::Timestamp::parse_rfc3339(&s).ok_or_else(|| {
                 Error::new(
@@ -207,6 +216,34 @@ impl Tx<'_> {
             })
         })
         .transpose()
+    }
+
+    /// Starts the chain of `source_store_id` again: the imports from it so far stay in the
+    /// history but no longer decide what comes next, so the next bundle from it is taken as
+    /// a first one. Recorded as an import-history row of kind `chain-reset`. Returns the
+    /// state that was closed, or None when nothing was ever imported from that source.
+    pub fn reset_chain(
+        &mut self,
+        source_store_id: &str,
+        now: &str,
+        note: &str,
+    ) -> Result<Option<ChainState>> {
+        let Some(closed) = chain_state(self, source_store_id)? else {
+            return Ok(None);
+        };
+        self.execute(
+            "INSERT INTO imports(source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256, imported,
+                                 new, updated, expired, removed, unchanged, content_files, content_bytes, note, chain)
+             VALUES (?1, ?2, 0, '', 'chain-reset', '', ?3, 0, 0, 0, 0, 0, 0, 0, ?4, ?5)",
+            params![
+                source_store_id,
+                closed.source_store_name,
+                now,
+                note,
+                (closed.chain + 1) as i64
+            ],
+        )?;
+        Ok(Some(closed))
     }
 
     /// The stored revision, encoded document and state of an update.
@@ -271,6 +308,81 @@ impl Tx<'_> {
     pub fn remove_trusted_key(&mut self, key_id: &str) -> Result<bool> {
         Ok(self.execute("DELETE FROM trusted_keys WHERE key_id = ?1", [key_id])? > 0)
     }
+}
+
+/// Where the chain of one source stands: what `offsync chain show` lists.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChainState {
+    pub source_store_id: String,
+    /// The name the source gave itself in its latest bundle.
+    pub source_store_name: String,
+    /// The last sequence imported since the chain last started; None right after a reset.
+    pub last_sequence: Option<u64>,
+    /// When that bundle was imported.
+    pub last_imported: Option<String>,
+    /// How many times the chain was started again (`offsync chain reset`).
+    pub resets: u64,
+    /// When it was last started again.
+    pub last_reset: Option<String>,
+    #[serde(skip)]
+    chain: u64,
+}
+
+impl Store {
+    /// The chain state of every source this store imported from, by source store id.
+    pub fn chains(&self) -> Result<Vec<ChainState>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT source_store_id FROM imports ORDER BY source_store_id")?;
+        let ids: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(chain_state(&self.conn, &id)?);
+        }
+        Ok(out)
+    }
+}
+
+fn chain_state(conn: &Connection, source_store_id: &str) -> Result<Option<ChainState>> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT source_store_name, chain FROM imports WHERE source_store_id = ?1
+             ORDER BY id DESC LIMIT 1",
+            [source_store_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((name, chain)) = row else {
+        return Ok(None);
+    };
+    // The latest row of a chain holds its highest sequence (a chain only moves forward);
+    // SQL's MAX would not, for sequences stored as negative 64-bit integers (2^63 and up).
+    let (last_sequence, last_imported): (Option<i64>, Option<String>) = conn
+        .query_row(
+            "SELECT sequence, imported FROM imports
+             WHERE source_store_id = ?1 AND chain = ?2 AND kind != 'chain-reset'
+             ORDER BY id DESC LIMIT 1",
+            params![source_store_id, chain],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .map_or((None, None), |(s, t)| (Some(s), Some(t)));
+    let (resets, last_reset): (i64, Option<String>) = conn.query_row(
+        "SELECT COUNT(*), MAX(imported) FROM imports WHERE source_store_id = ?1 AND kind = 'chain-reset'",
+        [source_store_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(Some(ChainState {
+        source_store_id: source_store_id.to_string(),
+        source_store_name: name,
+        last_sequence: last_sequence.map(|s| s as u64),
+        last_imported,
+        resets: resets as u64,
+        last_reset,
+        chain: chain as u64,
+    }))
 }
 
 fn imports_where(

@@ -3,6 +3,8 @@
 //! written is kept as a warning, and the operation that owns a progress reports it there
 //! ([`super::Store::report_log_failure`]); the store itself never prints.
 
+use crate::fsutil::open_no_follow;
+use crate::text::escape_controls;
 use crate::time::Timestamp;
 use std::cell::RefCell;
 use std::fs::OpenOptions;
@@ -45,10 +47,15 @@ pub(super) fn append_line(
     message: &str,
     now: Timestamp,
 ) -> std::io::Result<()> {
-    let line = format!("{}  {:<8} {}\n", now.rfc3339(), component, message);
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    // One record is one line whatever the message quotes (a store name from a bundle, an
+    // error naming a manifest value): control characters are escaped.
+    let line = format!(
+        "{}  {:<8} {}\n",
+        now.rfc3339(),
+        escape_controls(component),
+        escape_controls(message)
+    );
+    // Not through a symbolic link: a log replaced by a link must not be appended to.
+    open_no_follow(path, OpenOptions::new().create(true).append(true))
         .and_then(|mut f| f.write_all(line.as_bytes()))
 }

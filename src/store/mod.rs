@@ -9,6 +9,8 @@ mod check;
 mod content;
 mod exchange;
 mod feed;
+mod hierarchy;
+pub mod limits;
 mod log;
 mod queries;
 mod schema;
@@ -19,10 +21,11 @@ mod write;
 pub use crate::model::encode_canonical as encode_doc;
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
-pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
+pub use exchange::{ChainState, ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
+pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
 pub use queries::{
     CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,
-    StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary, with_descendants,
+    StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,
 };
 pub use write::{StoredState, Tx, content_recorded};
 
@@ -134,16 +137,21 @@ impl Store {
                 dir.display()
             )));
         }
+        refuse_linked_database(dir)?;
         let path = dir.join(DB_FILE);
         let mut conn = if readonly {
             Connection::open_with_flags(
                 &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW,
             )?
         } else {
             Connection::open_with_flags(
                 &path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW,
             )?
         };
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -210,9 +218,12 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default();
+        refuse_linked_database(&self.root)?;
         let fresh = Connection::open_with_flags(
             self.root.join(DB_FILE),
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
         )?;
         // Dropping the old connection closes it.
         self.conn = fresh;
@@ -273,6 +284,63 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// The files of the store that SQLite opens itself (the database and its side files): a
+/// symbolic link at any of them would make SQLite write outside the store.
+const DB_FILES: [&str; 4] = [
+    DB_FILE,
+    "offsync.db-wal",
+    "offsync.db-shm",
+    "offsync.db-journal",
+];
+
+/// The store's own files (database and side files, log, publish journal, staged files) that
+/// are symbolic links, by their name inside the store.
+pub(crate) fn linked_own_files(root: &Path) -> Vec<String> {
+    let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let mut out: Vec<String> = DB_FILES
+        .iter()
+        .chain([&log::LOG_FILE])
+        .filter(|n| is_link(&root.join(n)))
+        .map(|n| n.to_string())
+        .collect();
+    let staging = root.join(STAGING_DIR);
+    if !is_link(&staging)
+        && let Ok(entries) = fs::read_dir(&staging)
+    {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                out.push(format!("{STAGING_DIR}/{}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Refuses to open a store whose database or database side file is a symbolic link (SQLite
+/// would follow it): exit 5, naming the link. Checked before SQLite opens anything.
+fn refuse_linked_database(dir: &Path) -> Result<()> {
+    let linked: Vec<&str> = DB_FILES
+        .iter()
+        .copied()
+        .filter(|n| fs::symlink_metadata(dir.join(n)).is_ok_and(|m| m.file_type().is_symlink()))
+        .collect();
+    if linked.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::StoreDamaged,
+        format!(
+            "the store {} is not sound: {} is a symbolic link; the store must not write through it",
+            dir.display(),
+            linked.join(", ")
+        ),
+    )
+    .with_hint(
+        "replace the link by the store's own file (from a backup), then run `offsync check`",
+    ))
 }
 
 pub(crate) fn content_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {

@@ -3,6 +3,7 @@
 //! fields may be added, never renamed or removed.
 
 use super::Store;
+use super::hierarchy::with_descendants;
 use super::write::{StoredState, decode_doc};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Category, CategoryKind, Guid, Update, hex_lower};
@@ -797,30 +798,6 @@ fn summary(
         changed_seq: seq as u64,
     }
 }
-
-/// The chosen categories and every category below them (choosing a product family chooses
-/// its products), given each category's parent.
-pub fn with_descendants(
-    chosen: &[Guid],
-    parents: &HashMap<String, Option<String>>,
-) -> HashSet<String> {
-    let mut set: HashSet<String> = chosen.iter().map(|g| g.to_string()).collect();
-    loop {
-        let before = set.len();
-        for (id, p) in parents {
-            if let Some(p) = p
-                && set.contains(p)
-                && !set.contains(id)
-            {
-                set.insert(id.clone());
-            }
-        }
-        if set.len() == before {
-            return set;
-        }
-    }
-}
-
 /// The five change counts stored side by side (`new, updated, expired, removed, unchanged`)
 /// from column `first` on, as the sync and import histories keep them.
 pub(crate) fn changes_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Changes> {

@@ -139,6 +139,40 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE exports ADD COLUMN metadata_only INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: a source's chain can start again (`offsync chain reset`): each import belongs to a
+    // numbered chain of its source, the chain state is the newest chain, and a sequence is
+    // unique within a chain only. A reset is a row of kind 'chain-reset' (sequence 0) that
+    // opens the next chain; the rows before it stay as history.
+    r#"
+    CREATE TABLE imports_v5(
+        id INTEGER PRIMARY KEY,
+        source_store_id TEXT NOT NULL,
+        source_store_name TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        bundle_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        imported TEXT NOT NULL,
+        new INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        expired INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        content_files INTEGER NOT NULL,
+        content_bytes INTEGER NOT NULL,
+        note TEXT,
+        chain INTEGER NOT NULL DEFAULT 0,
+        UNIQUE(source_store_id, chain, sequence)
+    );
+    INSERT INTO imports_v5(id, source_store_id, source_store_name, sequence, bundle_id, kind,
+        manifest_sha256, imported, new, updated, expired, removed, unchanged, content_files,
+        content_bytes, note)
+    SELECT id, source_store_id, source_store_name, sequence, bundle_id, kind, manifest_sha256,
+        imported, new, updated, expired, removed, unchanged, content_files, content_bytes, note
+    FROM imports;
+    DROP TABLE imports;
+    ALTER TABLE imports_v5 RENAME TO imports;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -17,7 +17,8 @@ pub enum ChainDecision {
 
 /// Applies the sequence rules against `history`, what this store imported from the same
 /// source: the same bundle again is a no-op; a different bundle with a sequence already
-/// imported (equivocation), an older one (rollback), one too far ahead, or an incremental
+/// imported (equivocation), an older one (rollback), one too far ahead (of the last one, or of
+/// sequence 1 for the first bundle from a source), or an incremental
 /// bundle that does not build on the last one (a gap) is refused, each with its own message
 /// (exit 13). A full bundle newer than everything applies over any gap.
 pub fn check_chain(
@@ -40,7 +41,29 @@ pub fn check_chain(
             "two different bundles carry the same sequence number; ask the connected side which one is genuine",
         ));
     }
+    if m.sequence == 0 {
+        return Err(seq_err(
+            format!(
+                "sequence 0 from store '{}': a source numbers its bundles from 1",
+                m.source.store_name
+            ),
+            "the bundle's manifest is damaged or forged; ask the connected side for a new export",
+        ));
+    }
     let last = history.iter().map(|r| r.sequence).max();
+    if last.is_none() && m.sequence - 1 > max_jump {
+        // The first bundle from a source is held to the limit too, counted from 1: otherwise
+        // a forged first bundle with a huge sequence would make every genuine one look old.
+        return Err(seq_err(
+            format!(
+                "implausible first bundle: sequence {} from store '{}' is the first imported from that source, {} past sequence 1, more than the {max_jump} allowed",
+                m.sequence,
+                m.source.store_name,
+                m.sequence - 1
+            ),
+            "check where this bundle comes from; if it is genuine, import it with --max-jump set above the distance",
+        ));
+    }
     if let Some(last) = last {
         if m.sequence < last {
             return Err(seq_err(

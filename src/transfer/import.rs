@@ -318,6 +318,7 @@ fn plan(
     }
     let mut seen = HashSet::new();
     for r in &md.updates {
+        crate::store::limits::check_update(&r.update)?;
         if !seen.insert(r.update.id.clone()) {
             return Err(Error::new(
                 ErrorKind::Corrupt,
@@ -325,6 +326,7 @@ fn plan(
             ));
         }
     }
+    check_categories(tx, md)?;
     let changes = md
         .updates
         .iter()
@@ -337,6 +339,19 @@ fn plan(
         }
     }
     Ok(Plan { changes, to_stage })
+}
+
+/// The category tree as it would be after the merge (the store's, with the bundle's
+/// categories laid over it) must stay within the store's depth limit and have no cycle.
+fn check_categories(tx: &Tx<'_>, md: &bundle::BundleMetadata) -> Result<()> {
+    let mut parents = tx.category_parents()?;
+    for c in &md.categories {
+        parents.insert(
+            c.id.as_str().to_string(),
+            c.parent.as_ref().map(|p| p.as_str().to_string()),
+        );
+    }
+    crate::store::check_hierarchy(&parents).map_err(|e| e.context("the bundle's categories"))
 }
 
 /// Checks the bundle against the chain and the clock, plans it, and (unless a dry run)

@@ -101,7 +101,11 @@ fn stage_one(
 ) -> Result<Digests> {
     let path = staging.join(staged_name(h));
     let res = (|| -> Result<Digests> {
-        let f = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
+        let f = crate::fsutil::open_no_follow(
+            &path,
+            File::options().write(true).create(true).truncate(true),
+        )
+        .map_err(|e| Error::io(&path, "create", e))?;
         let mut w = Sha1Writer::new(BufWriter::new(f), progress);
         // The reader checks every piece's and the whole file's SHA-256 as it copies, and
         // fails before the end on any difference; only the SHA-1 (which the store records and

@@ -3,6 +3,7 @@
 // Tests print what they skip and why.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod attack_store;
 mod common;
 #[cfg(unix)]
 mod crash;

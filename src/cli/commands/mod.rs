@@ -3,6 +3,7 @@
 //! the result as text or JSON. No business rules live here.
 
 pub mod categories;
+pub mod chain;
 pub mod check;
 pub mod content;
 pub mod criteria;
