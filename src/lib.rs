@@ -7,6 +7,7 @@
 //! - `hash`: hashing while copying (SHA-1 and SHA-256 in one pass).
 //! - `fsutil`: atomic writes and folder syncs.
 //! - `progress`: the progress trait; the terminal implementation lives in `cli`.
+//! - `text`: text from outside escaped for the terminal (control and invisible characters).
 //! - `time`: timestamps; the current time is always passed in, never read inside.
 //! - `store`: the update point's store: SQLite schema and migrations, content folder, log,
 //!   queries and merges. Both sides of the air gap run the same store code.
@@ -39,6 +40,7 @@ pub mod ops;
 pub mod progress;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod time;
 pub mod transfer;
 pub mod trust;
