@@ -42,7 +42,10 @@ pub fn out_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
 /// Prints a command's JSON report with the failure `failure`, if any, as its `error` member
 /// (the same object [`error_json`] prints alone), so that stdout holds one JSON object either
 /// way. Returns the outcome: a failure is [`CliError::Reported`], its text still for stderr.
-pub fn report_json<T: serde::Serialize>(report: &T, failure: Option<Error>) -> Result<(), CliError> {
+pub fn report_json<T: serde::Serialize>(
+    report: &T,
+    failure: Option<Error>,
+) -> Result<(), CliError> {
     let mut value = serde_json::to_value(report)
         .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
     if let (Some(e), Some(obj)) = (&failure, value.as_object_mut()) {

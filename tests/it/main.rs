@@ -1,10 +1,12 @@
 //! Integration tests: one binary, driving the `offsync` executable as an administrator would.
 
+mod attack_terminal;
 mod common;
 #[cfg(unix)]
 mod crash;
 mod foundation;
 mod hostile;
+mod scripts;
 mod sequence;
 mod signing;
 mod transfer;
