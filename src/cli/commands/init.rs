@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::say;
+use crate::cli::output::{esc, say};
 use crate::store::Store;
 use crate::time::Timestamp;
 
@@ -21,7 +21,7 @@ pub fn run(a: Args) -> CliResult {
     let store = Store::init(dir, a.name.as_deref(), Timestamp::now())?;
     say(format!(
         "created store '{}' (id {}) in {}",
-        store.name(),
+        esc(store.name()),
         store.id(),
         dir.display()
     ))?;

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::say;
+use crate::cli::output::{esc, say};
 use crate::ops::upstream::set_upstream;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -30,10 +30,10 @@ pub fn run(c: Cmd) -> CliResult {
         Cmd::Set { store, source } => {
             let mut store = Store::open(&store.store)?;
             let described = set_upstream(&mut store, &source, Timestamp::now())?;
-            say(format!("upstream: {described}"))
+            say(format!("upstream: {}", esc(&described)))
         }
         Cmd::Show { store } => match Store::open_readonly(&store.store)?.setting("upstream")? {
-            Some(u) => say(u),
+            Some(u) => say(esc(&u)),
             None => say("no upstream set (use `offsync upstream set SOURCE`)"),
         },
     }
