@@ -312,28 +312,9 @@ pub struct BundleSummary {
     pub entries: usize,
 }
 
-/// What became of the manifest's signature file. The bundle checks know no keys: the caller
-/// that checks a signature (or finds one and leaves it unchecked) says so here, so that a
-/// report never lets a signature that nobody checked pass for one that was.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SignatureCheck {
-    /// No signature file next to the manifest.
-    #[default]
-    Absent,
-    /// A signature file is there and was not checked (no key given).
-    NotChecked,
-    /// Checked and good.
-    Good,
-    /// Checked and failed (a finding says why).
-    Failed,
-}
-
 /// The outcome of [`verify`]: every finding, in the order the checks ran.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyReport {
-    /// Set by the caller that knows about signatures (see [`SignatureCheck`]).
-    pub signature: SignatureCheck,
     pub manifest_path: Option<PathBuf>,
     pub manifest: Option<Manifest>,
     /// SHA-256 of the manifest's bytes as read (compare with the reader's to be sure the
@@ -391,7 +372,6 @@ impl Serialize for VerifyReport {
             entries_checked: u64,
             bytes_read: u64,
             findings: &'a [Finding],
-            signature: SignatureCheck,
         }
         View {
             ok: self.ok(),
@@ -403,7 +383,6 @@ impl Serialize for VerifyReport {
             entries_checked: self.entries_checked,
             bytes_read: self.bytes_read,
             findings: &self.findings,
-            signature: self.signature,
         }
         .serialize(s)
     }

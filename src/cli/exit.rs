@@ -8,8 +8,12 @@ use crate::error::{Error, exit_code_table};
 pub enum CliError {
     /// Stdout was closed by its reader: success, with nothing more to write.
     BrokenPipe,
-    /// A failure: printed on stderr, its kind decides the exit code.
+    /// A failure: printed on stderr, its kind decides the exit code. With `--json`, also
+    /// printed on stdout as a JSON object.
     Failed(Error),
+    /// A failure the command already wrote into its JSON report on stdout: printed on stderr
+    /// only, so that stdout holds one JSON object.
+    Reported(Error),
 }
 
 pub type CliResult = Result<(), CliError>;

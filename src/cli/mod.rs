@@ -17,7 +17,7 @@ mod output;
 mod password;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use commands::*;
 use exit::{CliError, CliResult};
 use std::io::Write;
@@ -71,16 +71,52 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let json = json_requested(&matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let progress = TermProgress::new(cli.quiet);
     match run(cli.command, &progress) {
         // A reader that closed stdout (`offsync updates list | head`) has what it wanted.
         Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(CliError::Failed(e)) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            if json {
+                // A closed stdout leaves the text on stderr, which is still written.
+                let _ = output::out_json(&output::error_json(&e));
+            }
+            print_error(&e);
+            ExitCode::from(e.kind.exit_code())
+        }
+        Err(CliError::Reported(e)) => {
+            print_error(&e);
             ExitCode::from(e.kind.exit_code())
         }
     }
+}
+
+/// Whether the verb given (at any depth of sub-verbs) has `--json` set. Every verb names
+/// that flag `json`, so the error path needs no list of which verbs take it.
+fn json_requested(matches: &clap::ArgMatches) -> bool {
+    let mut m = matches;
+    loop {
+        if let Ok(Some(true)) = m.try_get_one::<bool>("json") {
+            return true;
+        }
+        match m.subcommand() {
+            Some((_, sub)) => m = sub,
+            None => return false,
+        }
+    }
+}
+
+/// Prints a failure on stderr. Its message and hint quote values from outside (a manifest's
+/// store name, a path from the media), so they are escaped here, the one place every error
+/// is printed.
+fn print_error(e: &crate::Error) {
+    let mut text = format!("error: {}\n", output::esc(&e.message));
+    if let Some(h) = &e.hint {
+        text.push_str(&format!("  hint: {}\n", output::esc(h)));
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// `offsync demo` with the time and the progress given, for a caller outside the command
@@ -93,7 +129,7 @@ pub fn demo(
 ) -> crate::Result<()> {
     match demo::demo(dir, fixtures, clock, progress) {
         Ok(()) | Err(CliError::BrokenPipe) => Ok(()),
-        Err(CliError::Failed(e)) => Err(e),
+        Err(CliError::Failed(e) | CliError::Reported(e)) => Err(e),
     }
 }
 

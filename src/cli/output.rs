@@ -1,9 +1,16 @@
 //! Everything the verbs print on stdout goes through here, so that a closed pipe or a failed
 //! write reaches `main` as a value ([`CliError`]) instead of ending the process.
+//!
+//! Text output passes every value that came from outside (a bundle, an upstream, the media,
+//! the store's rows) through [`esc`] where it is formatted, so that no control character
+//! reaches the terminal; JSON output keeps every string exact.
 
 use super::exit::CliError;
 use crate::error::{Error, ErrorKind};
 use std::io::Write;
+
+/// A value from outside, made safe to print as text (see [`crate::text`]).
+pub use crate::text::escape_controls as esc;
 
 /// Writes to stdout. A closed pipe is [`CliError::BrokenPipe`]; any other failure is a
 /// storage error, as output that did not arrive is a failure a script must see (a full disk,
@@ -30,6 +37,40 @@ pub fn out_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
         .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
     out(&s)?;
     out("\n")
+}
+
+/// Prints a command's JSON report with the failure `failure`, if any, as its `error` member
+/// (the same object [`error_json`] prints alone), so that stdout holds one JSON object either
+/// way. Returns the outcome: a failure is [`CliError::Reported`], its text still for stderr.
+pub fn report_json<T: serde::Serialize>(
+    report: &T,
+    failure: Option<Error>,
+) -> Result<(), CliError> {
+    let mut value = serde_json::to_value(report)
+        .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
+    if let (Some(e), Some(obj)) = (&failure, value.as_object_mut()) {
+        obj.insert("error".into(), error_fields(e));
+    }
+    out_json(&value)?;
+    match failure {
+        Some(e) => Err(CliError::Reported(e)),
+        None => Ok(()),
+    }
+}
+
+/// `{"error": {"kind", "exit_code", "message", "hint"}}`: what a failed command prints on
+/// stdout when `--json` was given (its text goes to stderr as always).
+pub fn error_json(e: &Error) -> serde_json::Value {
+    serde_json::json!({ "error": error_fields(e) })
+}
+
+fn error_fields(e: &Error) -> serde_json::Value {
+    serde_json::json!({
+        "kind": crate::bundle::kind_name(e.kind),
+        "exit_code": e.kind.exit_code(),
+        "message": e.message,
+        "hint": e.hint,
+    })
 }
 
 /// Human-readable byte count (binary units).

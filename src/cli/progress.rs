@@ -61,6 +61,8 @@ impl Progress for TermProgress {
         if self.quiet {
             return;
         }
+        // A note quotes upstream or bundle text (a warning naming a title): one line, escaped.
+        let line = crate::text::escape_controls(line);
         match self.bar.lock().expect("progress lock").as_ref() {
             Some(b) => b.println(line),
             None => eprintln!("{line}"),

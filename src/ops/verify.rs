@@ -1,41 +1,156 @@
-//! Verifying a bundle with no store, and optionally its signature against one public key (as
-//! at a guard station).
+//! Verifying a bundle with no store, as at a guard station: every byte against the manifest,
+//! the signature (checked against one public key, or reported as present and not checked),
+//! the validity against the time given, and on request a listing of what crosses.
 
-use crate::bundle::{Finding, SignatureCheck, VerifyReport};
+use crate::bundle::{BundleReader, Finding, RecordState, VerifyReport};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::CategoryKind;
 use crate::progress::Progress;
+use crate::time::Timestamp;
+use crate::trust::SignatureCheck;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// Verifies the bundle at `paths`; with `pubkey`, also its manifest's signature, a failure of
-/// which is one more finding. Returns the report and the id of the key that signed.
+/// What a guard station learns about a bundle: the byte-level report with every finding
+/// (the signature's and the validity's among them), and what the signature and the validity
+/// came to. Serialised as the report's fields plus `signature` and `validity`.
+#[derive(Debug, Serialize)]
+pub struct GuardReport {
+    #[serde(flatten)]
+    pub report: VerifyReport,
+    /// Null when no manifest was found (nothing to look for a signature beside).
+    pub signature: Option<SignatureReport>,
+    /// Null when no manifest could be read.
+    pub validity: Option<Validity>,
+}
+
+/// The signature file beside the manifest, and what was done with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SignatureReport {
+    pub state: SignatureState,
+    /// `good`: the key that signed; `not-checked` and `bad`: the key the signature names,
+    /// when it names one.
+    pub key_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureState {
+    /// No `manifest.json.minisig`.
+    Absent,
+    /// A signature file is present and no public key was given to check it against.
+    NotChecked,
+    /// Checked against the public key given: valid.
+    Good,
+    /// Checked against the public key given: missing, invalid or by another key (a finding).
+    Bad,
+}
+
+/// The manifest's `valid_until` against the time of the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Validity {
+    /// Null: the bundle does not expire.
+    pub valid_until: Option<Timestamp>,
+    pub expired: bool,
+    /// The time the validity was judged at.
+    pub checked_at: Timestamp,
+}
+
+/// Verifies the bundle at `paths` at time `now`; with `pubkey`, also its manifest's
+/// signature. A bad signature (exit 12) and an expired bundle (exit 14, as import refuses it)
+/// are findings like any other.
 pub fn verify_bundle(
     paths: &[PathBuf],
     pubkey: Option<&Path>,
+    now: Timestamp,
     progress: &dyn Progress,
-) -> (VerifyReport, Option<String>) {
+) -> GuardReport {
     let mut report = crate::bundle::verify(paths, progress);
-    let mut signed_by = None;
-    if let Some(pk) = pubkey {
-        match check_signature(&report, pk) {
-            Ok(k) => {
-                signed_by = Some(k);
-                report.signature = SignatureCheck::Good;
+    let signature = report
+        .manifest_path
+        .is_some()
+        .then(|| signature_report(&mut report, pubkey));
+    let validity = report.manifest.as_ref().map(|m| Validity {
+        valid_until: m.valid_until,
+        expired: m.valid_until.is_some_and(|until| now > until),
+        checked_at: now,
+    });
+    if let Some(v) = validity
+        && v.expired
+        && let Some(until) = v.valid_until
+    {
+        report.findings.push(Finding::new(
+            ErrorKind::Expired,
+            "manifest.json",
+            format!(
+                "the bundle expired at {until} (now {}); import refuses it",
+                now.rfc3339()
+            ),
+        ));
+    }
+    GuardReport {
+        report,
+        signature,
+        validity,
+    }
+}
+
+/// Looks at the signature file; with `pubkey`, checks it, a failure of which is a finding.
+fn signature_report(report: &mut VerifyReport, pubkey: Option<&Path>) -> SignatureReport {
+    let Some(pk) = pubkey else {
+        return unchecked_signature(report);
+    };
+    match check_signature(report, pk) {
+        Ok(key_id) => SignatureReport {
+            state: SignatureState::Good,
+            key_id: Some(key_id),
+        },
+        Err(e) => {
+            let mut seen = unchecked_signature(report);
+            report.findings.push(Finding {
+                kind: ErrorKind::Untrusted,
+                subject: "manifest.json.minisig".into(),
+                message: e.message,
+            });
+            if seen.state != SignatureState::Absent {
+                seen.state = SignatureState::Bad;
             }
-            Err(e) => {
-                report.signature = SignatureCheck::Failed;
-                report.findings.push(Finding {
-                    kind: ErrorKind::Untrusted,
-                    subject: "manifest.json.minisig".into(),
-                    message: e.message,
-                });
+            seen
+        }
+    }
+}
+
+/// Whether a signature file is there, and the key it names, without checking it.
+fn unchecked_signature(report: &VerifyReport) -> SignatureReport {
+    let Some(path) = &report.manifest_path else {
+        return SignatureReport {
+            state: SignatureState::Absent,
+            key_id: None,
+        };
+    };
+    match crate::trust::read_signature(path) {
+        Ok(None) => SignatureReport {
+            state: SignatureState::Absent,
+            key_id: None,
+        },
+        // Checking against no key only reads which key the signature names.
+        Ok(Some(sig)) => {
+            let key_id = match crate::trust::check_signature(&[], &[], Some(&sig)) {
+                Ok(SignatureCheck::NotChecked { claimed_key_id }) => claimed_key_id,
+                _ => None,
+            };
+            SignatureReport {
+                state: SignatureState::NotChecked,
+                key_id,
             }
         }
-    } else if let Some(m) = &report.manifest_path
-        && std::fs::symlink_metadata(crate::trust::signature_path(m)).is_ok()
-    {
-        report.signature = SignatureCheck::NotChecked;
+        // Present but unreadable (not a regular file, too large): present, and not checked.
+        Err(_) => SignatureReport {
+            state: SignatureState::NotChecked,
+            key_id: None,
+        },
     }
-    (report, signed_by)
 }
 
 /// Checks manifest.json.minisig against `pubkey`, on the manifest bytes verify read (their
@@ -58,4 +173,97 @@ fn check_signature(report: &VerifyReport, pubkey: &Path) -> Result<String> {
     let sig = crate::trust::read_signature(path)?;
     let by = crate::trust::verify_manifest(&[key], &bytes, sig.as_deref())?;
     Ok(by.key_id)
+}
+
+/// What crosses in a bundle: its updates and its content files, from its metadata.
+#[derive(Clone, Debug, Serialize)]
+pub struct BundleListing {
+    pub updates: Vec<ListedUpdate>,
+    pub content_files: Vec<ListedFile>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedUpdate {
+    pub update_id: String,
+    /// Digits, or null.
+    pub kb: Option<String>,
+    pub title: String,
+    /// The classification's title, or null when none of the update's categories is a
+    /// classification the bundle carries.
+    pub classification: Option<String>,
+    pub revision: u32,
+    /// `published`, `expired` or `removed`.
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedFile {
+    /// The file name an update of the bundle gives it (the first in name order when several
+    /// do), or null when none does.
+    pub name: Option<String>,
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// Lists the bundle at `paths` from its metadata, read again with every check, from the
+/// manifest whose SHA-256 verify saw (`manifest_sha256`): a manifest changed since is refused
+/// rather than listed.
+pub fn list_bundle(paths: &[PathBuf], manifest_sha256: [u8; 32]) -> Result<BundleListing> {
+    let reader = BundleReader::open(paths)?;
+    if reader.manifest_sha256() != manifest_sha256 {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            "manifest.json changed between the verification and the listing",
+        )
+        .with_hint("make sure nothing writes to the media, and verify again"));
+    }
+    let md = reader.read_metadata()?;
+    let classes: HashMap<&str, &str> = md
+        .categories
+        .iter()
+        .filter(|c| c.kind == CategoryKind::Classification)
+        .map(|c| (c.id.as_str(), c.title.as_str()))
+        .collect();
+    let mut names: BTreeMap<[u8; 32], &str> = BTreeMap::new();
+    let mut updates = Vec::with_capacity(md.updates.len());
+    for r in &md.updates {
+        let u = &r.update;
+        for f in &u.files {
+            if let Some(sha) = f.sha256 {
+                let name = names.entry(sha).or_insert(&f.name);
+                *name = (*name).min(f.name.as_str());
+            }
+        }
+        let classification = u.categories.iter().find_map(|c| classes.get(c.as_str()));
+        updates.push(ListedUpdate {
+            update_id: u.id.to_string(),
+            kb: u.kb.clone(),
+            title: u.title("en").to_string(),
+            classification: classification.map(|t| t.to_string()),
+            revision: u.revision,
+            state: record_state_name(r.state),
+        });
+    }
+    let content_files = reader
+        .content_files()
+        .into_iter()
+        .map(|(sha, size)| ListedFile {
+            name: names.get(&sha).map(|n| n.to_string()),
+            size,
+            sha256: hex::encode(sha),
+        })
+        .collect();
+    Ok(BundleListing {
+        updates,
+        content_files,
+    })
+}
+
+fn record_state_name(s: RecordState) -> &'static str {
+    match s {
+        RecordState::Published => "published",
+        RecordState::Expired => "expired",
+        RecordState::Removed => "removed",
+    }
 }

@@ -276,7 +276,7 @@ fn a_store_name_with_line_breaks_adds_one_log_line() {
     assert_eq!(lines.len(), before + 1, "{lines:#?}");
     let last = lines.last().unwrap();
     assert!(
-        last.contains("evil\\nOK: every volume") && last.contains("\\u{1b}[8m\\u{2028}x"),
+        last.contains("evil\\u{000a}OK: every volume") && last.contains("\\u{001b}[8m\\u{2028}x"),
         "{last}"
     );
     assert!(!last.contains('\x1b') && !last.contains('\r'), "{last:?}");

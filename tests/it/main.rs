@@ -4,11 +4,13 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod attack_store;
+mod attack_terminal;
 mod common;
 #[cfg(unix)]
 mod crash;
 mod foundation;
 mod hostile;
+mod scripts;
 mod sequence;
 mod signing;
 mod transfer;

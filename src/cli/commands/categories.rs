@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say};
+use crate::cli::output::{esc, out_json, say};
 use crate::model::CategoryKind;
 use crate::store::Store;
 use clap::{Subcommand, ValueEnum};
@@ -51,7 +51,7 @@ pub fn run(c: Cmd) -> CliResult {
         return say("no categories yet: run `offsync sync` to bring them from the upstream");
     }
     for r in &rows {
-        say(format!("{:<15} {}  {}", r.kind, r.id, r.title))?;
+        say(format!("{:<15} {}  {}", r.kind, r.id, esc(&r.title)))?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{bytes, out_json, say};
+use crate::cli::output::{bytes, esc, report_json, say};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::{Error, ErrorKind};
@@ -23,37 +23,41 @@ pub struct Args {
 pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     let store = Store::open_readonly(&a.store.store)?;
     let r = store.check(a.read_data, progress)?;
-    if a.json {
-        out_json(&r)?;
-    } else {
-        for p in &r.problems {
-            say(format!("DAMAGED {} {}: {}", p.area, p.subject, p.message))?;
-        }
-        for f in &r.unrecorded_files {
-            say(format!(
-                "note: {f} is in the content folder but not recorded (harmless)"
-            ))?;
-        }
-        say(format!(
-            "checked {} updates and {} content files{}",
-            r.updates,
-            r.content_files,
-            if a.read_data {
-                format!(" ({} read)", bytes(r.bytes_read))
-            } else {
-                " (sizes only; --read-data compares digests)".into()
-            }
-        ))?;
-    }
-    if !r.ok {
-        return Err(Error::new(
+    let failure = (!r.ok).then(|| {
+        Error::new(
             ErrorKind::StoreDamaged,
             format!("the store has {} problem(s)", r.problems.len()),
         )
-        .into());
+    });
+    if a.json {
+        return report_json(&r, failure);
     }
-    if !a.json {
-        say("OK: the store is sound")?;
+    for p in &r.problems {
+        say(format!(
+            "DAMAGED {} {}: {}",
+            p.area,
+            esc(&p.subject),
+            esc(&p.message)
+        ))?;
     }
-    Ok(())
+    for f in &r.unrecorded_files {
+        say(format!(
+            "note: {} is in the content folder but not recorded (harmless)",
+            esc(f)
+        ))?;
+    }
+    say(format!(
+        "checked {} updates and {} content files{}",
+        r.updates,
+        r.content_files,
+        if a.read_data {
+            format!(" ({} read)", bytes(r.bytes_read))
+        } else {
+            " (sizes only; --read-data compares digests)".into()
+        }
+    ))?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    say("OK: the store is sound")
 }

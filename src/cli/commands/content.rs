@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{bytes, out_json, say};
+use crate::cli::output::{bytes, esc, out_json, say};
 use crate::content::import_content;
 use crate::progress::Progress;
 use crate::store::Store;
@@ -35,18 +35,20 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     for m in &r.matched {
         say(format!(
             "matched  {}  ->  {}{}",
-            m.path,
-            m.name,
+            esc(&m.path),
+            esc(&m.name),
             if m.added { "" } else { " (already present)" }
         ))?;
     }
     for u in &r.unmatched {
-        say(format!("no match {u}"))?;
+        say(format!("no match {}", esc(u)))?;
     }
     for m in &r.missing {
         say(format!(
             "missing  {} of {} ({})",
-            m.name, m.title, m.update_id
+            esc(&m.name),
+            esc(&m.title),
+            m.update_id
         ))?;
     }
     say(format!(

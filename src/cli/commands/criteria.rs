@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say, warn_log_failure};
+use crate::cli::output::{esc, out_json, say, warn_log_failure};
 use crate::ops::criteria::{CriteriaChange, Named, named_criteria, set_criteria};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -76,7 +76,10 @@ fn print(store: &Store, json: bool) -> CliResult {
             "(none)".to_string()
         } else {
             v.iter()
-                .map(|n| format!("{} ({})", n.title.as_deref().unwrap_or("unknown yet"), n.id))
+                .map(|n| {
+                    let title = esc(n.title.as_deref().unwrap_or("unknown yet"));
+                    format!("{title} ({})", n.id)
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         }
@@ -88,7 +91,7 @@ fn print(store: &Store, json: bool) -> CliResult {
         if o.languages.is_empty() {
             "all".to_string()
         } else {
-            o.languages.join(", ")
+            esc(&o.languages.join(", ")).into_owned()
         }
     ))
 }

@@ -236,11 +236,13 @@ impl Demo<'_> {
             e.missing.len()
         ))?;
         let bundle_dir = PathBuf::from(&e.bundle_dir);
-        let (v, _) = crate::ops::verify::verify_bundle(
+        let v = crate::ops::verify::verify_bundle(
             std::slice::from_ref(&bundle_dir),
             None,
+            (self.clock)(),
             self.progress,
-        );
+        )
+        .report;
         if let Some(kind) = v.first_error_kind() {
             return Err(Error::new(kind, "the demo bundle failed verification").into());
         }

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::{CliResult, exit_codes_help};
-use crate::cli::output::{bytes, out_json, say};
+use crate::cli::output::{bytes, esc, out_json, say};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -51,7 +51,8 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         "already-imported" => {
             return say(format!(
                 "bundle {} (sequence {}) is already imported: nothing to do",
-                r.bundle_id, r.sequence
+                esc(&r.bundle_id),
+                r.sequence
             ));
         }
         "dry-run" => "would import",
@@ -59,7 +60,10 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     };
     say(format!(
         "{what} {} bundle {} (sequence {}) from store '{}'",
-        r.kind, r.bundle_id, r.sequence, r.source_store_name
+        r.kind,
+        esc(&r.bundle_id),
+        r.sequence,
+        esc(&r.source_store_name)
     ))?;
     say(format!(
         "  {} new, {} updated, {} expired, {} removed, {} unchanged; {} content file(s) to add ({})",
@@ -72,7 +76,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         bytes(r.content_bytes)
     ))?;
     for n in &r.notes {
-        say(format!("  note: {n}"))?;
+        say(format!("  note: {}", esc(n)))?;
     }
     if r.outcome == "dry-run" {
         say("  dry run: nothing was changed")?;

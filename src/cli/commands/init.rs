@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{say, warn_log_failure};
+use crate::cli::output::{esc, say, warn_log_failure};
 use crate::store::Store;
 use crate::time::Timestamp;
 
@@ -22,7 +22,7 @@ pub fn run(a: Args) -> CliResult {
     warn_log_failure(&store);
     say(format!(
         "created store '{}' (id {}) in {}",
-        store.name(),
+        esc(store.name()),
         store.id(),
         dir.display()
     ))?;

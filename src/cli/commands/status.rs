@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{bytes, out_json, say};
+use crate::cli::output::{bytes, esc, out_json, say};
 use crate::ops::status::{Status, status};
 use crate::store::Store;
 
@@ -21,10 +21,14 @@ pub fn run(a: Args) -> CliResult {
     if a.json {
         return out_json(&s);
     }
-    say(format!("store      {} ({})", s.store_name, s.store_id))?;
+    say(format!(
+        "store      {} ({})",
+        esc(&s.store_name),
+        esc(&s.store_id)
+    ))?;
     say(format!(
         "upstream   {}",
-        s.upstream.as_deref().unwrap_or("(none set)")
+        esc(s.upstream.as_deref().unwrap_or("(none set)"))
     ))?;
     last_sync(&s)?;
     let t = &s.totals;
@@ -51,15 +55,15 @@ fn last_sync(s: &Status) -> CliResult {
     say(format!(
         "last sync  {} at {} from {}",
         l.outcome,
-        l.finished.as_deref().unwrap_or(&l.started),
-        l.source
+        esc(l.finished.as_deref().unwrap_or(&l.started)),
+        esc(&l.source)
     ))?;
     say(format!(
         "           {} new, {} updated, {} expired, {} removed, {} unchanged",
         l.changes.new, l.changes.updated, l.changes.expired, l.changes.removed, l.changes.unchanged
     ))?;
     if let Some(e) = &l.error {
-        say(format!("           error: {e}"))?;
+        say(format!("           error: {}", esc(e)))?;
     }
     Ok(())
 }
@@ -71,11 +75,11 @@ fn last_exchanges(s: &Status) -> CliResult {
             "last export {} bundle, sequence {}, at {}: {} updates, {} content files ({}) to {}",
             e.kind,
             e.sequence,
-            e.finished,
+            esc(&e.finished),
             e.updates,
             e.content_files,
             bytes(e.content_bytes),
-            e.path
+            esc(&e.path)
         ))?,
     }
     match &s.last_import {
@@ -84,8 +88,8 @@ fn last_exchanges(s: &Status) -> CliResult {
             "last import {} bundle, sequence {} from store '{}', at {}: {} new, {} updated, {} expired, {} removed",
             i.kind,
             i.sequence,
-            i.source_store_name,
-            i.imported,
+            esc(&i.source_store_name),
+            esc(&i.imported),
             i.changes.new,
             i.changes.updated,
             i.changes.expired,

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say};
+use crate::cli::output::{esc, out_json, say};
 use crate::ops::sync::sync_from;
 use crate::progress::Progress;
 use crate::store::Store;
@@ -55,7 +55,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     }
     say(format!(
         "sync from {} succeeded: {} new, {} updated, {} expired, {} removed, {} unchanged; {} categories changed ({} updates upstream, {} selected)",
-        r.source,
+        esc(&r.source),
         r.changes.new,
         r.changes.updated,
         r.changes.expired,

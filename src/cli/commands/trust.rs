@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say, warn_log_failure};
+use crate::cli::output::{esc, out_json, say, warn_log_failure};
 use crate::ops::trust::{trust_key_file, untrust};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -49,7 +49,7 @@ pub fn run(c: Cmd) -> CliResult {
             if t.outcome == Trusted::AlreadyTrusted {
                 return say(format!("key {} is already trusted", t.key_id));
             }
-            say(format!("trusted key {} ({})", t.key_id, t.comment))?;
+            say(format!("trusted key {} ({})", t.key_id, esc(&t.comment)))?;
             if t.first {
                 say(
                     "from now on, import refuses bundles that are unsigned or signed by a key not trusted here",
@@ -67,7 +67,12 @@ pub fn run(c: Cmd) -> CliResult {
                 say("trust a key with `offsync trust add --store STORE NAME.pub`")?;
             }
             for k in &keys {
-                say(format!("{}  added {}  {}", k.key_id, k.added, k.comment))?;
+                say(format!(
+                    "{}  added {}  {}",
+                    k.key_id,
+                    k.added,
+                    esc(&k.comment)
+                ))?;
             }
             Ok(())
         }

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{out_json, say, warn_log_failure};
+use crate::cli::output::{esc, out_json, say, warn_log_failure};
 use crate::ops::updates::{ListQuery, list_updates, set_declined};
 use crate::store::{RelatedUpdate, Store};
 use crate::time::Timestamp;
@@ -126,15 +126,16 @@ fn list(dir: &Path, q: &ListQuery<'_>, json: bool) -> CliResult {
             r.revision,
             kb_label(r.kb.as_deref()),
             state,
-            r.title
+            esc(&r.title)
         ))?;
     }
     say(format!("{} update(s)", rows.len()))
 }
 
-/// `KBnnnnnnn`, or `-` for an update without a KB number.
+/// `KBnnnnnnn`, or `-` for an update without a KB number (escaped: it comes from upstream).
 pub(super) fn kb_label(kb: Option<&str>) -> String {
-    kb.map(|k| format!("KB{k}")).unwrap_or_else(|| "-".into())
+    kb.map(|k| format!("KB{}", esc(k)))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn show(dir: &Path, spec: &str, json: bool) -> CliResult {
@@ -145,21 +146,22 @@ fn show(dir: &Path, spec: &str, json: bool) -> CliResult {
         return out_json(&d);
     }
     let s = &d.summary;
-    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    // Every value shown comes from upstream or a bundle: escaped as it is formatted.
+    let or_dash = |v: Option<&str>| esc(v.unwrap_or("-")).into_owned();
     let list_or = |v: &[String], none: &str| {
         if v.is_empty() {
             none.to_string()
         } else {
-            v.join(", ")
+            esc(&v.join(", ")).into_owned()
         }
     };
-    say(&s.title)?;
+    say(esc(&s.title))?;
     say(format!(
         "  UpdateID       {} revision {}",
         s.update_id, s.revision
     ))?;
     say(format!("  KB             {}", kb_label(s.kb.as_deref())))?;
-    say(format!("  type           {}", s.update_type))?;
+    say(format!("  type           {}", esc(&s.update_type)))?;
     say(format!(
         "  state          {}{}",
         s.state,
@@ -183,14 +185,14 @@ fn show(dir: &Path, spec: &str, json: bool) -> CliResult {
         list_or(&d.languages, "neutral")
     ))?;
     if let Some(desc) = &d.description {
-        say(format!("  description    {desc}"))?;
+        say(format!("  description    {}", esc(desc)))?;
     }
     let related = |label: &str, v: &[RelatedUpdate]| -> CliResult {
         for r in v {
             say(format!(
                 "  {label:<14} {} {}",
                 r.update_id,
-                r.title.as_deref().unwrap_or("(not in this store)")
+                esc(r.title.as_deref().unwrap_or("(not in this store)"))
             ))?;
         }
         Ok(())
@@ -202,7 +204,7 @@ fn show(dir: &Path, spec: &str, json: bool) -> CliResult {
     for f in &d.files {
         say(format!(
             "  file           {} ({} bytes) {}",
-            f.name,
+            esc(&f.name),
             f.size.map(|s| s.to_string()).unwrap_or_else(|| "?".into()),
             if f.present { "present" } else { "missing" }
         ))?;

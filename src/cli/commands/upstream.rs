@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{say, warn_log_failure};
+use crate::cli::output::{esc, say, warn_log_failure};
 use crate::ops::upstream::set_upstream;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -31,10 +31,10 @@ pub fn run(c: Cmd) -> CliResult {
             let mut store = Store::open(&store.store)?;
             let described = set_upstream(&mut store, &source, Timestamp::now())?;
             warn_log_failure(&store);
-            say(format!("upstream: {described}"))
+            say(format!("upstream: {}", esc(&described)))
         }
         Cmd::Show { store } => match Store::open_readonly(&store.store)?.setting("upstream")? {
-            Some(u) => say(u),
+            Some(u) => say(esc(&u)),
             None => say("no upstream set (use `offsync upstream set SOURCE`)"),
         },
     }
