@@ -1,5 +1,5 @@
-//! The metadata a bundle carries (`metadata.bin`): categories and update records, encoded with
-//! bincode inside an envelope.
+//! The metadata a bundle carries (`metadata.bin`): categories, update records and (from
+//! envelope version 2) local decisions, encoded with bincode inside an envelope.
 //!
 //! bincode is not self-describing, so the bytes are wrapped: 8 magic bytes, a little-endian
 //! u32 envelope version and a little-endian u64 payload length, then the payload. Decoding
@@ -19,8 +19,10 @@ use std::io::{BufReader, Read};
 
 /// The envelope's magic bytes.
 pub const METADATA_MAGIC: [u8; 8] = *b"OFFSYNCM";
-/// The envelope version this code writes and reads.
-pub const METADATA_VERSION: u32 = 1;
+/// The envelope version this code writes.
+pub const METADATA_VERSION: u32 = 2;
+/// The envelope versions this code reads: 1 has no decisions, 2 adds them.
+pub const SUPPORTED_METADATA_VERSIONS: &[u32] = &[1, 2];
 /// Bytes before the payload: magic, version, length.
 pub const ENVELOPE_HEADER_LEN: usize = 8 + 4 + 8;
 /// Largest payload accepted (1 GiB). A larger length field is refused before any read.
@@ -46,12 +48,42 @@ pub struct UpdateRecord {
     pub changed_seq: u64,
 }
 
+/// A local decision of the exporting store about one update, carried apart from the update
+/// (which the bundle carries only when it changed): declined, or a decline taken back.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Decision {
+    pub update: Guid,
+    pub declined: bool,
+    /// The change sequence at which the source store made the decision.
+    pub decided_seq: u64,
+}
+
 /// Everything `metadata.bin` holds. Encoded in the order given: the exporter sorts (categories
-/// by id, updates by id and revision) so that equal stores give equal bytes.
+/// by id, updates by id and revision, decisions by update id) so that equal stores give equal
+/// bytes.
 #[derive(Clone, Debug, Default, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct BundleMetadata {
     pub categories: Vec<Category>,
     pub updates: Vec<UpdateRecord>,
+    /// Envelope version 2 and later; empty when read from version 1.
+    pub decisions: Vec<Decision>,
+}
+
+/// Envelope version 1's payload: no decisions.
+#[derive(bincode::Decode)]
+struct BundleMetadataV1 {
+    categories: Vec<Category>,
+    updates: Vec<UpdateRecord>,
+}
+
+impl From<BundleMetadataV1> for BundleMetadata {
+    fn from(v1: BundleMetadataV1) -> BundleMetadata {
+        BundleMetadata {
+            categories: v1.categories,
+            updates: v1.updates,
+            decisions: Vec::new(),
+        }
+    }
 }
 
 impl BundleMetadata {
@@ -89,8 +121,8 @@ fn encode_metadata_capped(md: &BundleMetadata, cap: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Checks the envelope header and returns the payload length it announces.
-fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
+/// Checks the envelope header and returns its version and the payload length it announces.
+fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<(u32, u64)> {
     if h[..8] != METADATA_MAGIC {
         return Err(corrupt(format!(
             "metadata envelope has magic bytes {} ({}), expected {} (OFFSYNCM)",
@@ -100,9 +132,14 @@ fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
         )));
     }
     let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
-    if version != METADATA_VERSION {
+    if !SUPPORTED_METADATA_VERSIONS.contains(&version) {
+        let supported: Vec<String> = SUPPORTED_METADATA_VERSIONS
+            .iter()
+            .map(u32::to_string)
+            .collect();
         return Err(corrupt(format!(
-            "metadata envelope version {version} is not supported (this offsync reads version {METADATA_VERSION})"
+            "metadata envelope version {version} is not supported (this offsync reads version {})",
+            supported.join(", ")
         ))
         .with_hint("import this bundle with the offsync version that wrote it, or a newer one"));
     }
@@ -115,7 +152,7 @@ fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
             ),
         ));
     }
-    Ok(len)
+    Ok((version, len))
 }
 
 /// bincode's limit counts the memory it is about to claim (a container's length times its
@@ -177,7 +214,7 @@ pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
             bytes.len()
         )));
     };
-    let len = check_header(head)?;
+    let (version, len) = check_header(head)?;
     let payload = &bytes[ENVELOPE_HEADER_LEN..];
     let have = payload.len() as u64;
     if have < len {
@@ -191,9 +228,16 @@ pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
             have - len
         )));
     }
-    let (md, used) = with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadata, _>(
-        payload, c
-    ))
+    let (md, used) = if version == 1 {
+        with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadataV1, _>(
+            payload, c
+        ))
+        .map(|(md, used)| (md.into(), used))
+    } else {
+        with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadata, _>(
+            payload, c
+        ))
+    }
     .map_err(decode_error)?;
     if used != payload.len() {
         return Err(corrupt(format!(
@@ -215,12 +259,21 @@ pub fn decode_metadata_from_reader(r: &mut dyn Read) -> Result<BundleMetadata> {
             "metadata envelope is truncated: {n} bytes, the header alone needs {ENVELOPE_HEADER_LEN}"
         )));
     }
-    let len = check_header(&head)?;
+    let (version, len) = check_header(&head)?;
     let mut payload = BufReader::with_capacity(64 * 1024, (&mut *r).take(len));
-    let md = with_claim_limit!(
-        len,
-        |c| bincode::decode_from_std_read::<BundleMetadata, _, _>(&mut payload, c)
-    )
+    let md = if version == 1 {
+        with_claim_limit!(len, |c| bincode::decode_from_std_read::<
+            BundleMetadataV1,
+            _,
+            _,
+        >(&mut payload, c))
+        .map(BundleMetadata::from)
+    } else {
+        with_claim_limit!(
+            len,
+            |c| bincode::decode_from_std_read::<BundleMetadata, _, _>(&mut payload, c)
+        )
+    }
     .map_err(decode_error)?;
     // Whatever bincode left in the payload is corruption, and so is whatever follows it.
     let left = payload.buffer().len() as u64 + payload.get_ref().limit();
@@ -281,6 +334,7 @@ pub(crate) fn metadata_problems(
         ),
         ("updates", md.updates.len() as u64, m.counts.updates),
         ("removed updates", md.removed_count(), m.counts.removed),
+        ("decisions", md.decisions.len() as u64, m.counts.decisions),
     ];
     for (what, have, said) in counted {
         if have != said {
@@ -337,6 +391,16 @@ pub(crate) fn metadata_problems(
                     carried.size
                 ));
             }
+        }
+    }
+    let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.decisions.len());
+    for d in &md.decisions {
+        bad_guid("the update of a decision", &d.update, &mut bad);
+        if !seen.insert(&d.update) {
+            bad(format!(
+                "lists a decision about update {} twice",
+                show_name(d.update.as_str().as_bytes())
+            ));
         }
     }
     if left_out > 0 {
