@@ -509,6 +509,11 @@ pub(crate) mod tests {
         BundleMetadata {
             categories,
             updates,
+            decisions: vec![Decision {
+                update: g(100),
+                declined: true,
+                decided_seq: 9,
+            }],
         }
     }
 
@@ -560,6 +565,11 @@ pub(crate) mod tests {
                 state: RecordState::Removed,
                 changed_seq: 1_000,
             }],
+            decisions: vec![Decision {
+                update: g("00000000-0000-4000-8000-000000000006"),
+                declined: true,
+                decided_seq: 1_001,
+            }],
         }
     }
 
@@ -567,6 +577,23 @@ pub(crate) mod tests {
     /// format (a bincode update, a field added to the model): it needs a new envelope version,
     /// not a new constant.
     const GOLDEN_ENVELOPE: &str = concat!(
+        "4f464653594e434d02000000af01000000000000012430303030303030302d303030302d34303030",
+        "2d383030302d30303030303030303030303107020150012430303030303030302d303030302d3430",
+        "30302d383030302d303030303030303030303032012430303030303030302d303030302d34303030",
+        "2d383030302d303030303030303030303033fb2c0108536f6674776172650102656e0102656e0154",
+        "0101440104353030310108437269746963616c0114323032342d30312d30315430303a30303a3030",
+        "5a01026465012430303030303030302d303030302d343030302d383030302d303030303030303030",
+        "30303101012430303030303030302d303030302d343030302d383030302d30303030303030303030",
+        "3034012430303030303030302d303030302d343030302d383030302d303030303030303030303035",
+        "01020105662e63616201fc7011010001111111111111111111111111111111111111111101222222",
+        "2222222222222222222222222222222222222222222222222222222222010e687474703a2f2f782f",
+        "662e63616202fbe803012430303030303030302d303030302d343030302d383030302d3030303030",
+        "3030303030303601fbe903",
+    );
+
+    /// The same value as envelope version 1 wrote it (without the decision): a newer reader
+    /// still reads it, with no decisions.
+    const GOLDEN_ENVELOPE_V1: &str = concat!(
         "4f464653594e434d010000008501000000000000012430303030303030302d303030302d34303030",
         "2d383030302d30303030303030303030303107020150012430303030303030302d303030302d3430",
         "30302d383030302d303030303030303030303032012430303030303030302d303030302d34303030",
@@ -583,10 +610,11 @@ pub(crate) mod tests {
     /// The golden envelope deflated as `metadata.bin` is stored: a flate2 or zlib-rs update
     /// that changes these bytes makes equal stores give different bundles.
     const GOLDEN_DEFLATED: &str = concat!(
-        "f377730b8ef473f6656460606805110c0c0c8c2a0650a00b264c4084058c0b0586ec4c8c0144a934",
-        "224a95f16f1d468ee0fcb492f2c4a25446a6d43c300e61647461643135303064e4702eca2cc94c4e",
-        "cc611431323032d13530d435300c3130b002a32846a69454e21cce48943213a25499323231b2a6e9",
-        "25272631fe291064646014c4021895080046be8c9292022b7dfd0a7db0594cbf5f300300",
+        "f377730b8ef473f66562606058cfc800068c2a0650a00b264c4084058c0b0586ec4c8c0144a93422",
+        "4a95f16f1d468ee0fcb492f2c4a25446a6d43c300e61647461643135303064e4702eca2cc94c4ecc",
+        "611431323032d13530d435300c3130b002a32846a69454e21cce48943213a25499323231b2a6e925",
+        "272631fe291064646014c4021895080046be8c9292022b7dfd0a7db0594cbf5f301365bd19e3ef97",
+        "cc00",
     );
 
     #[test]
@@ -600,6 +628,20 @@ pub(crate) mod tests {
             md
         );
         assert_eq!(hex::encode(&deflated), GOLDEN_DEFLATED);
+    }
+
+    #[test]
+    fn envelope_version_1_still_decodes_without_decisions() {
+        let mut md = golden_value();
+        md.decisions.clear();
+        let v1 = hex::decode(GOLDEN_ENVELOPE_V1).unwrap();
+        let (a, b) = both(&v1);
+        assert_eq!(a.unwrap(), md);
+        assert_eq!(b.unwrap(), md);
+        let mut v3 = v1.clone();
+        v3[8] = 3;
+        let err = decode_metadata(&v3).unwrap_err();
+        assert!(err.message.contains("version 3") && err.message.contains("1, 2"));
     }
 
     fn envelope(version: u32, len: u64, payload: &[u8]) -> Vec<u8> {
