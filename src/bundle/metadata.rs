@@ -393,16 +393,7 @@ pub(crate) fn metadata_problems(
             }
         }
     }
-    let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.decisions.len());
-    for d in &md.decisions {
-        bad_guid("the update of a decision", &d.update, &mut bad);
-        if !seen.insert(&d.update) {
-            bad(format!(
-                "lists a decision about update {} twice",
-                show_name(d.update.as_str().as_bytes())
-            ));
-        }
-    }
+    decision_problems(&md.decisions, &mut |m| bad(m));
     if left_out > 0 {
         out.push(Finding::new(
             ErrorKind::Corrupt,
@@ -411,6 +402,22 @@ pub(crate) fn metadata_problems(
         ));
     }
     out
+}
+
+/// Decisions name an update by a canonical GUID, each update once.
+fn decision_problems(decisions: &[Decision], bad: &mut dyn FnMut(String)) {
+    let mut seen: HashSet<&Guid> = HashSet::with_capacity(decisions.len());
+    for d in decisions {
+        let id = show_name(d.update.as_str().as_bytes());
+        if Guid::parse(d.update.as_str()).as_ref() != Some(&d.update) {
+            bad(format!(
+                "the update {id} of a decision is not a GUID in canonical form"
+            ));
+        }
+        if !seen.insert(&d.update) {
+            bad(format!("lists a decision about update {id} twice"));
+        }
+    }
 }
 
 fn decode_error(e: DecodeError) -> Error {
