@@ -12,10 +12,13 @@
 //! updates read in full, and `mark_absent` what a complete upstream no longer lists.
 
 use crate::error::{Error, Result};
-use crate::model::{Category, Guid, PublicationState};
+use crate::model::{Category, Guid, PublicationState, encode_canonical};
 use crate::model::{Changes, SyncOutcome};
-use crate::progress::Progress;
-use crate::store::{Criteria, Store, StoredHeader, StoredState, SyncRunRecord, Tx};
+use crate::progress::{Progress, Unit};
+use crate::store::{
+    AdoptOutcome, Criteria, DecisionReport, Publisher, Store, StoredHeader, StoredState,
+    SyncRunRecord, Tx,
+};
 use crate::time::Timestamp;
 use crate::upstream::{ScanItem, ScanSummary, UpdateHeader, Upstream};
 use serde::Serialize;
@@ -43,6 +46,13 @@ pub struct SyncReport {
     pub warnings: Vec<String>,
     /// True when no criteria were set, so only categories were taken.
     pub categories_only: bool,
+    /// Content files taken from the upstream (a parent store), and their bytes.
+    pub content_files: u64,
+    pub content_bytes: u64,
+    /// Of those, files taken as hard links (the same file system).
+    pub content_linked: u64,
+    /// The upstream's decisions that differ from this store's: applied or reported.
+    pub decisions: DecisionReport,
 }
 
 impl SyncReport {
@@ -65,6 +75,8 @@ pub struct SyncOptions {
     pub allow_older: bool,
     /// Accept an upstream that would remove (or expire) most of the store, or all of it.
     pub allow_mass_removal: bool,
+    /// Take no content files from the upstream (a parent store), only metadata.
+    pub metadata_only: bool,
 }
 
 /// Runs a sync from `upstream` into `store`. `clock` gives the current time (called at the
@@ -174,6 +186,7 @@ fn run(
 
     let stored = store.stored_headers()?;
     let criteria = store.criteria()?;
+    let mode = store.upstream_mode()?;
     let mut tx = store.begin()?;
     for c in &scanned.categories {
         if tx.put_category(c)? {
@@ -207,6 +220,18 @@ fn run(
     if scanned.summary.complete {
         mark_absent(&mut tx, &scanned, &stored, opts, &mut report)?;
     }
+    report.decisions = tx.take_upstream_decisions(&upstream.decisions()?, mode, true)?;
+    let mut publisher = Publisher::new(tx.root());
+    if !opts.metadata_only {
+        take_content(
+            &mut tx,
+            upstream,
+            &mut publisher,
+            &mut report,
+            clock,
+            progress,
+        )?;
+    }
 
     if !plan.unresolved.is_empty() {
         report.warnings.push(format!(
@@ -221,7 +246,11 @@ fn run(
     report.finished = finished.rfc3339();
     report.outcome = SyncOutcome::Succeeded;
     record(&mut tx, &report, &scanned.summary)?;
-    tx.commit()?;
+    if let Err(e) = tx.commit() {
+        publisher.commit_failed();
+        return Err(e);
+    }
+    publisher.committed();
     for w in &report.warnings {
         store.log("SYNC", &format!("Warning: {w}"), finished);
     }
@@ -372,6 +401,14 @@ fn merge(
                 PublicationState::Expired => StoredState::Expired,
                 PublicationState::Published => StoredState::Published,
             };
+            if same_as_stored(tx, &u, state)? {
+                // The stored copy came another way (an import, another reader of the same
+                // data) and is this revision exactly: not a change. Only the upstream's
+                // fingerprint is noted, so that the next sync need not read it again.
+                tx.set_fingerprint(u.id.as_str(), &h.fingerprint)?;
+                report.count(Change::Unchanged);
+                return Ok(());
+            }
             tx.put_update(&u, state, Some(&h.fingerprint))?;
             report.count(
                 plan.change_of
@@ -384,6 +421,65 @@ fn merge(
         progress,
     )?;
     fetch_err.map_or(Ok(()), Err)
+}
+
+/// Whether the store holds exactly this revision in this state (its fingerprint aside).
+fn same_as_stored(tx: &Tx<'_>, u: &crate::model::Update, state: StoredState) -> Result<bool> {
+    let Some(s) = tx.stored_doc(u.id.as_str())? else {
+        return Ok(false);
+    };
+    Ok(s.revision == u.revision && s.state == state && s.doc == encode_canonical(u)?)
+}
+
+/// Takes from the upstream (a parent store) the content files that the stored updates
+/// reference and this store lacks: staged by hard link or copy, hashed in one read, and
+/// published before the commit under the store's journal. A file whose bytes do not match its
+/// SHA-256 is left out with a warning (the parent's copy is damaged).
+fn take_content(
+    tx: &mut Tx<'_>,
+    upstream: &dyn Upstream,
+    publisher: &mut Publisher,
+    report: &mut SyncReport,
+    clock: &dyn Fn() -> Timestamp,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut sources = Vec::new();
+    for r in tx.missing_references()? {
+        if let Some(f) = upstream.content_file(r.sha256.as_ref(), r.sha1.as_ref())?
+            && !tx.content_recorded(&f.sha256)?
+            && !sources
+                .iter()
+                .any(|s: &crate::upstream::SourceFile| s.sha256 == f.sha256)
+        {
+            sources.push(f);
+        }
+    }
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let total = sources.iter().map(|f| f.size).sum();
+    progress.start("taking content from the upstream", Some(total), Unit::Bytes);
+    let added = clock().rfc3339();
+    for f in &sources {
+        match crate::store::stage_adopted(tx.root(), &f.path, &f.sha256)? {
+            AdoptOutcome::Mismatch { found } => report.warnings.push(format!(
+                "{} does not match its SHA-256 (read {}): left out; check the upstream with `offsync check --read-data`",
+                f.path.display(),
+                crate::model::hex_lower(&found)
+            )),
+            AdoptOutcome::Staged(a) => {
+                publisher.publish(&a.staged, &f.sha256, false)?;
+                let d = a.digests;
+                tx.add_content(&d.sha256, &d.sha1, d.size, &added)?;
+                report.content_files += 1;
+                report.content_bytes += d.size;
+                report.content_linked += u64::from(a.linked);
+            }
+        }
+        progress.advance(f.size);
+    }
+    progress.finish();
+    Ok(())
 }
 
 /// What a complete upstream no longer lists becomes a tombstone (or, for the offline catalog,

@@ -17,9 +17,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 
 /// The format version this code writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Every format version this code reads.
-pub const SUPPORTED_FORMAT_VERSIONS: &[u32] = &[1];
+pub const SUPPORTED_FORMAT_VERSIONS: &[u32] = &[1, 2];
 /// Largest manifest accepted, checked before it is read.
 pub const MAX_MANIFEST_BYTES: u64 = 128 << 20;
 /// Most entries one bundle may list.
@@ -140,6 +140,9 @@ pub struct Counts {
     pub removed: u64,
     pub content_files: u64,
     pub content_bytes: u64,
+    /// Decision records in the metadata (format version 2; 0 when absent, as in version 1).
+    #[serde(default)]
+    pub decisions: u64,
 }
 
 /// One volume file.
@@ -244,7 +247,7 @@ impl Manifest {
         serde_json::from_slice(bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Corrupt,
-                format!("manifest.json does not match format version 1: {e}"),
+                format!("manifest.json does not match its format version: {e}"),
             )
         })
     }

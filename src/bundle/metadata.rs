@@ -1,5 +1,5 @@
-//! The metadata a bundle carries (`metadata.bin`): categories and update records, encoded with
-//! bincode inside an envelope.
+//! The metadata a bundle carries (`metadata.bin`): categories, update records and (from
+//! envelope version 2) local decisions, encoded with bincode inside an envelope.
 //!
 //! bincode is not self-describing, so the bytes are wrapped: 8 magic bytes, a little-endian
 //! u32 envelope version and a little-endian u64 payload length, then the payload. Decoding
@@ -19,8 +19,10 @@ use std::io::{BufReader, Read};
 
 /// The envelope's magic bytes.
 pub const METADATA_MAGIC: [u8; 8] = *b"OFFSYNCM";
-/// The envelope version this code writes and reads.
-pub const METADATA_VERSION: u32 = 1;
+/// The envelope version this code writes.
+pub const METADATA_VERSION: u32 = 2;
+/// The envelope versions this code reads: 1 has no decisions, 2 adds them.
+pub const SUPPORTED_METADATA_VERSIONS: &[u32] = &[1, 2];
 /// Bytes before the payload: magic, version, length.
 pub const ENVELOPE_HEADER_LEN: usize = 8 + 4 + 8;
 /// Largest payload accepted (256 MiB: about 2.8 times the 91 MiB of 105,000 updates measured
@@ -49,12 +51,42 @@ pub struct UpdateRecord {
     pub changed_seq: u64,
 }
 
+/// A local decision of the exporting store about one update, carried apart from the update
+/// (which the bundle carries only when it changed): declined, or a decline taken back.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Decision {
+    pub update: Guid,
+    pub declined: bool,
+    /// The change sequence at which the source store made the decision.
+    pub decided_seq: u64,
+}
+
 /// Everything `metadata.bin` holds. Encoded in the order given: the exporter sorts (categories
-/// by id, updates by id and revision) so that equal stores give equal bytes.
+/// by id, updates by id and revision, decisions by update id) so that equal stores give equal
+/// bytes.
 #[derive(Clone, Debug, Default, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct BundleMetadata {
     pub categories: Vec<Category>,
     pub updates: Vec<UpdateRecord>,
+    /// Envelope version 2 and later; empty when read from version 1.
+    pub decisions: Vec<Decision>,
+}
+
+/// Envelope version 1's payload: no decisions.
+#[derive(bincode::Decode)]
+struct BundleMetadataV1 {
+    categories: Vec<Category>,
+    updates: Vec<UpdateRecord>,
+}
+
+impl From<BundleMetadataV1> for BundleMetadata {
+    fn from(v1: BundleMetadataV1) -> BundleMetadata {
+        BundleMetadata {
+            categories: v1.categories,
+            updates: v1.updates,
+            decisions: Vec::new(),
+        }
+    }
 }
 
 impl BundleMetadata {
@@ -92,8 +124,8 @@ fn encode_metadata_capped(md: &BundleMetadata, cap: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Checks the envelope header and returns the payload length it announces.
-fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
+/// Checks the envelope header and returns its version and the payload length it announces.
+fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<(u32, u64)> {
     if h[..8] != METADATA_MAGIC {
         return Err(corrupt(format!(
             "metadata envelope has magic bytes {} ({}), expected {} (OFFSYNCM)",
@@ -103,9 +135,14 @@ fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
         )));
     }
     let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
-    if version != METADATA_VERSION {
+    if !SUPPORTED_METADATA_VERSIONS.contains(&version) {
+        let supported: Vec<String> = SUPPORTED_METADATA_VERSIONS
+            .iter()
+            .map(u32::to_string)
+            .collect();
         return Err(corrupt(format!(
-            "metadata envelope version {version} is not supported (this offsync reads version {METADATA_VERSION})"
+            "metadata envelope version {version} is not supported (this offsync reads version {})",
+            supported.join(", ")
         ))
         .with_hint("import this bundle with the offsync version that wrote it, or a newer one"));
     }
@@ -118,7 +155,7 @@ fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<u64> {
             ),
         ));
     }
-    Ok(len)
+    Ok((version, len))
 }
 
 /// bincode's limit counts the memory it is about to claim (a container's length times its
@@ -180,7 +217,7 @@ pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
             bytes.len()
         )));
     };
-    let len = check_header(head)?;
+    let (version, len) = check_header(head)?;
     let payload = &bytes[ENVELOPE_HEADER_LEN..];
     let have = payload.len() as u64;
     if have < len {
@@ -194,9 +231,16 @@ pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
             have - len
         )));
     }
-    let (md, used) = with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadata, _>(
-        payload, c
-    ))
+    let (md, used) = if version == 1 {
+        with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadataV1, _>(
+            payload, c
+        ))
+        .map(|(md, used)| (md.into(), used))
+    } else {
+        with_claim_limit!(len, |c| bincode::decode_from_slice::<BundleMetadata, _>(
+            payload, c
+        ))
+    }
     .map_err(decode_error)?;
     if used != payload.len() {
         return Err(corrupt(format!(
@@ -218,12 +262,21 @@ pub fn decode_metadata_from_reader(r: &mut dyn Read) -> Result<BundleMetadata> {
             "metadata envelope is truncated: {n} bytes, the header alone needs {ENVELOPE_HEADER_LEN}"
         )));
     }
-    let len = check_header(&head)?;
+    let (version, len) = check_header(&head)?;
     let mut payload = BufReader::with_capacity(64 * 1024, (&mut *r).take(len));
-    let md = with_claim_limit!(
-        len,
-        |c| bincode::decode_from_std_read::<BundleMetadata, _, _>(&mut payload, c)
-    )
+    let md = if version == 1 {
+        with_claim_limit!(len, |c| bincode::decode_from_std_read::<
+            BundleMetadataV1,
+            _,
+            _,
+        >(&mut payload, c))
+        .map(BundleMetadata::from)
+    } else {
+        with_claim_limit!(
+            len,
+            |c| bincode::decode_from_std_read::<BundleMetadata, _, _>(&mut payload, c)
+        )
+    }
     .map_err(decode_error)?;
     // Whatever bincode left in the payload is corruption, and so is whatever follows it.
     let left = payload.buffer().len() as u64 + payload.get_ref().limit();
@@ -284,6 +337,7 @@ pub(crate) fn metadata_problems(
         ),
         ("updates", md.updates.len() as u64, m.counts.updates),
         ("removed updates", md.removed_count(), m.counts.removed),
+        ("decisions", md.decisions.len() as u64, m.counts.decisions),
     ];
     for (what, have, said) in counted {
         if have != said {
@@ -342,6 +396,7 @@ pub(crate) fn metadata_problems(
             }
         }
     }
+    decision_problems(&md.decisions, &mut |m| bad(m));
     if left_out > 0 {
         out.push(Finding::new(
             ErrorKind::Corrupt,
@@ -350,6 +405,22 @@ pub(crate) fn metadata_problems(
         ));
     }
     out
+}
+
+/// Decisions name an update by a canonical GUID, each update once.
+fn decision_problems(decisions: &[Decision], bad: &mut dyn FnMut(String)) {
+    let mut seen: HashSet<&Guid> = HashSet::with_capacity(decisions.len());
+    for d in decisions {
+        let id = show_name(d.update.as_str().as_bytes());
+        if Guid::parse(d.update.as_str()).as_ref() != Some(&d.update) {
+            bad(format!(
+                "the update {id} of a decision is not a GUID in canonical form"
+            ));
+        }
+        if !seen.insert(&d.update) {
+            bad(format!("lists a decision about update {id} twice"));
+        }
+    }
 }
 
 fn decode_error(e: DecodeError) -> Error {
@@ -448,6 +519,11 @@ pub(crate) mod tests {
         BundleMetadata {
             categories,
             updates,
+            decisions: vec![Decision {
+                update: g(100),
+                declined: true,
+                decided_seq: 9,
+            }],
         }
     }
 
@@ -499,6 +575,11 @@ pub(crate) mod tests {
                 state: RecordState::Removed,
                 changed_seq: 1_000,
             }],
+            decisions: vec![Decision {
+                update: g("00000000-0000-4000-8000-000000000006"),
+                declined: true,
+                decided_seq: 1_001,
+            }],
         }
     }
 
@@ -506,6 +587,23 @@ pub(crate) mod tests {
     /// format (a bincode update, a field added to the model): it needs a new envelope version,
     /// not a new constant.
     const GOLDEN_ENVELOPE: &str = concat!(
+        "4f464653594e434d02000000af01000000000000012430303030303030302d303030302d34303030",
+        "2d383030302d30303030303030303030303107020150012430303030303030302d303030302d3430",
+        "30302d383030302d303030303030303030303032012430303030303030302d303030302d34303030",
+        "2d383030302d303030303030303030303033fb2c0108536f6674776172650102656e0102656e0154",
+        "0101440104353030310108437269746963616c0114323032342d30312d30315430303a30303a3030",
+        "5a01026465012430303030303030302d303030302d343030302d383030302d303030303030303030",
+        "30303101012430303030303030302d303030302d343030302d383030302d30303030303030303030",
+        "3034012430303030303030302d303030302d343030302d383030302d303030303030303030303035",
+        "01020105662e63616201fc7011010001111111111111111111111111111111111111111101222222",
+        "2222222222222222222222222222222222222222222222222222222222010e687474703a2f2f782f",
+        "662e63616202fbe803012430303030303030302d303030302d343030302d383030302d3030303030",
+        "3030303030303601fbe903",
+    );
+
+    /// The same value as envelope version 1 wrote it (without the decision): a newer reader
+    /// still reads it, with no decisions.
+    const GOLDEN_ENVELOPE_V1: &str = concat!(
         "4f464653594e434d010000008501000000000000012430303030303030302d303030302d34303030",
         "2d383030302d30303030303030303030303107020150012430303030303030302d303030302d3430",
         "30302d383030302d303030303030303030303032012430303030303030302d303030302d34303030",
@@ -522,10 +620,11 @@ pub(crate) mod tests {
     /// The golden envelope deflated as `metadata.bin` is stored: a flate2 or zlib-rs update
     /// that changes these bytes makes equal stores give different bundles.
     const GOLDEN_DEFLATED: &str = concat!(
-        "f377730b8ef473f6656460606805110c0c0c8c2a0650a00b264c4084058c0b0586ec4c8c0144a934",
-        "224a95f16f1d468ee0fcb492f2c4a25446a6d43c300e61647461643135303064e4702eca2cc94c4e",
-        "cc611431323032d13530d435300c3130b002a32846a69454e21cce48943213a25499323231b2a6e9",
-        "25272631fe291064646014c4021895080046be8c9292022b7dfd0a7db0594cbf5f300300",
+        "f377730b8ef473f66562606058cfc800068c2a0650a00b264c4084058c0b0586ec4c8c0144a93422",
+        "4a95f16f1d468ee0fcb492f2c4a25446a6d43c300e61647461643135303064e4702eca2cc94c4ecc",
+        "611431323032d13530d435300c3130b002a32846a69454e21cce48943213a25499323231b2a6e925",
+        "272631fe291064646014c4021895080046be8c9292022b7dfd0a7db0594cbf5f301365bd19e3ef97",
+        "cc00",
     );
 
     #[test]
@@ -539,6 +638,20 @@ pub(crate) mod tests {
             md
         );
         assert_eq!(hex::encode(&deflated), GOLDEN_DEFLATED);
+    }
+
+    #[test]
+    fn envelope_version_1_still_decodes_without_decisions() {
+        let mut md = golden_value();
+        md.decisions.clear();
+        let v1 = hex::decode(GOLDEN_ENVELOPE_V1).unwrap();
+        let (a, b) = both(&v1);
+        assert_eq!(a.unwrap(), md);
+        assert_eq!(b.unwrap(), md);
+        let mut v3 = v1.clone();
+        v3[8] = 3;
+        let err = decode_metadata(&v3).unwrap_err();
+        assert!(err.message.contains("version 3") && err.message.contains("1, 2"));
     }
 
     fn envelope(version: u32, len: u64, payload: &[u8]) -> Vec<u8> {

@@ -28,7 +28,7 @@ pub use manifest::{
     ManifestSource, SUPPORTED_FORMAT_VERSIONS, Sha256Hex, VolumeInfo,
 };
 pub use metadata::{
-    BundleMetadata, MAX_METADATA_BYTES, RecordState, UpdateRecord, decode_metadata,
+    BundleMetadata, Decision, MAX_METADATA_BYTES, RecordState, UpdateRecord, decode_metadata,
     decode_metadata_from_reader, encode_metadata,
 };
 pub use reader::BundleReader;

@@ -277,7 +277,7 @@ fn manifest_reads_as_specified() {
     let (w, _) = written(tmp.path(), SMALL_VOLUME);
     let text = fs::read_to_string(w.dir.join(MANIFEST_FILE)).unwrap();
     assert!(
-        text.starts_with("{\n  \"format_version\": 1,\n  \"bundle_id\": "),
+        text.starts_with("{\n  \"format_version\": 2,\n  \"bundle_id\": "),
         "{}",
         &text[..80]
     );
@@ -744,14 +744,14 @@ fn a_changed_manifest_is_caught() {
     // A future format version is named, with what is supported.
     fs::write(
         &mpath,
-        original.replace("\"format_version\": 1", "\"format_version\": 2"),
+        original.replace("\"format_version\": 2", "\"format_version\": 3"),
     )
     .unwrap();
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
     assert_eq!(kinds(&report), vec![ErrorKind::Corrupt]);
     let msg = &report.findings[0].message;
     assert!(
-        msg.contains("format_version 2") && msg.contains("format version 1"),
+        msg.contains("format_version 3") && msg.contains("format version 1, 2"),
         "{msg}"
     );
 

@@ -289,6 +289,7 @@ pub fn write_bundle(
         removed: spec.metadata.removed_count(),
         content_files: files.len() as u64,
         content_bytes,
+        decisions: spec.metadata.decisions.len() as u64,
     };
     let manifest = build_manifest(spec, bundle_id, counts, volumes, entries)?;
     let manifest_sha256 = write_manifest_files(&dir, &manifest, &mut cleanup)?;

@@ -1,7 +1,7 @@
 //! Setting the default upstream of a store.
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, UpstreamMode};
 use crate::time::Timestamp;
 use std::path::Path;
 
@@ -16,4 +16,15 @@ pub fn set_upstream(store: &mut Store, source: &Path, now: Timestamp) -> Result<
     let described = up.describe();
     store.log("UPSTREAM", &format!("upstream set to {described}"), now);
     Ok(described)
+}
+
+/// Sets how the store treats its upstream's decisions, and logs it.
+pub fn set_mode(store: &mut Store, mode: UpstreamMode, now: Timestamp) -> Result<()> {
+    store.set_upstream_mode(mode)?;
+    store.log(
+        "UPSTREAM",
+        &format!("upstream mode set to {}", mode.as_str()),
+        now,
+    );
+    Ok(())
 }

@@ -5,8 +5,10 @@
 //! Both sides of the air gap run this same code. It owns the schema and every SQL statement;
 //! it knows nothing of upstream formats, the bundle format or the terminal.
 
+mod adopt;
 mod check;
 mod content;
+mod decisions;
 mod exchange;
 mod feed;
 mod hierarchy;
@@ -19,8 +21,10 @@ mod write;
 
 /// The encoding of the `doc` column: the model's canonical encoding.
 pub use crate::model::encode_canonical as encode_doc;
+pub use adopt::{AdoptOutcome, Adopted, MissingRef, stage_adopted};
 pub use check::{CheckReport, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile};
+pub use decisions::{DecisionReport, StoredDecision, UpstreamDecision, UpstreamMode};
 pub use exchange::{ChainState, ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
 pub use queries::{

@@ -173,6 +173,12 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE imports;
     ALTER TABLE imports_v5 RENAME TO imports;
     "#,
+    // 6: a local decision (decline, undecline) takes its own change number, apart from the
+    // update's: an export then carries the decision alone, not the update and its content.
+    r#"
+    ALTER TABLE updates ADD COLUMN decided_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX updates_decided ON updates(decided_seq);
+    "#,
 ];
 
 /// The schema version this build writes.

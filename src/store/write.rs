@@ -267,6 +267,16 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Records the upstream's fingerprint of a stored revision found identical to it. The
+    /// fingerprint is this store's note of how the upstream described the revision, not part
+    /// of the update: it takes no change number.
+    pub fn set_fingerprint(&mut self, id: &str, fingerprint: &[u8; 32]) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE updates SET fingerprint = ?1 WHERE update_id = ?2")?
+            .execute(params![fingerprint.as_slice(), id])?;
+        Ok(())
+    }
+
     /// Sets the local `declined` decision; returns whether it changed.
     pub fn set_declined(&mut self, id: &str, declined: bool) -> Result<bool> {
         let current: Option<bool> = self
@@ -280,9 +290,11 @@ impl<'a> Tx<'a> {
         if current.is_none_or(|c| c == declined) {
             return Ok(false);
         }
+        // The decision's own change number: the update itself did not change, so an export
+        // carries the decision and not the update again.
         let seq = self.next_seq();
         self.tx.execute(
-            "UPDATE updates SET declined = ?1, changed_seq = ?2 WHERE update_id = ?3",
+            "UPDATE updates SET declined = ?1, decided_seq = ?2 WHERE update_id = ?3",
             params![declined as i64, seq as i64, id],
         )?;
         Ok(true)

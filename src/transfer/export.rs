@@ -2,11 +2,11 @@
 //! files the store has for them, written as a bundle.
 
 use crate::bundle::{
-    self, BundleKind, BundleMetadata, BundleSpec, ContentFile, ManifestCriteria, UpdateRecord,
-    WrittenBundle,
+    self, BundleKind, BundleMetadata, BundleSpec, ContentFile, Decision, ManifestCriteria,
+    UpdateRecord, WrittenBundle,
 };
 use crate::error::{Error, Result};
-use crate::model::hex_lower;
+use crate::model::{Guid, hex_lower};
 use crate::progress::Progress;
 use crate::store::{ExportRecord, Store};
 use crate::time::Timestamp;
@@ -40,6 +40,8 @@ pub struct ExportReport {
     pub categories: u64,
     pub updates: u64,
     pub removed: u64,
+    /// Local decisions (declines, undeclines) carried as their own records.
+    pub decisions: u64,
     pub content_files: u64,
     pub content_bytes: u64,
     pub volumes: Vec<VolumeOut>,
@@ -110,6 +112,7 @@ fn export_locked(
         categories: counts.0,
         updates: counts.1,
         removed: counts.2,
+        decisions: m.counts.decisions,
         content_files: m.counts.content_files,
         content_bytes: m.counts.content_bytes,
         volumes: m
@@ -182,6 +185,19 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
         });
         Ok(())
     })?;
+    // Decisions travel as their own records: a decline re-sends neither the update nor its
+    // content.
+    let decisions = store
+        .decisions_changed_since(from)?
+        .into_iter()
+        .filter_map(|d| {
+            Some(Decision {
+                update: Guid::parse(&d.update_id)?,
+                declined: d.declined,
+                decided_seq: d.decided_seq,
+            })
+        })
+        .collect();
     let (content, missing) = if opts.metadata_only {
         (Vec::new(), Vec::new())
     } else {
@@ -203,6 +219,7 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
         metadata: BundleMetadata {
             categories,
             updates,
+            decisions,
         },
         content,
         missing,

@@ -11,9 +11,9 @@ use super::stored_state;
 use crate::bundle::{self, BundleReader, Manifest, RecordState};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::Digests;
-use crate::model::{Change, Changes, encode_canonical, hex_lower};
+use crate::model::{Change, Changes, encode_canonical, fingerprint, hex_lower};
 use crate::progress::{Progress, Unit};
-use crate::store::{ImportRecord, Publisher, Store, StoredState, Tx};
+use crate::store::{DecisionReport, ImportRecord, Publisher, Store, StoredState, Tx};
 use crate::time::Timestamp;
 use crate::trust::SignatureCheck;
 use serde::Serialize;
@@ -104,6 +104,9 @@ pub struct ImportReport {
     pub signature_checked: bool,
     /// The key that signed the bundle, when one was checked.
     pub signed_by: Option<String>,
+    /// The source store's decisions that differ from this store's: applied (replica) or
+    /// reported and not taken (autonomous).
+    pub decisions: DecisionReport,
     pub notes: Vec<String>,
 }
 
@@ -122,6 +125,7 @@ impl ImportReport {
             content_bytes: 0,
             signature_checked: false,
             signed_by: None,
+            decisions: DecisionReport::default(),
             notes: Vec::new(),
         }
     }
@@ -367,6 +371,7 @@ fn apply(
 ) -> Result<ImportOutcome> {
     let m = reader.manifest();
     let staging = store.staging_dir();
+    let mode = store.upstream_mode()?;
     let mut tx = store.begin()?;
     let history = tx.imports_from(&m.source.store_id)?;
     if check_chain(&history, m, manifest_sha, opts.max_jump)? == ChainDecision::AlreadyImported {
@@ -383,7 +388,13 @@ fn apply(
     out.categories = md.categories.len() as u64;
     out.content_files = plan.to_stage.len() as u64;
     out.content_bytes = plan.to_stage.iter().map(|(_, s)| s).sum();
+    let decisions: Vec<(String, bool)> = md
+        .decisions
+        .iter()
+        .map(|d| (d.update.to_string(), d.declined))
+        .collect();
     if opts.dry_run {
+        out.decisions = tx.take_upstream_decisions(&decisions, mode, false)?;
         return Ok(ImportOutcome::DryRun);
     }
 
@@ -399,6 +410,8 @@ fn apply(
     progress.finish();
 
     merge(&mut tx, &md, &plan.changes, &staged, opts.now)?;
+    // After the merge, so that a decision about an update this bundle brings finds it.
+    out.decisions = tx.take_upstream_decisions(&decisions, mode, true)?;
     tx.record_import(&ImportRecord {
         source_store_id: m.source.store_id.clone(),
         source_store_name: m.source.store_name.clone(),
@@ -437,15 +450,17 @@ fn merge(
         let state = stored_state(r.state);
         match c {
             Change::Unchanged => {}
+            // The fingerprint an upstream computes of the same revision (model::fingerprint),
+            // so that a later sync from that upstream sees this record as unchanged.
             Change::New | Change::Updated => {
-                tx.put_update(&r.update, state, None)?;
+                tx.put_update(&r.update, state, Some(&fingerprint(&r.update)?))?;
             }
             Change::Expired | Change::Removed => {
                 if tx
                     .stored_doc(r.update.id.as_str())?
                     .is_some_and(|s| s.revision < r.update.revision)
                 {
-                    tx.put_update(&r.update, state, None)?;
+                    tx.put_update(&r.update, state, Some(&fingerprint(&r.update)?))?;
                 } else {
                     tx.set_state(r.update.id.as_str(), state)?;
                 }

@@ -19,7 +19,7 @@ use crate::error::Result;
 pub use crate::model::fingerprint;
 use crate::model::{Category, Guid, PublicationState, Update};
 use crate::progress::Progress;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a sync needs to know of an update before reading it in full.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +65,15 @@ pub struct ScanSummary {
     pub absent_means_expired: bool,
 }
 
+/// A content file a source holds (a parent store's content folder).
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The SHA-256 the source records for it: what is read must hash to this.
+    pub sha256: [u8; 32],
+    pub size: u64,
+}
+
 /// A source of update metadata.
 pub trait Upstream {
     /// A one-line description for logs and the sync history (`folder /path/to/docs`).
@@ -87,6 +96,22 @@ pub trait Upstream {
         sink: &mut dyn FnMut(Update) -> Result<()>,
         progress: &dyn Progress,
     ) -> Result<()>;
+
+    /// The source's local decisions (UpdateID, declined): a parent store's declines and
+    /// undeclines. Sources that make no decisions have none.
+    fn decisions(&mut self) -> Result<Vec<(String, bool)>> {
+        Ok(Vec::new())
+    }
+
+    /// The content file the source holds with this SHA-256 (or, for a reference without one,
+    /// this SHA-1), if any. Sources without content hold none.
+    fn content_file(
+        &self,
+        _sha256: Option<&[u8; 32]>,
+        _sha1: Option<&[u8; 20]>,
+    ) -> Result<Option<SourceFile>> {
+        Ok(None)
+    }
 }
 
 /// Opens the source named by `spec`: Microsoft's offline scan catalog (a file whose name

@@ -3,7 +3,7 @@
 //! own criteria decide what it takes.
 
 use super::folder::header;
-use super::{ScanItem, ScanSummary, Upstream};
+use super::{ScanItem, ScanSummary, SourceFile, Upstream};
 use crate::error::{Error, Result};
 use crate::model::{PublicationState, Update};
 use crate::progress::{Progress, Unit};
@@ -87,5 +87,32 @@ impl Upstream for ParentStore {
         }
         progress.finish();
         Ok(())
+    }
+
+    fn decisions(&mut self) -> Result<Vec<(String, bool)>> {
+        Ok(self
+            .store
+            .decisions_changed_since(0)?
+            .into_iter()
+            .map(|d| (d.update_id, d.declined))
+            .collect())
+    }
+
+    fn content_file(
+        &self,
+        sha256: Option<&[u8; 32]>,
+        sha1: Option<&[u8; 20]>,
+    ) -> Result<Option<SourceFile>> {
+        let sha256 = match (sha256, sha1) {
+            (Some(h), _) => Some(*h),
+            (None, Some(h1)) => self.store.content_by_sha1(h1)?,
+            (None, None) => None,
+        };
+        let Some(h) = sha256 else { return Ok(None) };
+        Ok(self.store.content_entry(&h)?.map(|(size, _)| SourceFile {
+            path: self.store.content_path(&h),
+            sha256: h,
+            size,
+        }))
     }
 }

@@ -140,6 +140,7 @@ fn a_category_tree_deeper_than_the_cap_is_refused_on_import() {
     let tmp = tempfile::tempdir().unwrap();
     let store = init_store(tmp.path(), "isolated");
     let md = |n| BundleMetadata {
+        decisions: Vec::new(),
         categories: category_chain(n),
         updates: Vec::new(),
     };
@@ -164,6 +165,7 @@ fn a_category_tree_deeper_than_the_cap_is_refused_on_import() {
         "connected",
         2,
         BundleMetadata {
+            decisions: Vec::new(),
             categories: cats,
             updates: Vec::new(),
         },
@@ -235,6 +237,7 @@ fn an_update_over_the_stores_limits_is_refused_at_the_door() {
             "connected",
             1,
             BundleMetadata {
+                decisions: Vec::new(),
                 categories: Vec::new(),
                 updates: vec![u],
             },
@@ -265,6 +268,7 @@ fn a_store_name_with_line_breaks_adds_one_log_line() {
     let store = init_store(tmp.path(), "isolated");
     let name = "evil\nOK: every volume and entry matches the manifest\r\x1b[8m\u{2028}x";
     let md = BundleMetadata {
+        decisions: Vec::new(),
         categories: category_chain(2),
         updates: vec![update(1, "Title\nwith a break\x1b[2J", 1)],
     };
@@ -282,6 +286,7 @@ fn a_store_name_with_line_breaks_adds_one_log_line() {
     assert!(!last.contains('\x1b') && !last.contains('\r'), "{last:?}");
     // The refusal path (the same bundle again, now with a conflicting sibling) too.
     let mut md = BundleMetadata {
+        decisions: Vec::new(),
         categories: category_chain(2),
         updates: vec![update(1, "Another title\n", 1)],
     };
@@ -358,6 +363,7 @@ fn a_forged_first_bundle_is_held_to_the_jump_limit_and_a_chain_can_start_again()
     let tmp = tempfile::tempdir().unwrap();
     let store = init_store(tmp.path(), "isolated");
     let md = || BundleMetadata {
+        decisions: Vec::new(),
         categories: category_chain(1),
         updates: vec![update(1, "Genuine", 1)],
     };

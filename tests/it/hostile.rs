@@ -1865,22 +1865,22 @@ fn hostile_metadata_is_refused_with_bounded_memory() {
         .says(&["504b0304"]),
         case(
             "12b",
-            "a future envelope version (2)",
+            "a future envelope version (3)",
             Some(10),
             10,
-            md_bytes(envelope(b"OFFSYNCM", 2, payload.len() as u64, &payload)),
+            md_bytes(envelope(b"OFFSYNCM", 3, payload.len() as u64, &payload)),
         )
-        .says(&["version 2", "reads version 1"]),
+        .says(&["version 3", "reads version 1, 2"]),
         case(
             "12c",
-            "a future manifest format_version (2)",
+            "a future manifest format_version (3)",
             Some(10),
             10,
             |_, b| {
-                edit_manifest(b, |m| m["format_version"] = Value::from(2));
+                edit_manifest(b, |m| m["format_version"] = Value::from(3));
             },
         )
-        .says(&["format_version 2", "reads format version 1"]),
+        .says(&["format_version 3", "reads format version 1, 2"]),
         case(
             "12d",
             "a manifest without format_version",
@@ -1894,20 +1894,20 @@ fn hostile_metadata_is_refused_with_bounded_memory() {
         ),
         case(
             "12e",
-            "a volume header claiming format version 2",
+            "a volume header claiming format version 3",
             Some(10),
             10,
             |_, b| {
                 edit_volume(&vol(b, 2), |ents| {
                     let h = named(ents, "offsync-volume.json");
                     let text = String::from_utf8(h.data.clone()).unwrap();
-                    let text = text.replace("\"format_version\":1", "\"format_version\":2");
+                    let text = text.replace("\"format_version\":2", "\"format_version\":3");
                     *h = Ent::stored(b"offsync-volume.json", text.as_bytes());
                 });
                 revouch(b);
             },
         )
-        .says(&["format version 2"]),
+        .says(&["format version 3"]),
         case(
             "13a",
             "an update listed twice (counts agreeing)",

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod foundation;
 mod hostile;
+mod round_trip;
 mod scripts;
 mod sequence;
 mod signing;

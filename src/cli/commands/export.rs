@@ -89,10 +89,11 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         r.bundle_dir
     ))?;
     say(format!(
-        "  {} categories, {} updates ({} removed), {} content files ({}), {} volume(s); {} referenced file(s) missing",
+        "  {} categories, {} updates ({} removed), {} decision(s), {} content files ({}), {} volume(s); {} referenced file(s) missing",
         r.categories,
         r.updates,
         r.removed,
+        r.decisions,
         r.content_files,
         bytes(r.content_bytes),
         r.volumes.len(),

@@ -75,6 +75,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         r.content_files,
         bytes(r.content_bytes)
     ))?;
+    crate::cli::commands::upstream::say_decisions(&r.decisions)?;
     for n in &r.notes {
         say(format!("  note: {}", esc(n)))?;
     }

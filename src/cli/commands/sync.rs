@@ -28,6 +28,11 @@ pub struct Args {
     /// like that).
     #[arg(long)]
     allow_mass_removal: bool,
+    /// From a parent store, take only the metadata: not the payload files the parent holds
+    /// for the selected updates (taken by default, as hard links when both stores are on one
+    /// file system, else as copies, each checked against its SHA-256).
+    #[arg(long)]
+    metadata_only: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -37,6 +42,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     let opts = SyncOptions {
         allow_older: a.allow_older,
         allow_mass_removal: a.allow_mass_removal,
+        metadata_only: a.metadata_only,
     };
     let mut store = Store::open(&a.store.store)?;
     let r = sync_from(
@@ -64,5 +70,12 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         r.categories,
         r.upstream_updates,
         r.selected
-    ))
+    ))?;
+    if r.content_files > 0 {
+        say(format!(
+            "  took {} content file(s) ({} bytes) from the upstream, {} as hard links",
+            r.content_files, r.content_bytes, r.content_linked
+        ))?;
+    }
+    crate::cli::commands::upstream::say_decisions(&r.decisions)
 }

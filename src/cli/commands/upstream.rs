@@ -3,8 +3,8 @@
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{esc, say, warn_log_failure};
-use crate::ops::upstream::set_upstream;
-use crate::store::Store;
+use crate::ops::upstream::{set_mode, set_upstream};
+use crate::store::{DecisionReport, Store, UpstreamMode};
 use crate::time::Timestamp;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -23,6 +23,16 @@ pub enum Cmd {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// How this store treats its upstream's declines and undeclines (a parent store's, or
+    /// those an imported bundle carries): `replica` applies them; `autonomous` (the default)
+    /// keeps this store's own decisions and reports where the upstream decided otherwise.
+    Mode {
+        #[command(flatten)]
+        store: StoreArg,
+        /// `replica` or `autonomous`; without it, the current mode is shown.
+        #[arg(value_parser = ["replica", "autonomous"])]
+        mode: Option<String>,
+    },
 }
 
 pub fn run(c: Cmd) -> CliResult {
@@ -33,9 +43,47 @@ pub fn run(c: Cmd) -> CliResult {
             warn_log_failure(&store);
             say(format!("upstream: {}", esc(&described)))
         }
-        Cmd::Show { store } => match Store::open_readonly(&store.store)?.setting("upstream")? {
-            Some(u) => say(esc(&u)),
-            None => say("no upstream set (use `offsync upstream set SOURCE`)"),
-        },
+        Cmd::Show { store } => {
+            let store = Store::open_readonly(&store.store)?;
+            match store.setting("upstream")? {
+                Some(u) => say(esc(&u))?,
+                None => say("no upstream set (use `offsync upstream set SOURCE`)")?,
+            }
+            say(format!("mode: {}", store.upstream_mode()?.as_str()))
+        }
+        Cmd::Mode { store, mode } => {
+            let mut store = Store::open(&store.store)?;
+            if let Some(m) = mode.as_deref().and_then(UpstreamMode::parse) {
+                set_mode(&mut store, m, Timestamp::now())?;
+            }
+            say(format!("mode: {}", store.upstream_mode()?.as_str()))
+        }
     }
+}
+
+/// Prints what a sync or an import did with the upstream's decisions.
+pub(crate) fn say_decisions(d: &DecisionReport) -> CliResult {
+    let word = |declined: bool| if declined { "declined" } else { "undeclined" };
+    for x in &d.applied {
+        say(format!(
+            "  upstream {} {} {} (applied: this store is a replica)",
+            word(x.declined),
+            x.kb.as_deref()
+                .map(|k| format!("KB{k}"))
+                .unwrap_or_else(|| x.update_id.clone()),
+            x.title
+        ))?;
+    }
+    for x in &d.kept_local {
+        say(format!(
+            "  upstream {} {} {} (not applied: this store is autonomous; `offsync updates {}` to follow it)",
+            word(x.declined),
+            x.kb.as_deref()
+                .map(|k| format!("KB{k}"))
+                .unwrap_or_else(|| x.update_id.clone()),
+            x.title,
+            if x.declined { "decline" } else { "undecline" }
+        ))?;
+    }
+    Ok(())
 }
