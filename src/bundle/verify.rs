@@ -81,6 +81,7 @@ pub fn kind_name(k: ErrorKind) -> &'static str {
         ErrorKind::Expired => "expired",
         ErrorKind::UnsafeEntry => "unsafe-entry",
         ErrorKind::Limit => "limit",
+        ErrorKind::Interrupted => "interrupted",
     }
 }
 
@@ -438,12 +439,23 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
     };
     for (i, v) in m.volumes.iter().enumerate() {
         let vol = i as u32 + 1;
+        let at_start = report.findings.len();
         let chosen = checker.choose(&located, vol, &mut report);
         report.volumes.push(VolumeCheck {
             name: v.name.clone(),
             path: chosen.clone(),
             ok: false,
         });
+        if progress.cancelled() {
+            // What the stopped hash made of this volume is no finding about the bundle.
+            report.findings.truncate(at_start);
+            report.push(error_finding(
+                Error::interrupted("verification", "nothing was changed"),
+                &v.name,
+            ));
+            progress.finish();
+            return report;
+        }
         let Some(path) = chosen else { continue };
         let before = report.findings.len();
         checker.check_volume(&path, vol, &mut report);
@@ -735,6 +747,9 @@ fn hash_with_progress(
         sha.update(&buf[..n]);
         *bytes_read += n as u64;
         progress.advance(n as u64);
+        if progress.cancelled() {
+            return Err(Error::interrupted("verification", "nothing was changed"));
+        }
     }
     Ok(sha.finalize().into())
 }

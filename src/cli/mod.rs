@@ -10,6 +10,7 @@
 mod args;
 mod commands;
 mod exit;
+mod interrupt;
 mod output;
 mod password;
 mod progress;
@@ -55,6 +56,7 @@ enum Command {
     Status(status::Args),
     Export(export::Args),
     Verify(verify::Args),
+    Sign(sign::Args),
     Import(import::Args),
     Check(check::Args),
     #[command(subcommand)]
@@ -104,6 +106,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Status(a) => status::run(a),
         Command::Export(a) => export::run(a, progress),
         Command::Verify(a) => verify::run(a, progress),
+        Command::Sign(a) => sign::run(a, progress),
         Command::Import(a) => import::run(a, progress),
         Command::Check(a) => check::run(a, progress),
         Command::Key(c) => key::run(c),

@@ -78,6 +78,12 @@ fn last_exchanges(s: &Status) -> CliResult {
             e.path
         ))?,
     }
+    if let Some(r) = &s.last_interrupted {
+        say(format!(
+            "interrupted {} at {}: {}",
+            r.operation, r.at, r.message
+        ))?;
+    }
     match &s.last_import {
         None => say("last import never"),
         Some(i) => say(format!(
