@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod foundation;
 mod hostile;
+mod media;
 mod sequence;
 mod signing;
 mod transfer;
