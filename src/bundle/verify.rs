@@ -446,14 +446,7 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
             path: chosen.clone(),
             ok: false,
         });
-        if progress.cancelled() {
-            // What the stopped hash made of this volume is no finding about the bundle.
-            report.findings.truncate(at_start);
-            report.push(error_finding(
-                Error::interrupted("verification", "nothing was changed"),
-                &v.name,
-            ));
-            progress.finish();
+        if stop_if_cancelled(progress, &mut report, at_start, &v.name) {
             return report;
         }
         let Some(path) = chosen else { continue };
@@ -464,6 +457,27 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
     checker.finish(&mut report);
     progress.finish();
     report
+}
+
+/// When the operator asked to stop (see [`Progress::cancelled`]): replaces what the stopped
+/// hash made of the current volume, which is no finding about the bundle, with an
+/// interruption, and says to stop.
+fn stop_if_cancelled(
+    progress: &dyn Progress,
+    report: &mut VerifyReport,
+    findings_before: usize,
+    volume: &str,
+) -> bool {
+    if !progress.cancelled() {
+        return false;
+    }
+    report.findings.truncate(findings_before);
+    report.push(error_finding(
+        Error::interrupted("verification", "nothing was changed"),
+        volume,
+    ));
+    progress.finish();
+    true
 }
 
 /// A content file cut into pieces, hashed as its pieces are read in order.
