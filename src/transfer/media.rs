@@ -4,7 +4,7 @@
 //! tells the two apart and, for a media root, finds the bundles and puts them in sequence
 //! order; `import_media` applies them one after the other.
 
-use super::import::{ImportOptions, ImportReport, import};
+use super::import::{ImportOptions, ImportOutcome, ImportReport, import};
 use crate::bundle::Manifest;
 use crate::bundle::names::MANIFEST_FILE;
 use crate::bundle::verify::read_manifest_bytes;
@@ -114,7 +114,8 @@ pub struct MediaImport {
 }
 
 /// Imports every bundle of `set` in order, each in its own transaction (a refusal leaves the
-/// ones before it applied), and stops at the first refusal.
+/// ones before it applied), and stops at the first refusal. A dry run stops after the first
+/// bundle it would import: the next one builds on it, and would only be refused as a gap.
 pub fn import_media(
     store: &mut Store,
     set: &MediaSet,
@@ -127,7 +128,13 @@ pub fn import_media(
     };
     for paths in &set.bundles {
         match import(store, paths, opts, progress) {
-            Ok(r) => out.imported.push(r),
+            Ok(r) => {
+                let dry = r.outcome == ImportOutcome::DryRun;
+                out.imported.push(r);
+                if dry {
+                    break;
+                }
+            }
             Err(e) => {
                 out.refused = Some((paths[0].clone(), e));
                 break;

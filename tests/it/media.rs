@@ -142,8 +142,14 @@ fn a_media_root_is_verified_per_bundle_and_imported_in_sequence_order() {
     assert_eq!(v["bundles"][2]["path"], p(&b[2]));
     assert!(err.contains("a-third"), "names the failed bundle: {err}");
 
-    // Import applies 1 and 2, each in its own transaction, and stops at 3.
+    // A dry run shows the next bundle only: the ones after it build on it.
     let iso = init_store(dir.path(), "isolated");
+    let out = run(&["import", "--store", p(&iso), p(&root), "--dry-run"], 0);
+    assert_eq!(out.matches("would import").count(), 1, "{out}");
+    assert!(out.contains("2 later bundle folder(s) not tried"), "{out}");
+    assert!(json(&["status", "--store", p(&iso), "--json"])["last_import"].is_null());
+
+    // Import applies 1 and 2, each in its own transaction, and stops at 3.
     let (code, out, err) = run_any(&["import", "--store", p(&iso), p(&root)]);
     assert_eq!(code, 10, "that refusal's exit code: {out}{err}");
     assert!(

@@ -81,6 +81,12 @@ fn import_root(
         for r in &result.imported {
             render(r)?;
         }
+        let left = set.bundles.len() - result.imported.len();
+        if opts.dry_run && result.refused.is_none() && left > 0 {
+            say(format!(
+                "  {left} later bundle folder(s) not tried: each builds on the one before"
+            ))?;
+        }
     }
     if let Some((dir, e)) = result.refused {
         let applied: Vec<String> = result

@@ -124,24 +124,22 @@ fn verify_root(
 
 /// The text lines of one bundle's verification (its success line excepted).
 fn render(report: &VerifyReport, signed_by: Option<&str>) -> CliResult {
-    {
-        if let Some(m) = &report.manifest {
-            say(format!(
-                "bundle {} from store '{}', sequence {} ({}), {} volume(s), {} entries",
-                m.bundle_id,
-                m.source.store_name,
-                m.sequence,
-                crate::transfer::export::kind_name(m.kind),
-                m.volumes.len(),
-                m.entries.len()
-            ))?;
-        }
-        for f in &report.findings {
-            say(format!("FAIL {}: {}", f.subject, f.message))?;
-        }
-        if let Some(k) = &signed_by {
-            say(format!("signature: good, by key {k}"))?;
-        }
+    if let Some(m) = &report.manifest {
+        say(format!(
+            "bundle {} from store '{}', sequence {} ({}), {} volume(s), {} entries",
+            m.bundle_id,
+            m.source.store_name,
+            m.sequence,
+            crate::transfer::export::kind_name(m.kind),
+            m.volumes.len(),
+            m.entries.len()
+        ))?;
+    }
+    for f in &report.findings {
+        say(format!("FAIL {}: {}", f.subject, f.message))?;
+    }
+    if let Some(k) = signed_by {
+        say(format!("signature: good, by key {k}"))?;
     }
     Ok(())
 }
