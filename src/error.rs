@@ -34,6 +34,9 @@ pub enum ErrorKind {
     UnsafeEntry,
     /// 16: an entry, a count or a decode exceeds a hard cap.
     Limit,
+    /// 130: stopped by SIGINT or SIGTERM at a safe point, after removing its partial files
+    /// (128 + 2, the shell's code for a process ended by SIGINT).
+    Interrupted,
 }
 
 /// What exit code 0 means: the first row of the exit-code table.
@@ -41,7 +44,7 @@ pub const SUCCESS_MEANING: &str = "done (including \"already imported\": nothing
 
 impl ErrorKind {
     /// Every kind, in the order of its exit code.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Other,
         ErrorKind::Usage,
         ErrorKind::Busy,
@@ -54,6 +57,7 @@ impl ErrorKind {
         ErrorKind::Expired,
         ErrorKind::UnsafeEntry,
         ErrorKind::Limit,
+        ErrorKind::Interrupted,
     ];
 
     pub fn exit_code(self) -> u8 {
@@ -70,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Expired => 14,
             ErrorKind::UnsafeEntry => 15,
             ErrorKind::Limit => 16,
+            ErrorKind::Interrupted => 130,
         }
     }
 
@@ -98,6 +103,9 @@ impl ErrorKind {
                 "unsafe entry: path traversal, absolute path, symlink, duplicate names"
             }
             ErrorKind::Limit => "limit: an entry, a count or a decode exceeds a hard cap",
+            ErrorKind::Interrupted => {
+                "interrupted (SIGINT or SIGTERM): stopped at a safe point, partial files removed"
+            }
         }
     }
 }
@@ -141,6 +149,15 @@ impl Error {
     pub fn context(mut self, what: impl fmt::Display) -> Error {
         self.message = format!("{what}: {}", self.message);
         self
+    }
+    /// `what` was stopped by the operator (SIGINT or SIGTERM) at a safe point; `undone` says
+    /// what was cleaned up.
+    pub fn interrupted(what: &str, undone: &str) -> Error {
+        Error::new(
+            ErrorKind::Interrupted,
+            format!("{what} interrupted by a signal: {undone}"),
+        )
+        .with_hint("run it again when ready; it starts from the beginning")
     }
     /// An I/O error on `path`, classified as storage trouble.
     pub fn io(path: &Path, action: &str, e: std::io::Error) -> Error {

@@ -17,6 +17,12 @@ pub trait Progress: Sync {
     fn warn(&self, message: &str) {
         self.note(&format!("warning: {message}"));
     }
+    /// Whether the operator asked the work to stop (SIGINT or SIGTERM, caught by the command
+    /// line). Long work asks between chunks and stops at its next safe point with
+    /// [`crate::ErrorKind::Interrupted`]; the library never handles signals itself.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// What a phase counts.

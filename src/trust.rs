@@ -755,7 +755,7 @@ pub fn verify_manifest(
             ),
         )
         .with_hint(
-            "sign the export with `offsync export --sign KEY`, and copy the whole bundle folder",
+            "sign this bundle where its secret key is kept, with `offsync sign BUNDLE --key NAME.key` (or export with --sign), and copy the whole bundle folder with manifest.json.minisig",
         ));
     };
     let parsed = parse_signature(sig_bytes)?;

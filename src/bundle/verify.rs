@@ -82,6 +82,7 @@ pub fn kind_name(k: ErrorKind) -> &'static str {
         ErrorKind::Expired => "expired",
         ErrorKind::UnsafeEntry => "unsafe-entry",
         ErrorKind::Limit => "limit",
+        ErrorKind::Interrupted => "interrupted",
     }
 }
 
@@ -478,12 +479,16 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
     };
     for (i, v) in m.volumes.iter().enumerate() {
         let vol = i as u32 + 1;
+        let at_start = report.findings.len();
         let chosen = checker.choose(&located, vol, &mut report);
         report.volumes.push(VolumeCheck {
             name: v.name.clone(),
             path: chosen.clone(),
             ok: false,
         });
+        if stop_if_cancelled(progress, &mut report, at_start, &v.name) {
+            return report;
+        }
         let Some(path) = chosen else { continue };
         let before = report.findings.len();
         checker.check_volume(&path, vol, &mut report);
@@ -492,6 +497,27 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
     checker.finish(&mut report);
     progress.finish();
     report
+}
+
+/// When the operator asked to stop (see [`Progress::cancelled`]): replaces what the stopped
+/// hash made of the current volume, which is no finding about the bundle, with an
+/// interruption, and says to stop.
+fn stop_if_cancelled(
+    progress: &dyn Progress,
+    report: &mut VerifyReport,
+    findings_before: usize,
+    volume: &str,
+) -> bool {
+    if !progress.cancelled() {
+        return false;
+    }
+    report.findings.truncate(findings_before);
+    report.push(error_finding(
+        Error::interrupted("verification", "nothing was changed"),
+        volume,
+    ));
+    progress.finish();
+    true
 }
 
 /// A content file cut into pieces, hashed as its pieces are read in order.
@@ -774,6 +800,9 @@ fn hash_with_progress(
         sha.update(&buf[..n]);
         *bytes_read += n as u64;
         progress.advance(n as u64);
+        if progress.cancelled() {
+            return Err(Error::interrupted("verification", "nothing was changed"));
+        }
     }
     Ok(sha.finalize().into())
 }

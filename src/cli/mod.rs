@@ -13,6 +13,7 @@
 mod args;
 mod commands;
 mod exit;
+mod interrupt;
 mod output;
 mod password;
 mod progress;
@@ -58,6 +59,7 @@ enum Command {
     Status(status::Args),
     Export(export::Args),
     Verify(verify::Args),
+    Sign(sign::Args),
     Import(import::Args),
     #[command(subcommand)]
     Chain(chain::Cmd),
@@ -145,6 +147,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Status(a) => status::run(a),
         Command::Export(a) => export::run(a, progress),
         Command::Verify(a) => verify::run(a, progress),
+        Command::Sign(a) => sign::run(a, progress),
         Command::Import(a) => import::run(a, progress),
         Command::Chain(c) => chain::run(c),
         Command::Check(a) => check::run(a, progress),

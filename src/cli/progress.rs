@@ -68,4 +68,8 @@ impl Progress for TermProgress {
             None => eprintln!("{line}"),
         }
     }
+
+    fn cancelled(&self) -> bool {
+        super::interrupt::requested()
+    }
 }

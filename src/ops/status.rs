@@ -1,7 +1,9 @@
 //! The state of an update point in one value: what `status` shows and monitoring reads.
 
 use crate::error::Result;
-use crate::store::{ContentStats, ExportRecord, ImportRecord, LastSync, Store, StoreTotals};
+use crate::store::{
+    ContentStats, ExportRecord, ImportRecord, InterruptedRun, LastSync, Store, StoreTotals,
+};
 use serde::Serialize;
 
 /// `status --json`.
@@ -15,6 +17,8 @@ pub struct Status {
     pub content: ContentStats,
     pub last_export: Option<ExportRecord>,
     pub last_import: Option<ImportRecord>,
+    /// The last export or import stopped by SIGINT or SIGTERM.
+    pub last_interrupted: Option<InterruptedRun>,
 }
 
 pub fn status(store: &Store) -> Result<Status> {
@@ -27,5 +31,6 @@ pub fn status(store: &Store) -> Result<Status> {
         content: store.content_stats()?,
         last_export: store.last_export()?,
         last_import: store.last_import()?,
+        last_interrupted: store.last_interrupted()?,
     })
 }

@@ -347,6 +347,43 @@ fn refuse_linked_database(dir: &Path) -> Result<()> {
     ))
 }
 
+/// The last export or import that the operator interrupted (SIGINT or SIGTERM): what `status`
+/// shows. Kept as one `store_info` value: an interrupted run changes nothing else.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct InterruptedRun {
+    /// `export` or `import`.
+    pub operation: String,
+    pub at: String,
+    pub message: String,
+}
+
+const INTERRUPTED_KEY: &str = "last_interrupted";
+
+impl Store {
+    /// Records an interrupted run (replacing the one before).
+    pub fn record_interrupted(&self, operation: &str, message: &str, now: Timestamp) -> Result<()> {
+        let run = InterruptedRun {
+            operation: operation.to_string(),
+            at: now.rfc3339(),
+            message: message.to_string(),
+        };
+        let value = serde_json::to_string(&run)
+            .map_err(|e| Error::other(format!("cannot encode the interrupted run: {e}")))?;
+        self.conn.execute(
+            "INSERT INTO store_info(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (INTERRUPTED_KEY, value),
+        )?;
+        Ok(())
+    }
+
+    /// The last interrupted run, if any (an unreadable record reads as none).
+    pub fn last_interrupted(&self) -> Result<Option<InterruptedRun>> {
+        Ok(self
+            .setting(INTERRUPTED_KEY)?
+            .and_then(|v| serde_json::from_str(&v).ok()))
+    }
+}
+
 pub(crate) fn content_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
     let hex = hex::encode(sha256);
     root.join(CONTENT_DIR).join(&hex[..2]).join(hex)

@@ -5,7 +5,7 @@ use crate::bundle::{
     self, BundleKind, BundleMetadata, BundleSpec, ContentFile, Decision, ManifestCriteria,
     UpdateRecord, WrittenBundle,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Guid, hex_lower};
 use crate::progress::Progress;
 use crate::store::{ExportRecord, Store};
@@ -26,6 +26,8 @@ pub struct ExportOptions {
     pub valid_until: Option<Timestamp>,
     /// Signs `manifest.json` (written beside it as `manifest.json.minisig`).
     pub signer: Option<SigningKey>,
+    /// Write an incremental bundle even when nothing changed since the last one.
+    pub allow_empty: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -63,13 +65,23 @@ pub struct MissingOut {
     pub name: String,
 }
 
+/// Writes the bundle; `None` when nothing changed since the last bundle (an incremental one
+/// would carry nothing) and `allow_empty` is not set: then nothing is written.
 pub fn export(
     store: &Store,
     opts: &ExportOptions,
     now: Timestamp,
     progress: &dyn Progress,
-) -> Result<ExportReport> {
-    let result = export_locked(store, opts, now, progress);
+) -> Result<Option<ExportReport>> {
+    let result = check_out_dir(&opts.out).and_then(|()| export_locked(store, opts, now, progress));
+    if let Err(e) = &result
+        && e.kind == ErrorKind::Interrupted
+    {
+        store.log("EXPORT", &format!("Export interrupted: {}", e.message), now);
+        if let Err(w) = store.record_interrupted("export", &e.message, now) {
+            progress.warn(&format!("the interruption is not recorded for status: {w}"));
+        }
+    }
     store.report_log_failure(progress);
     result
 }
@@ -79,12 +91,21 @@ fn export_locked(
     opts: &ExportOptions,
     now: Timestamp,
     progress: &dyn Progress,
-) -> Result<ExportReport> {
+) -> Result<Option<ExportReport>> {
     // The store's write lock, held from choosing the sequence number to recording the export:
     // every read below sees one state of the store (a sync cannot slip in between), and two
     // exports can never take the same sequence number.
     let lock = store.write_lock()?;
     let mut sel = select(store, opts)?;
+    if sel.is_empty() && !opts.allow_empty {
+        let base = sel.base_sequence.unwrap_or_default();
+        store.log(
+            "EXPORT",
+            &format!("Nothing changed since bundle sequence {base} (changes up to {}); no bundle written", sel.to),
+            now,
+        );
+        return Ok(None);
+    }
     let missing = std::mem::take(&mut sel.missing);
     let (sequence, kind, base_sequence, from, to) =
         (sel.sequence, sel.kind, sel.base_sequence, sel.from, sel.to);
@@ -147,7 +168,7 @@ fn export_locked(
     })?;
     lock.commit()?;
     store.log("EXPORT", &log_line(&report), now);
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// What an export takes from the store: its place in the chain, the changed metadata, and
@@ -163,6 +184,18 @@ struct Selection {
     content: Vec<ContentFile>,
     /// Referenced files of exported updates that the store does not have.
     missing: Vec<MissingOut>,
+}
+
+impl Selection {
+    /// An incremental bundle that would carry no record (category, update, tombstone or
+    /// decision) and no file.
+    fn is_empty(&self) -> bool {
+        self.kind == BundleKind::Incremental
+            && self.metadata.categories.is_empty()
+            && self.metadata.updates.is_empty()
+            && self.metadata.decisions.is_empty()
+            && self.content.is_empty()
+    }
 }
 
 /// Chooses the sequence number and the change range, and takes what changed in it.
@@ -299,21 +332,12 @@ fn bundle_spec(store: &Store, opts: &ExportOptions, sel: Selection) -> Result<Bu
 /// Signs the written `manifest.json` (after checking it is the one written) beside it as
 /// `manifest.json.minisig`; returns the signing key's id.
 fn sign(signer: &SigningKey, written: &WrittenBundle) -> Result<String> {
-    let m = &written.manifest;
-    let manifest_path = written.dir.join("manifest.json");
-    let bytes = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, "read", e))?;
-    if crate::hash::sha256(&bytes) != written.manifest_sha256 {
-        return Err(Error::other(
-            "manifest.json changed while the bundle was being signed",
-        ));
-    }
-    let comment = format!(
-        "offsync bundle {} store {} sequence {}",
-        m.bundle_id, m.source.store_name, m.sequence
-    );
-    let sig = signer.sign(&bytes, &comment)?;
-    crate::fsutil::atomic_write(&crate::trust::signature_path(&manifest_path), &sig)?;
-    Ok(signer.key_id().to_string())
+    super::signature::sign_manifest_file(
+        signer,
+        &written.dir.join("manifest.json"),
+        &written.manifest_sha256,
+        &written.manifest,
+    )
 }
 
 /// The log line of a finished export.
@@ -335,10 +359,20 @@ fn log_line(r: &ExportReport) -> String {
     )
 }
 
-/// Checks that `out` can hold a bundle folder before any work is done.
+/// Checks that `out` can hold a bundle folder before any work is done. It must exist: it is
+/// the media, and creating it would write the bundle to the machine's own disk where the
+/// media was not mounted.
 pub fn check_out_dir(out: &Path) -> Result<()> {
-    if out.exists() && !out.is_dir() {
-        return Err(Error::usage(format!("{} is not a folder", out.display())));
+    match std::fs::metadata(out) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::usage(format!("{} is not a folder", out.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::usage(format!(
+            "{} does not exist: is the media mounted?",
+            out.display()
+        ))
+        .with_hint(
+            "mount the media (or create the folder) and export again; export never creates it",
+        )),
+        Err(e) => Err(Error::io(out, "read", e)),
     }
-    Ok(())
 }

@@ -136,10 +136,15 @@ fn refuse(store: &Store, m: Option<&Manifest>, err: Error, now: Timestamp) -> Er
     let which = m
         .map(|m| format!("bundle {} (sequence {}) ", m.bundle_id, m.sequence))
         .unwrap_or_default();
+    let what = if err.kind == ErrorKind::Interrupted {
+        "interrupted"
+    } else {
+        "refused"
+    };
     store.log(
         "IMPORT",
         &format!(
-            "Import of {which}refused: {}",
+            "Import of {which}{what}: {}",
             err.message.replace('\n', " ")
         ),
         now,
@@ -154,6 +159,12 @@ pub fn import(
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
     let result = verify_and_apply(store, paths, opts, progress);
+    if let Err(e) = &result
+        && e.kind == ErrorKind::Interrupted
+        && let Err(w) = store.record_interrupted("import", &e.message, opts.now)
+    {
+        progress.warn(&format!("the interruption is not recorded for status: {w}"));
+    }
     store.report_log_failure(progress);
     result
 }
@@ -220,6 +231,9 @@ fn open_verified(
     progress: &dyn Progress,
 ) -> Result<BundleReader> {
     let report = bundle::verify(paths, progress);
+    if progress.cancelled() {
+        return Err(refuse(store, None, super::stage::interrupted(), now));
+    }
     if let Some(kind) = report.first_error_kind() {
         let lines: Vec<String> = report
             .findings
@@ -404,6 +418,13 @@ fn apply(
     let mut publisher = Publisher::new(tx.root());
     progress.start("copying content", Some(out.content_bytes), Unit::Bytes);
     let staged = stage_all(reader, &staging, &plan.to_stage, opts.threads, progress)?;
+    if progress.cancelled() {
+        // The last safe point: once publishing starts, the import runs to its commit.
+        for d in &staged {
+            let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
+        }
+        return Err(super::stage::interrupted());
+    }
     for d in &staged {
         publisher.publish(&staging.join(staged_name(&d.sha256)), &d.sha256, false)?;
     }

@@ -10,6 +10,7 @@
 mod chain;
 pub mod export;
 pub mod import;
+pub mod media;
 pub mod signature;
 mod stage;
 

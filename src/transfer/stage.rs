@@ -125,7 +125,19 @@ fn stage_one(
     if res.is_err() {
         let _ = fs::remove_file(&path);
     }
+    if res.is_err() && progress.cancelled() {
+        // The copy failed because it was asked to stop, not because of the media.
+        return Err(interrupted());
+    }
     res
+}
+
+/// The error of an import stopped while staging: every staged copy is removed by the caller.
+pub(super) fn interrupted() -> Error {
+    Error::interrupted(
+        "the import",
+        "its staged files were removed and the store is unchanged",
+    )
 }
 
 /// A writer that computes the SHA-1 of what passes through and reports progress.
@@ -153,6 +165,9 @@ impl<'a, W: Write> Sha1Writer<'a, W> {
 impl<W: Write> Write for Sha1Writer<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         use sha1::Digest;
+        if self.progress.cancelled() {
+            return Err(std::io::Error::other("stopped by a signal"));
+        }
         let n = self.inner.write(buf)?;
         self.sha1.update(&buf[..n]);
         self.progress.advance(n as u64);

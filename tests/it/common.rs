@@ -245,6 +245,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// Exports `store` to `media` (with `extra` options); returns the JSON report and the bundle
 /// folder.
 pub fn export(store: &Path, media: &Path, extra: &[&str]) -> (Value, PathBuf) {
+    // The media is mounted: export never creates it.
+    fs::create_dir_all(media).unwrap();
     let mut args = vec!["export", "--store", p(store), "--out", p(media), "--json"];
     args.extend_from_slice(extra);
     let v = json(&args);

@@ -95,6 +95,7 @@ struct World {
 }
 
 fn export_to(store: &Path, media: &Path, extra: &[&str]) -> PathBuf {
+    fs::create_dir_all(media).unwrap();
     let mut args = vec![
         "export",
         "--store",

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod foundation;
 mod hostile;
+mod media;
 mod round_trip;
 mod scripts;
 mod sequence;

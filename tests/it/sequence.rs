@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn export_at(store: &Path, media: &Path, epoch: i64, extra: &[&str]) -> PathBuf {
+    fs::create_dir_all(media).unwrap();
     let mut args = vec!["export", "--store", p(store), "--out", p(media), "--json"];
     args.extend_from_slice(extra);
     let o = offsync()
@@ -118,7 +119,7 @@ fn expired_bundles_need_an_explicit_recorded_override() {
         &a,
         &dir.path().join("m2"),
         now_epoch(),
-        &["--valid-for", "30d"],
+        &["--valid-for", "30d", "--allow-empty"],
     );
     run(&["import", "--store", p(&iso), p(&b2)], 0);
 }

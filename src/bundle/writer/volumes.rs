@@ -219,6 +219,13 @@ impl VolumeJob<'_> {
             zo.write_data(&buf[..n]).map_err(|e| self.io_err(e))?;
             self.v.progress.advance(n as u64);
             left -= n as u64;
+            if self.v.progress.cancelled() {
+                // The caller's cleanup removes every file of this bundle written so far.
+                return Err(Error::interrupted(
+                    "the bundle write",
+                    "its partial files are removed",
+                ));
+            }
         }
         zo.end_entry().map_err(|e| self.io_err(e))?;
         let piece_digest: [u8; 32] = piece_sha.finalize().into();

@@ -221,8 +221,12 @@ impl Demo<'_> {
             created: (self.clock)(),
             valid_until: None,
             signer: None,
+            allow_empty: true,
         };
-        let e = export(store, &opts, (self.clock)(), self.progress)?;
+        // The demo's own folder stands for the mounted media, which export never creates.
+        std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, "create", e))?;
+        let e = export(store, &opts, (self.clock)(), self.progress)?
+            .ok_or_else(|| Error::other("the demo's export wrote no bundle"))?;
         say(format!(
             "\n9. exported {} bundle {} (sequence {}) to {}: {} updates, {} content files ({}) in {} volume(s) of at most 96 KiB; {} referenced file(s) the store lacks",
             e.kind,

@@ -43,6 +43,10 @@ pub struct Args {
     /// Largest volume: bytes with binary units (700M, 4G; 1K = 1024) or cd, dvd, bd, fat32.
     #[arg(long, value_name = "SIZE", default_value = "fat32", value_parser = parse_size)]
     max_volume_size: u64,
+    /// Write an incremental bundle even when nothing changed since the last one (by default
+    /// such an export says so and writes nothing).
+    #[arg(long)]
+    allow_empty: bool,
     #[arg(long)]
     json: bool,
 }
@@ -65,10 +69,15 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
             .valid_for
             .map(|secs| Timestamp(created.0.saturating_add(secs))),
         signer,
+        allow_empty: a.allow_empty,
     };
     check_out_dir(&opts.out)?;
     let store = Store::open(&a.store.store)?;
-    let r = export(&store, &opts, now, progress)?;
+    // SIGINT and SIGTERM now stop the export at a safe point instead of killing it.
+    crate::cli::interrupt::install()?;
+    let Some(r) = export(&store, &opts, now, progress)? else {
+        return nothing_changed(&store, a.json);
+    };
     if a.json {
         return out_json(&r);
     }
@@ -112,8 +121,25 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     )
 }
 
+/// Says that nothing changed since the last bundle, and that nothing was written.
+fn nothing_changed(store: &Store, json: bool) -> CliResult {
+    let last = store.last_export()?;
+    let (sequence, changes_to) = last.map_or((0, 0), |l| (l.sequence, l.changes_to));
+    if json {
+        return out_json(&serde_json::json!({
+            "outcome": "nothing-changed",
+            "last_sequence": sequence,
+            "changes_to": changes_to,
+        }));
+    }
+    say(format!(
+        "nothing changed since bundle sequence {sequence} (changes up to {changes_to}): no bundle written"
+    ))?;
+    say("  --allow-empty writes an empty incremental bundle anyway")
+}
+
 /// Loads the secret key `path`, asking for its password only when it is encrypted.
-fn unlock(path: &std::path::Path, password_file: Option<PathBuf>) -> Result<SigningKey> {
+pub(super) fn unlock(path: &std::path::Path, password_file: Option<PathBuf>) -> Result<SigningKey> {
     let pw = if secret_key_is_encrypted(path)? {
         Some(resolve_password(
             &password_source(password_file),

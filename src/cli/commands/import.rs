@@ -3,15 +3,20 @@
 use crate::cli::args::StoreArg;
 use crate::cli::exit::{CliResult, exit_codes_help};
 use crate::cli::output::{bytes, esc, out_json, say};
+use crate::error::Error;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::transfer::import::{DEFAULT_MAX_JUMP, ImportOptions, import};
-use std::path::PathBuf;
+use crate::transfer::import::{DEFAULT_MAX_JUMP, ImportOptions, ImportReport, import};
+use crate::transfer::media::{MediaSet, find_bundles, import_media};
+use std::path::{Path, PathBuf};
 
 /// Verify a bundle, check it against what this store imported before, and merge it.
 ///
-/// PATH is as for verify. Exit 0 also when the bundle was already imported.
+/// PATH is as for verify. Given the media root (a folder holding several bundle folders),
+/// imports them in sequence order, each in its own transaction, stopping at the first
+/// refusal. Exit 0 also when the bundle was already imported. SIGINT or SIGTERM stops it at
+/// a safe point with its staged files removed (exit 130).
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit_codes_help())]
 pub struct Args {
@@ -42,11 +47,81 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         now: Timestamp::now(),
         threads: worker_threads(),
     };
+    let set = find_bundles(&a.paths)?;
     let mut store = Store::open(&a.store.store)?;
+    // SIGINT and SIGTERM now stop the import at a safe point instead of killing it.
+    crate::cli::interrupt::install()?;
+    if let Some(root) = &set.root {
+        return import_root(&mut store, root, &set, &opts, a.json, progress);
+    }
     let r = import(&mut store, &a.paths, &opts, progress)?;
     if a.json {
         return out_json(&r);
     }
+    render(&r)
+}
+
+/// A media root: every bundle in sequence order, each reported as it is applied; the first
+/// refusal ends the run with its own exit code and names what was applied before it.
+fn import_root(
+    store: &mut Store,
+    root: &Path,
+    set: &MediaSet,
+    opts: &ImportOptions,
+    json: bool,
+    progress: &dyn Progress,
+) -> CliResult {
+    let result = import_media(store, set, opts, progress);
+    if !json {
+        say(format!(
+            "{}: {} bundle folder(s), in sequence order",
+            root.display(),
+            set.bundles.len()
+        ))?;
+        for r in &result.imported {
+            render(r)?;
+        }
+        let left = set.bundles.len() - result.imported.len();
+        if opts.dry_run && result.refused.is_none() && left > 0 {
+            say(format!(
+                "  {left} later bundle folder(s) not tried: each builds on the one before"
+            ))?;
+        }
+    }
+    if let Some((dir, e)) = result.refused {
+        let applied: Vec<String> = result
+            .imported
+            .iter()
+            .map(|r| format!("sequence {} ({})", r.sequence, r.outcome))
+            .collect();
+        let before = if applied.is_empty() {
+            "none".to_string()
+        } else {
+            applied.join(", ")
+        };
+        let left = set.bundles.len() - result.imported.len() - 1;
+        return Err(Error {
+            kind: e.kind,
+            message: format!(
+                "bundle folder {} was not imported: {}\n  applied before it: {before}; {left} later bundle folder(s) not tried",
+                dir.display(),
+                e.message
+            ),
+            hint: e.hint,
+        }
+        .into());
+    }
+    if json {
+        return out_json(&serde_json::json!({
+            "media_root": root,
+            "bundles": result.imported,
+        }));
+    }
+    Ok(())
+}
+
+/// The lines of one import's report.
+fn render(r: &ImportReport) -> CliResult {
     let what = match r.outcome.as_str() {
         "already-imported" => {
             return say(format!(

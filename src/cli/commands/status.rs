@@ -82,6 +82,12 @@ fn last_exchanges(s: &Status) -> CliResult {
             esc(&e.path)
         ))?,
     }
+    if let Some(r) = &s.last_interrupted {
+        say(format!(
+            "interrupted {} at {}: {}",
+            r.operation, r.at, r.message
+        ))?;
+    }
     match &s.last_import {
         None => say("last import never"),
         Some(i) => say(format!(

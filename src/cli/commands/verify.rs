@@ -8,14 +8,16 @@ use crate::ops::verify::{
 };
 use crate::progress::Progress;
 use crate::time::Timestamp;
-use std::path::PathBuf;
+use crate::transfer::media::{MediaSet, find_bundles};
+use std::path::{Path, PathBuf};
 
 /// Check a bundle against its manifest; needs no store (a guard station can run it).
 ///
 /// PATH is the bundle folder or its manifest.json; further paths are folders or files
 /// where volumes are found (a bundle spread over several discs). Reports the signature
 /// (absent, present and not checked, or checked with --pubkey) and the validity; an expired
-/// bundle fails (exit 14), as import would refuse it.
+/// bundle fails (exit 14), as import would refuse it. Given the media root (a folder holding
+/// several bundle folders), checks each bundle and reports on each.
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit_codes_help())]
 pub struct Args {
@@ -43,6 +45,10 @@ struct JsonReport<'a> {
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
+    let set = find_bundles(&a.paths)?;
+    if let Some(root) = &set.root {
+        return verify_root(root, &set, a.pubkey.as_deref(), a.json, progress);
+    }
     let g = verify_bundle(&a.paths, a.pubkey.as_deref(), Timestamp::now(), progress);
     let r = &g.report;
     let mut failure = r.first_error_kind().map(|kind| {
@@ -80,6 +86,78 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         return Err(e.into());
     }
     say("OK: every volume and entry matches the manifest")
+}
+
+/// One bundle's result in the JSON of a media root.
+#[derive(serde::Serialize)]
+struct RootEntry<'a> {
+    path: &'a Path,
+    #[serde(flatten)]
+    guard: GuardReport,
+}
+
+/// A media root: each bundle folder verified and reported on its own; the exit code is the
+/// first failing bundle's.
+fn verify_root(
+    root: &Path,
+    set: &MediaSet,
+    pubkey: Option<&Path>,
+    json: bool,
+    progress: &dyn Progress,
+) -> CliResult {
+    let mut entries = Vec::new();
+    for paths in &set.bundles {
+        let guard = verify_bundle(paths, pubkey, Timestamp::now(), progress);
+        if !json {
+            say(format!("== {}", esc(&paths[0].display().to_string())))?;
+            print_text(&guard)?;
+            if guard.report.ok() {
+                say("OK: every volume and entry matches the manifest")?;
+            }
+        }
+        entries.push(RootEntry {
+            path: &paths[0],
+            guard,
+        });
+    }
+    let failed: Vec<&RootEntry> = entries.iter().filter(|e| !e.guard.report.ok()).collect();
+    let failure = failed
+        .first()
+        .and_then(|e| e.guard.report.first_error_kind())
+        .map(|kind| {
+            let names: Vec<String> = failed
+                .iter()
+                .map(|e| e.path.display().to_string())
+                .collect();
+            Error::new(
+                kind,
+                format!(
+                    "{} of {} bundle folder(s) failed verification: {}",
+                    failed.len(),
+                    entries.len(),
+                    names.join(", ")
+                ),
+            )
+        });
+    if json {
+        // One object on stdout, the failure (if any) as its `error` member.
+        let value = serde_json::json!({
+            "media_root": root,
+            "ok": failed.is_empty(),
+            "bundles": entries,
+        });
+        return report_json(&value, failure);
+    }
+    say(format!(
+        "{}: {} bundle folder(s), {} failed",
+        esc(&root.display().to_string()),
+        entries.len(),
+        failed.len()
+    ))?;
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// The summary, the signature, the validity and every finding. Every value from the bundle
