@@ -17,8 +17,8 @@ mod write;
 
 /// The encoding of the `doc` column: the model's canonical encoding.
 pub use crate::model::encode_canonical as encode_doc;
-pub use check::{CheckReport, Problem};
-pub use content::{ContentStats, Publisher, ReferencedFile};
+pub use check::{CheckReport, ContentUse, Problem};
+pub use content::{ContentStats, Publisher, ReferencedFile, stored_copy_intact};
 pub use exchange::{ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use queries::{
     CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,

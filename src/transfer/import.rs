@@ -222,7 +222,7 @@ fn verify_and_apply(
 
 /// Verifies the bundle in full and opens it, making sure the manifest opened is the one
 /// verified (the media could change in between). Any failure is a refusal.
-fn open_verified(
+pub(super) fn open_verified(
     store: &Store,
     paths: &[PathBuf],
     now: Timestamp,

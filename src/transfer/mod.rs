@@ -10,6 +10,7 @@
 mod chain;
 pub mod export;
 pub mod import;
+pub mod repair;
 pub mod signature;
 mod stage;
 

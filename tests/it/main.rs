@@ -1,5 +1,6 @@
 //! Integration tests: one binary, driving the `offsync` executable as an administrator would.
 
+mod admin;
 mod common;
 #[cfg(unix)]
 mod crash;

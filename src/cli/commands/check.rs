@@ -28,10 +28,25 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     } else {
         for p in &r.problems {
             say(format!("DAMAGED {} {}: {}", p.area, p.subject, p.message))?;
+            for u in &p.used_by {
+                say(format!(
+                    "  file {} of {}{} ({})",
+                    u.name,
+                    u.kb.as_ref().map(|k| format!("KB{k} ")).unwrap_or_default(),
+                    u.title,
+                    u.update_id
+                ))?;
+            }
         }
         for f in &r.unrecorded_files {
             say(format!(
                 "note: {f} is in the content folder but not recorded (harmless)"
+            ))?;
+        }
+        if r.problems.iter().any(|p| !p.used_by.is_empty()) {
+            say(format!(
+                "repair: `offsync content import --store {0} DIR` with good copies of these files, or `offsync import --store {0} --repair BUNDLE` with a bundle that carried them",
+                a.store.store.display()
             ))?;
         }
         say(format!(

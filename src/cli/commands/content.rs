@@ -36,7 +36,13 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
             "matched  {}  ->  {}{}",
             m.path,
             m.name,
-            if m.added { "" } else { " (already present)" }
+            if m.repaired {
+                " (replaced a missing or damaged copy)"
+            } else if m.added {
+                ""
+            } else {
+                " (already present)"
+            }
         ))?;
     }
     for u in &r.unmatched {
@@ -49,11 +55,12 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
         ))?;
     }
     say(format!(
-        "{} file(s) scanned, {} matched, {} added ({}), {} unmatched, {} referenced file(s) still missing",
+        "{} file(s) scanned, {} matched, {} added ({}), {} repaired, {} unmatched, {} referenced file(s) still missing",
         r.scanned,
         r.matched.len(),
         r.added_files,
         bytes(r.added_bytes),
+        r.repaired_files,
         r.unmatched.len(),
         r.missing.len()
     ))

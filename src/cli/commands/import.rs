@@ -7,6 +7,7 @@ use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::transfer::import::{DEFAULT_MAX_JUMP, ImportOptions, import};
+use crate::transfer::repair::{RepairReport, repair};
 use std::path::PathBuf;
 
 /// Verify a bundle, check it against what this store imported before, and merge it.
@@ -30,6 +31,11 @@ pub struct Args {
     /// from its source.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_JUMP)]
     max_jump: u64,
+    /// Change no metadata: restore from this bundle every content file that the store records
+    /// and whose stored copy is missing or damaged (each checked against the store's digests).
+    #[arg(long, conflicts_with_all = ["allow_expired"])]
+    repair: bool,
+    /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -43,6 +49,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         threads: worker_threads(),
     };
     let mut store = Store::open(&a.store.store)?;
+    if a.repair {
+        return render_repair(repair(&mut store, &a.paths, &opts, progress)?, a.json);
+    }
     let r = import(&mut store, &a.paths, &opts, progress)?;
     if a.json {
         return out_json(&r);
@@ -78,6 +87,29 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         say("  dry run: nothing was changed")?;
     }
     Ok(())
+}
+
+fn render_repair(r: RepairReport, json: bool) -> CliResult {
+    if json {
+        return out_json(&r);
+    }
+    let verb = if r.dry_run {
+        "would restore"
+    } else {
+        "restored"
+    };
+    for h in &r.restored {
+        say(format!("{verb} content/{}/{h}", &h[..2]))?;
+    }
+    say(format!(
+        "repair from bundle {} (sequence {}) of store '{}': {} recorded content file(s) checked, {} {verb} ({}); no metadata changed",
+        r.bundle_id,
+        r.sequence,
+        r.source_store_name,
+        r.checked,
+        r.restored.len(),
+        bytes(r.restored_bytes)
+    ))
 }
 
 /// Worker threads for hashing content: `OFFSYNC_THREADS` when set, else the machine's cores,

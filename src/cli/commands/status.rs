@@ -41,6 +41,12 @@ pub fn run(a: Args) -> CliResult {
         c.missing,
         bytes(c.missing_bytes)
     ))?;
+    if c.lost > 0 {
+        say(format!(
+            "           {} of the missing file(s) recorded but lost or damaged in the content folder: `offsync check --read-data` names them",
+            c.lost
+        ))?;
+    }
     last_exchanges(&s)
 }
 
