@@ -220,10 +220,26 @@ fn run(
     report.outcome = "succeeded".into();
     record(&mut tx, &report, &scanned.summary)?;
     tx.commit()?;
+    // What `criteria set` checks language criteria against.
+    store.set_setting(
+        crate::store::UPSTREAM_LANGUAGES,
+        &upstream_languages(&scanned.headers),
+    )?;
     for w in &report.warnings {
         store.log("SYNC", &format!("Warning: {w}"), finished);
     }
     Ok(report)
+}
+
+/// The languages the upstream's updates name (sorted, space separated), language neutral
+/// (`all`) left out.
+fn upstream_languages(headers: &HashMap<Guid, UpdateHeader>) -> String {
+    let langs: std::collections::BTreeSet<&str> = headers
+        .values()
+        .flat_map(|h| h.languages.iter().map(String::as_str))
+        .filter(|l| *l != "all")
+        .collect();
+    langs.into_iter().collect::<Vec<_>>().join(" ")
 }
 
 /// Pass 1: every category in full, a small header per update (the newest revision of each).
@@ -403,10 +419,8 @@ fn mark_absent(
         .iter()
         .filter(|(id, h)| h.state != StoredState::Removed && absent(id))
         .count();
-    if !opts.allow_mass_removal
-        && going > 0
-        && (headers.is_empty() || going * 2 > live && going > 10)
-    {
+    // As the README says, at any size: more than half, or all (1 of 1, 2 of 3 are refused).
+    if !opts.allow_mass_removal && going > 0 && (going == live || going * 2 > live) {
         return Err(Error::other(format!(
             "the upstream lists {} updates; taking it as complete would mark {going} of the {live} stored updates {}",
             headers.len(),

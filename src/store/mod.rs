@@ -275,6 +275,9 @@ impl Store {
     }
 }
 
+/// The setting holding the languages the last sync saw upstream (space separated).
+pub const UPSTREAM_LANGUAGES: &str = "upstream_languages";
+
 pub(crate) fn content_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
     let hex = hex::encode(sha256);
     root.join(CONTENT_DIR).join(&hex[..2]).join(hex)

@@ -148,3 +148,131 @@ fn damaged_and_deleted_content_repaired_by_content_import_and_by_import_repair()
     ]);
     assert_eq!(r["restored"].as_array().unwrap().len(), 0, "{r}");
 }
+
+/// Runs offsync, expects exit 2, returns stderr.
+fn usage_error(args: &[&str]) -> String {
+    let (code, out, err) = run_any(args);
+    assert_eq!(code, 2, "offsync {args:?}\n{out}\n{err}");
+    err
+}
+
+#[test]
+fn typed_inputs_are_checked_with_candidates_and_usage_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = init_store(dir.path(), "s");
+    let sp = p(&s);
+    run(
+        &["sync", "--store", sp, "--from", p(&upstream_fixtures())],
+        0,
+    );
+    let before = json(&["criteria", "show", "--store", sp, "--json"]);
+
+    // A language name, or a code the upstream never names: refused with the candidates.
+    let err = usage_error(&["criteria", "set", "--store", sp, "--language", "english"]);
+    assert!(err.contains("english") && err.contains("de, fr"), "{err}");
+    let err = usage_error(&["criteria", "set", "--store", sp, "--language", "xx"]);
+    assert!(err.contains("de, fr"), "{err}");
+    assert_eq!(json(&["criteria", "show", "--store", sp, "--json"]), before);
+    run(&["criteria", "set", "--store", sp, "--language", "DE"], 0);
+
+    // Category names: case and spaces do not count; a near miss gets suggestions.
+    set_criteria(
+        &s,
+        &[
+            "--product",
+            "windows  10",
+            "--classification",
+            "SECURITY updates",
+        ],
+    );
+    let c = json(&["criteria", "show", "--store", sp, "--json"]);
+    assert_eq!(c["products"][0]["title"], "Windows 10", "{c}");
+    assert_eq!(c["classifications"][0]["title"], "Security Updates", "{c}");
+    let err = usage_error(&[
+        "criteria",
+        "set",
+        "--store",
+        sp,
+        "--classification",
+        "Securty Update",
+    ]);
+    assert!(
+        err.contains("did you mean") && err.contains("Security Updates"),
+        "{err}"
+    );
+
+    // KB numbers: digits or KB and digits.
+    run(
+        &["sync", "--store", sp, "--from", p(&upstream_fixtures())],
+        0,
+    );
+    for kb in ["5034122", "KB5034122", "kb5034122"] {
+        let rows = json(&["updates", "list", "--store", sp, "--kb", kb, "--json"]);
+        assert_eq!(rows.as_array().unwrap().len(), 1, "--kb {kb}: {rows}");
+    }
+    for kb in ["12a", "KB", "Q5034122", "5034122x"] {
+        usage_error(&["updates", "list", "--store", sp, "--kb", kb]);
+    }
+    // An unknown update is a usage error, as the README says.
+    usage_error(&["updates", "show", "--store", sp, "KB999"]);
+    usage_error(&[
+        "updates",
+        "show",
+        "--store",
+        sp,
+        "00000000-0000-0000-0000-000000000001",
+    ]);
+}
+
+/// An upstream folder holding the category documents and the given update documents.
+fn upstream_with(dir: &Path, updates: &[&str]) -> PathBuf {
+    let up = dir.join(format!("up-{}", updates.len()));
+    let _ = fs::remove_dir_all(&up);
+    fs::create_dir_all(&up).unwrap();
+    for e in fs::read_dir(upstream_fixtures()).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("category-") || updates.iter().any(|u| name.starts_with(u)) {
+            fs::copy(e.path(), up.join(&name)).unwrap();
+        }
+    }
+    up
+}
+
+#[test]
+fn the_mass_removal_guard_holds_at_any_store_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let broad = [
+        "--product",
+        "Windows",
+        "--classification",
+        "Security Updates",
+        "--classification",
+        "Updates",
+        "--classification",
+        "Critical Updates",
+    ];
+    let none = upstream_with(dir.path(), &[]);
+    // 1 of 1: all of them.
+    let one = upstream_with(dir.path(), &["update-a1-"]);
+    let s = synced_from(dir.path(), "one", &one, &broad);
+    assert_eq!(
+        json(&["status", "--store", p(&s), "--json"])["totals"]["updates"],
+        1
+    );
+    let (code, _, err) = run_any(&["sync", "--store", p(&s), "--from", p(&none)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--allow-mass-removal"), "{err}");
+
+    // 2 of 3: more than half.
+    let three = upstream_with(dir.path(), &["update-a1-", "update-a2-", "update-d-"]);
+    let s = synced_from(dir.path(), "three", &three, &broad);
+    let one_left = upstream_with(dir.path(), &["update-d-"]);
+    let (code, _, err) = run_any(&["sync", "--store", p(&s), "--from", p(&one_left)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("2 of the 3"), "{err}");
+    // 1 of 3 is ordinary.
+    let two_left = upstream_with(dir.path(), &["update-a1-", "update-d-"]);
+    let r = json(&["sync", "--store", p(&s), "--from", p(&two_left), "--json"]);
+    assert_eq!(r["removed"], 1, "{r}");
+}
