@@ -276,3 +276,79 @@ fn the_mass_removal_guard_holds_at_any_store_size() {
     let r = json(&["sync", "--store", p(&s), "--from", p(&two_left), "--json"]);
     assert_eq!(r["removed"], 1, "{r}");
 }
+
+#[test]
+fn an_installed_demo_runs_anywhere_signs_and_prints_commands_that_work() {
+    if std::process::Command::new("sh")
+        .arg("-c")
+        .arg("true")
+        .status()
+        .is_err()
+    {
+        println!("skipped: no sh to run the printed commands");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // An installed copy, run from an unrelated folder.
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let exe = bin.join("offsync");
+    fs::copy(env!("CARGO_BIN_EXE_offsync"), &exe).unwrap();
+    let work = dir.path().join("elsewhere");
+    fs::create_dir_all(&work).unwrap();
+    let demo_dir = work.join("demo run");
+    let out = std::process::Command::new(&exe)
+        .args(["demo", "--dir", p(&demo_dir)])
+        .current_dir(&work)
+        .env_remove("OFFSYNC_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains(env!("CARGO_MANIFEST_DIR")),
+        "the demo reads nothing from the source tree:\n{stdout}"
+    );
+    assert!(demo_dir.join("sample/upstream").is_dir());
+    // It signs, and the isolated side trusts the key and checked the signature.
+    assert!(stdout.contains("signature by key"), "{stdout}");
+    let trusted = json(&[
+        "trust",
+        "list",
+        "--store",
+        p(&demo_dir.join("isolated")),
+        "--json",
+    ]);
+    assert_eq!(trusted.as_array().map(Vec::len), Some(1), "{trusted}");
+
+    // The last lines are commands that work as printed.
+    let tail = stdout
+        .split("look around")
+        .nth(1)
+        .expect("the demo's last lines");
+    let commands: Vec<&str> = tail
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("  "))
+        .collect();
+    assert!(commands.len() >= 3, "{tail}");
+    for c in commands {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(c.trim())
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "`{c}` failed:\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

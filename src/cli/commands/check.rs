@@ -16,6 +16,7 @@ pub struct Args {
     /// Read every content file and compare its SHA-256 and SHA-1.
     #[arg(long)]
     read_data: bool,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }

@@ -19,6 +19,7 @@ pub enum Cmd {
         store: StoreArg,
         /// The folder to walk (for example a WSUSContent folder).
         dir: PathBuf,
+        /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
     },

@@ -43,6 +43,7 @@ pub struct Args {
     /// Largest volume: bytes with binary units (700M, 4G; 1K = 1024) or cd, dvd, bd, fat32.
     #[arg(long, value_name = "SIZE", default_value = "fat32", value_parser = parse_size)]
     max_volume_size: u64,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     store: StoreArg,
+    /// The bundle folder or its manifest.json, then any folders or files holding volumes.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Say what would change, and change nothing.

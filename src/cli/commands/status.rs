@@ -11,6 +11,7 @@ use crate::store::Store;
 pub struct Args {
     #[command(flatten)]
     store: StoreArg,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }

@@ -14,11 +14,13 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit_codes_help())]
 pub struct Args {
+    /// The bundle folder or its manifest.json, then any folders or files holding volumes.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Also check manifest.json.minisig against this public key (exit 12 if it fails).
     #[arg(long, value_name = "PUBLIC-KEY")]
     pubkey: Option<PathBuf>,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }
