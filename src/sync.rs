@@ -201,9 +201,10 @@ fn run(
         &plan,
         &mut report,
         progress,
+        clock(),
     )?;
     if scanned.summary.complete {
-        mark_absent(&mut tx, &scanned, &stored, opts, &mut report)?;
+        mark_absent(&mut tx, &scanned, &stored, opts, &mut report, clock())?;
     }
 
     if !plan.unresolved.is_empty() {
@@ -358,6 +359,17 @@ fn plan(
     plan
 }
 
+/// How the log names a change of an update.
+fn change_word(c: Change) -> &'static str {
+    match c {
+        Change::New => "added",
+        Change::Updated => "changed",
+        Change::Expired => "expired",
+        Change::Removed => "removed",
+        Change::Unchanged | Change::Older(_) => "unchanged",
+    }
+}
+
 /// Pass 2: reads the planned updates in full and writes them, counting each as planned.
 fn merge(
     tx: &mut Tx<'_>,
@@ -366,6 +378,7 @@ fn merge(
     plan: &Plan,
     report: &mut SyncReport,
     progress: &dyn Progress,
+    now: Timestamp,
 ) -> Result<()> {
     let mut fetch_err: Option<Error> = None;
     upstream.fetch(
@@ -387,11 +400,16 @@ fn merge(
                 PublicationState::Published => StoredState::Published,
             };
             tx.put_update(&u, state, Some(&h.fingerprint))?;
-            report.count(
-                plan.change_of
-                    .get(&u.id)
-                    .copied()
-                    .unwrap_or(Change::Updated),
+            let change = plan
+                .change_of
+                .get(&u.id)
+                .copied()
+                .unwrap_or(Change::Updated);
+            report.count(change);
+            tx.log(
+                "SYNC",
+                &crate::store::update_line(change_word(change), &u),
+                now,
             );
             Ok(())
         },
@@ -408,6 +426,7 @@ fn mark_absent(
     stored: &HashMap<String, StoredHeader>,
     opts: &SyncOptions,
     report: &mut SyncReport,
+    now: Timestamp,
 ) -> Result<()> {
     let (headers, summary) = (&scanned.headers, &scanned.summary);
     let absent = |id: &str| Guid::parse(id).is_none_or(|g| !headers.contains_key(&g));
@@ -446,6 +465,14 @@ fn mark_absent(
     for id in gone {
         if tx.set_state(id, absent_state)? {
             report.count(change);
+            tx.log(
+                "SYNC",
+                &format!(
+                    "Update {id}: {} (absent from the complete upstream)",
+                    change_word(change)
+                ),
+                now,
+            );
         }
     }
     Ok(())

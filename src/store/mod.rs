@@ -10,6 +10,7 @@ mod content;
 mod exchange;
 mod feed;
 mod log;
+pub use log::update_line;
 mod queries;
 mod schema;
 mod sqlite_error;

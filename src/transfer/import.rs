@@ -174,6 +174,12 @@ fn verify_and_apply(
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
     let now = opts.now;
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    store.log(
+        "IMPORT",
+        &format!("Import started from {}", shown.join(" ")),
+        now,
+    );
     // 0. Never merge into a store that is already damaged.
     store.quick_check()?;
     // 1. Verify everything before anything is decided.
@@ -437,6 +443,16 @@ fn merge(
     }
     for (r, c) in md.updates.iter().zip(changes) {
         let state = stored_state(r.state);
+        let what = match c {
+            Change::New => Some("added"),
+            Change::Updated => Some("changed"),
+            Change::Expired => Some("expired"),
+            Change::Removed => Some("removed"),
+            Change::Unchanged => None,
+        };
+        if let Some(what) = what {
+            tx.log("IMPORT", &crate::store::update_line(what, &r.update), now);
+        }
         match c {
             Change::Unchanged => {}
             Change::New | Change::Updated => {

@@ -352,3 +352,69 @@ fn an_installed_demo_runs_anywhere_signs_and_prints_commands_that_work() {
         );
     }
 }
+
+#[test]
+fn the_log_has_a_line_per_changed_update_and_rotates_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let connected = synced_store(dir.path(), "connected");
+    let log = fs::read_to_string(connected.join("offsync.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("SYNC")
+            && l.contains("KB5034122")
+            && l.contains("2024-01 Cumulative Update")
+            && l.contains("revision")
+            && l.ends_with("added")),
+        "{log}"
+    );
+    let (_, bundle) = export(&connected, &dir.path().join("media"), &[]);
+    let isolated = init_store(dir.path(), "isolated");
+    run(&["import", "--store", p(&isolated), p(&bundle)], 0);
+    let log = fs::read_to_string(isolated.join("offsync.log")).unwrap();
+    assert!(log.contains("Import started from"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("IMPORT") && l.contains("KB5034614") && l.ends_with("added")),
+        "{log}"
+    );
+    // A refused import says why.
+    let other = synced_store(dir.path(), "other");
+    let (_, b2) = export(&other, &dir.path().join("media2"), &[]);
+    fs::remove_file(volumes(&b2)[0].clone()).unwrap();
+    let (code, _, _) = run_any(&["import", "--store", p(&isolated), p(&b2)]);
+    assert_ne!(code, 0);
+    let log = fs::read_to_string(isolated.join("offsync.log")).unwrap();
+    assert!(log.lines().any(|l| l.contains("refused")), "{log}");
+
+    // Rotation: offsync.log plus offsync.log.1 to .3, none beyond.
+    for _ in 0..12 {
+        let out = offsync()
+            .args(["status", "--store", p(&isolated)])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let out = offsync()
+            .env("OFFSYNC_LOG_MAX_BYTES", "400")
+            .args(["updates", "decline", "--store", p(&isolated), "KB5034614"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let out = offsync()
+            .env("OFFSYNC_LOG_MAX_BYTES", "400")
+            .args(["updates", "undecline", "--store", p(&isolated), "KB5034614"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    for name in [
+        "offsync.log",
+        "offsync.log.1",
+        "offsync.log.2",
+        "offsync.log.3",
+    ] {
+        let len = fs::metadata(isolated.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 0 && len <= 400, "{name}: {len} bytes");
+    }
+    assert!(!isolated.join("offsync.log.4").exists());
+}
