@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::hash::{Digests, copy_hashing};
 use crate::model::hex_lower;
 use crate::progress::{Progress, Unit};
-use crate::store::{Publisher, ReferencedFile, Store};
+use crate::store::{Publisher, ReferencedFile, Store, stored_copy_intact};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -23,6 +23,8 @@ pub struct ContentImportReport {
     pub unmatched: Vec<String>,
     pub added_files: u64,
     pub added_bytes: u64,
+    /// Recorded files whose stored copy was missing or damaged, replaced by a matching one.
+    pub repaired_files: u64,
     /// Referenced files still absent from the store after this import.
     pub missing: Vec<MissingFile>,
     pub warnings: Vec<String>,
@@ -37,6 +39,8 @@ pub struct MatchedFile {
     pub size: u64,
     /// False when the store had it already.
     pub added: bool,
+    /// True when it replaced a missing or damaged stored copy of a recorded file.
+    pub repaired: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -91,13 +95,23 @@ pub fn import_content(
             continue;
         };
         let recorded = tx.content_recorded(&d.sha256)?;
-        let added = publisher.publish(&staged, &d.sha256, recorded)?;
+        // A recorded file is re-read only when a copy matching it comes in: that is the moment
+        // a damaged or lost copy can be put right.
+        let repaired = recorded && !stored_copy_intact(tx.root(), &d.sha256, d.size);
+        let added = if repaired {
+            publisher.replace(&staged, &d.sha256)?;
+            report.repaired_files += 1;
+            false
+        } else {
+            publisher.publish(&staged, &d.sha256, recorded)?
+        };
         report.matched.push(MatchedFile {
             path: path.display().to_string(),
             name: r.name.clone(),
             sha256: hex_lower(&d.sha256),
             size: d.size,
             added,
+            repaired,
         });
         found.push(d);
     }
@@ -121,12 +135,13 @@ pub fn import_content(
     store.log(
         "CONTENT",
         &format!(
-            "Content import from {}: {} file(s) scanned, {} matched, {} added ({} bytes), {} referenced file(s) missing",
+            "Content import from {}: {} file(s) scanned, {} matched, {} added ({} bytes), {} repaired, {} referenced file(s) missing",
             dir.display(),
             report.scanned,
             report.matched.len(),
             report.added_files,
             report.added_bytes,
+            report.repaired_files,
             report.missing.len()
         ),
         now,

@@ -216,9 +216,10 @@ fn run(
         &plan,
         &mut report,
         progress,
+        clock(),
     )?;
     if scanned.summary.complete {
-        mark_absent(&mut tx, &scanned, &stored, opts, &mut report)?;
+        mark_absent(&mut tx, &scanned, &stored, opts, &mut report, clock())?;
     }
     report.decisions = tx.take_upstream_decisions(&upstream.decisions()?, mode, true)?;
     let mut publisher = Publisher::new(tx.root());
@@ -251,10 +252,26 @@ fn run(
         return Err(e);
     }
     publisher.committed();
+    // What `criteria set` checks language criteria against.
+    store.set_setting(
+        crate::store::UPSTREAM_LANGUAGES,
+        &upstream_languages(&scanned.headers),
+    )?;
     for w in &report.warnings {
         store.log("SYNC", &format!("Warning: {w}"), finished);
     }
     Ok(report)
+}
+
+/// The languages the upstream's updates name (sorted, space separated), language neutral
+/// (`all`) left out.
+fn upstream_languages(headers: &HashMap<Guid, UpdateHeader>) -> String {
+    let langs: std::collections::BTreeSet<&str> = headers
+        .values()
+        .flat_map(|h| h.languages.iter().map(String::as_str))
+        .filter(|l| *l != "all")
+        .collect();
+    langs.into_iter().collect::<Vec<_>>().join(" ")
 }
 
 /// Pass 1: every category in full, a small header per update (the newest revision of each).
@@ -373,6 +390,17 @@ fn plan(
     plan
 }
 
+/// How the log names a change of an update.
+fn change_word(c: Change) -> &'static str {
+    match c {
+        Change::New => "added",
+        Change::Updated => "changed",
+        Change::Expired => "expired",
+        Change::Removed => "removed",
+        Change::Unchanged | Change::Older(_) => "unchanged",
+    }
+}
+
 /// Pass 2: reads the planned updates in full and writes them, counting each as planned.
 fn merge(
     tx: &mut Tx<'_>,
@@ -381,6 +409,7 @@ fn merge(
     plan: &Plan,
     report: &mut SyncReport,
     progress: &dyn Progress,
+    now: Timestamp,
 ) -> Result<()> {
     let mut fetch_err: Option<Error> = None;
     upstream.fetch(
@@ -410,11 +439,16 @@ fn merge(
                 return Ok(());
             }
             tx.put_update(&u, state, Some(&h.fingerprint))?;
-            report.count(
-                plan.change_of
-                    .get(&u.id)
-                    .copied()
-                    .unwrap_or(Change::Updated),
+            let change = plan
+                .change_of
+                .get(&u.id)
+                .copied()
+                .unwrap_or(Change::Updated);
+            report.count(change);
+            tx.log(
+                "SYNC",
+                &crate::store::update_line(change_word(change), &u),
+                now,
             );
             Ok(())
         },
@@ -490,6 +524,7 @@ fn mark_absent(
     stored: &HashMap<String, StoredHeader>,
     opts: &SyncOptions,
     report: &mut SyncReport,
+    now: Timestamp,
 ) -> Result<()> {
     let (headers, summary) = (&scanned.headers, &scanned.summary);
     let absent = |id: &str| Guid::parse(id).is_none_or(|g| !headers.contains_key(&g));
@@ -501,10 +536,8 @@ fn mark_absent(
         .iter()
         .filter(|(id, h)| h.state != StoredState::Removed && absent(id))
         .count();
-    if !opts.allow_mass_removal
-        && going > 0
-        && (headers.is_empty() || going * 2 > live && going > 10)
-    {
+    // As the README says, at any size: more than half, or all (1 of 1, 2 of 3 are refused).
+    if !opts.allow_mass_removal && going > 0 && (going == live || going * 2 > live) {
         return Err(Error::other(format!(
             "the upstream lists {} updates; taking it as complete would mark {going} of the {live} stored updates {}",
             headers.len(),
@@ -530,6 +563,14 @@ fn mark_absent(
     for id in gone {
         if tx.set_state(id, absent_state)? {
             report.count(change);
+            tx.log(
+                "SYNC",
+                &format!(
+                    "Update {id}: {} (absent from the complete upstream)",
+                    change_word(change)
+                ),
+                now,
+            );
         }
     }
     Ok(())

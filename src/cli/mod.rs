@@ -129,7 +129,7 @@ pub fn demo(
     clock: &dyn Fn() -> crate::time::Timestamp,
     progress: &dyn crate::progress::Progress,
 ) -> crate::Result<()> {
-    match demo::demo(dir, fixtures, clock, progress) {
+    match demo::demo(dir, Some(fixtures), clock, progress) {
         Ok(()) | Err(CliError::BrokenPipe) => Ok(()),
         Err(CliError::Failed(e) | CliError::Reported(e)) => Err(e),
     }
@@ -165,5 +165,35 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every verb, every option and every argument says what it is for in `--help`.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && cmd.get_long_about().is_none() {
+                missing.push(format!("{path} (the command)"));
+            }
+            for a in cmd.get_arguments() {
+                let builtin = matches!(a.get_id().as_str(), "help" | "version");
+                if !builtin && a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
     }
 }

@@ -54,10 +54,11 @@ pub fn set_criteria(store: &mut Store, change: &CriteriaChange<'_>, now: Timesta
     };
     let products = resolve(c.products, &PRODUCT_KINDS)?;
     let classifications = resolve(c.classifications, &[CategoryKind::Classification])?;
+    let known = known_languages(store)?;
     let languages = c
         .languages
         .iter()
-        .map(|l| language_code(l))
+        .map(|l| language_code(l, &known))
         .collect::<Result<Vec<_>>>()?;
     let mut tx = store.begin()?;
     if !products.is_empty() {
@@ -85,18 +86,47 @@ pub fn set_criteria(store: &mut Store, change: &CriteriaChange<'_>, now: Timesta
     Ok(())
 }
 
-/// A language code as stored: lower case, letters, digits and dashes.
-fn language_code(given: &str) -> Result<String> {
+/// The languages the last sync saw upstream; empty before any sync (or when the upstream's
+/// updates name none).
+fn known_languages(store: &Store) -> Result<Vec<String>> {
+    Ok(store
+        .setting(crate::store::UPSTREAM_LANGUAGES)?
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
+}
+
+/// A language code as stored: lower case, in the shape of a language tag (two or three
+/// letters, then subtags such as `-br` or `-hans`), and one the upstream offers when the store
+/// knows what it offers. A language that would select nothing is refused: accepting it would
+/// silently drop every update in another language.
+fn language_code(given: &str, known: &[String]) -> Result<String> {
     let lang = given.trim().to_ascii_lowercase();
-    if lang.is_empty()
-        || lang.len() > 16
-        || !lang
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-    {
-        return Err(Error::usage(format!(
-            "'{lang}' is not a language code (such as en, de, pt-br)"
-        )));
+    let mut parts = lang.split('-');
+    let primary = parts.next().unwrap_or("");
+    let shaped = (2..=3).contains(&primary.len())
+        && primary.chars().all(|ch| ch.is_ascii_lowercase())
+        && parts
+            .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|ch| ch.is_ascii_alphanumeric()));
+    let candidates = || {
+        if known.is_empty() {
+            "language codes such as en, de, fr, pt-br, zh-cn".to_string()
+        } else {
+            format!("the upstream offers: {}", known.join(", "))
+        }
+    };
+    if !shaped {
+        return Err(
+            Error::usage(format!("'{}' is not a language code", given.trim()))
+                .with_hint(candidates()),
+        );
+    }
+    if !known.is_empty() && !known.contains(&lang) {
+        return Err(
+            Error::usage(format!("the upstream's updates name no language '{lang}'"))
+                .with_hint(candidates()),
+        );
     }
     Ok(lang)
 }

@@ -22,6 +22,20 @@ pub struct Problem {
     pub area: String,
     pub subject: String,
     pub message: String,
+    /// For a missing or damaged content file: the updates that reference it and the name each
+    /// gives it, so that the administrator knows what to fetch again (empty otherwise).
+    pub used_by: Vec<ContentUse>,
+}
+
+/// One reference of an update to a content file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContentUse {
+    /// The file name the update gives the content.
+    pub name: String,
+    pub update_id: String,
+    /// Digits, or null.
+    pub kb: Option<String>,
+    pub title: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -42,6 +56,7 @@ fn problem(area: &str, subject: impl Into<String>, message: impl Into<String>) -
         area: area.into(),
         subject: subject.into(),
         message: message.into(),
+        used_by: Vec::new(),
     }
 }
 
@@ -209,13 +224,34 @@ impl Store {
             let hex = hex::encode(h);
             known.insert(hex.clone());
             let path = content_path(&self.root, &h);
-            if let Some(p) = check_content_file(&path, &hex, &h, h1, *size, read_data, r) {
+            if let Some(mut p) = check_content_file(&path, &hex, &h, h1, *size, read_data, r) {
+                p.used_by = self.content_uses(&h, h1)?;
                 r.problems.push(p);
             }
             progress.advance(*size as u64);
         }
         progress.finish();
         Ok(known)
+    }
+
+    /// The updates that reference the content file with these digests (by SHA-256, or by SHA-1
+    /// where the reference gives no SHA-256), each with the file name it uses.
+    fn content_uses(&self, sha256: &[u8; 32], sha1: &[u8]) -> Result<Vec<ContentUse>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT f.name, f.update_id, u.kb, u.title FROM files f
+             JOIN updates u ON u.update_id = f.update_id
+             WHERE f.sha256 = ?1 OR (f.sha256 IS NULL AND f.sha1 = ?2)
+             ORDER BY u.title, f.update_id, f.name",
+        )?;
+        let rows = st.query_map(params![sha256.as_slice(), sha1], |r| {
+            Ok(ContentUse {
+                name: r.get(0)?,
+                update_id: r.get(1)?,
+                kb: r.get(2)?,
+                title: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Files in the content folder that no row records (their hex digests not in `known`).

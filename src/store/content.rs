@@ -20,6 +20,9 @@ pub struct ContentStats {
     pub present_bytes: u64,
     /// Bytes still to fetch, where sizes are known.
     pub missing_bytes: u64,
+    /// Of `missing`: files the store records whose copy is absent from the content folder or
+    /// not of its recorded size (lost or damaged; `check --read-data` names them).
+    pub lost: u64,
     /// Files in the content folder, referenced or not.
     pub stored_files: u64,
     pub stored_bytes: u64,
@@ -73,7 +76,11 @@ impl Store {
                 continue;
             }
             s.referenced += 1;
-            if f.present {
+            if f.present && !self.stored_copy_present(&f)? {
+                s.lost += 1;
+                s.missing += 1;
+                s.missing_bytes += f.size.unwrap_or(0);
+            } else if f.present {
                 s.present += 1;
                 s.present_bytes += f.size.unwrap_or(0);
             } else {
@@ -89,6 +96,24 @@ impl Store {
         s.stored_files = n as u64;
         s.stored_bytes = b as u64;
         Ok(s)
+    }
+
+    /// Whether the recorded copy of a referenced file is in the content folder with its
+    /// recorded size (a look at the folder, no read: `check --read-data` reads).
+    fn stored_copy_present(&self, f: &ReferencedFile) -> Result<bool> {
+        let h = match (f.sha256, f.sha1) {
+            (Some(h), _) => h,
+            (None, Some(h1)) => match self.content_by_sha1(&h1)? {
+                Some(h) => h,
+                None => return Ok(false),
+            },
+            (None, None) => return Ok(false),
+        };
+        let Some((size, _)) = self.content_entry(&h)? else {
+            return Ok(false);
+        };
+        Ok(fs::symlink_metadata(content_path(&self.root, &h))
+            .is_ok_and(|m| m.is_file() && m.len() == size))
     }
 
     /// The recorded size and SHA-1 of a content file, if the store has it.
@@ -118,6 +143,18 @@ impl Store {
     }
 }
 
+/// Whether the stored copy of recorded content is whole: a regular file of `size` bytes whose
+/// SHA-256 is `sha256` (it is read to the end). Missing, unreadable or different: false.
+pub fn stored_copy_intact(root: &Path, sha256: &[u8; 32], size: u64) -> bool {
+    let path = content_path(root, sha256);
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() && m.len() == size => File::open(&path)
+            .and_then(|mut f| crate::hash::hash_reader(&mut f))
+            .is_ok_and(|d| d.sha256 == *sha256 && d.size == size),
+        _ => false,
+    }
+}
+
 /// The journal of content files published by a transaction that has not committed yet.
 pub(super) const JOURNAL: &str = "publish.journal";
 
@@ -132,6 +169,9 @@ pub(super) const JOURNAL: &str = "publish.journal";
 pub struct Publisher {
     root: PathBuf,
     journal: Option<File>,
+    /// Files that replaced a missing or damaged copy of recorded content: their rows are
+    /// already committed, so the verified copy stays even when this transaction does not.
+    repaired: std::collections::HashSet<[u8; 32]>,
 }
 
 impl Publisher {
@@ -141,6 +181,7 @@ impl Publisher {
         Publisher {
             root: root.to_path_buf(),
             journal: None,
+            repaired: Default::default(),
         }
     }
 
@@ -154,6 +195,24 @@ impl Publisher {
             let _ = fs::remove_file(staged);
             return Ok(false);
         }
+        self.put(staged, sha256)?;
+        if recorded {
+            self.repaired.insert(*sha256);
+        }
+        Ok(true)
+    }
+
+    /// Moves a fully written and verified staged copy of content the store already records
+    /// over its missing or damaged copy, through the same journal as a new file (a crash
+    /// keeps it: its row is committed, so recovery leaves it in place).
+    pub fn replace(&mut self, staged: &Path, sha256: &[u8; 32]) -> Result<()> {
+        self.put(staged, sha256)?;
+        self.repaired.insert(*sha256);
+        Ok(())
+    }
+
+    fn put(&mut self, staged: &Path, sha256: &[u8; 32]) -> Result<()> {
+        let dest = content_path(&self.root, sha256);
         let jpath = self.root.join(STAGING_DIR).join(JOURNAL);
         if self.journal.is_none() {
             let f =
@@ -173,7 +232,7 @@ impl Publisher {
         }
         fs::rename(staged, &dest).map_err(|e| Error::io(&dest, "publish", e))?;
         crate::fsutil::sync_dir_strict(dir).map_err(|e| Error::io(dir, "flush", e))?;
-        Ok(true)
+        Ok(())
     }
 
     /// Call after the transaction committed: the published files are now recorded.
@@ -196,7 +255,7 @@ impl Drop for Publisher {
     /// Not committed (an error, or a dry run): take back what was published.
     fn drop(&mut self) {
         if self.journal.take().is_some() {
-            let _ = recover_files(&self.root, &|_| false);
+            let _ = recover_files(&self.root, &|h| self.repaired.contains(h));
         }
     }
 }

@@ -14,6 +14,7 @@ mod feed;
 mod hierarchy;
 pub mod limits;
 mod log;
+pub use log::update_line;
 mod queries;
 mod schema;
 mod sqlite_error;
@@ -22,8 +23,8 @@ mod write;
 /// The encoding of the `doc` column: the model's canonical encoding.
 pub use crate::model::encode_canonical as encode_doc;
 pub use adopt::{AdoptOutcome, Adopted, MissingRef, stage_adopted};
-pub use check::{CheckReport, Problem};
-pub use content::{ContentStats, Publisher, ReferencedFile};
+pub use check::{CheckReport, ContentUse, Problem};
+pub use content::{ContentStats, Publisher, ReferencedFile, stored_copy_intact};
 pub use decisions::{DecisionReport, StoredDecision, UpstreamDecision, UpstreamMode};
 pub use exchange::{ChainState, ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
@@ -383,6 +384,9 @@ impl Store {
             .and_then(|v| serde_json::from_str(&v).ok()))
     }
 }
+
+/// The setting holding the languages the last sync saw upstream (space separated).
+pub const UPSTREAM_LANGUAGES: &str = "upstream_languages";
 
 pub(crate) fn content_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
     let hex = hex::encode(sha256);

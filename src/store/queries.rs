@@ -223,17 +223,25 @@ impl Store {
             // A GUID not (yet) known is accepted: criteria may be set before the first sync.
             return Ok(g);
         }
-        let exact: Vec<&CategoryRow> = all
+        let mut exact: Vec<&CategoryRow> = all
             .iter()
             .filter(|r| wanted(r) && r.title == spec)
             .collect();
+        if exact.is_empty() {
+            // A person types "windows 10" or "SecurityUpdates": case and spaces do not count.
+            let key = squeeze(spec);
+            exact = all
+                .iter()
+                .filter(|r| wanted(r) && squeeze(&r.title) == key)
+                .collect();
+        }
         match exact.len() {
             1 => Ok(Guid::parse(&exact[0].id).expect("stored ids are GUIDs")),
             0 => {
-                let needle = spec.to_lowercase();
+                let needle = squeeze(spec);
                 let mut near: Vec<String> = all
                     .iter()
-                    .filter(|r| wanted(r) && r.title.to_lowercase().contains(&needle))
+                    .filter(|r| wanted(r) && near_miss(&needle, &squeeze(&r.title)))
                     .map(|r| format!("{} ({})", r.title, r.id))
                     .collect();
                 near.truncate(20);
@@ -354,7 +362,7 @@ impl Store {
                 )
                 .optional()?;
             return found.ok_or_else(|| {
-                Error::other(format!("no update {g} in this store"))
+                Error::usage(format!("no update {g} in this store"))
                     .with_hint("see `offsync updates list`")
             });
         }
@@ -375,7 +383,7 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         match rows.len() {
             0 => Err(
-                Error::other(format!("no update with KB{digits} in this store"))
+                Error::usage(format!("no update with KB{digits} in this store"))
                     .with_hint("see `offsync updates list`"),
             ),
             1 => Ok(rows[0].0.clone()),
@@ -809,4 +817,55 @@ pub(crate) fn changes_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Resul
         removed: n(3)?,
         unchanged: n(4)?,
     })
+}
+
+/// A title as a person may type it: lower case, without white space.
+fn squeeze(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether `typed` is close to `title` (both squeezed): one contains the other, or they are a
+/// few typing mistakes apart (about one in four characters).
+fn near_miss(typed: &str, title: &str) -> bool {
+    if typed.is_empty() {
+        return false;
+    }
+    if title.contains(typed) || (typed.len() >= 4 && typed.contains(title)) {
+        return true;
+    }
+    let limit = (typed.chars().count().max(title.chars().count()) / 4).max(1);
+    edit_distance(typed, title) <= limit
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn near_misses() {
+        assert_eq!(squeeze("Windows  10"), "windows10");
+        assert!(near_miss("securityupdate", "securityupdates"));
+        assert!(near_miss("windwos10", "windows10"));
+        assert!(!near_miss("office", "windows10"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }

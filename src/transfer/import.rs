@@ -176,6 +176,12 @@ fn verify_and_apply(
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
     let now = opts.now;
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    store.log(
+        "IMPORT",
+        &format!("Import started from {}", shown.join(" ")),
+        now,
+    );
     // 0. Never merge into a store that is already damaged.
     store.quick_check()?;
     // 1. Verify everything before anything is decided.
@@ -224,7 +230,7 @@ fn verify_and_apply(
 
 /// Verifies the bundle in full and opens it, making sure the manifest opened is the one
 /// verified (the media could change in between). Any failure is a refusal.
-fn open_verified(
+pub(super) fn open_verified(
     store: &Store,
     paths: &[PathBuf],
     now: Timestamp,
@@ -469,6 +475,16 @@ fn merge(
     }
     for (r, c) in md.updates.iter().zip(changes) {
         let state = stored_state(r.state);
+        let what = match c {
+            Change::New => Some("added"),
+            Change::Updated => Some("changed"),
+            Change::Expired => Some("expired"),
+            Change::Removed => Some("removed"),
+            Change::Unchanged => None,
+        };
+        if let Some(what) = what {
+            tx.log("IMPORT", &crate::store::update_line(what, &r.update), now);
+        }
         match c {
             Change::Unchanged => {}
             // The fingerprint an upstream computes of the same revision (model::fingerprint),

@@ -11,6 +11,7 @@ mod chain;
 pub mod export;
 pub mod import;
 pub mod media;
+pub mod repair;
 pub mod signature;
 mod stage;
 

@@ -117,7 +117,7 @@ fn log_lines(store: &Path) -> Vec<String> {
 }
 
 /// Asserts that `f` refuses with `code`, leaves the store's fingerprint as it was and adds
-/// exactly one line to its log; returns stderr.
+/// exactly two lines to its log (the import's start and its refusal); returns stderr.
 fn refused(store: &Path, code: i32, f: impl FnOnce() -> (i32, String, String)) -> String {
     let before = fingerprint(store);
     let lines = log_lines(store).len();
@@ -126,8 +126,8 @@ fn refused(store: &Path, code: i32, f: impl FnOnce() -> (i32, String, String)) -
     assert_eq!(fingerprint(store), before, "the store changed");
     assert_eq!(
         log_lines(store).len(),
-        lines + 1,
-        "one log line for the refusal"
+        lines + 2,
+        "one log line for the start and one for the refusal"
     );
     err
 }
@@ -277,13 +277,19 @@ fn a_store_name_with_line_breaks_adds_one_log_line() {
     let (code, _, err) = import(&store, &b, &[]);
     assert_eq!(code, 0, "{err}");
     let lines = log_lines(&store);
-    assert_eq!(lines.len(), before + 1, "{lines:#?}");
+    // The start, one line for the one new update, and the summary: each record one line,
+    // each starting with its time, none carrying a control character.
+    let new = &lines[before..];
+    assert_eq!(new.len(), 3, "{new:#?}");
+    for l in new {
+        assert!(l.starts_with("20"), "a record's continuation: {l:?}");
+        assert!(!l.contains('\x1b') && !l.contains('\r'), "{l:?}");
+    }
     let last = lines.last().unwrap();
     assert!(
         last.contains("evil\\u{000a}OK: every volume") && last.contains("\\u{001b}[8m\\u{2028}x"),
         "{last}"
     );
-    assert!(!last.contains('\x1b') && !last.contains('\r'), "{last:?}");
     // The refusal path (the same bundle again, now with a conflicting sibling) too.
     let mut md = BundleMetadata {
         decisions: Vec::new(),

@@ -3,6 +3,7 @@
 // Tests print what they skip and why.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod admin;
 mod attack_store;
 mod attack_terminal;
 mod common;

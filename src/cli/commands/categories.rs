@@ -14,8 +14,10 @@ pub enum Cmd {
     List {
         #[command(flatten)]
         store: StoreArg,
+        /// Only categories of this kind.
         #[arg(long)]
         kind: Option<KindArg>,
+        /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
     },

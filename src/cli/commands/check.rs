@@ -16,6 +16,7 @@ pub struct Args {
     /// Read every content file and compare its SHA-256 and SHA-1.
     #[arg(long)]
     read_data: bool,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }
@@ -39,11 +40,28 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
             esc(&p.subject),
             esc(&p.message)
         ))?;
+        for u in &p.used_by {
+            say(format!(
+                "  file {} of {}{} ({})",
+                esc(&u.name),
+                u.kb.as_ref()
+                    .map(|k| format!("KB{} ", esc(k)))
+                    .unwrap_or_default(),
+                esc(&u.title),
+                u.update_id
+            ))?;
+        }
     }
     for f in &r.unrecorded_files {
         say(format!(
             "note: {} is in the content folder but not recorded (harmless)",
             esc(f)
+        ))?;
+    }
+    if r.problems.iter().any(|p| !p.used_by.is_empty()) {
+        say(format!(
+            "repair: `offsync content import --store {0} DIR` with good copies of these files, or `offsync import --store {0} --repair BUNDLE` with a bundle that carried them",
+            a.store.store.display()
         ))?;
     }
     say(format!(

@@ -19,6 +19,7 @@ pub enum Cmd {
         store: StoreArg,
         /// The folder to walk (for example a WSUSContent folder).
         dir: PathBuf,
+        /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
     },
@@ -37,7 +38,13 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
             "matched  {}  ->  {}{}",
             esc(&m.path),
             esc(&m.name),
-            if m.added { "" } else { " (already present)" }
+            if m.repaired {
+                " (replaced a missing or damaged copy)"
+            } else if m.added {
+                ""
+            } else {
+                " (already present)"
+            }
         ))?;
     }
     for u in &r.unmatched {
@@ -52,11 +59,12 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
         ))?;
     }
     say(format!(
-        "{} file(s) scanned, {} matched, {} added ({}), {} unmatched, {} referenced file(s) still missing",
+        "{} file(s) scanned, {} matched, {} added ({}), {} repaired, {} unmatched, {} referenced file(s) still missing",
         r.scanned,
         r.matched.len(),
         r.added_files,
         bytes(r.added_bytes),
+        r.repaired_files,
         r.unmatched.len(),
         r.missing.len()
     ))

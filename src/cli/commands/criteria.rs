@@ -32,6 +32,7 @@ pub enum Cmd {
     Show {
         #[command(flatten)]
         store: StoreArg,
+        /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
     },

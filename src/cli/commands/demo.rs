@@ -14,7 +14,10 @@ use crate::sync::SyncReport;
 use crate::time::Timestamp;
 use crate::transfer::export::{ExportOptions, export};
 use crate::transfer::import::{ImportOptions, ImportReport, import};
+use crate::trust::{SigningKey, generate_key, trust_key};
 use std::path::{Path, PathBuf};
+
+mod sample;
 
 /// Run the whole job on the bundled sample data and say what each step did.
 #[derive(clap::Args, Debug)]
@@ -22,51 +25,105 @@ pub struct Args {
     /// Where to create the demo stores (default: a new temporary folder, kept).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// The sample data (default: the fixtures folder of the source tree).
-    #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))]
-    fixtures: PathBuf,
+    /// Other sample data: a folder holding `upstream/` and `content/` (default: the sample
+    /// data built into offsync, written to the demo folder).
+    #[arg(long, value_name = "DIR")]
+    fixtures: Option<PathBuf>,
 }
 
 /// Small volumes, so that the sample bundle spans several.
 const DEMO_VOLUME_SIZE: u64 = 96 * 1024;
 
 pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
-    demo(a.dir.as_deref(), &a.fixtures, &Timestamp::now, progress)
+    demo(
+        a.dir.as_deref(),
+        a.fixtures.as_deref(),
+        &Timestamp::now,
+        progress,
+    )
 }
 
 /// The demo with the time and the progress given: the fuzzing corpus generator runs it with a
-/// fixed clock.
+/// fixed clock. Without `fixtures`, the built-in sample data is written to the demo folder.
 pub fn demo(
     dir: Option<&Path>,
-    fixtures: &Path,
+    fixtures: Option<&Path>,
     clock: &dyn Fn() -> Timestamp,
     progress: &dyn Progress,
 ) -> CliResult {
-    let upstream_dir = fixtures.join("upstream");
-    if !upstream_dir.is_dir() {
-        return Err(
-            Error::usage(format!("the sample data is not at {}", fixtures.display()))
-                .with_hint("run the demo from the source tree, or give --fixtures DIR")
-                .into(),
-        );
-    }
     let demo = Demo {
         base: demo_dir(dir)?,
         clock,
         progress,
     };
     say(format!("demo folder: {}", demo.base.display()))?;
+    let fixtures = match fixtures {
+        Some(f) => f.to_path_buf(),
+        None => {
+            let f = demo.base.join("sample");
+            sample::write_to(&f)?;
+            f
+        }
+    };
+    let upstream_dir = fixtures.join("upstream");
+    if !upstream_dir.is_dir() {
+        return Err(
+            Error::usage(format!("the sample data is not at {}", fixtures.display()))
+                .with_hint("give --fixtures a folder holding upstream/ and content/, or leave it out to use the built-in sample")
+                .into(),
+        );
+    }
     let mut connected = demo.connected_store(&upstream_dir)?;
     demo.take_content(&mut connected, &fixtures.join("content"))?;
     demo.list_updates(&connected)?;
     demo.child_store(&demo.base.join("connected"))?;
-    let bundle = demo.export_and_verify(&connected)?;
-    let isolated = demo.isolated_store(&connected, &bundle)?;
-    say(format!(
-        "\nlook around: offsync status --store {}   |   offsync updates list --store {}",
-        isolated.display(),
-        isolated.display()
-    ))
+    let key = demo.signing_key()?;
+    let bundle = demo.export_and_verify(&connected, &key)?;
+    let isolated = demo.isolated_store(&connected, &bundle, &key)?;
+    next_steps(&isolated, &bundle, &key.public_key)
+}
+
+/// The last lines: commands to try next, each of which works as printed (the program as it
+/// can be called from here, paths quoted for the shell).
+fn next_steps(isolated: &Path, bundle: &Path, key: &Path) -> CliResult {
+    let me = program();
+    let (iso, b, k) = (shell_quote(isolated), shell_quote(bundle), shell_quote(key));
+    say("\nlook around (each command works as printed):")?;
+    say(format!("  {me} status --store {iso}"))?;
+    say(format!("  {me} updates list --store {iso}"))?;
+    say(format!("  {me} verify {b} --pubkey {k}"))
+}
+
+/// `offsync` when that name on the PATH is this program, else this program's full path.
+fn program() -> String {
+    let Ok(me) = std::env::current_exe() else {
+        return "offsync".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| {
+            let c = d.join("offsync");
+            c.is_file() && std::fs::canonicalize(&c).ok() == std::fs::canonicalize(&me).ok()
+        })
+    });
+    if on_path {
+        "offsync".into()
+    } else {
+        shell_quote(&me)
+    }
+}
+
+/// A path as a POSIX shell reads it back: as is when it holds only safe characters, else in
+/// single quotes.
+fn shell_quote(p: &Path) -> String {
+    let s = p.display().to_string();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=,@".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// The given folder, or a new temporary one that is kept.
@@ -130,12 +187,12 @@ impl Demo<'_> {
         let change = CriteriaChange {
             products: &products,
             classifications: &classes,
-            languages: &strings(&["en", "de"]),
+            languages: &strings(&["de"]),
             all_languages: false,
         };
         self.set_criteria(&mut store, &change)?;
         say(format!(
-            "3. criteria: products {}; classifications {}; languages en, de",
+            "3. criteria: products {}; classifications {}; language de (and language-neutral updates)",
             products.join(", "),
             classes.join(", ")
         ))?;
@@ -210,9 +267,26 @@ impl Demo<'_> {
         ))
     }
 
-    /// Steps 9 and 10, across the air gap: export on the connected side, verify anywhere.
-    /// Returns the bundle folder.
-    fn export_and_verify(&self, store: &Store) -> Result<PathBuf, CliError> {
+    /// The connected side's signing key (as `offsync key generate --unencrypted` makes it):
+    /// the recommended path signs every bundle.
+    fn signing_key(&self) -> Result<crate::trust::KeyPaths, CliError> {
+        let key = generate_key(&self.base.join("demo-key"), None)?;
+        say(format!(
+            "\n9. generated the signing key {} ({} and {})",
+            key.key_id,
+            key.secret_key.display(),
+            key.public_key.display()
+        ))?;
+        Ok(key)
+    }
+
+    /// Steps 10 and 11, across the air gap: a signed export on the connected side, verify
+    /// anywhere. Returns the bundle folder.
+    fn export_and_verify(
+        &self,
+        store: &Store,
+        key: &crate::trust::KeyPaths,
+    ) -> Result<PathBuf, CliError> {
         let opts = ExportOptions {
             out: self.base.join("media"),
             full: false,
@@ -220,7 +294,7 @@ impl Demo<'_> {
             max_volume_size: DEMO_VOLUME_SIZE,
             created: (self.clock)(),
             valid_until: None,
-            signer: None,
+            signer: Some(SigningKey::load(&key.secret_key, None)?),
             allow_empty: true,
         };
         // The demo's own folder stands for the mounted media, which export never creates.
@@ -228,7 +302,7 @@ impl Demo<'_> {
         let e = export(store, &opts, (self.clock)(), self.progress)?
             .ok_or_else(|| Error::other("the demo's export wrote no bundle"))?;
         say(format!(
-            "\n9. exported {} bundle {} (sequence {}) to {}: {} updates, {} content files ({}) in {} volume(s) of at most 96 KiB; {} referenced file(s) the store lacks",
+            "10. exported {} bundle {} (sequence {}) to {}, signed: {} updates, {} content files ({}) in {} volume(s) of at most 96 KiB; {} referenced file(s) the store lacks",
             e.kind,
             e.bundle_id,
             e.sequence,
@@ -242,7 +316,7 @@ impl Demo<'_> {
         let bundle_dir = PathBuf::from(&e.bundle_dir);
         let v = crate::ops::verify::verify_bundle(
             std::slice::from_ref(&bundle_dir),
-            None,
+            Some(&key.public_key),
             (self.clock)(),
             self.progress,
         )
@@ -251,18 +325,30 @@ impl Demo<'_> {
             return Err(Error::new(kind, "the demo bundle failed verification").into());
         }
         say(format!(
-            "10. verified the bundle with no store (as at a guard station): {} volume(s) and {} entries match the manifest",
+            "11. verified the bundle and its signature with no store (as at a guard station): {} volume(s) and {} entries match the manifest",
             e.volumes.len(),
             v.manifest.as_ref().map_or(0, |m| m.entries.len())
         ))?;
         Ok(bundle_dir)
     }
 
-    /// Steps 11 to 14: a dry run, the import, and the same import again on the isolated
-    /// side. Returns the isolated store's folder.
-    fn isolated_store(&self, connected: &Store, bundle_dir: &Path) -> Result<PathBuf, CliError> {
+    /// Steps 12 to 16: trusting the key, a dry run, the import, and the same import again on
+    /// the isolated side. Returns the isolated store's folder.
+    fn isolated_store(
+        &self,
+        connected: &Store,
+        bundle_dir: &Path,
+        key: &crate::trust::KeyPaths,
+    ) -> Result<PathBuf, CliError> {
         let dir = self.base.join("isolated");
         let mut iso = Store::init(&dir, Some("isolated"), (self.clock)())?;
+        let pk = crate::trust::load_public_key(&key.public_key)?;
+        trust_key(&mut iso, &pk, (self.clock)())?;
+        say(format!(
+            "12. the isolated store {} trusts key {} only: unsigned bundles are refused there",
+            dir.display(),
+            pk.key_id()
+        ))?;
         let mut import_once = |dry_run: bool| -> Result<ImportReport> {
             let opts = ImportOptions {
                 dry_run,
@@ -273,14 +359,18 @@ impl Demo<'_> {
         };
         let dry = import_once(true)?;
         say(format!(
-            "11. dry run on the isolated store {}: would add {} updates and {} of content",
-            dir.display(),
+            "13. dry run: would add {} updates and {} of content",
             dry.changes.new,
             bytes(dry.content_bytes)
         ))?;
         let r = import_once(false)?;
         say(format!(
-            "12. imported: {} new, {} updated, {} content files ({})",
+            "14. imported ({}): {} new, {} updated, {} content files ({})",
+            r.signed_by
+                .as_deref()
+                .map_or("no signature checked".to_string(), |k| format!(
+                    "signature by key {k} checked"
+                )),
             r.changes.new,
             r.changes.updated,
             r.content_files,
@@ -288,14 +378,14 @@ impl Demo<'_> {
         ))?;
         let again = import_once(false)?;
         say(format!(
-            "13. the same bundle again: {} (nothing written)",
+            "15. the same bundle again: {} (nothing written)",
             again.outcome
         ))?;
         let a = list_updates(connected, &ListQuery::default())?.len();
         let b = list_updates(&iso, &ListQuery::default())?.len();
         let c = iso.content_stats()?;
         say(format!(
-            "14. the isolated store lists {b} updates (the connected one {a}), with {} of {} referenced files present",
+            "16. the isolated store lists {b} updates (the connected one {a}), with {} of {} referenced files present",
             c.present, c.referenced
         ))?;
         Ok(dir)

@@ -47,6 +47,7 @@ pub struct Args {
     /// such an export says so and writes nothing).
     #[arg(long)]
     allow_empty: bool,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }

@@ -9,6 +9,7 @@ use crate::store::Store;
 use crate::time::Timestamp;
 use crate::transfer::import::{DEFAULT_MAX_JUMP, ImportOptions, ImportReport, import};
 use crate::transfer::media::{MediaSet, find_bundles, import_media};
+use crate::transfer::repair::{RepairReport, repair};
 use std::path::{Path, PathBuf};
 
 /// Verify a bundle, check it against what this store imported before, and merge it.
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     #[command(flatten)]
     store: StoreArg,
+    /// The bundle folder or its manifest.json, then any folders or files holding volumes.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Say what would change, and change nothing.
@@ -35,6 +37,11 @@ pub struct Args {
     /// from its source.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_JUMP)]
     max_jump: u64,
+    /// Change no metadata: restore from this bundle every content file that the store records
+    /// and whose stored copy is missing or damaged (each checked against the store's digests).
+    #[arg(long, conflicts_with_all = ["allow_expired"])]
+    repair: bool,
+    /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -49,6 +56,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     };
     let set = find_bundles(&a.paths)?;
     let mut store = Store::open(&a.store.store)?;
+    if a.repair {
+        return render_repair(repair(&mut store, &a.paths, &opts, progress)?, a.json);
+    }
     // SIGINT and SIGTERM now stop the import at a safe point instead of killing it.
     crate::cli::interrupt::install()?;
     if let Some(root) = &set.root {
@@ -158,6 +168,29 @@ fn render(r: &ImportReport) -> CliResult {
         say("  dry run: nothing was changed")?;
     }
     Ok(())
+}
+
+fn render_repair(r: RepairReport, json: bool) -> CliResult {
+    if json {
+        return out_json(&r);
+    }
+    let verb = if r.dry_run {
+        "would restore"
+    } else {
+        "restored"
+    };
+    for h in &r.restored {
+        say(format!("{verb} content/{}/{h}", &h[..2]))?;
+    }
+    say(format!(
+        "repair from bundle {} (sequence {}) of store '{}': {} recorded content file(s) checked, {} {verb} ({}); no metadata changed",
+        r.bundle_id,
+        r.sequence,
+        esc(&r.source_store_name),
+        r.checked,
+        r.restored.len(),
+        bytes(r.restored_bytes)
+    ))
 }
 
 /// Worker threads for hashing content: `OFFSYNC_THREADS` when set, else the machine's cores,

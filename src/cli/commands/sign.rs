@@ -15,6 +15,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit_codes_help())]
 pub struct Args {
+    /// The bundle folder or its manifest.json, then any folders or files holding volumes.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// The secret key (NAME.key, made by `offsync key generate`).
@@ -27,6 +28,7 @@ pub struct Args {
     /// Replace a signature the bundle already has (refused otherwise).
     #[arg(long)]
     force: bool,
+    /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }

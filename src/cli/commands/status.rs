@@ -11,6 +11,7 @@ use crate::store::Store;
 pub struct Args {
     #[command(flatten)]
     store: StoreArg,
+    /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
 }
@@ -45,6 +46,12 @@ pub fn run(a: Args) -> CliResult {
         c.missing,
         bytes(c.missing_bytes)
     ))?;
+    if c.lost > 0 {
+        say(format!(
+            "           {} of the missing file(s) recorded but lost or damaged in the content folder: `offsync check --read-data` names them",
+            c.lost
+        ))?;
+    }
     last_exchanges(&s)
 }
 

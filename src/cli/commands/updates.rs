@@ -25,6 +25,7 @@ pub enum Cmd {
         /// Only updates with this KB number (5034122 or KB5034122).
         #[arg(long)]
         kb: Option<String>,
+        /// Only updates in this state.
         #[arg(long)]
         state: Option<StateArg>,
         /// Only updates superseded by another update in the store.
@@ -33,6 +34,7 @@ pub enum Cmd {
         /// Only updates no update in the store supersedes.
         #[arg(long)]
         not_superseded: bool,
+        /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
     },
@@ -40,7 +42,10 @@ pub enum Cmd {
     Show {
         #[command(flatten)]
         store: StoreArg,
+        /// The update: its UpdateID (a GUID) or its KB number (KBnnnnnnn).
+        #[arg(value_name = "UPDATE")]
         update: String,
+        /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
     },
@@ -48,12 +53,16 @@ pub enum Cmd {
     Decline {
         #[command(flatten)]
         store: StoreArg,
+        /// The update: its UpdateID (a GUID) or its KB number (KBnnnnnnn).
+        #[arg(value_name = "UPDATE")]
         update: String,
     },
     /// Take back a decline.
     Undecline {
         #[command(flatten)]
         store: StoreArg,
+        /// The update: its UpdateID (a GUID) or its KB number (KBnnnnnnn).
+        #[arg(value_name = "UPDATE")]
         update: String,
     },
 }

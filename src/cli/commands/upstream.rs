@@ -16,6 +16,8 @@ pub enum Cmd {
     Set {
         #[command(flatten)]
         store: StoreArg,
+        /// The folder of documents, the path of a `.cab` catalog, or the parent store's folder.
+        #[arg(value_name = "SOURCE")]
         source: PathBuf,
     },
     /// Show the upstream.

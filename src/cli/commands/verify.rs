@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit_codes_help())]
 pub struct Args {
+    /// The bundle folder or its manifest.json, then any folders or files holding volumes.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Also check manifest.json.minisig against this public key (exit 12 if it fails).
