@@ -78,8 +78,12 @@ fn main() {
         created: clock(),
         valid_until: None,
         signer: None,
+        allow_empty: true,
     };
-    let r = export(&store, &opts, clock(), &NoProgress).expect("single-volume export");
+    std::fs::create_dir_all(&opts.out).expect("create the export folder");
+    let r = export(&store, &opts, clock(), &NoProgress)
+        .expect("single-volume export")
+        .expect("a full export writes a bundle");
     let single_bundle = PathBuf::from(r.bundle_dir);
     // And a metadata-only bundle: one small volume, so the volume target also has a fast seed.
     let opts = ExportOptions {
@@ -90,8 +94,12 @@ fn main() {
         created: clock(),
         valid_until: None,
         signer: None,
+        allow_empty: true,
     };
-    let r = export(&store, &opts, clock(), &NoProgress).expect("metadata-only export");
+    std::fs::create_dir_all(&opts.out).expect("create the export folder");
+    let r = export(&store, &opts, clock(), &NoProgress)
+        .expect("metadata-only export")
+        .expect("a full export writes a bundle");
     let metadata_bundle = PathBuf::from(r.bundle_dir);
     drop(store);
 
