@@ -242,32 +242,6 @@ fn a_metadata_volume_that_inflates_to_a_gigabyte_is_a_limit() {
     assert_eq!(fingerprint(&w.store), fp, "the store changed");
 }
 
-/// [`run_in`] with another address-space limit (KiB).
-fn run_limited(cwd: &Path, args: &[OsString], kib: u64) -> (i32, String, String) {
-    use std::os::unix::process::ExitStatusExt;
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -v {kib} && exec timeout -s KILL {TIME_LIMIT_SECS} \"$0\" \"$@\""
-        ))
-        .arg(env!("CARGO_BIN_EXE_offsync"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("OFFSYNC_STORE")
-        .env_remove("OFFSYNC_KEY_PASSWORD")
-        .output()
-        .expect("run offsync");
-    let code = out
-        .status
-        .code()
-        .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
-    (
-        code,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // 10.2: verify and import agree
 

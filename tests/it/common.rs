@@ -319,3 +319,50 @@ pub fn edit_manifest(b: &Path, f: impl FnOnce(&mut Value)) {
 pub fn revouch(b: &Path) {
     edit_manifest(b, |_| {});
 }
+
+/// A real-format `upd:Update` document of one Windows 10 security update with one payload file
+/// (for tests that make their own upstream of payload-carrying updates).
+pub fn update_with_file_xml(
+    id: &str,
+    kb: u64,
+    title: &str,
+    file_name: &str,
+    sha1: &[u8],
+    sha256: &[u8],
+    size: u64,
+) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    format!(
+        r#"<upd:Update xmlns:pub="http://schemas.microsoft.com/msus/2002/12/Publishing" xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
+  <upd:UpdateIdentity UpdateID="{id}" RevisionNumber="100" />
+  <upd:Properties DefaultPropertiesLanguage="en" UpdateType="Software" ExplicitlyDeployable="true" AutoSelectOnWebSites="true" MsrcSeverity="Important" IsPublic="false" IsBeta="false" PublicationState="Published" CreationDate="2024-05-14T18:00:00.000Z" PublisherID="395392a0-19c0-48b7-a927-f7c15066d905">
+    <upd:KBArticleID>{kb}</upd:KBArticleID>
+  </upd:Properties>
+  <upd:LocalizedPropertiesCollection>
+    <upd:LocalizedProperties>
+      <upd:Language>en</upd:Language>
+      <upd:Title>{title}</upd:Title>
+    </upd:LocalizedProperties>
+  </upd:LocalizedPropertiesCollection>
+  <upd:Relationships>
+    <upd:Prerequisites>
+      <upd:AtLeastOne IsCategory="true">
+        <upd:UpdateIdentity UpdateID="0fa1201d-4330-4fa8-8ae9-b877473b6441" />
+      </upd:AtLeastOne>
+      <upd:AtLeastOne IsCategory="true">
+        <upd:UpdateIdentity UpdateID="a3c2375d-0c8a-42f9-bce0-28333e198407" />
+      </upd:AtLeastOne>
+    </upd:Prerequisites>
+  </upd:Relationships>
+  <upd:Files>
+    <upd:File Digest="{sha1}" DigestAlgorithm="SHA1" FileName="{file_name}" Size="{size}" Modified="2024-05-10T22:16:41Z">
+      <upd:AdditionalDigest Algorithm="SHA256">{sha256}</upd:AdditionalDigest>
+    </upd:File>
+  </upd:Files>
+</upd:Update>
+"#,
+        sha1 = b64.encode(sha1),
+        sha256 = b64.encode(sha256),
+    )
+}

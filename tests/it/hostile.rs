@@ -44,11 +44,16 @@ const SENTINELS: &[&str] = &["/etc/x", "/x", "/tmp/x", "/store_evil"];
 /// stderr). A process killed by a signal reports 128 + the signal, as a shell would (an abort
 /// is 134, the time limit 137).
 fn run_in(cwd: &Path, args: &[OsString]) -> (i32, String, String) {
+    run_limited(cwd, args, MEMORY_LIMIT_KIB)
+}
+
+/// [`run_in`] with another address-space limit (KiB).
+pub(crate) fn run_limited(cwd: &Path, args: &[OsString], kib: u64) -> (i32, String, String) {
     use std::os::unix::process::ExitStatusExt;
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "ulimit -v {MEMORY_LIMIT_KIB} && exec timeout -s KILL {TIME_LIMIT_SECS} \"$0\" \"$@\""
+            "ulimit -v {kib} && exec timeout -s KILL {TIME_LIMIT_SECS} \"$0\" \"$@\""
         ))
         .arg(env!("CARGO_BIN_EXE_offsync"))
         .args(args)

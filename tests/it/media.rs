@@ -342,8 +342,6 @@ mod interrupted {
     /// Payload files of `size` bytes each, and a copy of the upstream fixtures with one
     /// Windows 10 security update per file (modelled on update-a1) that references it.
     fn big_upstream(root: &Path, n: usize, size: usize) -> (PathBuf, PathBuf) {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD;
         let up = root.join("upstream");
         let payloads = root.join("payloads");
         fs::create_dir_all(&payloads).unwrap();
@@ -356,39 +354,12 @@ mod interrupted {
             let kb = 9_200_000 + i;
             let name = format!("windows10.0-kb{kb}-x64_media{i:03}.cab");
             fs::write(payloads.join(&name), &bytes).unwrap();
-            let doc = format!(
-                r#"<upd:Update xmlns:pub="http://schemas.microsoft.com/msus/2002/12/Publishing" xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
-  <upd:UpdateIdentity UpdateID="6d1a0000-0000-4000-8000-{i:012x}" RevisionNumber="100" />
-  <upd:Properties DefaultPropertiesLanguage="en" UpdateType="Software" ExplicitlyDeployable="true" AutoSelectOnWebSites="true" MsrcSeverity="Important" IsPublic="false" IsBeta="false" PublicationState="Published" CreationDate="2024-05-14T18:00:00.000Z" PublisherID="395392a0-19c0-48b7-a927-f7c15066d905">
-    <upd:KBArticleID>{kb}</upd:KBArticleID>
-  </upd:Properties>
-  <upd:LocalizedPropertiesCollection>
-    <upd:LocalizedProperties>
-      <upd:Language>en</upd:Language>
-      <upd:Title>Large update {i} for Windows 10 Version 22H2 for x64-based Systems (KB{kb})</upd:Title>
-    </upd:LocalizedProperties>
-  </upd:LocalizedPropertiesCollection>
-  <upd:Relationships>
-    <upd:Prerequisites>
-      <upd:AtLeastOne IsCategory="true">
-        <upd:UpdateIdentity UpdateID="0fa1201d-4330-4fa8-8ae9-b877473b6441" />
-      </upd:AtLeastOne>
-      <upd:AtLeastOne IsCategory="true">
-        <upd:UpdateIdentity UpdateID="a3c2375d-0c8a-42f9-bce0-28333e198407" />
-      </upd:AtLeastOne>
-    </upd:Prerequisites>
-  </upd:Relationships>
-  <upd:Files>
-    <upd:File Digest="{sha1}" DigestAlgorithm="SHA1" FileName="{name}" Size="{size}" Modified="2024-05-10T22:16:41Z">
-      <upd:AdditionalDigest Algorithm="SHA256">{sha256}</upd:AdditionalDigest>
-    </upd:File>
-  </upd:Files>
-</upd:Update>
-"#,
-                sha1 = b64.encode(d.sha1),
-                sha256 = b64.encode(d.sha256),
-                size = d.size,
+            let id = format!("6d1a0000-0000-4000-8000-{i:012x}");
+            let title = format!(
+                "Large update {i} for Windows 10 Version 22H2 for x64-based Systems (KB{kb})"
             );
+            let doc =
+                update_with_file_xml(&id, kb as u64, &title, &name, &d.sha1, &d.sha256, d.size);
             fs::write(up.join(format!("update-media-{i:03}.xml")), doc).unwrap();
         }
         (up, payloads)
