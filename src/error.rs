@@ -60,6 +60,25 @@ impl ErrorKind {
         ErrorKind::Interrupted,
     ];
 
+    /// The name of an error category as it appears in `--json` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Other => "other",
+            ErrorKind::Usage => "usage",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Storage => "storage",
+            ErrorKind::StoreDamaged => "store-damaged",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Incomplete => "incomplete",
+            ErrorKind::Untrusted => "untrusted",
+            ErrorKind::OutOfSequence => "out-of-sequence",
+            ErrorKind::Expired => "expired",
+            ErrorKind::UnsafeEntry => "unsafe-entry",
+            ErrorKind::Limit => "limit",
+            ErrorKind::Interrupted => "interrupted",
+        }
+    }
+
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Other => 1,

@@ -33,8 +33,7 @@ pub use metadata::{
 };
 pub use reader::BundleReader;
 pub use verify::{
-    BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, kind_name, locate,
-    verify,
+    BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, locate, verify,
 };
 pub use volume::VolumeHeader;
 pub use writer::{BundleSpec, ContentFile, WrittenBundle, parse_size, presets, write_bundle};

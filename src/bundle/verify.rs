@@ -48,7 +48,7 @@ impl std::fmt::Display for Finding {
         write!(
             f,
             "{}: {}: {}",
-            kind_name(self.kind),
+            self.kind.name(),
             self.subject,
             self.message
         )
@@ -59,30 +59,11 @@ impl Serialize for Finding {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("Finding", 4)?;
-        st.serialize_field("kind", kind_name(self.kind))?;
+        st.serialize_field("kind", self.kind.name())?;
         st.serialize_field("exit_code", &self.kind.exit_code())?;
         st.serialize_field("subject", &self.subject)?;
         st.serialize_field("message", &self.message)?;
         st.end()
-    }
-}
-
-/// The name of an error category as it appears in `--json` output.
-pub fn kind_name(k: ErrorKind) -> &'static str {
-    match k {
-        ErrorKind::Other => "other",
-        ErrorKind::Usage => "usage",
-        ErrorKind::Busy => "busy",
-        ErrorKind::Storage => "storage",
-        ErrorKind::StoreDamaged => "store-damaged",
-        ErrorKind::Corrupt => "corrupt",
-        ErrorKind::Incomplete => "incomplete",
-        ErrorKind::Untrusted => "untrusted",
-        ErrorKind::OutOfSequence => "out-of-sequence",
-        ErrorKind::Expired => "expired",
-        ErrorKind::UnsafeEntry => "unsafe-entry",
-        ErrorKind::Limit => "limit",
-        ErrorKind::Interrupted => "interrupted",
     }
 }
 

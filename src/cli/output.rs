@@ -66,7 +66,7 @@ pub fn error_json(e: &Error) -> serde_json::Value {
 
 fn error_fields(e: &Error) -> serde_json::Value {
     serde_json::json!({
-        "kind": crate::bundle::kind_name(e.kind),
+        "kind": e.kind.name(),
         "exit_code": e.kind.exit_code(),
         "message": e.message,
         "hint": e.hint,
