@@ -12,7 +12,6 @@ mod decisions;
 mod exchange;
 mod feed;
 mod hierarchy;
-pub mod limits;
 mod log;
 pub use log::update_line;
 mod queries;
