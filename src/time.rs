@@ -93,9 +93,19 @@ impl Timestamp {
         };
         let offset = match rest {
             "Z" | "" | "+00:00" => 0,
-            r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
-                let oh: i64 = r.get(1..3)?.parse().ok()?;
-                let om: i64 = r.get(4..6)?.parse().ok()?;
+            r if r.len() == 6
+                && (r.starts_with('+') || r.starts_with('-'))
+                && r.as_bytes()[3] == b':' =>
+            {
+                let digits = |t: &str| {
+                    t.bytes()
+                        .all(|b| b.is_ascii_digit())
+                        .then(|| t.parse::<i64>().ok())?
+                };
+                let (oh, om) = (digits(r.get(1..3)?)?, digits(r.get(4..6)?)?);
+                if oh > 23 || om > 59 {
+                    return None;
+                }
                 let sign = if r.starts_with('-') { -1 } else { 1 };
                 sign * (oh * 3600 + om * 60)
             }
@@ -209,5 +219,23 @@ mod tests {
             (c.year, c.month, c.day, c.hour, c.minute, c.second),
             (1969, 12, 31, 23, 59, 59)
         );
+    }
+
+    #[test]
+    fn an_offset_is_two_digit_hours_a_colon_and_two_digit_minutes() {
+        let t = Timestamp::parse_rfc3339("2026-11-26T13:33:20Z").unwrap();
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-26T12:33:20-01:00"),
+            Some(t)
+        );
+        for bad in [
+            "2026-01-01T00:00:00++1:00",
+            "2026-01-01T00:00:00+-1:00",
+            "2026-01-01T00:00:00+01x00",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00+01:60",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

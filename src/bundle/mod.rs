@@ -7,7 +7,7 @@
 //! the metadata codec (`metadata`), the ZIP subset (`zipfmt`), per-volume checks (`volume`),
 //! the writer (`writer`), verification (`verify`) and the reader (`reader`). It knows nothing
 //! of SQLite, the store, the upstream sources or the terminal: it depends only on `model`,
-//! `error`, `hash`, `fsutil`, `progress` and `limits` (the store's limits, applied to the
+//! `error`, `hash`, `fsutil`, `progress`, `time` and `limits` (the store's limits, applied to the
 //! metadata at the door), and exporters and importers drive it.
 
 pub mod manifest;
