@@ -36,4 +36,6 @@ pub use verify::{
     BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, locate, verify,
 };
 pub use volume::VolumeHeader;
-pub use writer::{BundleSpec, ContentFile, WrittenBundle, parse_size, presets, write_bundle};
+pub use writer::{
+    BundleSpec, ContentFile, WrittenBundle, check_out_dir, parse_size, presets, write_bundle,
+};

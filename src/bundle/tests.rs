@@ -70,6 +70,24 @@ fn spec(store_id: &str, sequence: u64, content: Vec<ContentFile>, max: u64) -> B
     }
 }
 
+/// [`super::write_bundle`] into `out`, made first as a mounted medium would be (the writer
+/// never creates it).
+fn write_bundle(out: &Path, s: &BundleSpec, p: &NoProgress) -> crate::Result<WrittenBundle> {
+    fs::create_dir_all(out).unwrap();
+    super::write_bundle(out, s, p)
+}
+
+#[test]
+fn the_writer_never_creates_the_media_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("unmounted");
+    let err =
+        super::write_bundle(&out, &spec("store-1", 7, vec![], 1 << 20), &NoProgress).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert!(err.message.contains("is the media mounted?"), "{err}");
+    assert!(!out.exists());
+}
+
 /// A bundle written into `root/out` from content in `root/src`.
 fn written(root: &Path, max: u64) -> (WrittenBundle, Vec<ContentFile>) {
     let content = make_content(&root.join("src"), SIZES);

@@ -366,7 +366,9 @@ fn write_manifest_files(
 }
 
 fn prepare_dir(out_dir: &Path, dir: &Path, name: &str, cleanup: &mut Cleanup) -> Result<()> {
-    fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, "create folder", e))?;
+    // Checked again here, not only before the work: media unmounted meanwhile must not turn
+    // into a bundle on the machine's own disk.
+    check_out_dir(out_dir)?;
     match fs::create_dir(dir) {
         Ok(()) => {
             cleanup.dir = Some(dir.to_path_buf());
@@ -392,6 +394,25 @@ fn prepare_dir(out_dir: &Path, dir: &Path, name: &str, cleanup: &mut Cleanup) ->
             Ok(())
         }
         Err(e) => Err(Error::io(dir, "create folder", e)),
+    }
+}
+
+/// Checks that `out` (the media: it must exist) can hold a bundle folder; the writer never
+/// creates it, so that an unmounted medium is an error, not a bundle on the local disk. It must exist: it is
+/// the media, and creating it would write the bundle to the machine's own disk where the
+/// media was not mounted.
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    match std::fs::metadata(out) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::usage(format!("{} is not a folder", out.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::usage(format!(
+            "{} does not exist: is the media mounted?",
+            out.display()
+        ))
+        .with_hint(
+            "mount the media (or create the folder) and export again; export never creates it",
+        )),
+        Err(e) => Err(Error::io(out, "read", e)),
     }
 }
 

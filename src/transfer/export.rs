@@ -5,7 +5,7 @@ use crate::bundle::{
     self, BundleKind, BundleMetadata, BundleSpec, ContentFile, Decision, ManifestCriteria,
     UpdateRecord, WrittenBundle,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
 use crate::model::{Guid, hex_lower};
 use crate::progress::Progress;
 use crate::store::{ExportRecord, Store};
@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 use crate::trust::SigningKey;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct ExportOptions {
     /// The folder in which the bundle folder is created.
@@ -73,7 +73,8 @@ pub fn export(
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<Option<ExportReport>> {
-    let result = check_out_dir(&opts.out).and_then(|()| export_locked(store, opts, now, progress));
+    let result = crate::bundle::check_out_dir(&opts.out)
+        .and_then(|()| export_locked(store, opts, now, progress));
     if let Err(e) = &result
         && e.kind == ErrorKind::Interrupted
     {
@@ -357,22 +358,4 @@ fn log_line(r: &ExportReport) -> String {
         r.content_bytes,
         r.missing.len()
     )
-}
-
-/// Checks that `out` can hold a bundle folder before any work is done. It must exist: it is
-/// the media, and creating it would write the bundle to the machine's own disk where the
-/// media was not mounted.
-pub fn check_out_dir(out: &Path) -> Result<()> {
-    match std::fs::metadata(out) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::usage(format!("{} is not a folder", out.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::usage(format!(
-            "{} does not exist: is the media mounted?",
-            out.display()
-        ))
-        .with_hint(
-            "mount the media (or create the folder) and export again; export never creates it",
-        )),
-        Err(e) => Err(Error::io(out, "read", e)),
-    }
 }

@@ -99,6 +99,7 @@ fn bundle(out: &Path, name: &str, sequence: u64, md: BundleMetadata) -> PathBuf 
         metadata: md,
         content: Vec::new(),
     };
+    fs::create_dir_all(out).unwrap();
     write_bundle(out, &spec, &NoProgress).unwrap().dir
 }
 

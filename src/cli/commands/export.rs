@@ -1,6 +1,7 @@
 //! `offsync export`, and where its signing key, creation time and validity come from on this
 //! command line.
 
+use crate::bundle::check_out_dir;
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{bytes, out_json, say};
@@ -9,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::transfer::export::{ExportOptions, check_out_dir, export};
+use crate::transfer::export::{ExportOptions, export};
 use crate::trust::{PasswordUse, SigningKey, resolve_password, secret_key_is_encrypted};
 use std::path::PathBuf;
 
