@@ -161,8 +161,11 @@ pub fn ordered<J: Send, T: Send>(
             // A worker keeps taking jobs until the producer is done, even once the caller
             // stopped: the producer must never wait for a worker that has gone.
             scope.spawn(move || {
-                while let Ok((job, place)) = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv()
-                {
+                loop {
+                    // Its own statement: the queue's lock is released before the work, or
+                    // the workers would take turns instead of running side by side.
+                    let next = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((job, place)) = next else { break };
                     let _ = place.send(work(job));
                 }
             });
@@ -214,6 +217,30 @@ mod tests {
         .unwrap();
         assert_eq!(n, 50);
         assert_eq!(got, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn workers_run_side_by_side() {
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        ordered(
+            2,
+            |feed| {
+                for i in 0..6u64 {
+                    feed.push(|| Ok(i))?;
+                }
+                Ok(())
+            },
+            |i| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(i)
+            },
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(most.load(Ordering::SeqCst), 2, "the workers took turns");
     }
 
     #[test]
