@@ -260,7 +260,7 @@ fn main() {
     }
 
     // wsusscn2 and upd_fragments: a small catalog in the real nesting (written here, in the
-    // shape of FORMATS.md section 2), raw (stored and MSZIP inside) and structured.
+    // shape of the real catalog), raw (stored and MSZIP inside) and structured.
     let (pkg, frags) = small_catalog();
     let d = dir("wsusscn2");
     for (mode, compress) in [(0u8, false), (2u8, true)] {

@@ -2233,6 +2233,7 @@ fn volumes_mixed_missing_duplicated_or_shuffled() {
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
+use offsync::bundle::metadata::MAX_METADATA_BYTES;
 const GIB: u64 = 1024 * MIB;
 const TIB: u64 = 1024 * GIB;
 
@@ -2446,7 +2447,7 @@ fn caps_hold_at_their_edges() {
             10,
             |_, b| {
                 edit_manifest(b, |m| {
-                    entry(m, "metadata.bin")["size"] = Value::from(256 * MIB + 20)
+                    entry(m, "metadata.bin")["size"] = Value::from(MAX_METADATA_BYTES + 20)
                 })
             },
         ),
@@ -2457,7 +2458,7 @@ fn caps_hold_at_their_edges() {
             16,
             |_, b| {
                 edit_manifest(b, |m| {
-                    entry(m, "metadata.bin")["size"] = Value::from(256 * MIB + 21)
+                    entry(m, "metadata.bin")["size"] = Value::from(MAX_METADATA_BYTES + 21)
                 })
             },
         ),
@@ -2466,7 +2467,7 @@ fn caps_hold_at_their_edges() {
             "envelope announces 256 MiB (cap): then truncated",
             Some(10),
             10,
-            md_bytes(envelope(b"OFFSYNCM", 1, 256 * MIB, &[])),
+            md_bytes(envelope(b"OFFSYNCM", 1, MAX_METADATA_BYTES, &[])),
         )
         .says(&["truncated"]),
         case(
@@ -2474,7 +2475,7 @@ fn caps_hold_at_their_edges() {
             "envelope announces 256 MiB + 1",
             Some(16),
             16,
-            md_bytes(envelope(b"OFFSYNCM", 1, 256 * MIB + 1, &[])),
+            md_bytes(envelope(b"OFFSYNCM", 1, MAX_METADATA_BYTES + 1, &[])),
         ),
         // The bincode decode limit: 64 x the payload rounded up to a power of two, at least
         // 1 MiB (payloads up to 16 KiB).

@@ -123,6 +123,8 @@ fn a_media_root_is_verified_per_bundle_and_imported_in_sequence_order() {
     assert!(at(&b[0]) < at(&b[1]) && at(&b[1]) < at(&b[2]), "{out}");
 
     // The third bundle damaged: verify reports each bundle, the exit code is its finding's.
+    let intact = dir.path().join("intact-copy-of-3");
+    copy_tree(&b[2], &intact);
     let vol3 = volumes(&b[2]).pop().unwrap();
     let mut bytes = fs::read(&vol3).unwrap();
     let mid = bytes.len() / 2;
@@ -172,6 +174,7 @@ fn a_media_root_is_verified_per_bundle_and_imported_in_sequence_order() {
 
     // The damaged bundle replaced by an intact copy: 1 and 2 are already there, 3 applies.
     fs::remove_dir_all(&b[2]).unwrap();
+    copy_tree(&intact, &b[2]);
     let v = json(&["import", "--store", p(&iso), p(&root), "--json"]);
     let outcomes: Vec<&str> = v["bundles"]
         .as_array()
@@ -179,7 +182,13 @@ fn a_media_root_is_verified_per_bundle_and_imported_in_sequence_order() {
         .iter()
         .map(|r| r["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["already-imported", "already-imported"], "{v}");
+    assert_eq!(
+        outcomes,
+        ["already-imported", "already-imported", "imported"],
+        "{v}"
+    );
+    let status = json(&["status", "--store", p(&iso), "--json"]);
+    assert_eq!(status["last_import"]["sequence"], 3, "{status}");
 }
 
 #[test]
