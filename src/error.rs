@@ -136,11 +136,14 @@ pub fn exit_code_table() -> Vec<(u8, &'static str)> {
         .collect()
 }
 
-/// An error a person will read: `message` says what happened and where, `hint` what to do.
+/// An error a person will read: `message` says what happened and where (one line), `details`
+/// the items behind it (each finding of a refused bundle, say: one line each, so that a
+/// printer can escape each value without flattening the list), `hint` what to do.
 #[derive(Debug)]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    pub details: Vec<String>,
     pub hint: Option<String>,
 }
 
@@ -151,6 +154,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            details: Vec::new(),
             hint: None,
         }
     }
@@ -159,6 +163,10 @@ impl Error {
     }
     pub fn usage(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Usage, message)
+    }
+    pub fn with_details(mut self, details: Vec<String>) -> Error {
+        self.details = details;
+        self
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());

@@ -115,6 +115,9 @@ fn json_requested(matches: &clap::ArgMatches) -> bool {
 /// is printed.
 fn print_error(e: &crate::Error) {
     let mut text = format!("error: {}\n", output::esc(&e.message));
+    for d in &e.details {
+        text.push_str(&format!("  {}\n", output::esc(d)));
+    }
     if let Some(h) = &e.hint {
         text.push_str(&format!("  hint: {}\n", output::esc(h)));
     }

@@ -69,6 +69,7 @@ fn error_fields(e: &Error) -> serde_json::Value {
         "kind": e.kind.name(),
         "exit_code": e.kind.exit_code(),
         "message": e.message,
+        "details": e.details,
         "hint": e.hint,
     })
 }

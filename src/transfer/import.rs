@@ -142,10 +142,10 @@ fn refuse(store: &Store, m: Option<&Manifest>, err: Error, now: Timestamp) -> Er
     };
     store.log(
         "IMPORT",
-        &format!(
-            "Import of {which}{what}: {}",
-            err.message.replace('\n', " ")
-        ),
+        &std::iter::once(format!("Import of {which}{what}: {}", err.message))
+            .chain(err.details.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; "),
         now,
     );
     err
@@ -240,17 +240,17 @@ pub(super) fn open_verified(
         return Err(refuse(store, None, super::stage::interrupted(), now));
     }
     if let Some(kind) = report.first_error_kind() {
-        let lines: Vec<String> = report
+        let details = report
             .findings
             .iter()
-            .map(|f| format!("  {}: {}", f.subject, f.message))
+            .map(|f| format!("{}: {}", f.subject, f.message))
             .collect();
         let msg = format!(
-            "the bundle failed verification ({} finding(s)):\n{}",
-            report.findings.len(),
-            lines.join("\n")
+            "the bundle failed verification ({} finding(s))",
+            report.findings.len()
         );
         let err = Error::new(kind, msg)
+            .with_details(details)
             .with_hint("nothing was changed; get an intact copy of the bundle");
         return Err(refuse(store, None, err, now));
     }

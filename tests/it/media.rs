@@ -165,10 +165,14 @@ fn a_media_root_is_verified_per_bundle_and_imported_in_sequence_order() {
         )),
         "{err}"
     );
+    // Each item behind the refusal on its own line (escaped, not flattened into one).
     assert!(
-        err.contains("applied before it: sequence 1 (imported), sequence 2 (imported)"),
+        err.lines()
+            .any(|l| l
+                .starts_with("  applied before it: sequence 1 (imported), sequence 2 (imported)")),
         "{err}"
     );
+    assert!(!err.contains("\\u{000a}"), "{err}");
     let status = json(&["status", "--store", p(&iso), "--json"]);
     assert_eq!(status["last_import"]["sequence"], 2, "{status}");
 

@@ -110,13 +110,18 @@ fn import_root(
             applied.join(", ")
         };
         let left = set.bundles.len() - result.imported.len() - 1;
+        let mut details = e.details;
+        details.push(format!(
+            "applied before it: {before}; {left} later bundle folder(s) not tried"
+        ));
         return Err(Error {
             kind: e.kind,
             message: format!(
-                "bundle folder {} was not imported: {}\n  applied before it: {before}; {left} later bundle folder(s) not tried",
+                "bundle folder {} was not imported: {}",
                 dir.display(),
                 e.message
             ),
+            details,
             hint: e.hint,
         }
         .into());

@@ -1,7 +1,7 @@
 //! `offsync sign`: sign a bundle that was exported without `--sign`.
 
 use crate::cli::exit::{CliResult, exit_codes_help};
-use crate::cli::output::{out_json, say};
+use crate::cli::output::{esc, out_json, say};
 use crate::progress::Progress;
 use crate::transfer::signature::sign_bundle;
 use std::path::PathBuf;
@@ -42,9 +42,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     }
     say(format!(
         "signed bundle {} (sequence {} from store '{}') with key {}{}",
-        r.bundle_id,
+        esc(&r.bundle_id),
         r.sequence,
-        r.store_name,
+        esc(&r.store_name),
         r.key_id,
         if r.replaced {
             ", replacing its signature"

@@ -71,9 +71,9 @@ pub(crate) fn say_decisions(d: &DecisionReport) -> CliResult {
             "  upstream {} {} {} (applied: this store is a replica)",
             word(x.declined),
             x.kb.as_deref()
-                .map(|k| format!("KB{k}"))
+                .map(|k| format!("KB{}", esc(k)))
                 .unwrap_or_else(|| x.update_id.clone()),
-            x.title
+            esc(&x.title)
         ))?;
     }
     for x in &d.kept_local {
@@ -81,9 +81,9 @@ pub(crate) fn say_decisions(d: &DecisionReport) -> CliResult {
             "  upstream {} {} {} (not applied: this store is autonomous; `offsync updates {}` to follow it)",
             word(x.declined),
             x.kb.as_deref()
-                .map(|k| format!("KB{k}"))
+                .map(|k| format!("KB{}", esc(k)))
                 .unwrap_or_else(|| x.update_id.clone()),
-            x.title,
+            esc(&x.title),
             if x.declined { "decline" } else { "undecline" }
         ))?;
     }
