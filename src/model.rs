@@ -364,6 +364,21 @@ pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     v.try_into().ok()
 }
 
+/// The digits of a KB number given as `5034122` or `KB5034122` (any case); anything else is a
+/// usage error rather than a filter that matches nothing.
+pub fn kb_digits(given: &str) -> Result<String> {
+    let t = given.trim();
+    let digits = match t.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("kb") => &t[2..],
+        _ => t,
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Error::usage(format!("'{given}' is not a KB number"))
+            .with_hint("give digits, with or without KB: 5034122 or KB5034122"));
+    }
+    Ok(digits.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +427,21 @@ mod tests {
         assert_eq!(u.title("de"), "Deutsch");
         assert_eq!(u.title("fr"), "English");
         assert!(u.is_language_neutral());
+    }
+
+    #[test]
+    fn a_kb_number_is_digits_with_or_without_kb_in_any_case() {
+        for given in [
+            "5034122",
+            "KB5034122",
+            "kb5034122",
+            "Kb5034122",
+            " KB5034122 ",
+        ] {
+            assert_eq!(kb_digits(given).unwrap(), "5034122", "{given}");
+        }
+        for bad in ["", "KB", "KBkb5034122", "KB-5034122", "english"] {
+            assert!(kb_digits(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Listing updates by names a person gives, and declining them.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::CategoryKind;
 use crate::store::{Store, UpdateFilter, UpdateSummary};
 use crate::time::Timestamp;
@@ -34,24 +34,9 @@ pub fn list_updates(store: &Store, q: &ListQuery<'_>) -> Result<Vec<UpdateSummar
             .push(store.resolve_category(c, &[CategoryKind::Classification])?);
     }
     if let Some(kb) = q.kb {
-        f.kb = Some(kb_digits(kb)?);
+        f.kb = Some(crate::model::kb_digits(kb)?);
     }
     store.list_updates(&f)
-}
-
-/// The digits of a KB number given as `5034122` or `KB5034122` (any case); anything else is a
-/// usage error rather than a filter that matches nothing.
-pub fn kb_digits(given: &str) -> Result<String> {
-    let t = given.trim();
-    let digits = match t.get(..2) {
-        Some(p) if p.eq_ignore_ascii_case("kb") => &t[2..],
-        _ => t,
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Error::usage(format!("'{given}' is not a KB number"))
-            .with_hint("give digits, with or without KB: 5034122 or KB5034122"));
-    }
-    Ok(digits.to_string())
 }
 
 /// What [`set_declined`] did.

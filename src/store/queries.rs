@@ -366,15 +366,12 @@ impl Store {
                     .with_hint("see `offsync updates list`")
             });
         }
-        let digits = spec
-            .trim()
-            .trim_start_matches("KB")
-            .trim_start_matches("kb");
-        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::usage(format!(
+        let digits = crate::model::kb_digits(spec).map_err(|_| {
+            Error::usage(format!(
                 "'{spec}' is neither an UpdateID nor a KB number (KBnnnnnnn)"
-            )));
-        }
+            ))
+        })?;
+        let digits = digits.as_str();
         let mut st = self
             .conn
             .prepare("SELECT update_id, title FROM updates WHERE kb = ?1 ORDER BY update_id")?;

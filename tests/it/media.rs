@@ -202,12 +202,17 @@ fn a_media_root_import_stops_at_a_gap_and_applies_nothing_after_it() {
     // Bundle 2 did not make it onto the media.
     fs::remove_dir_all(&b[1]).unwrap();
     let iso = init_store(dir.path(), "isolated");
-    let (code, _, err) = run_any(&["import", "--store", p(&iso), p(&root), "--json"]);
+    let (code, out, err) = run_any(&["import", "--store", p(&iso), p(&root), "--json"]);
     assert_eq!(code, 13, "{err}");
     assert!(
         err.contains("applied before it: sequence 1 (imported)"),
         "{err}"
     );
+    // The JSON keeps what was applied, with the refusal as its `error`.
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(v["bundles"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["bundles"][0]["sequence"], 1, "{v}");
+    assert_eq!(v["error"]["kind"], "out-of-sequence", "{v}");
     assert_eq!(
         json(&["status", "--store", p(&iso), "--json"])["last_import"]["sequence"],
         1

@@ -2,7 +2,7 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::{CliResult, exit_codes_help};
-use crate::cli::output::{bytes, esc, out_json, say};
+use crate::cli::output::{bytes, esc, out_json, report_json, say};
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::store::Store;
@@ -98,7 +98,7 @@ fn import_root(
             ))?;
         }
     }
-    if let Some((dir, e)) = result.refused {
+    let failure = result.refused.map(|(dir, e)| {
         let applied: Vec<String> = result
             .imported
             .iter()
@@ -114,7 +114,7 @@ fn import_root(
         details.push(format!(
             "applied before it: {before}; {left} later bundle folder(s) not tried"
         ));
-        return Err(Error {
+        Error {
             kind: e.kind,
             message: format!(
                 "bundle folder {} was not imported: {}",
@@ -124,15 +124,19 @@ fn import_root(
             details,
             hint: e.hint,
         }
-        .into());
-    }
+    });
     if json {
-        return out_json(&serde_json::json!({
+        // What was applied stays in the one JSON object, with the refusal as its `error`.
+        let value = serde_json::json!({
             "media_root": root,
             "bundles": result.imported,
-        }));
+        });
+        return report_json(&value, failure);
     }
-    Ok(())
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// The lines of one import's report.
