@@ -140,22 +140,22 @@ pub fn demo(
 
 fn run(command: Command, progress: &TermProgress) -> CliResult {
     match command {
-        Command::Init(a) => init::run(a),
-        Command::Criteria(c) => criteria::run(c),
+        Command::Init(a) => init::run(a, progress),
+        Command::Criteria(c) => criteria::run(c, progress),
         Command::Categories(c) => categories::run(c),
-        Command::Upstream(c) => upstream::run(c),
+        Command::Upstream(c) => upstream::run(c, progress),
         Command::Sync(a) => sync::run(a, progress),
         Command::Content(c) => content::run(c, progress),
-        Command::Updates(c) => updates::run(c),
+        Command::Updates(c) => updates::run(c, progress),
         Command::Status(a) => status::run(a),
         Command::Export(a) => export::run(a, progress),
         Command::Verify(a) => verify::run(a, progress),
         Command::Sign(a) => sign::run(a, progress),
         Command::Import(a) => import::run(a, progress),
-        Command::Chain(c) => chain::run(c),
+        Command::Chain(c) => chain::run(c, progress),
         Command::Check(a) => check::run(a, progress),
         Command::Key(c) => key::run(c),
-        Command::Trust(c) => trust::run(c),
+        Command::Trust(c) => trust::run(c, progress),
         Command::Demo(a) => demo::run(a, progress),
     }
 }

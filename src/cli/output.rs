@@ -89,21 +89,3 @@ pub fn bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
-
-/// Shows, on stderr, a log line the store could not write during a verb that shows no
-/// progress (logging never fails a command, but the administrator must learn of it).
-pub fn warn_log_failure(store: &crate::store::Store) {
-    store.report_log_failure(&StderrWarnings);
-}
-
-/// Progress for verbs without any: only warnings, as lines on stderr.
-struct StderrWarnings;
-
-impl crate::progress::Progress for StderrWarnings {
-    fn start(&self, _: &str, _: Option<u64>, _: crate::progress::Unit) {}
-    fn advance(&self, _: u64) {}
-    fn finish(&self) {}
-    fn note(&self, line: &str) {
-        eprintln!("{line}");
-    }
-}

@@ -4,6 +4,7 @@ use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{out_json, say};
 use crate::ops::chain::reset_chain;
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::text::escape_controls;
 use crate::time::Timestamp;
@@ -34,7 +35,7 @@ pub enum Cmd {
     },
 }
 
-pub fn run(c: Cmd) -> CliResult {
+pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     match c {
         Cmd::Show { store, json } => {
             let chains = Store::open_readonly(&store.store)?.chains()?;
@@ -64,6 +65,7 @@ pub fn run(c: Cmd) -> CliResult {
         Cmd::Reset { store, source } => {
             let mut store = Store::open(&store.store)?;
             let closed = reset_chain(&mut store, &source, Timestamp::now())?;
+            store.report_log_failure(progress);
             say(format!(
                 "the chain of source store {} ('{}') starts again{}; its next bundle is held to --max-jump counted from sequence 1",
                 escape_controls(&closed.source_store_id),

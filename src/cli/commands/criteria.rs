@@ -2,8 +2,9 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{esc, out_json, say, warn_log_failure};
+use crate::cli::output::{esc, out_json, say};
 use crate::ops::criteria::{CriteriaChange, Named, named_criteria, set_criteria};
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
 use clap::Subcommand;
@@ -38,7 +39,7 @@ pub enum Cmd {
     },
 }
 
-pub fn run(c: Cmd) -> CliResult {
+pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     match c {
         Cmd::Set {
             store,
@@ -59,7 +60,7 @@ pub fn run(c: Cmd) -> CliResult {
             }
             let mut store = Store::open(&store.store)?;
             set_criteria(&mut store, &change, Timestamp::now())?;
-            warn_log_failure(&store);
+            store.report_log_failure(progress);
             print(&store, false)?;
             say("the next `offsync sync` applies them")
         }

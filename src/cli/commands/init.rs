@@ -2,7 +2,8 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{esc, say, warn_log_failure};
+use crate::cli::output::{esc, say};
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
 
@@ -16,10 +17,10 @@ pub struct Args {
     name: Option<String>,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     let dir = &a.store.store;
     let store = Store::init(dir, a.name.as_deref(), Timestamp::now())?;
-    warn_log_failure(&store);
+    store.report_log_failure(progress);
     say(format!(
         "created store '{}' (id {}) in {}",
         esc(store.name()),

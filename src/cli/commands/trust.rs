@@ -2,8 +2,9 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{esc, out_json, say, warn_log_failure};
+use crate::cli::output::{esc, out_json, say};
 use crate::ops::trust::{trust_key_file, untrust};
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::trust::Trusted;
@@ -40,12 +41,12 @@ pub enum Cmd {
     },
 }
 
-pub fn run(c: Cmd) -> CliResult {
+pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     match c {
         Cmd::Add { store, public_key } => {
             let mut store = Store::open(&store.store)?;
             let t = trust_key_file(&mut store, &public_key, Timestamp::now())?;
-            warn_log_failure(&store);
+            store.report_log_failure(progress);
             if t.outcome == Trusted::AlreadyTrusted {
                 return say(format!("key {} is already trusted", t.key_id));
             }
@@ -79,7 +80,7 @@ pub fn run(c: Cmd) -> CliResult {
         Cmd::Remove { store, key } => {
             let mut store = Store::open(&store.store)?;
             let r = untrust(&mut store, &key, Timestamp::now())?;
-            warn_log_failure(&store);
+            store.report_log_failure(progress);
             say(format!("key {} is no longer trusted", r.removed.key_id))?;
             if r.none_left {
                 say("no key is trusted now: import accepts unsigned bundles again")?;

@@ -2,8 +2,9 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{esc, out_json, say, warn_log_failure};
+use crate::cli::output::{esc, out_json, say};
 use crate::ops::updates::{ListQuery, list_updates, set_declined};
+use crate::progress::Progress;
 use crate::store::{RelatedUpdate, Store};
 use crate::time::Timestamp;
 use clap::{Subcommand, ValueEnum};
@@ -86,7 +87,7 @@ impl StateArg {
     }
 }
 
-pub fn run(c: Cmd) -> CliResult {
+pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     match c {
         Cmd::List {
             store,
@@ -112,8 +113,8 @@ pub fn run(c: Cmd) -> CliResult {
             update,
             json,
         } => show(&store.store, &update, json),
-        Cmd::Decline { store, update } => decline(&store.store, &update, true),
-        Cmd::Undecline { store, update } => decline(&store.store, &update, false),
+        Cmd::Decline { store, update } => decline(&store.store, &update, true, progress),
+        Cmd::Undecline { store, update } => decline(&store.store, &update, false, progress),
     }
 }
 
@@ -221,10 +222,10 @@ fn show(dir: &Path, spec: &str, json: bool) -> CliResult {
     Ok(())
 }
 
-fn decline(dir: &Path, spec: &str, declined: bool) -> CliResult {
+fn decline(dir: &Path, spec: &str, declined: bool, progress: &dyn Progress) -> CliResult {
     let mut store = Store::open(dir)?;
     let r = set_declined(&mut store, spec, declined, Timestamp::now())?;
-    warn_log_failure(&store);
+    store.report_log_failure(progress);
     let word = if declined {
         "declined"
     } else {

@@ -2,8 +2,9 @@
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
-use crate::cli::output::{esc, say, warn_log_failure};
+use crate::cli::output::{esc, say};
 use crate::ops::upstream::{set_mode, set_upstream};
+use crate::progress::Progress;
 use crate::store::{DecisionReport, Store, UpstreamMode};
 use crate::time::Timestamp;
 use clap::Subcommand;
@@ -37,12 +38,12 @@ pub enum Cmd {
     },
 }
 
-pub fn run(c: Cmd) -> CliResult {
+pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
     match c {
         Cmd::Set { store, source } => {
             let mut store = Store::open(&store.store)?;
             let described = set_upstream(&mut store, &source, Timestamp::now())?;
-            warn_log_failure(&store);
+            store.report_log_failure(progress);
             say(format!("upstream: {}", esc(&described)))
         }
         Cmd::Show { store } => {
@@ -57,6 +58,7 @@ pub fn run(c: Cmd) -> CliResult {
             let mut store = Store::open(&store.store)?;
             if let Some(m) = mode.as_deref().and_then(UpstreamMode::parse) {
                 set_mode(&mut store, m, Timestamp::now())?;
+                store.report_log_failure(progress);
             }
             say(format!("mode: {}", store.upstream_mode()?.as_str()))
         }
