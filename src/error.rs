@@ -5,129 +5,85 @@
 use std::fmt;
 use std::path::Path;
 
-/// Categories of failure, one per documented exit code. [`ErrorKind::ALL`] is the one list the
-/// exit-code table of `--help` is built from and the README's table is tested against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// 1: anything not covered below (bad upstream input, a conflict, ...).
-    Other,
-    /// 2: the command line or a value given on it is wrong (including a folder that is not a
+/// Declares [`ErrorKind`] from one table, so that its variants, [`ErrorKind::ALL`], the exit
+/// codes, the JSON names and the meanings cannot drift apart: a kind added to the table is in
+/// every list, and one left out of it does not exist.
+macro_rules! error_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $code:literal, $name:literal, $meaning:literal;)+) => {
+        /// Categories of failure, one per documented exit code. [`ErrorKind::ALL`] is the one
+        /// list the exit-code table of `--help` is built from and the README's table is
+        /// tested against.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of the table (exit-code order; a unit test holds it).
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)+];
+
+            pub fn exit_code(self) -> u8 {
+                match self {
+                    $(ErrorKind::$kind => $code,)+
+                }
+            }
+
+            /// The name of an error category as it appears in `--json` output.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $name,)+
+                }
+            }
+
+            /// What the exit code means, as the table in `--help` and in the README says it.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $meaning,)+
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    /// Anything not covered below (bad upstream input, a conflict, ...).
+    Other = 1, "other", "other failure (bad upstream input, a conflict, ...)";
+    /// The command line or a value given on it is wrong (including a folder that is not a
     /// store).
-    Usage,
-    /// 3: the store is locked by another process.
-    Busy,
-    /// 4: disk full, read-only, permission denied, I/O error.
-    Storage,
-    /// 5: the local store failed its own checks (its database or its folders are damaged).
-    StoreDamaged,
-    /// 10: a hash, size or structure does not match.
-    Corrupt,
-    /// 11: a volume or listed entry is missing, or belongs to another bundle.
-    Incomplete,
-    /// 12: signature missing, invalid, or by a key not trusted here.
-    Untrusted,
-    /// 13: out of sequence: older bundle, conflicting bundle, gap in the chain.
-    OutOfSequence,
-    /// 14: bundle past its validity, or the clock is earlier than the last trusted time.
-    Expired,
-    /// 15: unsafe entry: path traversal, absolute path, symlink, duplicate names.
-    UnsafeEntry,
-    /// 16: an entry, a count or a decode exceeds a hard cap.
-    Limit,
-    /// 130: stopped by SIGINT or SIGTERM at a safe point, after removing its partial files
+    Usage = 2, "usage", "usage error (a wrong argument, an unknown name, not a store)";
+    /// The store is locked by another process.
+    Busy = 3, "busy", "busy: the store is locked by another process";
+    /// Disk full, read-only, permission denied, I/O error.
+    Storage = 4, "storage", "storage: disk full, read-only, permission denied, I/O error";
+    /// The local store failed its own checks (its database or its folders are damaged).
+    StoreDamaged = 5, "store-damaged", "store damaged: the local store failed its own checks";
+    /// A hash, size or structure does not match.
+    Corrupt = 10, "corrupt", "corrupt: a hash, size or structure does not match";
+    /// A volume or listed entry is missing, or belongs to another bundle.
+    Incomplete = 11, "incomplete",
+        "incomplete: a volume or listed entry is missing, or belongs to another bundle";
+    /// Signature missing, invalid, or by a key not trusted here.
+    Untrusted = 12, "untrusted",
+        "untrusted: signature missing, invalid, or by a key not trusted here";
+    /// Older bundle, conflicting bundle, gap in the chain.
+    OutOfSequence = 13, "out-of-sequence",
+        "out of sequence: older bundle, conflicting bundle, or a gap in the chain";
+    /// Bundle past its validity, or the clock is earlier than the last import.
+    Expired = 14, "expired",
+        "expired: bundle past its validity, or the clock is earlier than the last import";
+    /// Path traversal, absolute path, symlink, duplicate names.
+    UnsafeEntry = 15, "unsafe-entry",
+        "unsafe entry: path traversal, absolute path, symlink, duplicate names";
+    /// An entry, a count or a decode exceeds a hard cap.
+    Limit = 16, "limit", "limit: an entry, a count or a decode exceeds a hard cap";
+    /// Stopped by SIGINT or SIGTERM at a safe point, after removing its partial files
     /// (128 + 2, the shell's code for a process ended by SIGINT).
-    Interrupted,
+    Interrupted = 130, "interrupted",
+        "interrupted (SIGINT or SIGTERM): stopped at a safe point, partial files removed";
 }
 
 /// What exit code 0 means: the first row of the exit-code table.
 pub const SUCCESS_MEANING: &str = "done (including \"already imported\": nothing to do)";
-
-impl ErrorKind {
-    /// Every kind, in the order of its exit code.
-    pub const ALL: [ErrorKind; 13] = [
-        ErrorKind::Other,
-        ErrorKind::Usage,
-        ErrorKind::Busy,
-        ErrorKind::Storage,
-        ErrorKind::StoreDamaged,
-        ErrorKind::Corrupt,
-        ErrorKind::Incomplete,
-        ErrorKind::Untrusted,
-        ErrorKind::OutOfSequence,
-        ErrorKind::Expired,
-        ErrorKind::UnsafeEntry,
-        ErrorKind::Limit,
-        ErrorKind::Interrupted,
-    ];
-
-    /// The name of an error category as it appears in `--json` output.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Other => "other",
-            ErrorKind::Usage => "usage",
-            ErrorKind::Busy => "busy",
-            ErrorKind::Storage => "storage",
-            ErrorKind::StoreDamaged => "store-damaged",
-            ErrorKind::Corrupt => "corrupt",
-            ErrorKind::Incomplete => "incomplete",
-            ErrorKind::Untrusted => "untrusted",
-            ErrorKind::OutOfSequence => "out-of-sequence",
-            ErrorKind::Expired => "expired",
-            ErrorKind::UnsafeEntry => "unsafe-entry",
-            ErrorKind::Limit => "limit",
-            ErrorKind::Interrupted => "interrupted",
-        }
-    }
-
-    pub fn exit_code(self) -> u8 {
-        match self {
-            ErrorKind::Other => 1,
-            ErrorKind::Usage => 2,
-            ErrorKind::Busy => 3,
-            ErrorKind::Storage => 4,
-            ErrorKind::StoreDamaged => 5,
-            ErrorKind::Corrupt => 10,
-            ErrorKind::Incomplete => 11,
-            ErrorKind::Untrusted => 12,
-            ErrorKind::OutOfSequence => 13,
-            ErrorKind::Expired => 14,
-            ErrorKind::UnsafeEntry => 15,
-            ErrorKind::Limit => 16,
-            ErrorKind::Interrupted => 130,
-        }
-    }
-
-    /// What the exit code means, as the table in `--help` and in the README says it.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            ErrorKind::Other => "other failure (bad upstream input, a conflict, ...)",
-            ErrorKind::Usage => "usage error (a wrong argument, an unknown name, not a store)",
-            ErrorKind::Busy => "busy: the store is locked by another process",
-            ErrorKind::Storage => "storage: disk full, read-only, permission denied, I/O error",
-            ErrorKind::StoreDamaged => "store damaged: the local store failed its own checks",
-            ErrorKind::Corrupt => "corrupt: a hash, size or structure does not match",
-            ErrorKind::Incomplete => {
-                "incomplete: a volume or listed entry is missing, or belongs to another bundle"
-            }
-            ErrorKind::Untrusted => {
-                "untrusted: signature missing, invalid, or by a key not trusted here"
-            }
-            ErrorKind::OutOfSequence => {
-                "out of sequence: older bundle, conflicting bundle, or a gap in the chain"
-            }
-            ErrorKind::Expired => {
-                "expired: bundle past its validity, or the clock is earlier than the last import"
-            }
-            ErrorKind::UnsafeEntry => {
-                "unsafe entry: path traversal, absolute path, symlink, duplicate names"
-            }
-            ErrorKind::Limit => "limit: an entry, a count or a decode exceeds a hard cap",
-            ErrorKind::Interrupted => {
-                "interrupted (SIGINT or SIGTERM): stopped at a safe point, partial files removed"
-            }
-        }
-    }
-}
 
 /// The exit-code table: code and meaning, success first, then every [`ErrorKind`].
 pub fn exit_code_table() -> Vec<(u8, &'static str)> {
