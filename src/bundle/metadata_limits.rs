@@ -30,6 +30,16 @@ pub(crate) fn limit_problems(md: &BundleMetadata) -> Vec<Finding> {
             ));
         }
     }
+    // The bundle's own tree, as the store will check it merged with its own: a tree too
+    // deep or with a cycle is refused by verify as by import.
+    let parents = md
+        .categories
+        .iter()
+        .map(|c| (c.id.to_string(), c.parent.as_ref().map(|p| p.to_string())))
+        .collect();
+    if let Err(e) = crate::limits::check_hierarchy(&parents) {
+        push(e.message);
+    }
     for r in &md.updates {
         if let Some(p) = crate::limits::update_problem(&r.update) {
             push(format!(

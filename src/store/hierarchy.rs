@@ -1,17 +1,12 @@
 //! The category tree (company → product family → product, or deeper): expanding a choice to
-//! everything below it, and the shape the store accepts. Both run in time linear in the
+//! everything below it (the shape the store accepts is [`crate::limits::check_hierarchy`],
+//! shared with bundle verification, re-exported here). Both run in time linear in the
 //! number of categories, whatever the depth: the categories come from outside (an upstream,
 //! a bundle), and a chain of 100,000 nested categories fits in a bundle of under 1 MB.
 
-use crate::error::{Error, ErrorKind, Result};
+pub use crate::limits::{MAX_CATEGORY_DEPTH, check_hierarchy};
 use crate::model::Guid;
-use crate::text::escape_controls;
 use std::collections::{HashMap, HashSet};
-
-/// The deepest category tree the store keeps, counting the top category as level 1. Real
-/// trees have three or four levels (company, product family, product, sometimes a
-/// sub-product); a deeper one is refused (exit 16) by sync and import.
-pub const MAX_CATEGORY_DEPTH: usize = 32;
 
 /// The chosen categories and every category below them (choosing a product family chooses
 /// its products), given each category's parent. One pass builds a parent → children index,
@@ -48,59 +43,10 @@ fn expand(
     set
 }
 
-/// Refuses a tree deeper than [`MAX_CATEGORY_DEPTH`] or with a cycle (a category that is its
-/// own ancestor), with exit 16 naming the limit. Each category's depth is computed once (a
-/// walk up stops at the first category whose depth is known), so the work is linear.
-/// A parent that is not in the tree ends the walk: that category counts as a top one.
-pub fn check_hierarchy(parents: &HashMap<String, Option<String>>) -> Result<()> {
-    let mut depth: HashMap<&str, usize> = HashMap::with_capacity(parents.len());
-    let mut path: Vec<&str> = Vec::new();
-    let mut on_path: HashSet<&str> = HashSet::new();
-    for start in parents.keys() {
-        let mut cur = start.as_str();
-        let base = loop {
-            if let Some(&d) = depth.get(cur) {
-                break d;
-            }
-            if !on_path.insert(cur) {
-                return Err(Error::new(
-                    ErrorKind::Limit,
-                    format!(
-                        "the category tree has a cycle: category {} is its own ancestor (limit: a tree at most {MAX_CATEGORY_DEPTH} levels deep)",
-                        escape_controls(cur)
-                    ),
-                )
-                .with_hint("nothing was changed; the source's category data is damaged or forged"));
-            }
-            path.push(cur);
-            match parents.get(cur) {
-                Some(Some(p)) if parents.contains_key(p.as_str()) => cur = p.as_str(),
-                _ => break 0,
-            }
-        };
-        let mut d = base;
-        while let Some(c) = path.pop() {
-            d += 1;
-            if d > MAX_CATEGORY_DEPTH {
-                return Err(Error::new(
-                    ErrorKind::Limit,
-                    format!(
-                        "the category tree is deeper than the limit of {MAX_CATEGORY_DEPTH} levels (category {} is at level {d} or deeper)",
-                        escape_controls(c)
-                    ),
-                )
-                .with_hint("nothing was changed; real category trees have a few levels, so the source's category data is damaged or forged"));
-            }
-            depth.insert(c, d);
-        }
-        on_path.clear();
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     fn guid(i: usize) -> String {
         format!("00000000-0000-0000-0000-{i:012x}")

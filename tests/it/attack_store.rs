@@ -149,6 +149,10 @@ fn a_category_tree_deeper_than_the_cap_is_refused_on_import() {
     let deep = bundle(&tmp.path().join("deep"), "connected", 1, md(33));
     let err = refused(&store, 16, || import(&store, &deep, &[]));
     assert!(err.contains("limit of 32 levels"), "{err}");
+    // The guard station sees it too: verify and import refuse the same bundles.
+    let (code, out, err) = run_any(&["verify", p(&deep)]);
+    assert_eq!(code, 16, "{out}{err}");
+    assert!(out.contains("limit of 32 levels"), "{out}");
     // 100,000 levels (under 1 MB of metadata): refused as fast.
     let deeper = bundle(&tmp.path().join("deeper"), "connected", 1, md(100_000));
     let t = Instant::now();
