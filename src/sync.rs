@@ -248,7 +248,11 @@ fn run(
     report.outcome = SyncOutcome::Succeeded;
     record(&mut tx, &report, &scanned.summary)?;
     if let Err(e) = tx.commit() {
+        // As every writer that publishes content does: settle the connection before anything
+        // else (the failure record) opens a transaction whose recovery could remove files the
+        // commit recorded after all.
         publisher.commit_failed();
+        let _ = store.settle();
         return Err(e);
     }
     publisher.committed();

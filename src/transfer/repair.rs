@@ -118,7 +118,11 @@ fn restore(
         }
         publisher.replace(&path, &d.sha256)?;
     }
-    tx.commit()?;
+    if let Err(e) = tx.commit() {
+        publisher.commit_failed();
+        let _ = store.settle();
+        return Err(e);
+    }
     publisher.committed();
     store.log(
         "IMPORT",
