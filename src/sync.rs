@@ -505,6 +505,10 @@ fn take_content(
                 f.path.display(),
                 crate::model::hex_lower(&found)
             )),
+            AdoptOutcome::NotAFile => report.warnings.push(format!(
+                "{} is not a regular file: left out; check the upstream with `offsync check`",
+                f.path.display()
+            )),
             AdoptOutcome::Staged(a) => {
                 publisher.publish(&a.staged, &f.sha256, false)?;
                 let d = a.digests;

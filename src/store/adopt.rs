@@ -27,6 +27,9 @@ pub enum AdoptOutcome {
     Mismatch {
         found: [u8; 32],
     },
+    /// The source is not a regular file (a symbolic link planted in the other store's
+    /// content folder, say): nothing is staged, and nothing is followed.
+    NotAFile,
 }
 
 /// Stages `src` in the staging folder of the store at `root`, as a hard link when possible
@@ -38,6 +41,10 @@ pub fn stage_adopted(root: &Path, src: &Path, sha256: &[u8; 32]) -> Result<Adopt
         .join(STAGING_DIR)
         .join(format!("adopt-{}.partial", hex_lower(sha256)));
     let _ = fs::remove_file(&staged);
+    // A hard link to a symbolic link is a symbolic link: what is not a regular file is left.
+    if !fs::symlink_metadata(src).is_ok_and(|m| m.file_type().is_file()) {
+        return Ok(AdoptOutcome::NotAFile);
+    }
     let res = (|| -> Result<(Digests, bool)> {
         if fs::hard_link(src, &staged).is_ok() {
             let mut f = File::open(&staged).map_err(|e| Error::io(&staged, "read", e))?;
@@ -45,7 +52,11 @@ pub fn stage_adopted(root: &Path, src: &Path, sha256: &[u8; 32]) -> Result<Adopt
             return Ok((d, true));
         }
         let mut r = File::open(src).map_err(|e| Error::io(src, "read", e))?;
-        let f = File::create(&staged).map_err(|e| Error::io(&staged, "create", e))?;
+        let f = crate::fsutil::open_no_follow(
+            &staged,
+            File::options().write(true).create(true).truncate(true),
+        )
+        .map_err(|e| Error::io(&staged, "create", e))?;
         let mut w = BufWriter::new(f);
         let d = copy_hashing(&mut r, &mut w).map_err(|e| Error::io(&staged, "copy to", e))?;
         w.flush().map_err(|e| Error::io(&staged, "write", e))?;

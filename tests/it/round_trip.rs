@@ -307,3 +307,31 @@ fn a_damaged_parent_file_is_not_taken() {
     run(&["check", "--store", p(&child), "--read-data"], 0);
     assert_eq!(status(&child)["content"]["missing"].as_u64(), Some(2));
 }
+
+/// A symbolic link planted in the parent's content folder is neither followed nor copied as
+/// a link (a hard link to a link is a link): the child warns, leaves it out and stays sound.
+#[cfg(unix)]
+#[test]
+fn a_link_in_the_parents_content_folder_is_not_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = synced_store_with(dir.path(), "parent", CRITERIA);
+    let sha = "ba1c7aae34e4379a93e1d2e4c048d04f60962563ad87f247044b1228343e804f";
+    let f = parent.join("content").join(&sha[..2]).join(sha);
+    let outside = dir.path().join("outside-the-store");
+    fs::rename(&f, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &f).unwrap();
+    let child = init_store(dir.path(), "child");
+    run(&["sync", "--store", p(&child), "--from", p(&parent)], 0);
+    set_criteria(&child, CRITERIA);
+    let r = sync_json(&child, &parent, &[]);
+    assert_eq!(r["content_files"].as_u64(), Some(3), "{r:#}");
+    let warned = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("is not a regular file"));
+    assert!(warned, "{r:#}");
+    run(&["check", "--store", p(&child), "--read-data"], 0);
+    let taken = child.join("content").join(&sha[..2]).join(sha);
+    assert!(fs::symlink_metadata(&taken).is_err(), "the link was taken");
+}
