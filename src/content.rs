@@ -98,13 +98,16 @@ pub fn import_content(
         // A recorded file is re-read only when a copy matching it comes in: that is the moment
         // a damaged or lost copy can be put right.
         let repaired = recorded && !stored_copy_intact(tx.root(), &d.sha256, d.size);
-        let added = if repaired {
+        if repaired {
             publisher.replace(&staged, &d.sha256)?;
             report.repaired_files += 1;
-            false
+        } else if recorded {
+            // Its stored copy is intact: this one is not needed.
+            let _ = fs::remove_file(&staged);
         } else {
-            publisher.publish(&staged, &d.sha256, recorded)?
-        };
+            publisher.publish(&staged, &d.sha256)?;
+        }
+        let added = !recorded;
         report.matched.push(MatchedFile {
             path: path.display().to_string(),
             name: r.name.clone(),
@@ -229,7 +232,8 @@ fn missing_files(store: &Store) -> Result<Vec<MissingFile>> {
     let mut seen = HashSet::new();
     let mut missing = Vec::new();
     for r in store.referenced_files()? {
-        if !r.present && seen.insert((r.update_id.clone(), r.name.clone())) {
+        // Absent as `status` counts it: no row, or a row whose copy is gone or cut short.
+        if !store.stored_copy_present(&r)? && seen.insert((r.update_id.clone(), r.name.clone())) {
             missing.push(MissingFile {
                 update_id: r.update_id,
                 title: r.title,

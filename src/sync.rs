@@ -510,7 +510,7 @@ fn take_content(
                 f.path.display()
             )),
             AdoptOutcome::Staged(a) => {
-                publisher.publish(&a.staged, &f.sha256, false)?;
+                publisher.publish(&a.staged, &f.sha256)?;
                 let d = a.digests;
                 tx.add_content(&d.sha256, &d.sha1, d.size, &added)?;
                 report.content_files += 1;

@@ -100,7 +100,7 @@ impl Store {
 
     /// Whether the recorded copy of a referenced file is in the content folder with its
     /// recorded size (a look at the folder, no read: `check --read-data` reads).
-    fn stored_copy_present(&self, f: &ReferencedFile) -> Result<bool> {
+    pub(crate) fn stored_copy_present(&self, f: &ReferencedFile) -> Result<bool> {
         let h = match (f.sha256, f.sha1) {
             (Some(h), _) => h,
             (None, Some(h1)) => match self.content_by_sha1(&h1)? {
@@ -185,21 +185,11 @@ impl Publisher {
         }
     }
 
-    /// Moves a fully written and hashed staged file to its place. `recorded` says whether the
-    /// store already has a row for this content: then its file is trusted, the staged copy is
-    /// removed and false returned. A file found at the place with no row is not trusted (it
-    /// could hold anything): the verified staged copy replaces it.
-    pub fn publish(&mut self, staged: &Path, sha256: &[u8; 32], recorded: bool) -> Result<bool> {
-        let dest = content_path(&self.root, sha256);
-        if recorded && dest.is_file() {
-            let _ = fs::remove_file(staged);
-            return Ok(false);
-        }
-        self.put(staged, sha256)?;
-        if recorded {
-            self.repaired.insert(*sha256);
-        }
-        Ok(true)
+    /// Moves a fully written and hashed staged file of content the store does not record yet
+    /// to its place. A file found at the place (with no row) is not trusted, as it could hold
+    /// anything: the verified staged copy replaces it.
+    pub fn publish(&mut self, staged: &Path, sha256: &[u8; 32]) -> Result<()> {
+        self.put(staged, sha256)
     }
 
     /// Moves a fully written and verified staged copy of content the store already records

@@ -410,7 +410,7 @@ fn apply(
         return Err(super::stage::interrupted());
     }
     for d in &staged {
-        publisher.publish(&staging.join(staged_name(&d.sha256)), &d.sha256, false)?;
+        publisher.publish(&staging.join(staged_name(&d.sha256)), &d.sha256)?;
     }
     progress.finish();
 

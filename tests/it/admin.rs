@@ -91,6 +91,25 @@ fn damaged_and_deleted_content_repaired_by_content_import_and_by_import_repair()
         st["present"].as_u64(),
         Some(healthy["present"].as_u64().unwrap() - 1)
     );
+    // A content import that brings nothing lists the deleted file as still missing, as
+    // status counts it.
+    let empty = dir.path().join("nothing-to-take");
+    fs::create_dir_all(&empty).unwrap();
+    let r = json(&[
+        "content",
+        "import",
+        "--store",
+        p(&isolated),
+        p(&empty),
+        "--json",
+    ]);
+    let missing: Vec<&str> = r["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(missing.contains(&KB5034614), "{r}");
 
     // Repaired by `content import` of good copies.
     let r = json(&[
