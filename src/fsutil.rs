@@ -79,8 +79,48 @@ pub fn open_no_follow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<Fi
     opts.open(path)
 }
 
-/// The value of `O_NOFOLLOW` where it is known (the values of the C library headers); a
-/// target not listed falls back to looking at the path before opening it.
+/// Opens `path` for reading without waiting: opening a FIFO for reading blocks until a
+/// writer comes, so on Unix it is opened non-blocking (`O_NONBLOCK`, which changes nothing
+/// for the reads of a regular file). The caller checks the type through the handle.
+pub fn open_read_nonblocking(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    if let Some(flag) = O_NONBLOCK {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(flag);
+    }
+    opts.open(path)
+}
+
+// std names neither flag and the crate binds no C library: the values of the C library
+// headers, for the targets where they are known. A target not listed opens without the flag
+// (and `open_no_follow` looks at the path first).
+
+/// The value of `O_NONBLOCK` where it is known.
+#[cfg(unix)]
+const O_NONBLOCK: Option<i32> = if cfg!(any(target_os = "linux", target_os = "android")) {
+    if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+        Some(0x80)
+    } else if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+        Some(0x4000)
+    } else {
+        Some(0o4000)
+    }
+} else if cfg!(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)) {
+    Some(0x4)
+} else {
+    None
+};
+
+/// The value of `O_NOFOLLOW` where it is known.
 #[cfg(unix)]
 const O_NOFOLLOW: Option<i32> = if cfg!(any(target_os = "linux", target_os = "android")) {
     if cfg!(any(

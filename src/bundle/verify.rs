@@ -127,47 +127,13 @@ pub fn read_manifest_bytes(path: &Path) -> Result<Vec<u8>> {
     read_capped(path, MAX_MANIFEST_BYTES)
 }
 
-/// `O_NONBLOCK`, by platform (std has no name for it, and the crate uses no libc binding).
-#[cfg(all(
-    unix,
-    any(target_os = "linux", target_os = "android"),
-    not(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    ))
-))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(all(
-    unix,
-    any(target_os = "linux", target_os = "android"),
-    any(target_arch = "mips", target_arch = "mips64")
-))]
-const O_NONBLOCK: i32 = 0x80;
-#[cfg(all(
-    unix,
-    any(target_os = "linux", target_os = "android"),
-    any(target_arch = "sparc", target_arch = "sparc64")
-))]
-const O_NONBLOCK: i32 = 0x4000;
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-const O_NONBLOCK: i32 = 0x0004;
-
 /// Opens a file taken from the media for reading, refusing anything but a regular file
 /// (corrupt). The media can change at any moment, so the type is checked through the opened
 /// handle, never by name before opening; and the open itself must not block: opening a FIFO
 /// waits for a writer, so on Unix it is opened non-blocking (which changes nothing for the
 /// reads of a regular file).
 pub fn open_media(path: &Path) -> Result<File> {
-    let mut opts = fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(O_NONBLOCK);
-    }
-    let f = opts.open(path).map_err(|e| Error::io(path, "open", e))?;
+    let f = crate::fsutil::open_read_nonblocking(path).map_err(|e| Error::io(path, "open", e))?;
     let md = f.metadata().map_err(|e| Error::io(path, "stat", e))?;
     if !md.is_file() {
         return Err(not_a_file(path));
