@@ -27,7 +27,9 @@ pub(crate) fn sign_manifest_file(
     manifest_sha256: &[u8; 32],
     m: &Manifest,
 ) -> Result<String> {
-    let bytes = std::fs::read(manifest_path).map_err(|e| Error::io(manifest_path, "read", e))?;
+    // The manifest may be on the media (`offsync sign`): read as every media file is, capped
+    // and never waiting on a FIFO.
+    let bytes = crate::bundle::verify::read_manifest_bytes(manifest_path)?;
     if crate::hash::sha256(&bytes) != *manifest_sha256 {
         return Err(Error::other(
             "manifest.json changed while the bundle was being signed",
