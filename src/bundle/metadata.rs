@@ -187,11 +187,12 @@ pub fn claim_limit(len: u64) -> u64 {
 }
 
 /// Runs `$body` with `$cfg` bound to bincode's standard configuration limited to
-/// [`claim_limit`]`($len)`: one arm per power of two from 2^20 to 2^36.
+/// [`claim_limit`]`($len)`: one arm per power of two from [`MIN_CLAIM_LIMIT`] (2^20) up to
+/// [`MAX_CLAIM_LIMIT`] (2^30, the last arm: no limit is larger).
 macro_rules! with_claim_limit {
     ($len:expr, |$cfg:ident| $body:expr) => {
         with_claim_limit!(@arms claim_limit($len), $cfg, $body;
-            20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35)
+            20, 21, 22, 23, 24, 25, 26, 27, 28, 29)
     };
     (@arms $limit:expr, $cfg:ident, $body:expr; $($bits:literal),+) => {{
         let limit: u64 = $limit;
@@ -202,11 +203,14 @@ macro_rules! with_claim_limit {
             } else
         )+
         {
-            let $cfg = config::standard().with_limit::<{ 1usize << 36 }>();
+            let $cfg = config::standard().with_limit::<{ MAX_CLAIM_LIMIT as usize }>();
             $body
         }
     }};
 }
+
+// The arms above stop at 2^29 and the last one is MAX_CLAIM_LIMIT: it must be the next power.
+const _: () = assert!(MAX_CLAIM_LIMIT == 1 << 30 && MIN_CLAIM_LIMIT == 1 << 20);
 
 /// Decodes metadata from its envelope held in memory. Trailing bytes after the payload, or a
 /// payload that bincode does not consume entirely, are corruption.
