@@ -49,6 +49,14 @@ pub fn report_json<T: serde::Serialize>(
     let mut value = serde_json::to_value(report)
         .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
     if let (Some(e), Some(obj)) = (&failure, value.as_object_mut()) {
+        // A report's own verdict must not say success beside its error (a verify that
+        // passed and then could not list, say).
+        if obj.contains_key("ok") {
+            obj.insert("ok".into(), false.into());
+        }
+        if obj.contains_key("exit_code") {
+            obj.insert("exit_code".into(), e.kind.exit_code().into());
+        }
         obj.insert("error".into(), error_fields(e));
     }
     out_json(&value)?;

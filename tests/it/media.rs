@@ -519,3 +519,18 @@ mod interrupted {
         assert_eq!(r["outcome"], "imported", "{r}");
     }
 }
+
+/// `--list` and `--repair` read one bundle: given a media root, they say so (exit 2) rather
+/// than list nothing or fail as an incomplete bundle.
+#[test]
+fn list_and_repair_want_one_bundle_not_a_media_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _) = media_root_with_three_bundles(dir.path());
+    let (code, out, err) = run_any(&["verify", p(&root), "--list"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--list lists one bundle"), "{err}");
+    let iso = init_store(dir.path(), "isolated");
+    let (code, out, err) = run_any(&["import", "--store", p(&iso), p(&root), "--repair"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--repair reads one bundle"), "{err}");
+}

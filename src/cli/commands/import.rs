@@ -55,6 +55,14 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         threads: worker_threads(),
     };
     let set = find_bundles(&a.paths)?;
+    if a.repair && set.root.is_some() {
+        return Err(Error::usage(format!(
+            "{} holds several bundle folders: --repair reads one bundle",
+            a.paths[0].display()
+        ))
+        .with_hint("give one bundle folder that carried the files")
+        .into());
+    }
     let mut store = Store::open(&a.store.store)?;
     if a.repair {
         return render_repair(repair(&mut store, &a.paths, &opts, progress)?, a.json);

@@ -48,6 +48,14 @@ struct JsonReport<'a> {
 pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     let set = find_bundles(&a.paths)?;
     if let Some(root) = &set.root {
+        if a.list {
+            return Err(Error::usage(format!(
+                "{} holds several bundle folders: --list lists one bundle",
+                root.display()
+            ))
+            .with_hint("give one bundle folder with --list")
+            .into());
+        }
         return verify_root(root, &set, a.pubkey.as_deref(), a.json, progress);
     }
     let g = verify_bundle(&a.paths, a.pubkey.as_deref(), Timestamp::now(), progress);
