@@ -73,9 +73,13 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let json = json_requested(&matches);
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, json_requested(&m))));
+    let (cli, json) = match parsed {
+        Ok(p) => p,
+        Err(e) => return command_line_error(e),
+    };
     let progress = TermProgress::new(cli.quiet);
     match run(cli.command, &progress) {
         // A reader that closed stdout (`offsync updates list | head`) has what it wanted.
@@ -93,6 +97,21 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.kind.exit_code())
         }
     }
+}
+
+/// A command line clap refused (or `--help`, `--version`, which clap reports the same way):
+/// its text as clap prints it, and with `--json` among the arguments the error object too, so
+/// that a script reading JSON sees a mistyped option as it sees any other failure.
+fn command_line_error(e: clap::Error) -> ExitCode {
+    let code = e.exit_code();
+    if code != 0 && std::env::args_os().any(|a| a == "--json") {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let _ = output::out_json(&output::error_json(&crate::Error::usage(message)));
+    }
+    let _ = e.print();
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
 
 /// Whether the verb given (at any depth of sub-verbs) has `--json` set. Every verb names

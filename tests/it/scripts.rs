@@ -60,6 +60,18 @@ fn a_failure_with_json_prints_one_error_object_on_stdout() {
     assert_error_object(&o, &one_json(&o), "usage");
     let o = raw(&["categories", "list", "--store", p(&nowhere), "--json"]);
     assert_error_object(&o, &one_json(&o), "usage");
+    // A value the command line itself refuses: the same object, clap's text on stderr.
+    let o = raw(&[
+        "updates",
+        "list",
+        "--store",
+        p(&s),
+        "--state",
+        "bogus",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_error_object(&o, &one_json(&o), "usage");
 
     // A path that is not there is refused before any report exists: still one object.
     let o = raw(&["verify", p(&missing), "--json"]);

@@ -14,7 +14,7 @@ use crate::sync::SyncReport;
 use crate::time::Timestamp;
 use crate::transfer::export::{ExportOptions, export};
 use crate::transfer::import::{ImportOptions, ImportReport, import};
-use crate::trust::{SigningKey, generate_key, trust_key};
+use crate::trust::{SigningKey, generate_key};
 use std::path::{Path, PathBuf};
 
 mod sample;
@@ -342,12 +342,11 @@ impl Demo<'_> {
     ) -> Result<PathBuf, CliError> {
         let dir = self.base.join("isolated");
         let mut iso = Store::init(&dir, Some("isolated"), (self.clock)())?;
-        let pk = crate::trust::load_public_key(&key.public_key)?;
-        trust_key(&mut iso, &pk, (self.clock)())?;
+        let t = crate::ops::trust::trust_key_file(&mut iso, &key.public_key, (self.clock)())?;
         say(format!(
             "12. the isolated store {} trusts key {} only: unsigned bundles are refused there",
             dir.display(),
-            pk.key_id()
+            t.key_id
         ))?;
         let mut import_once = |dry_run: bool| -> Result<ImportReport> {
             let opts = ImportOptions {
