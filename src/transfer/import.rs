@@ -77,13 +77,6 @@ impl fmt::Display for ImportOutcome {
     }
 }
 
-/// Compares with the JSON spelling (`outcome == "dry-run"`).
-impl PartialEq<&str> for ImportOutcome {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportReport {
     pub outcome: ImportOutcome,

@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::transfer::import::{DEFAULT_MAX_JUMP, ImportOptions, ImportReport, import};
+use crate::transfer::import::{
+    DEFAULT_MAX_JUMP, ImportOptions, ImportOutcome, ImportReport, import,
+};
 use crate::transfer::media::{MediaSet, find_bundles, import_media};
 use crate::transfer::repair::{RepairReport, repair};
 use std::path::{Path, PathBuf};
@@ -149,16 +151,16 @@ fn import_root(
 
 /// The lines of one import's report.
 fn render(r: &ImportReport) -> CliResult {
-    let what = match r.outcome.as_str() {
-        "already-imported" => {
+    let what = match r.outcome {
+        ImportOutcome::AlreadyImported => {
             return say(format!(
                 "bundle {} (sequence {}) is already imported: nothing to do",
                 esc(&r.bundle_id),
                 r.sequence
             ));
         }
-        "dry-run" => "would import",
-        _ => "imported",
+        ImportOutcome::DryRun => "would import",
+        ImportOutcome::Imported => "imported",
     };
     say(format!(
         "{what} {} bundle {} (sequence {}) from store '{}'",
@@ -181,7 +183,7 @@ fn render(r: &ImportReport) -> CliResult {
     for n in &r.notes {
         say(format!("  note: {}", esc(n)))?;
     }
-    if r.outcome == "dry-run" {
+    if r.outcome == ImportOutcome::DryRun {
         say("  dry run: nothing was changed")?;
     }
     Ok(())

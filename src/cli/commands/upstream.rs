@@ -7,7 +7,7 @@ use crate::ops::upstream::{set_mode, set_upstream};
 use crate::progress::Progress;
 use crate::store::{DecisionReport, Store, UpstreamMode};
 use crate::time::Timestamp;
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// The default upstream of `offsync sync`.
@@ -32,10 +32,28 @@ pub enum Cmd {
     Mode {
         #[command(flatten)]
         store: StoreArg,
-        /// `replica` or `autonomous`; without it, the current mode is shown.
-        #[arg(value_parser = ["replica", "autonomous"])]
-        mode: Option<String>,
+        /// How this store treats its upstream's declines and undeclines; without it, the
+        /// current mode is shown.
+        mode: Option<ModeArg>,
     },
+}
+
+/// The modes of `upstream mode`, as the command line names them.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModeArg {
+    /// Apply the upstream's declines and undeclines.
+    Replica,
+    /// Keep this store's own decisions and report the upstream's (the default).
+    Autonomous,
+}
+
+impl From<ModeArg> for UpstreamMode {
+    fn from(m: ModeArg) -> UpstreamMode {
+        match m {
+            ModeArg::Replica => UpstreamMode::Replica,
+            ModeArg::Autonomous => UpstreamMode::Autonomous,
+        }
+    }
 }
 
 pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
@@ -56,8 +74,8 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
         }
         Cmd::Mode { store, mode } => {
             let mut store = Store::open(&store.store)?;
-            if let Some(m) = mode.as_deref().and_then(UpstreamMode::parse) {
-                set_mode(&mut store, m, Timestamp::now())?;
+            if let Some(m) = mode {
+                set_mode(&mut store, m.into(), Timestamp::now())?;
                 store.report_log_failure(progress);
             }
             say(format!("mode: {}", store.upstream_mode()?.as_str()))
