@@ -26,8 +26,9 @@
 //! - `cli`: the command line, the only module that prints to stdout, uses clap or indicatif,
 //!   or decides the exit code. `cli/commands/<verb>.rs` is one verb: its clap `Args` (or `Cmd`
 //!   for a verb with sub-verbs) and its `run`, which opens the store, calls the library and
-//!   renders the result; `cli/mod.rs` lists the verbs; `cli/output.rs` writes stdout;
-//!   `cli/exit.rs` turns the outcome into the exit code. To add a verb, add its file there and
+//!   renders the result; `cli/mod.rs` lists the verbs and its `main` turns the outcome into
+//!   the exit code; `cli/output.rs` writes stdout (escaping text from outside); `cli/exit.rs`
+//!   holds the outcome type and the exit-code help. To add a verb, add its file there and
 //!   its line in `cli::Command`; what it does beyond rendering goes into the library (`ops`
 //!   or the module that owns it).
 

@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 use serde::Serialize;
 
 /// A change of the criteria: each kind given replaces what was set for that kind, the others
-/// stay. Products and classifications are GUIDs or exact titles.
+/// stay. Products and classifications are GUIDs or titles (case and spaces do not count).
 #[derive(Clone, Debug, Default)]
 pub struct CriteriaChange<'a> {
     pub products: &'a [String],

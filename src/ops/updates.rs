@@ -8,9 +8,9 @@ use crate::time::Timestamp;
 /// Filters of `updates list`, as given on the command line; all given ones must hold.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery<'a> {
-    /// A product or product family, by GUID or exact title.
+    /// A product or product family, by GUID or title (case and spaces do not count).
     pub product: Option<&'a str>,
-    /// A classification, by GUID or exact title.
+    /// A classification, by GUID or title (case and spaces do not count).
     pub classification: Option<&'a str>,
     /// A KB number, with or without the `KB`.
     pub kb: Option<&'a str>,

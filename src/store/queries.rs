@@ -201,8 +201,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Resolves a GUID or an exact category title to a category of one of `kinds`. An unknown
-    /// or ambiguous name is an error that lists the candidates.
+    /// Resolves a GUID or a category title to a category of one of `kinds`: the exact title
+    /// first, else the title ignoring case and spaces. An unknown or ambiguous name is an
+    /// error that lists the candidates (near misses for an unknown one).
     pub fn resolve_category(&self, spec: &str, kinds: &[CategoryKind]) -> Result<Guid> {
         let all = self.categories(None)?;
         let wanted = |r: &CategoryRow| kinds.iter().any(|k| k.as_str() == r.kind);

@@ -16,10 +16,12 @@ pub enum Cmd {
     Set {
         #[command(flatten)]
         store: StoreArg,
-        /// A product or product family, by GUID or exact title (repeat for several).
+        /// A product, product family or company, by GUID or title; case and spaces do not
+        /// count, and a near miss gets suggestions (repeat for several).
         #[arg(long = "product", value_name = "X")]
         products: Vec<String>,
-        /// An update classification, by GUID or exact title (repeat for several).
+        /// An update classification, by GUID or title; case and spaces do not count (repeat for
+        /// several).
         #[arg(long = "classification", value_name = "Y")]
         classifications: Vec<String>,
         /// A language code such as en or de (repeat for several).

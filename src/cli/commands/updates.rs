@@ -17,10 +17,11 @@ pub enum Cmd {
     List {
         #[command(flatten)]
         store: StoreArg,
-        /// Only updates of this product (GUID or exact title).
+        /// Only updates of this product or product family (GUID or title; case and spaces do
+        /// not count).
         #[arg(long)]
         product: Option<String>,
-        /// Only updates of this classification (GUID or exact title).
+        /// Only updates of this classification (GUID or title; case and spaces do not count).
         #[arg(long)]
         classification: Option<String>,
         /// Only updates with this KB number (5034122 or KB5034122).
