@@ -288,6 +288,20 @@ pub enum Change {
     Unchanged,
 }
 
+impl Change {
+    /// The word of the update's log line, or `None` for an update left unchanged (which
+    /// gets no line).
+    pub fn log_word(self) -> Option<&'static str> {
+        match self {
+            Change::New => Some("added"),
+            Change::Updated => Some("changed"),
+            Change::Expired => Some("expired"),
+            Change::Removed => Some("removed"),
+            Change::Unchanged => None,
+        }
+    }
+}
+
 /// How a sync run ended. Serialised (and stored) as `succeeded` or `failed`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

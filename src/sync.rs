@@ -58,13 +58,7 @@ pub struct SyncReport {
 impl SyncReport {
     /// Counts one update under what happened to it: every step counts through here.
     fn count(&mut self, change: Change) {
-        self.changes.add(match change {
-            Change::New => crate::model::Change::New,
-            Change::Updated => crate::model::Change::Updated,
-            Change::Expired => crate::model::Change::Expired,
-            Change::Removed => crate::model::Change::Removed,
-            Change::Unchanged | Change::Older(_) => crate::model::Change::Unchanged,
-        });
+        self.changes.add(change.counted());
     }
 }
 
@@ -394,17 +388,6 @@ fn plan(
     plan
 }
 
-/// How the log names a change of an update.
-fn change_word(c: Change) -> &'static str {
-    match c {
-        Change::New => "added",
-        Change::Updated => "changed",
-        Change::Expired => "expired",
-        Change::Removed => "removed",
-        Change::Unchanged | Change::Older(_) => "unchanged",
-    }
-}
-
 /// Pass 2: reads the planned updates in full and writes them, counting each as planned.
 fn merge(
     tx: &mut Tx<'_>,
@@ -451,7 +434,7 @@ fn merge(
             report.count(change);
             tx.log(
                 "SYNC",
-                &crate::store::update_line(change_word(change), &u),
+                &crate::store::update_line(change.counted().log_word().unwrap_or("unchanged"), &u),
                 now,
             );
             Ok(())
@@ -568,15 +551,21 @@ fn mark_absent(
         .map(|(id, _)| id)
         .collect();
     gone.sort();
+    let word = change.counted().log_word().unwrap_or("unchanged");
     for id in gone {
         if tx.set_state(id, absent_state)? {
             report.count(change);
+            // The same line as any other changed update (KB, title, revision), from the
+            // stored document: only the updates that go are read.
+            let line = match tx.stored_doc(id)? {
+                Some(s) => {
+                    crate::store::update_line(word, &crate::store::decode_update_doc(&s.doc)?)
+                }
+                None => format!("Update {id}: {word}"),
+            };
             tx.log(
                 "SYNC",
-                &format!(
-                    "Update {id}: {} (absent from the complete upstream)",
-                    change_word(change)
-                ),
+                &format!("{line} (absent from the complete upstream)"),
                 now,
             );
         }
@@ -636,6 +625,20 @@ enum Change {
     Unchanged,
     /// The upstream's revision is older than the stored one (which is kept).
     Older(u32),
+}
+
+impl Change {
+    /// The change as the reports and history count it (an older upstream revision leaves
+    /// the stored one unchanged).
+    fn counted(self) -> crate::model::Change {
+        match self {
+            Change::New => crate::model::Change::New,
+            Change::Updated => crate::model::Change::Updated,
+            Change::Expired => crate::model::Change::Expired,
+            Change::Removed => crate::model::Change::Removed,
+            Change::Unchanged | Change::Older(_) => crate::model::Change::Unchanged,
+        }
+    }
 }
 
 fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {

@@ -446,14 +446,7 @@ fn merge(
     }
     for (r, c) in md.updates.iter().zip(changes) {
         let state = stored_state(r.state);
-        let what = match c {
-            Change::New => Some("added"),
-            Change::Updated => Some("changed"),
-            Change::Expired => Some("expired"),
-            Change::Removed => Some("removed"),
-            Change::Unchanged => None,
-        };
-        if let Some(what) = what {
+        if let Some(what) = c.log_word() {
             tx.log("IMPORT", &crate::store::update_line(what, &r.update), now);
         }
         match c {

@@ -294,6 +294,14 @@ fn the_mass_removal_guard_holds_at_any_store_size() {
     let two_left = upstream_with(dir.path(), &["update-a1-", "update-d-"]);
     let r = json(&["sync", "--store", p(&s), "--from", p(&two_left), "--json"]);
     assert_eq!(r["removed"], 1, "{r}");
+    // Its log line names it as every changed update's does: KB, title, revision.
+    let log = fs::read_to_string(s.join("offsync.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("Update KB5034763 '")
+            && l.contains(" revision ")
+            && l.ends_with("removed (absent from the complete upstream)")),
+        "{log}"
+    );
 }
 
 #[test]
