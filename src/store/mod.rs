@@ -31,7 +31,7 @@ pub use queries::{
     CategoryRow, Criteria, CriteriaKind, FileRow, LastSync, RelatedUpdate, StoreTotals,
     StoredHeader, SyncRunRecord, UpdateDetail, UpdateFilter, UpdateSummary,
 };
-pub use write::{StoredState, Tx, content_recorded};
+pub use write::{StoredState, Tx};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::Progress;

@@ -413,7 +413,7 @@ fn recover(tx: &Transaction<'_>, root: &Path, log: &Log) -> Result<()> {
 }
 
 /// Whether the content table has a row for this SHA-256 (inside a transaction or not).
-pub fn content_recorded(conn: &Connection, sha256: &[u8; 32]) -> Result<bool> {
+pub(super) fn content_recorded(conn: &Connection, sha256: &[u8; 32]) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM content WHERE sha256 = ?1)",
         [sha256.as_slice()],
