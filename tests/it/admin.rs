@@ -13,7 +13,7 @@ fn sha_of(path: &Path) -> String {
 /// The stored path of a fixture payload file.
 fn stored(store: &Path, fixture: &str) -> PathBuf {
     let h = sha_of(&content_fixtures().join(fixture));
-    store.join("content").join(&h[..2]).join(h)
+    stored_path(store, &h)
 }
 
 const KB5034122: &str = "windows10.0-kb5034122-x64_1340b2a8faf7aa1e57607d41af0436dbe3d3d943.msu";

@@ -14,10 +14,6 @@ fn hostile_store_name() -> String {
     format!("cover\n\x1b[8m{FORGED}\r\n")
 }
 
-fn raw(args: &[&str]) -> Output {
-    offsync().args(args).output().expect("run offsync")
-}
-
 /// No ESC (nor any other C0 control but the line ends, nor C1, nor a bidi override) in what
 /// was printed.
 fn assert_no_controls(what: &str, bytes: &[u8]) {

@@ -366,3 +366,33 @@ pub fn update_with_file_xml(
         sha256 = b64.encode(sha256),
     )
 }
+
+/// Runs the binary and returns its whole output, whatever the exit code.
+pub fn raw(args: &[&str]) -> std::process::Output {
+    offsync().args(args).output().expect("run offsync")
+}
+
+/// An unencrypted key pair `NAME.key` and `NAME.pub` in `dir`; returns (secret, public).
+pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let base = dir.join(name);
+    run(&["key", "generate", "--out", p(&base), "--unencrypted"], 0);
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
+/// A sync of `store` from `from` with `extra` options, its JSON report.
+pub fn sync_json(store: &Path, from: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["sync", "--store", p(store), "--from", p(from), "--json"];
+    args.extend_from_slice(extra);
+    json(&args)
+}
+
+/// Where a store keeps the content file whose SHA-256 is `sha256_hex`.
+pub fn stored_path(store: &Path, sha256_hex: &str) -> PathBuf {
+    store
+        .join("content")
+        .join(&sha256_hex[..2])
+        .join(sha256_hex)
+}

@@ -1102,10 +1102,6 @@ fn digests(fx: &Fixture) -> (Vec<String>, String) {
     (new, sha(old.iter().next().unwrap()))
 }
 
-fn content_file(store: &Path, hex: &str) -> PathBuf {
-    store.join("content").join(&hex[..2]).join(hex)
-}
-
 #[test]
 fn leftovers_of_a_crashed_run_are_cleaned_by_the_next_writer() {
     let fx = Fixture::new(3, 16 * 1024);
@@ -1116,14 +1112,14 @@ fn leftovers_of_a_crashed_run_are_cleaned_by_the_next_writer() {
     // one with other bytes), a journal line for a file that never got published, a journal
     // line for content that *is* recorded, and staged files of two kinds of writers.
     for h in &new[..2] {
-        fs::create_dir_all(content_file(&store, h).parent().unwrap()).unwrap();
+        fs::create_dir_all(stored_path(&store, h).parent().unwrap()).unwrap();
     }
     fs::copy(
-        content_file(&reference, &new[0]),
-        content_file(&store, &new[0]),
+        stored_path(&reference, &new[0]),
+        stored_path(&store, &new[0]),
     )
     .unwrap();
-    fs::write(content_file(&store, &new[1]), b"torn").unwrap();
+    fs::write(stored_path(&store, &new[1]), b"torn").unwrap();
     fs::write(
         store.join("staging").join("publish.journal"),
         format!("{}\n{}\n{}\n{}\n", new[0], new[1], new[2], recorded),
@@ -1176,7 +1172,7 @@ fn an_unrecorded_file_in_the_content_folder_is_not_taken_on_trust() {
     let fx = Fixture::new(3, 16 * 1024);
     let store = fx.old_copy("unrecorded");
     let (new, _) = digests(&fx);
-    let target = content_file(&store, &new[0]);
+    let target = stored_path(&store, &new[0]);
     fs::create_dir_all(target.parent().unwrap()).unwrap();
     fs::write(&target, b"not the content this name promises").unwrap();
     let (code, out, err) = run_any(&["import", "--store", p(&store), p(&fx.bundle2)]);

@@ -264,7 +264,7 @@ fn content_import_matches_by_digest_and_reports_missing() {
     // Each present file is in the content folder under its SHA-256, with those bytes.
     let refs = json(&["updates", "show", "--store", p(&s), KB_JAN, "--json"]);
     let sha = refs["files"][0]["sha256"].as_str().unwrap();
-    let stored = s.join("content").join(&sha[..2]).join(sha);
+    let stored = stored_path(&s, sha);
     let bytes = fs::read(&stored).expect("content file");
     assert_eq!(hex::encode(offsync::hash::sha256(&bytes)), sha);
     // Again: nothing new.

@@ -28,12 +28,6 @@ fn change_seq(store: &Path) -> u64 {
     status(store)["totals"]["change_seq"].as_u64().unwrap()
 }
 
-fn sync_json(store: &Path, from: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["sync", "--store", p(store), "--from", p(from), "--json"];
-    args.extend_from_slice(extra);
-    json(&args)
-}
-
 fn import_json(store: &Path, bundle: &Path) -> Value {
     json(&["import", "--store", p(store), p(bundle), "--json"])
 }
@@ -289,7 +283,7 @@ fn a_damaged_parent_file_is_not_taken() {
     let dir = tempfile::tempdir().unwrap();
     let parent = synced_store_with(dir.path(), "parent", CRITERIA);
     let sha = "ba1c7aae34e4379a93e1d2e4c048d04f60962563ad87f247044b1228343e804f";
-    let f = parent.join("content").join(&sha[..2]).join(sha);
+    let f = stored_path(&parent, sha);
     let mut bytes = fs::read(&f).unwrap();
     bytes[100] ^= 0xff;
     fs::write(&f, bytes).unwrap();
@@ -316,7 +310,7 @@ fn a_link_in_the_parents_content_folder_is_not_taken() {
     let dir = tempfile::tempdir().unwrap();
     let parent = synced_store_with(dir.path(), "parent", CRITERIA);
     let sha = "ba1c7aae34e4379a93e1d2e4c048d04f60962563ad87f247044b1228343e804f";
-    let f = parent.join("content").join(&sha[..2]).join(sha);
+    let f = stored_path(&parent, sha);
     let outside = dir.path().join("outside-the-store");
     fs::rename(&f, &outside).unwrap();
     std::os::unix::fs::symlink(&outside, &f).unwrap();
@@ -332,6 +326,6 @@ fn a_link_in_the_parents_content_folder_is_not_taken() {
         .any(|w| w.as_str().unwrap().contains("is not a regular file"));
     assert!(warned, "{r:#}");
     run(&["check", "--store", p(&child), "--read-data"], 0);
-    let taken = child.join("content").join(&sha[..2]).join(sha);
+    let taken = stored_path(&child, sha);
     assert!(fs::symlink_metadata(&taken).is_err(), "the link was taken");
 }

@@ -4,12 +4,8 @@
 
 use crate::common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
-
-fn raw(args: &[&str]) -> Output {
-    offsync().args(args).output().expect("run offsync")
-}
 
 /// Stdout as exactly one JSON value (trailing text or a second object fails the parse).
 fn one_json(o: &Output) -> Value {
@@ -78,15 +74,6 @@ fn a_failure_with_json_prints_one_error_object_on_stdout() {
     assert_eq!(o.status.code(), Some(2));
     let v = one_json(&o);
     assert_error_object(&o, &v, "usage");
-}
-
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let base = dir.join(name);
-    run(&["key", "generate", "--out", p(&base), "--unencrypted"], 0);
-    (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    )
 }
 
 #[test]

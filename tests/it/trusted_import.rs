@@ -3,16 +3,7 @@
 
 use crate::common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let base = dir.join(name);
-    run(&["key", "generate", "--out", p(&base), "--unencrypted"], 0);
-    (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    )
-}
+use std::path::Path;
 
 /// What someone who can write to the media can do without the secret key: change what the
 /// manifest says and recompute SHA256SUMS. (Changing content means changing the digests the

@@ -411,12 +411,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-fn sync_json(store: &Path, from: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["sync", "--store", p(store), "--from", p(from), "--json"];
-    args.extend_from_slice(extra);
-    json(&args)
-}
-
 fn counts(r: &Value) -> [u64; 4] {
     ["new", "updated", "expired", "unchanged"]
         .map(|k| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}")))
