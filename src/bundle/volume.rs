@@ -63,7 +63,7 @@ fn read_header_at_start(f: &mut File) -> std::result::Result<VolumeHeader, Strin
     let size = u64::from(h.size32);
     if h.name != HEADER_ENTRY.as_bytes()
         || h.method != METHOD_STORED
-        || h.flags & 0x0009 != 0
+        || h.flags & HEADER_FORBIDDEN_FLAGS != 0
         || h.compressed32 != h.size32
         || size > MAX_HEADER_BYTES
     {
@@ -72,10 +72,20 @@ fn read_header_at_start(f: &mut File) -> std::result::Result<VolumeHeader, Strin
     let mut data = vec![0u8; size as usize];
     f.read_exact(&mut data)
         .map_err(|e| format!("cannot read a volume header: {e}"))?;
-    if zipfmt::crc32(&data) != h.crc32 {
-        return Err(format!("{HEADER_ENTRY} fails its CRC check"));
+    parse_header(&data, h.crc32).map_err(|m| format!("{HEADER_ENTRY} {m}"))
+}
+
+/// General-purpose flags the header entry must not carry: encrypted (0x01), a data
+/// descriptor (0x08), strong encryption (0x40). One mask for both readers of the header.
+const HEADER_FORBIDDEN_FLAGS: u16 = 0x0049;
+
+/// The header entry's stored bytes, checked against their CRC, as a [`VolumeHeader`]; the
+/// error completes "<entry> ...".
+fn parse_header(data: &[u8], crc32: u32) -> std::result::Result<VolumeHeader, String> {
+    if zipfmt::crc32(data) != crc32 {
+        return Err("fails its CRC check".into());
     }
-    serde_json::from_slice(&data).map_err(|e| format!("{HEADER_ENTRY} cannot be read: {e}"))
+    serde_json::from_slice(data).map_err(|e| format!("cannot be read: {e}"))
 }
 
 /// An entry that passed every structural check and may be read.
@@ -459,7 +469,7 @@ fn check_header_entry(
     let subject = format!("{vname}: {HEADER_ENTRY}");
     let corrupt = |msg: String| Finding::new(ErrorKind::Corrupt, &subject, msg);
     if e.method != METHOD_STORED
-        || e.flags & 0x0049 != 0
+        || e.flags & HEADER_FORBIDDEN_FLAGS != 0
         || e.size != e.compressed
         || e.size > MAX_HEADER_BYTES
     {
@@ -475,11 +485,7 @@ fn check_header_entry(
     f.seek(SeekFrom::Start(data_offset))
         .and_then(|_| f.read_exact(&mut data))
         .map_err(|err| corrupt(format!("cannot be read: {err}")))?;
-    if zipfmt::crc32(&data) != e.crc32 {
-        return Err(corrupt("fails its CRC check".into()));
-    }
-    let h: VolumeHeader =
-        serde_json::from_slice(&data).map_err(|err| corrupt(format!("cannot be read: {err}")))?;
+    let h = parse_header(&data, e.crc32).map_err(corrupt)?;
     compare_header(&h, m, vol).map_err(|(kind, msg)| Finding::new(kind, &subject, msg))
 }
 
