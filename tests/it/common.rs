@@ -152,10 +152,7 @@ pub const CONTENT_FILES: &str = "(content files)";
 pub fn fingerprint(store: &Path) -> BTreeMap<String, Vec<String>> {
     let (integrity, mut out) = table_rows(store, &[]);
     assert_eq!(integrity, ["ok"], "integrity check of {}", store.display());
-    out.insert(
-        CONTENT_FILES.into(),
-        content_digests(store, |e| e.file_type().is_file()),
-    );
+    out.insert(CONTENT_FILES.into(), content_digests(store));
     out
 }
 
@@ -210,19 +207,19 @@ pub fn table_rows(
     (integrity, out)
 }
 
-/// `content/…` path and SHA-256 of every entry below the store's content folder that `take`
-/// accepts, in file-name order.
-pub fn content_digests(store: &Path, take: fn(&walkdir::DirEntry) -> bool) -> Vec<String> {
+/// Every entry below the store's content folder but its folders, in file-name order: a file
+/// as its `content/…` path and SHA-256, a symbolic link as its path and target (never
+/// followed), so that a link planted or left there changes the fingerprint.
+pub fn content_digests(store: &Path) -> Vec<String> {
     let mut files = Vec::new();
     for e in walkdir::WalkDir::new(store.join("content")).sort_by_file_name() {
         let e = e.unwrap();
-        if take(&e) {
-            let bytes = fs::read(e.path()).unwrap();
-            files.push(format!(
-                "{} {}",
-                e.path().strip_prefix(store).unwrap().display(),
-                sha_hex(&bytes)
-            ));
+        let rel = e.path().strip_prefix(store).unwrap().display().to_string();
+        if e.file_type().is_symlink() {
+            let target = fs::read_link(e.path()).unwrap();
+            files.push(format!("{rel} -> {}", target.display()));
+        } else if !e.file_type().is_dir() {
+            files.push(format!("{rel} {}", sha_hex(&fs::read(e.path()).unwrap())));
         }
     }
     files

@@ -110,10 +110,7 @@ type State = BTreeMap<String, Vec<String>>;
 fn state(store: &Path) -> State {
     let (integrity, mut out) = table_rows(store, CLOCK_COLUMNS);
     out.insert(INTEGRITY.into(), integrity);
-    out.insert(
-        CONTENT_FILES.into(),
-        content_digests(store, |e| !e.file_type().is_dir()),
-    );
+    out.insert(CONTENT_FILES.into(), content_digests(store));
     out
 }
 
