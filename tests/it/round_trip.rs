@@ -281,24 +281,15 @@ fn a_child_store_gets_its_parents_content() {
 #[test]
 fn a_damaged_parent_file_is_not_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let parent = synced_store_with(dir.path(), "parent", CRITERIA);
-    let sha = "ba1c7aae34e4379a93e1d2e4c048d04f60962563ad87f247044b1228343e804f";
-    let f = stored_path(&parent, sha);
-    let mut bytes = fs::read(&f).unwrap();
-    bytes[100] ^= 0xff;
-    fs::write(&f, bytes).unwrap();
-    let child = init_store(dir.path(), "child");
-    run(&["sync", "--store", p(&child), "--from", p(&parent)], 0);
-    set_criteria(&child, CRITERIA);
-    let r = sync_json(&child, &parent, &[]);
-    assert_eq!(r["content_files"].as_u64(), Some(3), "{r:#}");
-    let warned = r["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|w| w.as_str().unwrap().contains(sha));
-    assert!(warned, "{r:#}");
-    run(&["check", "--store", p(&child), "--read-data"], 0);
+    let child = child_of_a_spoiled_parent(
+        dir.path(),
+        |f, _| {
+            let mut bytes = fs::read(f).unwrap();
+            bytes[100] ^= 0xff;
+            fs::write(f, bytes).unwrap();
+        },
+        SPOILED,
+    );
     assert_eq!(status(&child)["content"]["missing"].as_u64(), Some(2));
 }
 
@@ -308,13 +299,33 @@ fn a_damaged_parent_file_is_not_taken() {
 #[test]
 fn a_link_in_the_parents_content_folder_is_not_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let parent = synced_store_with(dir.path(), "parent", CRITERIA);
-    let sha = "ba1c7aae34e4379a93e1d2e4c048d04f60962563ad87f247044b1228343e804f";
-    let f = stored_path(&parent, sha);
-    let outside = dir.path().join("outside-the-store");
-    fs::rename(&f, &outside).unwrap();
-    std::os::unix::fs::symlink(&outside, &f).unwrap();
-    let child = init_store(dir.path(), "child");
+    let child = child_of_a_spoiled_parent(
+        dir.path(),
+        |f, dir| {
+            let outside = dir.join("outside-the-store");
+            fs::rename(f, &outside).unwrap();
+            std::os::unix::fs::symlink(&outside, f).unwrap();
+        },
+        "is not a regular file",
+    );
+    let taken = stored_path(&child, SPOILED);
+    assert!(fs::symlink_metadata(&taken).is_err(), "the link was taken");
+}
+
+/// The parent content file the two tests above spoil.
+const SPOILED: &str = "ba1c7aae34e4379a93e1d2e4c048d04f60962563ad87f247044b1228343e804f";
+
+/// In `dir`, a parent whose content file [`SPOILED`] `spoil` changed (given its path and
+/// `dir`), and a child synced from it: the child takes the three sound files, warns with
+/// `warning` about the spoiled one, and passes its own `check --read-data`.
+fn child_of_a_spoiled_parent(
+    dir: &Path,
+    spoil: impl FnOnce(&Path, &Path),
+    warning: &str,
+) -> PathBuf {
+    let parent = synced_store_with(dir, "parent", CRITERIA);
+    spoil(&stored_path(&parent, SPOILED), dir);
+    let child = init_store(dir, "child");
     run(&["sync", "--store", p(&child), "--from", p(&parent)], 0);
     set_criteria(&child, CRITERIA);
     let r = sync_json(&child, &parent, &[]);
@@ -323,9 +334,8 @@ fn a_link_in_the_parents_content_folder_is_not_taken() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|w| w.as_str().unwrap().contains("is not a regular file"));
+        .any(|w| w.as_str().unwrap().contains(warning));
     assert!(warned, "{r:#}");
     run(&["check", "--store", p(&child), "--read-data"], 0);
-    let taken = stored_path(&child, sha);
-    assert!(fs::symlink_metadata(&taken).is_err(), "the link was taken");
+    child
 }
