@@ -15,6 +15,7 @@ pub mod metadata;
 mod metadata_limits;
 pub mod names;
 pub mod reader;
+pub mod records;
 pub mod verify;
 pub mod volume;
 pub mod writer;
@@ -32,6 +33,8 @@ pub use metadata::{
     decode_metadata_from_reader, encode_metadata,
 };
 pub use reader::BundleReader;
+pub(crate) use records::read_metadata_stream;
+pub use records::{Discard, MetadataCheck, RecordSink};
 pub use verify::{
     BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, locate, verify,
 };
