@@ -33,7 +33,6 @@ pub use metadata::{
     decode_metadata_from_reader, encode_metadata,
 };
 pub use reader::BundleReader;
-pub(crate) use records::read_metadata_stream;
 pub use records::{Discard, MetadataCheck, RecordSink};
 pub use verify::{
     BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, locate, verify,

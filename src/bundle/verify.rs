@@ -6,8 +6,6 @@
 //! before anything inside it is parsed, so the ZIP code only ever sees vouched-for bytes.
 
 use super::manifest::{self, Layout, MAX_MANIFEST_BYTES, Manifest, Sha256Hex};
-use super::metadata::{decode_metadata, metadata_problems};
-use super::metadata_limits::limit_problems;
 use super::names::{MANIFEST_FILE, METADATA_ENTRY, SUMS_FILE};
 use super::volume::{self, ReadFailure};
 use crate::error::{Error, ErrorKind, Result};
@@ -628,15 +626,14 @@ impl Checker<'_> {
     /// Decodes metadata.bin (its bytes already matched the manifest) and checks what it holds
     /// against the manifest: a bundle whose metadata an importer would refuse fails here too.
     fn check_metadata(&self, bytes: &[u8], report: &mut VerifyReport) {
-        match decode_metadata(bytes) {
-            Ok(md) => {
-                report.findings.extend(limit_problems(&md));
-                report
-                    .findings
-                    .extend(metadata_problems(&md, self.m, self.layout))
-            }
-            Err(e) => report.push(error_finding(e, METADATA_ENTRY)),
-        }
+        let mut r = bytes;
+        let check = super::records::read_metadata_stream(
+            &mut r,
+            self.m,
+            self.layout,
+            &mut super::records::Discard,
+        );
+        report.findings.extend(check.findings);
     }
 
     /// Entries listed but absent from their (examined) volume, and the whole-file hashes of
