@@ -14,7 +14,9 @@
 #             cut across volumes) into a fresh folder, verify, and import into a fresh isolated
 #             store. The same with a ~1 GiB subset, to see whether memory stays flat as content
 #             grows. Baselines on the same files: cat, sha256sum (one and two processes),
-#             sha1sum + sha256sum, cp -r, cp -r with fsync of every file. BENCH_RUNS rounds, each
+#             sha1sum + sha256sum, cp -r, cp -r with fsync of every file, and the hand-made
+#             pipeline (sha256sum + zip -0 + sync; unzip + sha256sum -c + mv + sync; needs
+#             zip and unzip, else left out). BENCH_RUNS rounds, each
 #             running the baselines and both offsync cases in turn, so that they share the
 #             machine's load of the moment (the medians and ratios are what counts). One more
 #             run of each under bench/transfer_io.py counts the bytes read and written
@@ -245,6 +247,7 @@ round() {
     local case="$1" i="$2" store="$3"
     shift 3
     local out="$work/out-$case-$i" iso="$work/iso-$case" bundle
+    mkdir -p "$out" # export writes into a folder that exists (the mounted media), never creates it
     settle
     measure "$case" export "$i" "$offsync" -q export --store "$store" --out "$out" --full "$@" --json
     bundle="$(ls -d "$out"/offsync-*)"
@@ -271,6 +274,7 @@ observe() {
     shift 2
     local b
     say "$case: bytes read and written, CPU per thread (one run each)"
+    mkdir -p "$work/out-io" "$work/out-perf"
     settle
     io_run "$case" export "$offsync" -q export --store "$store" --out "$work/out-io" --full "$@"
     b="$(ls -d "$work"/out-io/offsync-*)"
@@ -316,6 +320,22 @@ baselines() {
         fi
     done
     rm -rf "$copy"
+    hand_pipeline "$i"
+}
+
+# hand_pipeline RUN: what an administrator would script without offsync, on the same files:
+# SHA256SUMS and an uncompressed zip onto the media, synced; then unzip into a staging
+# folder, sha256sum -c, mv into place, synced. Its two halves against export + import give
+# the round-trip ratio of issue 11 (goal: at least 3 times faster).
+hand_pipeline() {
+    local i="$1" hand="$work/hand"
+    command -v zip >/dev/null && command -v unzip >/dev/null || return 0
+    rm -rf "$hand" && mkdir -p "$hand/media" "$hand/dest"
+    settle
+    measure base "hand export" "$i" bash -c 'cd "$1" && sha256sum -- * >"$2/media/SHA256SUMS" && zip -0 -q -r "$2/media/payloads.zip" . && sync "$2"/media/*' _ "$pay" "$hand"
+    settle
+    measure base "hand import" "$i" bash -c 'mkdir "$1/staging" && unzip -q "$1/media/payloads.zip" -d "$1/staging" && (cd "$1/staging" && sha256sum -c --quiet "$1/media/SHA256SUMS") && mv "$1"/staging/* "$1/dest/" && sync "$1"/dest/*' _ "$hand"
+    rm -rf "$hand"
 }
 
 # ==========================================================================================
@@ -410,6 +430,7 @@ if [[ "$do_meta" == 1 ]]; then
         done
         if [[ "$use_perf" == 1 && "$n" == "$last_n" ]]; then
             say "$case: profiles (one run each)"
+            mkdir -p "$work/out-perf"
             settle
             perf_run "$case" export "$offsync" -q export --store "$cs" --out "$work/out-perf" --full --metadata-only
             b="$(ls -d "$work"/out-perf/offsync-*)"
