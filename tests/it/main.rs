@@ -5,6 +5,7 @@
 
 mod admin;
 mod attack_store;
+mod bench_smoke;
 mod attack_terminal;
 mod common;
 #[cfg(unix)]
