@@ -5,8 +5,8 @@
 
 mod admin;
 mod attack_store;
-mod bench_smoke;
 mod attack_terminal;
+mod bench_smoke;
 mod common;
 #[cfg(unix)]
 mod crash;
