@@ -16,13 +16,13 @@ use crate::model::{Category, Guid, PublicationState, encode_canonical};
 use crate::model::{Changes, SyncOutcome};
 use crate::progress::{Progress, Unit};
 use crate::store::{
-    AdoptOutcome, Criteria, DecisionReport, Publisher, Store, StoredHeader, StoredState,
+    AdoptOutcome, Criteria, DecisionReport, Publisher, ScanAdd, ScanCandidate, Store, StoredState,
     SyncRunRecord, Tx,
 };
 use crate::time::Timestamp;
 use crate::upstream::{ScanItem, ScanSummary, UpdateHeader, Upstream};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 
 /// What a sync did.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -90,6 +90,8 @@ pub fn sync(
         started,
     );
     let result = run(store, upstream, opts, clock, progress, started, &source);
+    // The scan index is only for this run; its temporary file goes now, whatever happened.
+    let _ = store.scan_index_drop();
     match result {
         Ok(report) => {
             let now = clock();
@@ -130,22 +132,27 @@ pub fn sync(
     }
 }
 
-/// What the scan read of the upstream.
+/// What the scan read of the upstream. The headers themselves are in the store's scan index
+/// (temporary tables), not in memory: what is kept here does not grow with the upstream.
 struct Scanned {
     categories: Vec<Category>,
-    /// The newest revision's header per update.
-    headers: HashMap<Guid, UpdateHeader>,
+    /// Updates the upstream lists (one per GUID).
+    updates: u64,
     summary: ScanSummary,
 }
 
-/// What the merge is to do.
+/// What the merge is to do; the updates to read are in the scan index.
 struct Plan {
-    /// The upstream's keys of the updates to read in full, sorted.
-    to_fetch: Vec<u64>,
-    /// What each of them is: new, updated or expired.
-    change_of: HashMap<Guid, Change>,
+    /// How many updates are to be read in full.
+    to_fetch: u64,
     /// Category GUIDs that updates cite and no category defines, sorted.
     unresolved: Vec<String>,
+    /// The languages the upstream's updates name (sorted, space separated), language
+    /// neutral (`all`) left out: what `criteria set` checks language criteria against.
+    languages: String,
+    /// Stored updates not removed, and how many of them a complete upstream no longer lists
+    /// (counted before the merge).
+    absent: (u64, u64),
 }
 
 fn run(
@@ -162,24 +169,20 @@ fn run(
         started: started.rfc3339(),
         ..Default::default()
     };
-    let scanned = scan(upstream, progress)?;
+    let criteria = store.criteria()?;
+    let scanned = scan(store, upstream, &criteria, progress)?;
     report
         .warnings
         .extend(scanned.summary.warnings.iter().cloned());
     check_age(store, &scanned.summary, opts)?;
-    report.upstream_updates = scanned.headers.len() as u64;
-    store.log(
-        "SYNC",
-        &format!(
-            "Read {} categories and {} updates from {source}",
-            scanned.categories.len(),
-            scanned.headers.len()
-        ),
-        clock(),
+    report.upstream_updates = scanned.updates;
+    let read = format!(
+        "Read {} categories and {} updates from {source}",
+        scanned.categories.len(),
+        scanned.updates
     );
+    store.log("SYNC", &read, clock());
 
-    let stored = store.stored_headers()?;
-    let criteria = store.criteria()?;
     let mode = store.upstream_mode()?;
     let mut tx = store.begin()?;
     for c in &scanned.categories {
@@ -191,29 +194,15 @@ fn run(
     let parents = tx.category_parents()?;
     // A tree too deep (or with a cycle) is refused before anything commits (exit 16).
     crate::store::check_hierarchy(&parents).map_err(|e| e.context("the upstream's categories"))?;
-    let plan = plan(&scanned.headers, &stored, &criteria, &parents, &mut report);
-    store_log_phase(
-        &tx,
-        clock(),
-        &format!(
-            "Selected {} of {} updates; {} new or changed to read, {} unchanged",
-            report.selected,
-            scanned.headers.len(),
-            plan.to_fetch.len(),
-            report.changes.unchanged
-        ),
+    let plan = plan(&tx, &scanned, &criteria, &parents, &mut report)?;
+    let selected = format!(
+        "Selected {} of {} updates; {} new or changed to read, {} unchanged",
+        report.selected, scanned.updates, plan.to_fetch, report.changes.unchanged
     );
-    merge(
-        &mut tx,
-        upstream,
-        &scanned.headers,
-        &plan,
-        &mut report,
-        progress,
-        clock(),
-    )?;
+    store_log_phase(&tx, clock(), &selected);
+    merge(&mut tx, upstream, &plan, &mut report, progress, clock())?;
     if scanned.summary.complete {
-        mark_absent(&mut tx, &scanned, &stored, opts, &mut report, clock())?;
+        mark_absent(&mut tx, &scanned, plan.absent, opts, &mut report, clock())?;
     }
     report.decisions = tx.take_upstream_decisions(&upstream.decisions()?, mode, true)?;
     let mut publisher = Publisher::new(tx.root());
@@ -251,51 +240,58 @@ fn run(
     }
     publisher.committed();
     // What `criteria set` checks language criteria against.
-    store.set_setting(
-        crate::store::UPSTREAM_LANGUAGES,
-        &upstream_languages(&scanned.headers),
-    )?;
+    store.set_setting(crate::store::UPSTREAM_LANGUAGES, &plan.languages)?;
     for w in &report.warnings {
         store.log("SYNC", &format!("Warning: {w}"), finished);
     }
     Ok(report)
 }
 
-/// The languages the upstream's updates name (sorted, space separated), language neutral
-/// (`all`) left out.
-fn upstream_languages(headers: &HashMap<Guid, UpdateHeader>) -> String {
-    let langs: std::collections::BTreeSet<&str> = headers
-        .values()
-        .flat_map(|h| h.languages.iter().map(String::as_str))
-        .filter(|l| *l != "all")
+/// Pass 1: every category in full, and a small header per update (the newest revision of
+/// each) into the store's scan index. A revision that appears twice with different content
+/// is an error.
+fn scan(
+    store: &Store,
+    upstream: &mut dyn Upstream,
+    criteria: &Criteria,
+    progress: &dyn Progress,
+) -> Result<Scanned> {
+    let langs: Vec<String> = criteria
+        .languages
+        .iter()
+        .map(|l| l.to_ascii_lowercase())
         .collect();
-    langs.into_iter().collect::<Vec<_>>().join(" ")
-}
-
-/// Pass 1: every category in full, a small header per update (the newest revision of each).
-/// A revision that appears twice with different content is an error.
-fn scan(upstream: &mut dyn Upstream, progress: &dyn Progress) -> Result<Scanned> {
+    // Whether an update's languages fit: one of the criteria languages, or language neutral
+    // (none listed, or `all`); no language criteria means every language. Known before the
+    // scan, unlike the category tree.
+    let lang_ok = |h: &UpdateHeader| {
+        langs.is_empty()
+            || h.languages.is_empty()
+            || h.languages.iter().any(|l| l == "all" || langs.contains(l))
+    };
     let mut categories: Vec<Category> = Vec::new();
-    let mut headers: HashMap<Guid, UpdateHeader> = HashMap::new();
+    let mut updates = 0u64;
     let mut dup_error: Option<(Guid, u32, u64, u64)> = None;
-    let summary = upstream.scan(
+    store.scan_index_open()?;
+    let result = upstream.scan(
         &mut |item| {
             match item {
                 ScanItem::Category(c) => categories.push(c),
-                ScanItem::Update(h) => match headers.get(&h.id) {
-                    Some(old) if old.revision == h.revision && old.fingerprint != h.fingerprint => {
-                        dup_error.get_or_insert((h.id.clone(), h.revision, old.key, h.key));
+                ScanItem::Update(h) => match store.scan_index_add(&h, lang_ok(&h))? {
+                    ScanAdd::New => updates += 1,
+                    ScanAdd::Conflict(old_key) => {
+                        dup_error.get_or_insert((h.id.clone(), h.revision, old_key, h.key));
                     }
-                    Some(old) if old.revision >= h.revision => {}
-                    _ => {
-                        headers.insert(h.id.clone(), h);
-                    }
+                    ScanAdd::Replaced | ScanAdd::Ignored => {}
                 },
             }
             Ok(())
         },
         progress,
-    )?;
+    );
+    let closed = store.scan_index_close(result.is_ok() && dup_error.is_none());
+    let summary = result?;
+    closed?;
     if let Some((id, rev, a, b)) = dup_error {
         return Err(Error::other(format!(
             "update {id} revision {rev} appears twice with different content: {} and {}",
@@ -306,23 +302,27 @@ fn scan(upstream: &mut dyn Upstream, progress: &dyn Progress) -> Result<Scanned>
     }
     Ok(Scanned {
         categories,
-        headers,
+        updates,
         summary,
     })
 }
 
-/// Applies the criteria and compares with the store: what to fetch, what is unchanged (counted
-/// here), and the warnings about the criteria and about revisions older than the stored ones.
+/// Applies the criteria and compares with the store: what to fetch (into the scan index),
+/// what is unchanged (counted here), and the warnings about the criteria and about revisions
+/// older than the stored ones.
 fn plan(
-    headers: &HashMap<Guid, UpdateHeader>,
-    stored: &HashMap<String, StoredHeader>,
+    tx: &Tx<'_>,
+    scanned: &Scanned,
     criteria: &Criteria,
     parents: &HashMap<String, Option<String>>,
     report: &mut SyncReport,
-) -> Plan {
-    let selected = select(headers, criteria, parents);
+) -> Result<Plan> {
     report.categories_only = criteria.is_empty();
-    report.selected = selected.len() as u64;
+    if !report.categories_only {
+        let products = crate::store::with_descendants(&criteria.products, parents);
+        let classes = crate::store::with_descendants(&criteria.classifications, parents);
+        report.selected = tx.scan_select(&products, &classes)?;
+    }
     if !report.categories_only
         && (criteria.products.is_empty() || criteria.classifications.is_empty())
     {
@@ -337,111 +337,120 @@ fn plan(
             .push("no products and classifications are chosen yet: only categories were synchronised (see `offsync criteria set`)".into());
     }
 
-    let known: HashSet<&str> = parents.keys().map(String::as_str).collect();
-    let unresolved: BTreeSet<String> = headers
-        .values()
-        .flat_map(|h| &h.categories)
-        .filter(|c| !known.contains(c.as_str()))
-        .map(|c| c.to_string())
-        .collect();
-
-    // What the criteria select, and what the store already holds of this upstream even if
-    // the criteria no longer select it: a stored update is kept current, never frozen.
-    let selected_set: HashSet<&Guid> = selected.iter().collect();
-    let mut to_check: Vec<&Guid> = selected.iter().collect();
-    let mut kept: Vec<&Guid> = headers
-        .keys()
-        .filter(|id| !selected_set.contains(id))
-        .filter(|id| {
-            stored
-                .get(id.as_str())
-                .is_some_and(|s| s.state != StoredState::Removed)
-        })
-        .collect();
-    kept.sort();
-    to_check.extend(kept);
-
-    let mut plan = Plan {
-        to_fetch: Vec::new(),
-        change_of: HashMap::new(),
-        unresolved: unresolved.into_iter().collect(),
+    let (cited, mut languages) = tx.scan_cited()?;
+    languages.remove("all");
+    let absent = if scanned.summary.complete {
+        tx.scan_absent_counts()?
+    } else {
+        (0, 0)
     };
-    for id in to_check {
-        let h = &headers[id];
-        let change = classify(h, stored.get(id.as_str()));
-        match change {
-            Change::Unchanged => report.count(change),
-            Change::Older(stored_rev) => {
-                report.count(change);
-                report.warnings.push(format!(
-                    "upstream has revision {} of {id}, older than the stored revision {stored_rev}; kept the stored one",
-                    h.revision
-                ));
+    // What the criteria select, then what the store already holds of this upstream even if
+    // the criteria no longer select it: a stored update is kept current, never frozen.
+    for selected in [true, false] {
+        tx.scan_candidates(selected, &mut |c| {
+            let change = classify(&c);
+            match change {
+                Change::Unchanged => report.count(change),
+                Change::Older(stored_rev) => {
+                    report.count(change);
+                    report.warnings.push(format!(
+                        "upstream has revision {} of {}, older than the stored revision {stored_rev}; kept the stored one",
+                        c.revision, c.id
+                    ));
+                }
+                _ => tx.scan_plan_fetch(c.key, &c.id, change.code())?,
             }
-            _ => {
-                plan.to_fetch.push(h.key);
-                plan.change_of.insert(id.clone(), change);
-            }
-        }
+            Ok(())
+        })?;
     }
-    plan.to_fetch.sort_unstable();
-    plan
+    Ok(Plan {
+        to_fetch: tx.scan_fetch_count()?,
+        unresolved: cited
+            .into_iter()
+            .filter(|c| !parents.contains_key(c))
+            .collect(),
+        languages: languages.into_iter().collect::<Vec<_>>().join(" "),
+        absent,
+    })
 }
+
+/// Keys handed to one call of [`Upstream::fetch`]: what the merge holds in memory at once.
+const FETCH_CHUNK: usize = 1 << 16;
 
 /// Pass 2: reads the planned updates in full and writes them, counting each as planned.
 fn merge(
     tx: &mut Tx<'_>,
     upstream: &mut dyn Upstream,
-    headers: &HashMap<Guid, UpdateHeader>,
     plan: &Plan,
     report: &mut SyncReport,
     progress: &dyn Progress,
     now: Timestamp,
 ) -> Result<()> {
     let mut fetch_err: Option<Error> = None;
-    upstream.fetch(
-        &plan.to_fetch,
-        &mut |mut u| {
-            if fetch_err.is_some() {
-                return Ok(());
-            }
-            let Some(h) = headers.get(&u.id) else {
-                fetch_err = Some(Error::other(format!(
-                    "update {} changed while the sync was reading it",
-                    u.id
-                )));
-                return Ok(());
-            };
-            u.normalize();
-            let state = match u.publication_state {
-                PublicationState::Expired => StoredState::Expired,
-                PublicationState::Published => StoredState::Published,
-            };
-            if same_as_stored(tx, &u, state)? {
-                // The stored copy came another way (an import, another reader of the same
-                // data) and is this revision exactly: not a change. Only the upstream's
-                // fingerprint is noted, so that the next sync need not read it again.
-                tx.set_fingerprint(u.id.as_str(), &h.fingerprint)?;
-                report.count(Change::Unchanged);
-                return Ok(());
-            }
-            tx.put_update(&u, state, Some(&h.fingerprint))?;
-            let change = plan
-                .change_of
-                .get(&u.id)
-                .copied()
-                .unwrap_or(Change::Updated);
-            report.count(change);
-            tx.log(
-                "SYNC",
-                &crate::store::update_line(change.counted().log_word().unwrap_or("unchanged"), &u),
-                now,
-            );
-            Ok(())
-        },
-        progress,
-    )?;
+    progress.start("reading selected updates", Some(plan.to_fetch), Unit::Items);
+    let mut after = None;
+    while fetch_err.is_none() {
+        let keys = tx.scan_fetch_keys(after, FETCH_CHUNK)?;
+        let Some(&last) = keys.last() else { break };
+        after = Some(last);
+        upstream.fetch(
+            &keys,
+            &mut |mut u| {
+                if fetch_err.is_some() {
+                    return Ok(());
+                }
+                let Some((code, fingerprint)) = tx.scan_planned(u.id.as_str())? else {
+                    fetch_err = Some(Error::other(format!(
+                        "update {} changed while the sync was reading it",
+                        u.id
+                    )));
+                    return Ok(());
+                };
+                u.normalize();
+                let state = match u.publication_state {
+                    PublicationState::Expired => StoredState::Expired,
+                    PublicationState::Published => StoredState::Published,
+                };
+                if same_as_stored(tx, &u, state)? {
+                    // The stored copy came another way (an import, another reader of the same
+                    // data) and is this revision exactly: not a change. Only the upstream's
+                    // fingerprint is noted, so that the next sync need not read it again.
+                    tx.set_fingerprint(u.id.as_str(), &fingerprint)?;
+                    report.count(Change::Unchanged);
+                    return Ok(());
+                }
+                tx.put_update(&u, state, Some(&fingerprint))?;
+                let change = Change::from_code(code);
+                report.count(change);
+                let word = change.counted().log_word().unwrap_or("unchanged");
+                tx.log("SYNC", &crate::store::update_line(word, &u), now);
+                Ok(())
+            },
+            &Continued(progress),
+        )?;
+    }
+    progress.finish();
     fetch_err.map_or(Ok(()), Err)
+}
+
+/// One phase of progress fed by several calls that each start and finish their own.
+struct Continued<'a>(&'a dyn Progress);
+
+impl Progress for Continued<'_> {
+    fn start(&self, _: &str, _: Option<u64>, _: Unit) {}
+    fn advance(&self, n: u64) {
+        self.0.advance(n);
+    }
+    fn finish(&self) {}
+    fn note(&self, line: &str) {
+        self.0.note(line);
+    }
+    fn warn(&self, message: &str) {
+        self.0.warn(message);
+    }
+    fn cancelled(&self) -> bool {
+        self.0.cancelled()
+    }
 }
 
 /// Whether the store holds exactly this revision in this state (its fingerprint aside).
@@ -509,29 +518,22 @@ fn take_content(
 
 /// What a complete upstream no longer lists becomes a tombstone (or, for the offline catalog,
 /// expired), never a deletion; unless allowed, not when that would take most of the store.
+/// `counts`: the stored updates not removed, and how many of them the upstream does not list.
 fn mark_absent(
     tx: &mut Tx<'_>,
     scanned: &Scanned,
-    stored: &HashMap<String, StoredHeader>,
+    counts: (u64, u64),
     opts: &SyncOptions,
     report: &mut SyncReport,
     now: Timestamp,
 ) -> Result<()> {
-    let (headers, summary) = (&scanned.headers, &scanned.summary);
-    let absent = |id: &str| Guid::parse(id).is_none_or(|g| !headers.contains_key(&g));
-    let live = stored
-        .values()
-        .filter(|h| h.state != StoredState::Removed)
-        .count();
-    let going = stored
-        .iter()
-        .filter(|(id, h)| h.state != StoredState::Removed && absent(id))
-        .count();
+    let summary = &scanned.summary;
+    let (live, going) = counts;
     // As the README says, at any size: more than half, or all (1 of 1, 2 of 3 are refused).
     if !opts.allow_mass_removal && going > 0 && (going == live || going * 2 > live) {
         return Err(Error::other(format!(
             "the upstream lists {} updates; taking it as complete would mark {going} of the {live} stored updates {}",
-            headers.len(),
+            scanned.updates,
             if summary.absent_means_expired { "expired" } else { "removed" }
         ))
         .with_hint("an empty or partly copied upstream folder looks like this; check the source, or pass --allow-mass-removal if it is right"));
@@ -541,33 +543,30 @@ fn mark_absent(
     } else {
         (StoredState::Removed, Change::Removed)
     };
-    let mut gone: Vec<&String> = stored
-        .iter()
-        .filter(|(id, h)| {
-            (h.state == StoredState::Published
-                || (!summary.absent_means_expired && h.state == StoredState::Expired))
-                && absent(id)
-        })
-        .map(|(id, _)| id)
-        .collect();
-    gone.sort();
     let word = change.counted().log_word().unwrap_or("unchanged");
-    for id in gone {
-        if tx.set_state(id, absent_state)? {
-            report.count(change);
-            // The same line as any other changed update (KB, title, revision), from the
-            // stored document: only the updates that go are read.
-            let line = match tx.stored_doc(id)? {
-                Some(s) => {
-                    crate::store::update_line(word, &crate::store::decode_update_doc(&s.doc)?)
-                }
-                None => format!("Update {id}: {word}"),
-            };
-            tx.log(
-                "SYNC",
-                &format!("{line} (absent from the complete upstream)"),
-                now,
-            );
+    // In pages, in GUID order: what goes is never all in memory at once.
+    let mut after = String::new();
+    loop {
+        let gone = tx.scan_absent(!summary.absent_means_expired, &after, 1024)?;
+        let Some(last) = gone.last() else { break };
+        after = last.clone();
+        for id in &gone {
+            if tx.set_state(id, absent_state)? {
+                report.count(change);
+                // The same line as any other changed update (KB, title, revision), from the
+                // stored document: only the updates that go are read.
+                let line = match tx.stored_doc(id)? {
+                    Some(s) => {
+                        crate::store::update_line(word, &crate::store::decode_update_doc(&s.doc)?)
+                    }
+                    None => format!("Update {id}: {word}"),
+                };
+                tx.log(
+                    "SYNC",
+                    &format!("{line} (absent from the complete upstream)"),
+                    now,
+                );
+            }
         }
     }
     Ok(())
@@ -641,12 +640,33 @@ impl Change {
     }
 }
 
-fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {
-    let Some(s) = stored else { return Change::New };
-    if s.revision > h.revision {
+impl Change {
+    /// The code the scan index keeps for a planned read (new, updated or expired).
+    fn code(self) -> u8 {
+        match self {
+            Change::New => 0,
+            Change::Expired => 2,
+            _ => 1,
+        }
+    }
+
+    fn from_code(code: u8) -> Change {
+        match code {
+            0 => Change::New,
+            2 => Change::Expired,
+            _ => Change::Updated,
+        }
+    }
+}
+
+fn classify(c: &ScanCandidate) -> Change {
+    let Some(s) = &c.stored else {
+        return Change::New;
+    };
+    if s.revision > c.revision {
         return Change::Older(s.revision);
     }
-    let now_expired = h.publication_state == PublicationState::Expired;
+    let now_expired = c.expired;
     let same_state = match s.state {
         StoredState::Published => !now_expired,
         StoredState::Expired => now_expired,
@@ -654,67 +674,13 @@ fn classify(h: &UpdateHeader, stored: Option<&StoredHeader>) -> Change {
     };
     // The stored state is compared too: an update expired by its absence from a catalog
     // comes back published when it reappears, with the same fingerprint as before.
-    if s.revision == h.revision && s.fingerprint == Some(h.fingerprint) && same_state {
+    if s.revision == c.revision && s.fingerprint == Some(c.fingerprint) && same_state {
         return Change::Unchanged;
     }
     if now_expired && s.state == StoredState::Published {
         return Change::Expired;
     }
     Change::Updated
-}
-
-/// The GUIDs of the updates the criteria select, plus bundled children of selected bundles.
-fn select(
-    headers: &HashMap<Guid, UpdateHeader>,
-    criteria: &Criteria,
-    parents: &HashMap<String, Option<String>>,
-) -> Vec<Guid> {
-    if criteria.is_empty() {
-        return Vec::new();
-    }
-    let products = crate::store::with_descendants(&criteria.products, parents);
-    let classes = crate::store::with_descendants(&criteria.classifications, parents);
-    let langs: Vec<String> = criteria
-        .languages
-        .iter()
-        .map(|l| l.to_ascii_lowercase())
-        .collect();
-    let lang_ok = |h: &UpdateHeader| {
-        langs.is_empty()
-            || h.languages.is_empty()
-            || h.languages.iter().any(|l| l == "all" || langs.contains(l))
-    };
-    let mut chosen: HashSet<Guid> = headers
-        .values()
-        .filter(|h| {
-            h.categories.iter().any(|c| products.contains(c.as_str()))
-                && h.categories.iter().any(|c| classes.contains(c.as_str()))
-                && lang_ok(h)
-        })
-        .map(|h| h.id.clone())
-        .collect();
-    // Children named by their parent (upd:Update) or parents named by their child (the
-    // offline catalog's BundledBy); repeat for bundles within bundles.
-    let mut by_parent: HashMap<&Guid, Vec<&Guid>> = HashMap::new();
-    for h in headers.values() {
-        for p in &h.bundled_by {
-            by_parent.entry(p).or_default().push(&h.id);
-        }
-        for c in &h.bundled {
-            by_parent.entry(&h.id).or_default().push(c);
-        }
-    }
-    let mut queue: Vec<Guid> = chosen.iter().cloned().collect();
-    while let Some(p) = queue.pop() {
-        for &c in by_parent.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            if headers.contains_key(c) && chosen.insert(c.clone()) {
-                queue.push(c.clone());
-            }
-        }
-    }
-    let mut out: Vec<Guid> = chosen.into_iter().collect();
-    out.sort();
-    out
 }
 
 #[cfg(test)]

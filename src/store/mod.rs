@@ -15,6 +15,8 @@ mod hierarchy;
 mod log;
 pub use log::update_line;
 mod queries;
+mod scan;
+pub use scan::{ScanAdd, ScanCandidate};
 mod schema;
 mod sqlite_error;
 mod write;

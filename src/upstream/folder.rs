@@ -9,9 +9,15 @@ use crate::progress::{Progress, Unit};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// A document's key is its folder's index in `dirs` (high 32 bits) and its index among that
+/// folder's `*.xml` files sorted by name (low 32 bits): the source keeps one entry per folder,
+/// not per document, so that its memory does not grow with the number of documents.
 pub struct FolderSource {
     root: PathBuf,
-    files: Vec<PathBuf>,
+    /// Each folder holding documents, with how many it held when scanned.
+    dirs: Vec<(PathBuf, u32)>,
+    /// The sorted documents of the folder `fetch` last read from.
+    listing: Option<(usize, Vec<PathBuf>)>,
 }
 
 impl FolderSource {
@@ -28,8 +34,53 @@ impl FolderSource {
         }
         Ok(FolderSource {
             root: root.to_path_buf(),
-            files: Vec::new(),
+            dirs: Vec::new(),
+            listing: None,
         })
+    }
+
+    /// The documents of folder `d` as the scan saw them (sorted by name), refused when the
+    /// folder no longer holds as many.
+    fn list(&self, d: usize) -> Result<Vec<PathBuf>> {
+        let (dir, count) = self
+            .dirs
+            .get(d)
+            .ok_or_else(|| Error::other(format!("internal: no folder {d}")))?;
+        let mut files = Vec::new();
+        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, "read", e))? {
+            let entry = entry.map_err(|e| Error::io(dir, "read", e))?;
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if is_file && is_xml(Path::new(&entry.file_name())) {
+                files.push(entry.path());
+            }
+        }
+        files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        if files.len() != *count as usize {
+            return Err(Error::other(format!(
+                "{} changed while the sync was reading it ({count} documents, now {})",
+                dir.display(),
+                files.len()
+            ))
+            .with_hint("run the sync again once the folder is in place"));
+        }
+        Ok(files)
+    }
+
+    /// The path of the document with this key.
+    fn path_of(&mut self, key: u64) -> Result<PathBuf> {
+        let (d, i) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+        if self.listing.as_ref().is_none_or(|(at, _)| *at != d) {
+            self.listing = Some((d, self.list(d)?));
+        }
+        let files = self
+            .listing
+            .as_ref()
+            .map(|(_, f)| f.as_slice())
+            .unwrap_or(&[]);
+        files
+            .get(i)
+            .cloned()
+            .ok_or_else(|| Error::other(format!("internal: no document with key {key}")))
     }
 
     fn read(&self, path: &Path) -> Result<(Vec<u8>, Document)> {
@@ -50,9 +101,10 @@ impl Upstream for FolderSource {
     }
 
     fn locate(&self, key: u64) -> String {
-        self.files
-            .get(key as usize)
-            .map(|p| p.display().to_string())
+        let (d, i) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+        self.list(d)
+            .ok()
+            .and_then(|files| files.get(i).map(|p| p.display().to_string()))
             .unwrap_or_default()
     }
 
@@ -65,7 +117,12 @@ impl Upstream for FolderSource {
             complete: true,
             ..Default::default()
         };
-        let mut files = Vec::new();
+        self.listing = None;
+        self.dirs.clear();
+        // Folder path -> its index in `dirs`: a folder's documents can come in two runs
+        // around a subfolder, and keep counting from where they were.
+        let mut dir_index: std::collections::HashMap<PathBuf, usize> = Default::default();
+        let mut total = 0u64;
         let mut skipped = 0u64;
         // Sorted so that a scan visits documents in the same order every time.
         for entry in walkdir::WalkDir::new(&self.root)
@@ -78,7 +135,13 @@ impl Upstream for FolderSource {
                 continue;
             }
             if is_xml(entry.path()) {
-                files.push(entry.into_path());
+                let dir = entry.path().parent().unwrap_or(&self.root).to_path_buf();
+                let d = *dir_index.entry(dir.clone()).or_insert_with(|| {
+                    self.dirs.push((dir, 0));
+                    self.dirs.len() - 1
+                });
+                self.dirs[d].1 += 1;
+                total += 1;
             } else {
                 skipped += 1;
             }
@@ -88,22 +151,21 @@ impl Upstream for FolderSource {
                 "{skipped} file(s) without the .xml extension were ignored"
             ));
         }
-        self.files = files;
-        progress.start(
-            "reading update documents",
-            Some(self.files.len() as u64),
-            Unit::Items,
-        );
-        for (key, path) in self.files.iter().enumerate() {
-            let (_, doc) = self.read(path)?;
-            let item = match doc {
-                Document::Category(c) => ScanItem::Category(c),
-                Document::Update(u) => {
-                    ScanItem::Update(header(&u, super::fingerprint(&u)?, key as u64))
-                }
-            };
-            sink(item)?;
-            progress.advance(1);
+        progress.start("reading update documents", Some(total), Unit::Items);
+        // Folder by folder in the scan's order, each listed as `fetch` will list it.
+        for d in 0..self.dirs.len() {
+            for (i, path) in self.list(d)?.iter().enumerate() {
+                let key = ((d as u64) << 32) | i as u64;
+                let (_, doc) = self.read(path)?;
+                let item = match doc {
+                    Document::Category(c) => ScanItem::Category(c),
+                    Document::Update(u) => {
+                        ScanItem::Update(header(&u, super::fingerprint(&u)?, key))
+                    }
+                };
+                sink(item)?;
+                progress.advance(1);
+            }
         }
         progress.finish();
         Ok(summary)
@@ -121,11 +183,8 @@ impl Upstream for FolderSource {
             Unit::Items,
         );
         for &k in keys {
-            let path = self
-                .files
-                .get(k as usize)
-                .ok_or_else(|| Error::other(format!("internal: no document with key {k}")))?;
-            match self.read(path)?.1 {
+            let path = self.path_of(k)?;
+            match self.read(&path)?.1 {
                 Document::Update(u) => sink(u)?,
                 Document::Category(_) => {
                     return Err(Error::other(format!(

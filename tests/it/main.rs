@@ -17,6 +17,7 @@ mod round_trip;
 mod scripts;
 mod sequence;
 mod signing;
+mod sync_memory;
 mod transfer;
 mod trusted_import;
 mod wsusscn2;
