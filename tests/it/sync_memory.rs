@@ -64,23 +64,40 @@ fn sync_of_a_generated_folder_counts_every_outcome() {
     assert!(log.contains("new or changed to read"), "{log}");
 
     let again = sync_json(&store, &up, &[]);
-    assert_eq!(count(&again, "upstream_updates"), base_updates + GENERATED as u64);
+    assert_eq!(
+        count(&again, "upstream_updates"),
+        base_updates + GENERATED as u64
+    );
     assert_eq!(count(&again, "selected"), base_selected + GENERATED as u64);
     assert_eq!(count(&again, "unchanged"), base_selected + GENERATED as u64);
-    assert_eq!(count(&again, "new") + count(&again, "updated"), 0, "{again}");
+    assert_eq!(
+        count(&again, "new") + count(&again, "updated"),
+        0,
+        "{again}"
+    );
     let first = run(&["updates", "list", "--store", p(&store), "--json"], 0);
-    assert!(first.contains("Generated update 1999"), "the last one is stored");
+    assert!(
+        first.contains("Generated update 1999"),
+        "the last one is stored"
+    );
 
     // Every 7th revision bumped: read again and counted as updated; the rest unchanged.
     let mut bumped = 0;
     for path in generated.iter().step_by(7) {
         let xml = fs::read_to_string(path).unwrap();
-        fs::write(path, xml.replace("RevisionNumber=\"100\"", "RevisionNumber=\"101\"")).unwrap();
+        fs::write(
+            path,
+            xml.replace("RevisionNumber=\"100\"", "RevisionNumber=\"101\""),
+        )
+        .unwrap();
         bumped += 1;
     }
     let bump = sync_json(&store, &up, &[]);
     assert_eq!(count(&bump, "updated"), bumped, "{bump}");
-    assert_eq!(count(&bump, "unchanged"), base_selected + GENERATED as u64 - bumped);
+    assert_eq!(
+        count(&bump, "unchanged"),
+        base_selected + GENERATED as u64 - bumped
+    );
 
     // Gone from the complete folder: tombstones, counted as removed.
     for path in generated.iter().skip(1).step_by(100) {
@@ -88,5 +105,8 @@ fn sync_of_a_generated_folder_counts_every_outcome() {
     }
     let gone = sync_json(&store, &up, &[]);
     assert_eq!(count(&gone, "removed"), 20, "{gone}");
-    assert_eq!(count(&gone, "upstream_updates"), base_updates + GENERATED as u64 - 20);
+    assert_eq!(
+        count(&gone, "upstream_updates"),
+        base_updates + GENERATED as u64 - 20
+    );
 }
