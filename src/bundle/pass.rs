@@ -327,9 +327,10 @@ fn walk_entries<'a>(
 pub trait PassTarget {
     /// Where the records of metadata.bin go, as they are decoded and checked.
     fn records(&mut self) -> &mut dyn super::records::RecordSink;
-    /// A content entry is about to be read: the whole file `file`, or its piece starting at
-    /// `offset`. Whether its bytes are wanted (then handed to [`PassTarget::content_bytes`]).
-    fn begin_content(&mut self, file: &[u8; 32], offset: u64) -> bool;
+    /// A content entry is about to be read: the whole file `file` (of `size` bytes), or its
+    /// piece starting at `offset`. Whether its bytes are wanted (then handed to
+    /// [`PassTarget::content_bytes`]).
+    fn begin_content(&mut self, file: &[u8; 32], offset: u64, size: u64) -> bool;
     /// Bytes of the entry begun, in order, not yet checked.
     fn content_bytes(&mut self, buf: &[u8]);
     /// The entry begun was read to its end: `ok` when every check of it passed.
@@ -343,7 +344,7 @@ impl PassTarget for CheckOnly {
     fn records(&mut self) -> &mut dyn super::records::RecordSink {
         &mut self.0
     }
-    fn begin_content(&mut self, _: &[u8; 32], _: u64) -> bool {
+    fn begin_content(&mut self, _: &[u8; 32], _: u64, _: u64) -> bool {
         false
     }
     fn content_bytes(&mut self, _: &[u8]) {}

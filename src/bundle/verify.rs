@@ -803,7 +803,10 @@ impl Checker<'_> {
             }
         }
         let whole = listed.file.map_or(listed.sha256.0, |f| f.0);
-        let wanted = self.target.begin_content(&whole, listed.offset.unwrap_or(0));
+        let size = self.layout.files.get(&whole).map_or(listed.size, |f| f.size);
+        let wanted = self
+            .target
+            .begin_content(&whole, listed.offset.unwrap_or(0), size);
         let mut sink = EntrySink {
             join: join.as_mut().map(|j| &mut j.sha),
             target: if wanted { Some(&mut *self.target) } else { None },
