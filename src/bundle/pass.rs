@@ -236,7 +236,15 @@ pub(crate) fn read_volume(
             seen: HashSet::with_capacity(central.len()),
             present: Vec::new(),
         };
-        walk_entries(&mut f, &central, admit, first_local, &vname, &mut scan, entry);
+        walk_entries(
+            &mut f,
+            &central,
+            admit,
+            first_local,
+            &vname,
+            &mut scan,
+            entry,
+        );
     }
     if f.went_back {
         return Ok(Pass::OutOfOrder);

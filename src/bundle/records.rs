@@ -63,7 +63,8 @@ pub(crate) fn read_metadata_stream(
     let md = match decode_metadata_from_reader(r) {
         Ok(md) => md,
         Err(e) => {
-            out.findings.push(Finding::new(e.kind, METADATA_ENTRY, e.message));
+            out.findings
+                .push(Finding::new(e.kind, METADATA_ENTRY, e.message));
             return out;
         }
     };

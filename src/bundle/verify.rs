@@ -445,23 +445,11 @@ pub fn verify_into(
         target,
         count: &count,
     };
-    for (i, v) in m.volumes.iter().enumerate() {
-        let vol = i as u32 + 1;
-        let at_start = report.findings.len();
-        let chosen = checker.check(&located, vol, &mut report);
-        report.volumes.push(VolumeCheck {
-            name: v.name.clone(),
-            path: chosen.clone(),
-            ok: chosen.is_some() && report.findings.len() == at_start,
-        });
-        if stop_if_cancelled(progress, &mut report, at_start, &v.name) {
-            report.media_bytes_read = count.get();
-            return report;
-        }
+    if checker.volumes(&located, &mut report) {
+        checker.finish(&mut report);
+        progress.finish();
     }
-    checker.finish(&mut report);
     report.media_bytes_read = count.get();
-    progress.finish();
     report
 }
 
@@ -516,6 +504,24 @@ struct EntryReads {
 }
 
 impl Checker<'_> {
+    /// Checks every volume in turn; false when the operator asked to stop.
+    fn volumes(&mut self, located: &Located, report: &mut VerifyReport) -> bool {
+        for (i, v) in self.m.volumes.iter().enumerate() {
+            let vol = i as u32 + 1;
+            let at_start = report.findings.len();
+            let chosen = self.check(located, vol, report);
+            report.volumes.push(VolumeCheck {
+                name: v.name.clone(),
+                path: chosen.clone(),
+                ok: chosen.is_some() && report.findings.len() == at_start,
+            });
+            if stop_if_cancelled(self.progress, report, at_start, &v.name) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Checks volume `vol`: finds its file and reads it once, comparing its size and SHA-256
     /// with the manifest and checking its structure and entries on the way. Returns the file
     /// used. When its bytes differ from the manifest's, only that is reported (what the
@@ -540,7 +546,12 @@ impl Checker<'_> {
                 return None;
             }
             Ok(md) if md.len() != v.size => {
-                format!("{}: {} bytes, the manifest says {}", c.display(), md.len(), v.size)
+                format!(
+                    "{}: {} bytes, the manifest says {}",
+                    c.display(),
+                    md.len(),
+                    v.size
+                )
             }
             Ok(_) => return self.read_checked(c, vol, report, true).then(|| c.clone()),
         };
@@ -562,8 +573,11 @@ impl Checker<'_> {
     /// [`volume::foreign_volume`], counting what it reads (a header entry).
     fn count_header(&self, c: &Path, vol: u32) -> Option<String> {
         let why = volume::foreign_volume(c, self.m, vol);
-        self.count
-            .add(fs::metadata(c).map_or(0, |m| m.len()).min(volume::MAX_HEADER_BYTES + 1024));
+        self.count.add(
+            fs::metadata(c)
+                .map_or(0, |m| m.len())
+                .min(volume::MAX_HEADER_BYTES + 1024),
+        );
         why
     }
 
@@ -586,9 +600,16 @@ impl Checker<'_> {
         };
         let (m, layout, count, progress) = (self.m, self.layout, self.count, self.progress);
         let before = count.get();
-        let pass = pass::read_volume(path, listed.size, m, layout, vol, count, progress, &mut |f, se| {
-            self.read_one(f, se, &vname, &mut reads)
-        });
+        let pass = pass::read_volume(
+            path,
+            listed.size,
+            m,
+            layout,
+            vol,
+            count,
+            progress,
+            &mut |f, se| self.read_one(f, se, &vname, &mut reads),
+        );
         let (hash, scan) = match pass {
             Ok(Pass::Read { hash, scan }) => (hash, scan),
             Ok(Pass::OutOfOrder) => {
@@ -621,7 +642,11 @@ impl Checker<'_> {
                 hex::encode(h),
                 listed.sha256
             )),
-            Err(e) => Some(format!("{}: {}", path.display(), Error::io(path, "read", e))),
+            Err(e) => Some(format!(
+                "{}: {}",
+                path.display(),
+                Error::io(path, "read", e)
+            )),
         };
         if let Some(why) = why {
             self.mismatch(path, vol, why, report);
@@ -634,7 +659,13 @@ impl Checker<'_> {
 
     /// The findings of a volume that matched the manifest, in the order of the slow way:
     /// its structure first, then its entries.
-    fn commit(&mut self, vol: u32, scan: volume::VolumeScan, reads: EntryReads, report: &mut VerifyReport) {
+    fn commit(
+        &mut self,
+        vol: u32,
+        scan: volume::VolumeScan,
+        reads: EntryReads,
+        report: &mut VerifyReport,
+    ) {
         let vname = self.m.volumes[vol as usize - 1].name.clone();
         push_capped(report, scan.findings, &vname);
         if scan.foreign {
@@ -650,7 +681,8 @@ impl Checker<'_> {
     /// [`Checker::choose`] for one file: its hash against the manifest.
     fn choose_one(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) -> Option<()> {
         let v = &self.m.volumes[vol as usize - 1];
-        let why = match hash_with_progress(path, self.progress, self.count, &mut report.bytes_read) {
+        let why = match hash_with_progress(path, self.progress, self.count, &mut report.bytes_read)
+        {
             Ok(h) if h == v.sha256.0 => return Some(()),
             Ok(h) => format!(
                 "{}: SHA-256 {}, the manifest says {}",
@@ -779,11 +811,15 @@ impl Checker<'_> {
             match read {
                 Ok(()) => {
                     reads.checked += 1;
-                    reads.findings.extend(check.map(|c| c.findings).unwrap_or_default());
+                    reads
+                        .findings
+                        .extend(check.map(|c| c.findings).unwrap_or_default());
                 }
                 Err(ReadFailure::Entry(finding)) => reads.findings.push(finding),
                 Err(ReadFailure::Sink(e)) => {
-                    reads.findings.push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
+                    reads
+                        .findings
+                        .push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
                 }
             }
             return;
@@ -803,13 +839,21 @@ impl Checker<'_> {
             }
         }
         let whole = listed.file.map_or(listed.sha256.0, |f| f.0);
-        let size = self.layout.files.get(&whole).map_or(listed.size, |f| f.size);
+        let size = self
+            .layout
+            .files
+            .get(&whole)
+            .map_or(listed.size, |f| f.size);
         let wanted = self
             .target
             .begin_content(&whole, listed.offset.unwrap_or(0), size);
         let mut sink = EntrySink {
             join: join.as_mut().map(|j| &mut j.sha),
-            target: if wanted { Some(&mut *self.target) } else { None },
+            target: if wanted {
+                Some(&mut *self.target)
+            } else {
+                None
+            },
         };
         let read = volume::read_entry(file, se, listed, &subject, &mut sink, &mut |_| {});
         if wanted {
@@ -829,7 +873,9 @@ impl Checker<'_> {
                 }
             }
             Err(ReadFailure::Sink(e)) => {
-                reads.findings.push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
+                reads
+                    .findings
+                    .push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
             }
         }
     }

@@ -193,13 +193,13 @@ fn verify_and_apply(
     // another writer's recovery, and the plan decides against the state the pass saw.
     let locked = match store.begin() {
         Ok(tx) => under_lock(tx, own, paths, opts, progress),
-        Err(e) => Err(Failed::LockedOut(e, own)),
+        Err(e) => Err(Failed::LockedOut(e, Box::new(own))),
     };
     let out = match locked {
         Ok(out) => out,
         Err(Failed::Refused(e)) => return Err(e),
         Err(Failed::LockedOut(e, own)) => {
-            return Err(locked_out(store, paths, opts, progress, own, e));
+            return Err(locked_out(store, paths, opts, progress, *own, e));
         }
         Err(Failed::Applying(e, m)) => {
             // Leave the store settled: whatever a failed commit left is resolved now, from
@@ -222,7 +222,7 @@ enum Failed {
     /// Refused before anything was written (logged already).
     Refused(Error),
     /// The write lock could not be taken.
-    LockedOut(Error, Own),
+    LockedOut(Error, Box<Own>),
     /// Failed while applying the bundle: the store is settled, then the refusal logged.
     Applying(Error, Box<Manifest>),
 }
@@ -298,8 +298,10 @@ fn check_source(
     out: &mut ImportReport,
 ) -> Result<()> {
     if reader.manifest().source.store_id == own_id {
-        return Err(Error::usage("this bundle was exported by this store itself")
-            .with_hint("import it on the isolated side"));
+        return Err(
+            Error::usage("this bundle was exported by this store itself")
+                .with_hint("import it on the isolated side"),
+        );
     }
     // Authenticity: once a store trusts any key, only bundles signed by one of them pass.
     let trusted = crate::trust::trusted_public_keys(&trusted?)?;
@@ -440,10 +442,11 @@ fn read_once(
         return Err(err);
     }
     let media_bytes_read = report.media_bytes_read;
-    let listed = report
-        .manifest
-        .as_ref()
-        .is_some_and(|m| m.entries.iter().any(|e| e.path == bundle::names::METADATA_ENTRY));
+    let listed = report.manifest.as_ref().is_some_and(|m| {
+        m.entries
+            .iter()
+            .any(|e| e.path == bundle::names::METADATA_ENTRY)
+    });
     let Some(reader) = BundleReader::from_verified(report) else {
         stager.discard();
         return Err(Error::other(
@@ -604,7 +607,14 @@ fn apply(
     // state.
     fs::create_dir_all(staging).map_err(|e| Error::io(staging, "create", e))?;
     let mut publisher = Publisher::new(tx.root());
-    let staged = take_staged(reader, staged, staging, &plan.to_stage, opts.threads, progress)?;
+    let staged = take_staged(
+        reader,
+        staged,
+        staging,
+        &plan.to_stage,
+        opts.threads,
+        progress,
+    )?;
     if progress.cancelled() {
         // The last safe point: once publishing starts, the import runs to its commit.
         return Err(super::stage::interrupted());
@@ -655,8 +665,7 @@ fn take_staged(
     if let Some(e) = staged.error.take() {
         return Err(e);
     }
-    let have: std::collections::HashSet<[u8; 32]> =
-        staged.files.iter().map(|d| d.sha256).collect();
+    let have: std::collections::HashSet<[u8; 32]> = staged.files.iter().map(|d| d.sha256).collect();
     let missing: Vec<([u8; 32], u64)> = to_stage
         .iter()
         .filter(|(h, _)| !have.contains(h))

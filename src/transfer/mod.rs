@@ -8,12 +8,12 @@
 //! write the store only through `Store` and `Tx`: no SQL here.
 
 mod chain;
+mod collect;
 pub mod export;
 pub mod import;
 pub mod media;
 pub mod repair;
 pub mod signature;
-mod collect;
 mod stage;
 
 use crate::bundle::RecordState;

@@ -186,7 +186,7 @@ impl<W: Write> Write for Sha1Writer<'_, W> {
 pub(super) struct PassStager<'a> {
     staging: PathBuf,
     /// Whether the store lacks a content file (asked at its first byte).
-    wants: Box<dyn FnMut(&[u8; 32]) -> bool + 'a>,
+    wants: Wants<'a>,
     pub records: super::collect::Collect,
     open: HashMap<[u8; 32], Open>,
     current: Option<[u8; 32]>,
@@ -197,6 +197,9 @@ pub(super) struct PassStager<'a> {
     pub error: Option<Error>,
 }
 
+/// Whether the store lacks a content file, by its SHA-256.
+pub(super) type Wants<'a> = Box<dyn FnMut(&[u8; 32]) -> bool + 'a>;
+
 /// A content file being staged.
 struct Open {
     w: Option<BufWriter<File>>,
@@ -206,7 +209,7 @@ struct Open {
 }
 
 impl<'a> PassStager<'a> {
-    pub fn new(staging: PathBuf, wants: Box<dyn FnMut(&[u8; 32]) -> bool + 'a>) -> Self {
+    pub fn new(staging: PathBuf, wants: Wants<'a>) -> Self {
         PassStager {
             staging,
             wants,
@@ -261,12 +264,11 @@ impl<'a> PassStager<'a> {
             return;
         };
         let path = self.path(&h);
-        let synced = o
-            .w
-            .expect("an open staged file")
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all());
+        let synced =
+            o.w.expect("an open staged file")
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all());
         match synced {
             Ok(()) => self.done.push(Digests {
                 size: o.size,
