@@ -51,10 +51,11 @@ impl Volumes<'_> {
         layout: &[Vec<Part>],
         entries: &mut Vec<EntryInfo>,
         cleanup: &mut Cleanup,
-    ) -> Result<Vec<VolumeInfo>> {
+    ) -> Result<(Vec<VolumeInfo>, Reads)> {
         let count = layout.len() as u32;
         let mut source = Source::default();
         let mut volumes = Vec::with_capacity(layout.len());
+        let mut reads = Reads::default();
         for (i, parts) in layout.iter().enumerate() {
             let index = i as u32 + 1;
             let final_path = self.dir.join(names::volume_name(self.name, index));
@@ -68,7 +69,7 @@ impl Volumes<'_> {
                 count,
                 parts,
             };
-            let (size, sha256) = job.write(&mut source, entries)?;
+            let (size, sha256) = job.write(&mut source, entries, &mut reads)?;
             if size > self.max_volume_size {
                 return Err(Error::other(format!(
                     "internal error: volume {index} came out at {size} bytes, over the limit of {}",
@@ -83,8 +84,17 @@ impl Volumes<'_> {
                 sha256: Sha256Hex(sha256),
             });
         }
-        Ok(volumes)
+        reads.content = source.read;
+        Ok((volumes, reads))
     }
+}
+
+/// What writing the volumes read: content from the store, and volume bytes read back to
+/// hash them (entries larger than [`HOLD_BYTES`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Reads {
+    pub content: u64,
+    pub read_back: u64,
 }
 
 /// Bytes of a volume held in memory until they are final: a content entry's local header gets
@@ -110,6 +120,7 @@ struct Hashed {
     end: u64,
     /// Most bytes held ([`HOLD_BYTES`]; less in tests, to read back).
     hold: usize,
+    read_back: u64,
 }
 
 impl Hashed {
@@ -124,6 +135,7 @@ impl Hashed {
             pos: 0,
             end: 0,
             hold: HOLD_BYTES,
+            read_back: 0,
         }
     }
 
@@ -144,6 +156,7 @@ impl Hashed {
                     break;
                 }
                 self.sha.update(&buf[..n]);
+                self.read_back += n as u64;
             }
             self.spilled = false;
         }
@@ -151,11 +164,11 @@ impl Hashed {
         Ok(())
     }
 
-    /// Settles and returns the file and the volume's SHA-256.
-    fn finish(mut self) -> io::Result<(File, [u8; 32])> {
+    /// Settles and returns the file, the volume's SHA-256 and the bytes read back.
+    fn finish(mut self) -> io::Result<(File, [u8; 32], u64)> {
         self.settle()?;
         let file = self.w.into_inner().map_err(|e| e.into_error())?;
-        Ok((file, self.sha.finalize().into()))
+        Ok((file, self.sha.finalize().into(), self.read_back))
     }
 }
 
@@ -201,6 +214,8 @@ impl Seek for Hashed {
 #[derive(Default)]
 struct Source {
     current: Option<(usize, File, Sha256)>,
+    /// Bytes read from content files so far.
+    read: u64,
 }
 
 struct VolumeJob<'a> {
@@ -220,7 +235,12 @@ impl VolumeJob<'_> {
 
     /// Writes the volume under its `.partial` name, synced to disk; returns its size and
     /// SHA-256.
-    fn write(&self, source: &mut Source, entries: &mut Vec<EntryInfo>) -> Result<(u64, [u8; 32])> {
+    fn write(
+        &self,
+        source: &mut Source,
+        entries: &mut Vec<EntryInfo>,
+        reads: &mut Reads,
+    ) -> Result<(u64, [u8; 32])> {
         let file = File::create(self.path).map_err(|e| self.io_err(e))?;
         let mut zo = ZipOut::new(Hashed::new(file, self.path), self.v.time);
         let header = volume_header(self.v.bundle_id, self.v.sequence, self.index, self.count);
@@ -244,7 +264,8 @@ impl VolumeJob<'_> {
             entries.push(self.write_part(&mut zo, part, source, &mut buf)?);
         }
         let (w, size) = zo.finish().map_err(|e| self.io_err(e))?;
-        let (file, sha256) = w.finish().map_err(|e| self.io_err(e))?;
+        let (file, sha256, read_back) = w.finish().map_err(|e| self.io_err(e))?;
+        reads.read_back += read_back;
         file.sync_all().map_err(|e| self.io_err(e))?;
         Ok((size, sha256))
     }
@@ -293,6 +314,7 @@ impl VolumeJob<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io(&f.path, "read", e)),
             };
+            source.read += n as u64;
             piece_sha.update(&buf[..n]);
             if part.piece.is_some() {
                 whole.update(&buf[..n]);
@@ -409,7 +431,7 @@ mod tests {
                 zo.get_mut().settle().unwrap();
             }
             let (w, _) = zo.finish().unwrap();
-            let (_, digest) = w.finish().unwrap();
+            let (_, digest, _) = w.finish().unwrap();
             assert_eq!(
                 digest,
                 crate::hash::sha256(&fs::read(&path).unwrap()),
