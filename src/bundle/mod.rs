@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod metadata;
 mod metadata_limits;
 pub mod names;
+mod pass;
 pub mod reader;
 pub mod records;
 pub mod verify;
@@ -32,10 +33,12 @@ pub use metadata::{
     BundleMetadata, Decision, MAX_METADATA_BYTES, RecordState, UpdateRecord, decode_metadata,
     decode_metadata_from_reader, encode_metadata,
 };
+pub use pass::{CheckOnly, MediaCount, PassTarget};
 pub use reader::BundleReader;
 pub use records::{Discard, MetadataCheck, RecordSink};
 pub use verify::{
     BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, locate, verify,
+    verify_into,
 };
 pub use volume::VolumeHeader;
 pub use writer::{

@@ -131,6 +131,31 @@ impl BundleReader {
         })
     }
 
+    /// The reader of a bundle that `verify` (or [`super::verify_into`]) just checked without
+    /// any finding: its manifest as verify read it and the volume files it chose, without
+    /// reading anything again. None when the report is not clean.
+    pub fn from_verified(report: super::VerifyReport) -> Option<BundleReader> {
+        if !report.ok() {
+            return None;
+        }
+        let volumes = report
+            .volumes
+            .iter()
+            .map(|v| v.path.clone())
+            .collect::<Option<Vec<_>>>()?;
+        let manifest = report.manifest?;
+        let layout = Layout::new(&manifest);
+        Some(BundleReader {
+            manifest_path: report.manifest_path?,
+            manifest,
+            manifest_bytes: report.manifest_bytes?,
+            manifest_sha256: report.manifest_sha256?,
+            layout,
+            volumes,
+            scanned: Mutex::new(HashMap::new()),
+        })
+    }
+
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }

@@ -7,14 +7,15 @@
 
 use super::manifest::{self, Layout, MAX_MANIFEST_BYTES, Manifest, Sha256Hex};
 use super::names::{MANIFEST_FILE, METADATA_ENTRY, SUMS_FILE};
-use super::volume::{self, ReadFailure};
+use super::pass::{self, CheckOnly, MediaCount, Pass, PassTarget};
+use super::volume::{self, ReadFailure, ScannedEntry};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::{Progress, Unit};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// One problem: its exit-code category, what it concerns (a file, a volume, an entry), and
@@ -269,9 +270,16 @@ pub struct VerifyReport {
     pub volumes: Vec<VolumeCheck>,
     /// Entries read to their end and found equal to the manifest.
     pub entries_checked: u64,
-    /// Bytes read from volumes (hashing and entry reads).
+    /// Bytes read from volumes by the pass that checks them (each byte once, unless a
+    /// volume had to be read out of order or several files were found under its name).
     pub bytes_read: u64,
+    /// Every byte read from volume files: `bytes_read` plus the end records and central
+    /// directories, read first from the end of each volume, and the header of a volume that
+    /// did not match, read to tell another bundle's from a damaged one.
+    pub media_bytes_read: u64,
     pub findings: Vec<Finding>,
+    /// The manifest's bytes as read (what a signature covers).
+    pub manifest_bytes: Option<Vec<u8>>,
 }
 
 impl VerifyReport {
@@ -317,6 +325,7 @@ impl Serialize for VerifyReport {
             volumes: &'a [VolumeCheck],
             entries_checked: u64,
             bytes_read: u64,
+            media_bytes_read: u64,
             findings: &'a [Finding],
         }
         View {
@@ -328,6 +337,7 @@ impl Serialize for VerifyReport {
             volumes: &self.volumes,
             entries_checked: self.entries_checked,
             bytes_read: self.bytes_read,
+            media_bytes_read: self.media_bytes_read,
             findings: &self.findings,
         }
         .serialize(s)
@@ -346,6 +356,16 @@ fn error_finding(e: Error, subject: &str) -> Finding {
 /// folders or files where volumes are found. Needs no store. Never stops at the first
 /// problem: the report lists every finding, in the order the checks ran.
 pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
+    verify_into(paths, progress, &mut CheckOnly(super::records::Discard))
+}
+
+/// [`verify`], handing what the checks read to `target` on the way (each volume is read
+/// once): the caller keeps what the target received only when the report has no finding.
+pub fn verify_into(
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+    target: &mut dyn PassTarget,
+) -> VerifyReport {
     let mut report = VerifyReport::default();
     let Some(first) = paths.first() else {
         report.push(Finding::new(
@@ -379,7 +399,7 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
             return report;
         }
     };
-    drop(bytes);
+    report.manifest_bytes = Some(bytes);
     let problems = m.problems();
     report.manifest = Some(m.clone());
     if !problems.is_empty() {
@@ -410,10 +430,11 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
         }
     };
     let layout = Layout::new(&m);
-    let total: u64 = m.volumes.iter().map(|v| v.size).sum::<u64>()
-        + m.entries.iter().map(|e| e.size).sum::<u64>();
+    // Each volume byte is read once (the volume hash and the entry checks in one pass).
+    let total: u64 = m.volumes.iter().map(|v| v.size).sum::<u64>();
     progress.start("verifying", Some(total), Unit::Bytes);
 
+    let count = MediaCount::default();
     let mut checker = Checker {
         m: &m,
         layout: &layout,
@@ -421,26 +442,14 @@ pub fn verify(paths: &[PathBuf], progress: &dyn Progress) -> VerifyReport {
         scanned: vec![false; m.volumes.len()],
         joins: BTreeMap::new(),
         progress,
+        target,
+        count: &count,
     };
-    for (i, v) in m.volumes.iter().enumerate() {
-        let vol = i as u32 + 1;
-        let at_start = report.findings.len();
-        let chosen = checker.choose(&located, vol, &mut report);
-        report.volumes.push(VolumeCheck {
-            name: v.name.clone(),
-            path: chosen.clone(),
-            ok: false,
-        });
-        if stop_if_cancelled(progress, &mut report, at_start, &v.name) {
-            return report;
-        }
-        let Some(path) = chosen else { continue };
-        let before = report.findings.len();
-        checker.check_volume(&path, vol, &mut report);
-        report.volumes[i].ok = report.findings.len() == before;
+    if checker.volumes(&located, &mut report) {
+        checker.finish(&mut report);
+        progress.finish();
     }
-    checker.finish(&mut report);
-    progress.finish();
+    report.media_bytes_read = count.get();
     report
 }
 
@@ -466,6 +475,7 @@ fn stop_if_cancelled(
 }
 
 /// A content file cut into pieces, hashed as its pieces are read in order.
+#[derive(Clone)]
 struct Join {
     sha: Sha256,
     next: u64,
@@ -481,9 +491,211 @@ struct Checker<'a> {
     scanned: Vec<bool>,
     joins: BTreeMap<[u8; 32], Join>,
     progress: &'a dyn Progress,
+    target: &'a mut dyn PassTarget,
+    count: &'a MediaCount,
+}
+
+/// What reading the entries of one volume found, kept aside until the volume's hash is
+/// known to match the manifest.
+struct EntryReads {
+    findings: Vec<Finding>,
+    checked: u64,
+    joins: BTreeMap<[u8; 32], Join>,
 }
 
 impl Checker<'_> {
+    /// Checks every volume in turn; false when the operator asked to stop.
+    fn volumes(&mut self, located: &Located, report: &mut VerifyReport) -> bool {
+        for (i, v) in self.m.volumes.iter().enumerate() {
+            let vol = i as u32 + 1;
+            let at_start = report.findings.len();
+            let chosen = self.check(located, vol, report);
+            report.volumes.push(VolumeCheck {
+                name: v.name.clone(),
+                path: chosen.clone(),
+                ok: chosen.is_some() && report.findings.len() == at_start,
+            });
+            if stop_if_cancelled(self.progress, report, at_start, &v.name) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Checks volume `vol`: finds its file and reads it once, comparing its size and SHA-256
+    /// with the manifest and checking its structure and entries on the way. Returns the file
+    /// used. When its bytes differ from the manifest's, only that is reported (what the
+    /// structure showed on the way is dropped: the manifest does not vouch for those bytes).
+    fn check(&mut self, located: &Located, vol: u32, report: &mut VerifyReport) -> Option<PathBuf> {
+        let v = &self.m.volumes[vol as usize - 1];
+        let candidates: Vec<&PathBuf> = located.candidates(&v.name).collect();
+        if candidates.len() != 1 {
+            // None, or several discs holding one name: the one that matches is found by
+            // hashing each first (a second read, in that rare case).
+            let path = self.choose(located, vol, report)?;
+            return self.read_checked(&path, vol, report, false).then_some(path);
+        }
+        let c = candidates[0];
+        let mismatch = match fs::metadata(c) {
+            Err(e) => {
+                report.push(Finding::new(
+                    ErrorKind::Corrupt,
+                    &v.name,
+                    format!("{}: cannot be read: {e}", c.display()),
+                ));
+                return None;
+            }
+            Ok(md) if md.len() != v.size => {
+                format!(
+                    "{}: {} bytes, the manifest says {}",
+                    c.display(),
+                    md.len(),
+                    v.size
+                )
+            }
+            Ok(_) => return self.read_checked(c, vol, report, true).then(|| c.clone()),
+        };
+        self.mismatch(c, vol, mismatch, report);
+        None
+    }
+
+    /// Reports a file that does not match volume `vol`: a volume of another bundle is
+    /// incomplete, anything else corrupt (the same finding as [`Checker::choose`]'s).
+    fn mismatch(&self, c: &Path, vol: u32, why: String, report: &mut VerifyReport) {
+        let v = &self.m.volumes[vol as usize - 1];
+        let (kind, reason) = match self.count_header(c, vol) {
+            Some(foreign) => (ErrorKind::Incomplete, format!("{}: {foreign}", c.display())),
+            None => (ErrorKind::Corrupt, why),
+        };
+        report.push(Finding::new(kind, &v.name, reason));
+    }
+
+    /// [`volume::foreign_volume`], counting what it reads (a header entry).
+    fn count_header(&self, c: &Path, vol: u32) -> Option<String> {
+        let why = volume::foreign_volume(c, self.m, vol);
+        self.count.add(
+            fs::metadata(c)
+                .map_or(0, |m| m.len())
+                .min(volume::MAX_HEADER_BYTES + 1024),
+        );
+        why
+    }
+
+    /// Reads the volume at `path` once and, when its size and SHA-256 match the manifest,
+    /// reports what its structure and entries showed. `compare`: report a difference (false
+    /// when the file was already chosen by its hash). True when the volume matched.
+    fn read_checked(
+        &mut self,
+        path: &Path,
+        vol: u32,
+        report: &mut VerifyReport,
+        compare: bool,
+    ) -> bool {
+        let listed = &self.m.volumes[vol as usize - 1];
+        let vname = listed.name.clone();
+        let mut reads = EntryReads {
+            findings: Vec::new(),
+            checked: 0,
+            joins: self.joins.clone(),
+        };
+        let (m, layout, count, progress) = (self.m, self.layout, self.count, self.progress);
+        let before = count.get();
+        let pass = pass::read_volume(
+            path,
+            listed.size,
+            m,
+            layout,
+            vol,
+            count,
+            progress,
+            &mut |f, se| self.read_one(f, se, &vname, &mut reads),
+        );
+        let (hash, scan) = match pass {
+            Ok(Pass::Read { hash, scan }) => (hash, scan),
+            Ok(Pass::OutOfOrder) => {
+                // Out of order: the slow way, hash first, then the structure.
+                report.bytes_read += count.get() - before;
+                if compare && self.choose_one(path, vol, report).is_none() {
+                    return false;
+                }
+                return self.check_volume(path, vol, report);
+            }
+            Err(e) => {
+                report.push(error_finding(e, &vname));
+                return false;
+            }
+        };
+        report.bytes_read += match &hash {
+            Ok((len, _)) => *len,
+            Err(_) => count.get() - before,
+        };
+        let why = match hash {
+            Ok((len, h)) if len == listed.size && h == listed.sha256.0 => None,
+            Ok((len, _)) if len != listed.size => Some(format!(
+                "{}: {len} bytes, the manifest says {}",
+                path.display(),
+                listed.size
+            )),
+            Ok((_, h)) => Some(format!(
+                "{}: SHA-256 {}, the manifest says {}",
+                path.display(),
+                hex::encode(h),
+                listed.sha256
+            )),
+            Err(e) => Some(format!(
+                "{}: {}",
+                path.display(),
+                Error::io(path, "read", e)
+            )),
+        };
+        if let Some(why) = why {
+            self.mismatch(path, vol, why, report);
+            return false;
+        }
+        let at_start = report.findings.len();
+        self.commit(vol, scan, reads, report);
+        report.findings.len() == at_start
+    }
+
+    /// The findings of a volume that matched the manifest, in the order of the slow way:
+    /// its structure first, then its entries.
+    fn commit(
+        &mut self,
+        vol: u32,
+        scan: volume::VolumeScan,
+        reads: EntryReads,
+        report: &mut VerifyReport,
+    ) {
+        let vname = self.m.volumes[vol as usize - 1].name.clone();
+        push_capped(report, scan.findings, &vname);
+        if scan.foreign {
+            return;
+        }
+        self.scanned[vol as usize - 1] = true;
+        self.present.extend(scan.present.iter().copied());
+        self.joins = reads.joins;
+        report.entries_checked += reads.checked;
+        report.findings.extend(reads.findings);
+    }
+
+    /// [`Checker::choose`] for one file: its hash against the manifest.
+    fn choose_one(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) -> Option<()> {
+        let v = &self.m.volumes[vol as usize - 1];
+        let why = match hash_with_progress(path, self.progress, self.count, &mut report.bytes_read)
+        {
+            Ok(h) if h == v.sha256.0 => return Some(()),
+            Ok(h) => format!(
+                "{}: SHA-256 {}, the manifest says {}",
+                path.display(),
+                hex::encode(h),
+                v.sha256
+            ),
+            Err(e) => format!("{}: {e}", path.display()),
+        };
+        self.mismatch(path, vol, why, report);
+        None
+    }
+
     /// Picks the file that matches the manifest's size and SHA-256 among the candidates for
     /// a volume, reporting why when none does.
     fn choose(
@@ -516,7 +728,7 @@ impl Checker<'_> {
             let mismatch = if len != v.size {
                 format!("{}: {len} bytes, the manifest says {}", c.display(), v.size)
             } else {
-                match hash_with_progress(c, self.progress, &mut report.bytes_read) {
+                match hash_with_progress(c, self.progress, self.count, &mut report.bytes_read) {
                     Ok(h) if h == v.sha256.0 => return Some((*c).clone()),
                     Ok(h) => format!(
                         "{}: SHA-256 {}, the manifest says {}",
@@ -527,7 +739,7 @@ impl Checker<'_> {
                     Err(e) => format!("{}: {e}", c.display()),
                 }
             };
-            match volume::foreign_volume(c, self.m, vol) {
+            match self.count_header(c, vol) {
                 Some(why) => reasons.push(format!("{}: {why}", c.display())),
                 None => {
                     all_foreign = false;
@@ -544,96 +756,128 @@ impl Checker<'_> {
         None
     }
 
-    fn check_volume(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) {
+    /// The slow way, for a volume whose structure asks to read it out of order (its hash
+    /// already matched): the structure, then each entry where it is. True when nothing was
+    /// found.
+    fn check_volume(&mut self, path: &Path, vol: u32, report: &mut VerifyReport) -> bool {
         let vname = self.m.volumes[vol as usize - 1].name.clone();
-        let mut file = match open_media(path) {
+        let file = match open_media(path) {
             Ok(v) => v,
             Err(e) => {
                 report.push(error_finding(e, &vname));
-                return;
+                return false;
             }
+        };
+        let mut file = pass::Counted {
+            file,
+            count: self.count,
         };
         let len = self.m.volumes[vol as usize - 1].size;
         let scan = volume::scan_volume(&mut file, len, self.m, self.layout, vol);
-        push_capped(report, scan.findings, &vname);
-        if scan.foreign {
-            return;
-        }
-        self.scanned[vol as usize - 1] = true;
-        self.present.extend(scan.present.iter().copied());
-        for se in &scan.entries {
-            let listed = &self.m.entries[se.index];
-            let subject = format!("{vname}: {}", listed.path);
-            // Pieces also feed the hash of their whole file, when they come in order.
-            let mut join = None;
-            if let (Some(file), Some(offset)) = (listed.file, listed.offset) {
-                let j = self.joins.entry(file.0).or_insert(Join {
-                    sha: Sha256::new(),
-                    next: 0,
-                    broken: false,
-                });
-                if j.broken || j.next != offset {
-                    j.broken = true;
-                } else {
-                    join = Some(j);
-                }
+        let mut reads = EntryReads {
+            findings: Vec::new(),
+            checked: 0,
+            joins: std::mem::take(&mut self.joins),
+        };
+        if !scan.foreign {
+            for se in &scan.entries {
+                self.read_one(&mut file, se, &vname, &mut reads);
             }
-            // metadata.bin is kept (it is at most MAX_METADATA_BYTES, see the manifest check)
-            // and decoded once its bytes are known to be the ones the manifest lists.
-            let is_metadata = listed.path == METADATA_ENTRY;
-            let mut metadata_read = false;
-            let mut metadata = Vec::new();
-            let mut sink = if is_metadata {
-                metadata.reserve(listed.size.min(METADATA_PREALLOC) as usize);
-                EntrySink::Keep(&mut metadata)
-            } else {
-                EntrySink::Join(join.as_mut().map(|j| &mut j.sha))
-            };
-            let progress = self.progress;
-            let bytes_read = &mut report.bytes_read;
-            let mut advance = |n: u64| {
-                *bytes_read += n;
-                progress.advance(n);
-            };
-            match volume::read_entry(&mut file, se, listed, &subject, &mut sink, &mut advance) {
+        }
+        let at_start = report.findings.len();
+        self.commit(vol, scan, reads, report);
+        report.findings.len() == at_start
+    }
+
+    /// Reads one entry that passed the structural checks to its end with every check: pieces
+    /// feed the hash of their whole file, content goes to the target when it wants it, and
+    /// metadata.bin's inflated bytes go through the record checks to the target's sink.
+    fn read_one<R: Read + Seek>(
+        &mut self,
+        file: &mut R,
+        se: &ScannedEntry,
+        vname: &str,
+        reads: &mut EntryReads,
+    ) {
+        let listed = &self.m.entries[se.index];
+        let subject = format!("{vname}: {}", listed.path);
+        if listed.path == METADATA_ENTRY {
+            let (m, layout) = (self.m, self.layout);
+            let sink = self.target.records();
+            let mut check = None;
+            let read = volume::consume_entry(file, se, listed, &subject, &mut |r| {
+                check = Some(super::records::read_metadata_stream(r, m, layout, sink));
+            });
+            match read {
                 Ok(()) => {
-                    report.entries_checked += 1;
-                    if let Some(j) = join {
-                        j.next += listed.size;
-                    }
-                    if is_metadata {
-                        metadata_read = true;
-                    }
+                    reads.checked += 1;
+                    reads
+                        .findings
+                        .extend(check.map(|c| c.findings).unwrap_or_default());
                 }
-                Err(ReadFailure::Entry(finding)) => {
-                    report.findings.push(finding);
-                    if let Some(j) = join {
-                        j.broken = true;
-                    }
-                }
+                Err(ReadFailure::Entry(finding)) => reads.findings.push(finding),
                 Err(ReadFailure::Sink(e)) => {
-                    report
+                    reads
                         .findings
                         .push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
                 }
             }
-            if metadata_read {
-                self.check_metadata(&metadata, report);
+            return;
+        }
+        // Pieces also feed the hash of their whole file, when they come in order.
+        let mut join = None;
+        if let (Some(file), Some(offset)) = (listed.file, listed.offset) {
+            let j = reads.joins.entry(file.0).or_insert(Join {
+                sha: Sha256::new(),
+                next: 0,
+                broken: false,
+            });
+            if j.broken || j.next != offset {
+                j.broken = true;
+            } else {
+                join = Some(j);
             }
         }
-    }
-
-    /// Decodes metadata.bin (its bytes already matched the manifest) and checks what it holds
-    /// against the manifest: a bundle whose metadata an importer would refuse fails here too.
-    fn check_metadata(&self, bytes: &[u8], report: &mut VerifyReport) {
-        let mut r = bytes;
-        let check = super::records::read_metadata_stream(
-            &mut r,
-            self.m,
-            self.layout,
-            &mut super::records::Discard,
-        );
-        report.findings.extend(check.findings);
+        let whole = listed.file.map_or(listed.sha256.0, |f| f.0);
+        let size = self
+            .layout
+            .files
+            .get(&whole)
+            .map_or(listed.size, |f| f.size);
+        let wanted = self
+            .target
+            .begin_content(&whole, listed.offset.unwrap_or(0), size);
+        let mut sink = EntrySink {
+            join: join.as_mut().map(|j| &mut j.sha),
+            target: if wanted {
+                Some(&mut *self.target)
+            } else {
+                None
+            },
+        };
+        let read = volume::read_entry(file, se, listed, &subject, &mut sink, &mut |_| {});
+        if wanted {
+            self.target.end_content(read.is_ok());
+        }
+        match read {
+            Ok(()) => {
+                reads.checked += 1;
+                if let Some(j) = join {
+                    j.next += listed.size;
+                }
+            }
+            Err(ReadFailure::Entry(finding)) => {
+                reads.findings.push(finding);
+                if let Some(j) = join {
+                    j.broken = true;
+                }
+            }
+            Err(ReadFailure::Sink(e)) => {
+                reads
+                    .findings
+                    .push(Finding::new(ErrorKind::Other, &subject, e.to_string()))
+            }
+        }
     }
 
     /// Entries listed but absent from their (examined) volume, and the whole-file hashes of
@@ -678,19 +922,20 @@ impl Checker<'_> {
     }
 }
 
-/// Where verify puts an entry's bytes: into a whole-file hash (pieces), nowhere, or kept
-/// (metadata.bin, decoded once read).
-enum EntrySink<'a> {
-    Join(Option<&'a mut Sha256>),
-    Keep(&'a mut Vec<u8>),
+/// Where a content entry's bytes go as they are read: into the hash of its whole file
+/// (pieces) and to the target (when it wants them).
+struct EntrySink<'a> {
+    join: Option<&'a mut Sha256>,
+    target: Option<&'a mut dyn PassTarget>,
 }
 
 impl Write for EntrySink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            EntrySink::Join(Some(h)) => h.update(buf),
-            EntrySink::Join(None) => {}
-            EntrySink::Keep(v) => v.extend_from_slice(buf),
+        if let Some(h) = &mut self.join {
+            h.update(buf);
+        }
+        if let Some(t) = &mut self.target {
+            t.content_bytes(buf);
         }
         Ok(buf.len())
     }
@@ -698,9 +943,6 @@ impl Write for EntrySink<'_> {
         Ok(())
     }
 }
-
-/// Bytes reserved up front for metadata.bin while verify reads it; more grows as read.
-const METADATA_PREALLOC: u64 = 16 << 20;
 
 /// Most findings reported for one volume (and for the entries missing from all volumes):
 /// a hostile volume of 100,000 bad entries is reported with a count, not 100,000 lines.
@@ -729,6 +971,7 @@ fn push_capped(report: &mut VerifyReport, findings: Vec<Finding>, subject: &str)
 fn hash_with_progress(
     path: &Path,
     progress: &dyn Progress,
+    count: &MediaCount,
     bytes_read: &mut u64,
 ) -> Result<[u8; 32]> {
     let mut f = open_media(path)?;
@@ -743,6 +986,7 @@ fn hash_with_progress(
         };
         sha.update(&buf[..n]);
         *bytes_read += n as u64;
+        count.add(n as u64);
         progress.advance(n as u64);
         if progress.cancelled() {
             return Err(Error::interrupted("verification", "nothing was changed"));

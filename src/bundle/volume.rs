@@ -113,8 +113,8 @@ pub(crate) struct VolumeScan {
 
 /// Checks a volume's ZIP structure against the manifest. `f` must already have passed the
 /// size and SHA-256 comparison with the manifest, so the bytes parsed here are vouched for.
-pub(crate) fn scan_volume(
-    f: &mut File,
+pub(crate) fn scan_volume<R: Read + Seek>(
+    f: &mut R,
     len: u64,
     m: &Manifest,
     layout: &Layout,
@@ -131,7 +131,17 @@ pub(crate) fn scan_volume(
             return scan;
         }
     };
-    if check_first_entry(f, &central, m, vol, &vname, &mut scan.findings) {
+    // The header entry's local header, read once: the loop below needs it again.
+    let mut first_local = None;
+    if check_first_entry(
+        f,
+        &central,
+        m,
+        vol,
+        &vname,
+        &mut scan.findings,
+        &mut first_local,
+    ) {
         scan.foreign = true;
         return scan;
     }
@@ -154,7 +164,11 @@ pub(crate) fn scan_volume(
         };
         // Placement: entries back to back from offset 0; read the local header of every
         // entry, even one refused below, to find where the next one must start.
-        let data_offset = match zipfmt::read_local(f, e, &subject) {
+        let local = match first_local.take().filter(|_| i == 0) {
+            Some(known) => known,
+            None => zipfmt::read_local(f, e, &subject),
+        };
+        let data_offset = match local {
             Ok(d) => Some(d),
             Err(finding) => {
                 scan.findings.push(finding);
@@ -197,17 +211,18 @@ pub(crate) fn scan_volume(
 /// The header first: a volume of another bundle is reported as such, not as a list of
 /// entries the manifest does not know. True when the volume is foreign (nothing more to
 /// examine).
-fn check_first_entry(
-    f: &mut File,
+pub(super) fn check_first_entry<R: Read + Seek>(
+    f: &mut R,
     central: &[CentralEntry],
     m: &Manifest,
     vol: u32,
     vname: &str,
     findings: &mut Vec<Finding>,
+    local: &mut Option<std::result::Result<u64, Finding>>,
 ) -> bool {
     match central.first() {
         Some(e) if e.name == HEADER_ENTRY.as_bytes() => {
-            if let Err(finding) = check_header_entry(f, e, m, vol, vname) {
+            if let Err(finding) = check_header_entry(f, e, m, vol, vname, local) {
                 let foreign = finding.kind == ErrorKind::Incomplete;
                 findings.push(finding);
                 return foreign;
@@ -223,7 +238,7 @@ fn check_first_entry(
 }
 
 /// An entry that does not start where the one before it ended (`want`).
-fn placement_problem(want: u64, e: &CentralEntry, subject: &str) -> Option<Finding> {
+pub(super) fn placement_problem(want: u64, e: &CentralEntry, subject: &str) -> Option<Finding> {
     if e.header_offset < want {
         Some(Finding::new(
             ErrorKind::UnsafeEntry,
@@ -248,24 +263,24 @@ fn placement_problem(want: u64, e: &CentralEntry, subject: &str) -> Option<Findi
 }
 
 /// What decides whether an entry of one volume may be read.
-struct Admission<'a> {
-    m: &'a Manifest,
-    layout: &'a Layout,
-    vol: u32,
-    volume_len: u64,
+pub(super) struct Admission<'a> {
+    pub m: &'a Manifest,
+    pub layout: &'a Layout,
+    pub vol: u32,
+    pub volume_len: u64,
     /// Where the central directory starts: entry data must end before it.
-    directory_offset: u64,
+    pub directory_offset: u64,
     /// Names met so far.
-    seen: HashSet<&'a [u8]>,
+    pub seen: HashSet<&'a [u8]>,
     /// Manifest entries (indices) met where the manifest puts them, readable or not.
-    present: Vec<usize>,
+    pub present: Vec<usize>,
 }
 
 impl<'a> Admission<'a> {
     /// Checks entry `i` of the volume against the manifest: `Ok(Some)` when it may be read,
     /// `Ok(None)` for the volume header (or when its local header failed), or the first
     /// problem.
-    fn entry(
+    pub(super) fn entry(
         &mut self,
         i: usize,
         e: &'a CentralEntry,
@@ -459,12 +474,13 @@ fn size_problem(
     None
 }
 
-fn check_header_entry(
-    f: &mut File,
+fn check_header_entry<R: Read + Seek>(
+    f: &mut R,
     e: &CentralEntry,
     m: &Manifest,
     vol: u32,
     vname: &str,
+    local: &mut Option<std::result::Result<u64, Finding>>,
 ) -> std::result::Result<(), Finding> {
     let subject = format!("{vname}: {HEADER_ENTRY}");
     let corrupt = |msg: String| Finding::new(ErrorKind::Corrupt, &subject, msg);
@@ -480,7 +496,9 @@ fn check_header_entry(
     if let Some(problem) = entry_kind_problem(e) {
         return Err(Finding::new(ErrorKind::UnsafeEntry, &subject, problem));
     }
-    let data_offset = zipfmt::read_local(f, e, &subject)?;
+    let read = zipfmt::read_local(f, e, &subject);
+    *local = Some(read.clone());
+    let data_offset = read?;
     let mut data = vec![0u8; e.size as usize];
     f.seek(SeekFrom::Start(data_offset))
         .and_then(|_| f.read_exact(&mut data))
@@ -548,57 +566,85 @@ pub(crate) enum ReadFailure {
 /// Reads an entry to its end, writing its bytes to `sink`, and checks its CRC, its size and
 /// its SHA-256 against the manifest. Reading to the end matters: a partial read would never
 /// see a CRC error in the part not read.
-pub(crate) fn read_entry(
-    f: &mut File,
+pub(crate) fn read_entry<R: Read + Seek>(
+    f: &mut R,
     se: &ScannedEntry,
     listed: &EntryInfo,
     subject: &str,
     sink: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> std::result::Result<(), ReadFailure> {
-    let corrupt = |msg: String| ReadFailure::Entry(Finding::new(ErrorKind::Corrupt, subject, msg));
-    let mut crc = Crc32::default();
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut pump = |r: &mut dyn Read, limit: u64| -> std::result::Result<u64, ReadFailure> {
-        let mut got = 0u64;
+    let mut sink_error = None;
+    let mut pump = |r: &mut dyn Read| {
+        let mut buf = vec![0u8; BUF];
         loop {
-            let want = (limit - got).min(BUF as u64) as usize;
-            if want == 0 {
-                return Ok(got);
-            }
-            let n = match r.read(&mut buf[..want]) {
-                Ok(0) => return Ok(got),
+            let n = match r.read(&mut buf) {
+                Ok(0) | Err(_) => return,
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(corrupt(format!("cannot be read to its end: {e}"))),
             };
-            crc.update(&buf[..n]);
-            sha.update(&buf[..n]);
-            sink.write_all(&buf[..n]).map_err(ReadFailure::Sink)?;
+            if let Err(e) = sink.write_all(&buf[..n]) {
+                sink_error = Some(e);
+                return;
+            }
             progress(n as u64);
-            got += n as u64;
         }
     };
+    let checked = consume_entry(f, se, listed, subject, &mut pump);
+    match sink_error {
+        Some(e) => Err(ReadFailure::Sink(e)),
+        None => checked,
+    }
+}
+
+/// Reads an entry to its end through `consume`, which reads from the entry's (inflated)
+/// bytes as it likes; what it leaves is read here, so that the checks cover every byte. Then
+/// checks its CRC, size and SHA-256 against the manifest. The consumer sees bytes before they
+/// are checked: it must keep nothing until this returns `Ok`.
+pub(crate) fn consume_entry<R: Read + Seek>(
+    f: &mut R,
+    se: &ScannedEntry,
+    listed: &EntryInfo,
+    subject: &str,
+    consume: &mut dyn FnMut(&mut dyn Read),
+) -> std::result::Result<(), ReadFailure> {
+    let corrupt = |msg: String| ReadFailure::Entry(Finding::new(ErrorKind::Corrupt, subject, msg));
     f.seek(SeekFrom::Start(se.data_offset))
         .map_err(|e| corrupt(format!("cannot be read: {e}")))?;
-    let mut data = f.take(se.entry.compressed);
-    let total = match se.entry.method {
-        METHOD_STORED => {
-            let total = pump(&mut data, se.entry.compressed)?;
-            if total < se.entry.compressed {
-                return Err(corrupt(format!(
-                    "ends after {total} of {} bytes",
-                    se.entry.compressed
-                )));
-            }
-            total
+    let data = f.take(se.entry.compressed);
+    let stored = se.entry.method == METHOD_STORED;
+    let mut r = CheckedEntry {
+        source: if stored {
+            EntrySource::Stored(data)
+        } else {
+            EntrySource::Deflated(zipfmt::inflate(data))
+        },
+        // Deflated: one byte more than announced, so that an entry that inflates beyond its
+        // size is caught without inflating all of it.
+        limit: if stored {
+            se.entry.compressed
+        } else {
+            listed.size.saturating_add(1)
+        },
+        got: 0,
+        crc: Crc32::default(),
+        sha: Sha256::new(),
+        error: None,
+    };
+    consume(&mut r);
+    io::copy(&mut r, &mut io::sink()).ok();
+    if let Some(e) = r.error.take() {
+        return Err(corrupt(format!("cannot be read to its end: {e}")));
+    }
+    let total = r.got;
+    match &r.source {
+        EntrySource::Stored(_) if total < se.entry.compressed => {
+            return Err(corrupt(format!(
+                "ends after {total} of {} bytes",
+                se.entry.compressed
+            )));
         }
-        _ => {
-            // One byte more than announced: an entry that inflates beyond its size is caught
-            // without inflating all of it.
-            let mut inflater = zipfmt::inflate(data);
-            let total = pump(&mut inflater, listed.size.saturating_add(1))?;
+        EntrySource::Stored(_) => {}
+        EntrySource::Deflated(inflater) => {
             if total > listed.size {
                 return Err(corrupt(format!(
                     "inflates to more than its announced {} bytes",
@@ -614,23 +660,22 @@ pub(crate) fn read_entry(
                     se.entry.compressed
                 )));
             }
-            total
         }
-    };
+    }
     if total != listed.size {
         return Err(corrupt(format!(
             "holds {total} bytes, the manifest says {}",
             listed.size
         )));
     }
-    if crc.value() != se.entry.crc32 {
+    if r.crc.value() != se.entry.crc32 {
         return Err(corrupt(format!(
             "CRC-32 is {:08x}, the ZIP directory says {:08x}",
-            crc.value(),
+            r.crc.value(),
             se.entry.crc32
         )));
     }
-    let digest: [u8; 32] = sha.finalize().into();
+    let digest: [u8; 32] = r.sha.finalize().into();
     if digest != listed.sha256.0 {
         return Err(corrupt(format!(
             "SHA-256 is {}, the manifest says {}",
@@ -639,4 +684,55 @@ pub(crate) fn read_entry(
         )));
     }
     Ok(())
+}
+
+enum EntrySource<R: Read> {
+    Stored(io::Take<R>),
+    Deflated(flate2::read::DeflateDecoder<io::Take<R>>),
+}
+
+/// An entry's bytes as read: counted up to `limit`, fed to its CRC and SHA-256. The first
+/// read error is kept (and the entry then reads as ended) so that the checks report it.
+struct CheckedEntry<R: Read> {
+    source: EntrySource<R>,
+    limit: u64,
+    got: u64,
+    crc: Crc32,
+    sha: Sha256,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for CheckedEntry<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.error.is_some() {
+            return Ok(0);
+        }
+        let want = (self.limit - self.got).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let res = loop {
+            let r = match &mut self.source {
+                EntrySource::Stored(s) => s.read(&mut buf[..want]),
+                EntrySource::Deflated(s) => s.read(&mut buf[..want]),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match res {
+            Ok(n) => {
+                self.crc.update(&buf[..n]);
+                self.sha.update(&buf[..n]);
+                self.got += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let shown = io::Error::new(e.kind(), e.to_string());
+                self.error = Some(e);
+                Err(shown)
+            }
+        }
+    }
 }

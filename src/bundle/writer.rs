@@ -123,6 +123,11 @@ pub struct WrittenBundle {
     pub manifest_sha256: [u8; 32],
     /// Sum of the volume sizes.
     pub volume_bytes: u64,
+    /// Bytes of content read from the store (each byte once).
+    pub content_bytes_read: u64,
+    /// Bytes of written volumes read back to hash them (entries too large to hold in
+    /// memory until their CRC is known).
+    pub volume_bytes_read_back: u64,
     /// Size of `metadata.bin` (the encoded envelope, before deflating).
     pub metadata_bytes: u64,
 }
@@ -268,7 +273,7 @@ pub fn write_bundle(
         Unit::Bytes,
     );
     let mut entries = vec![metadata.listed()];
-    let volumes = Volumes {
+    let (volumes, reads) = Volumes {
         dir: &dir,
         name: &name,
         bundle_id: &bundle_id,
@@ -298,6 +303,8 @@ pub fn write_bundle(
         dir,
         name,
         volume_bytes: manifest.volumes.iter().map(|v| v.size).sum(),
+        content_bytes_read: reads.content,
+        volume_bytes_read_back: reads.read_back,
         metadata_bytes: metadata.size,
         manifest,
         manifest_sha256,

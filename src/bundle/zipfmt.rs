@@ -147,6 +147,11 @@ impl<W: Write + Seek> ZipOut<W> {
         }
     }
 
+    /// The writer underneath (to mark what is final, for a writer that hashes as it goes).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.w
+    }
+
     fn put(&mut self, b: &[u8]) -> io::Result<()> {
         self.w.write_all(b)?;
         self.pos += b.len() as u64;

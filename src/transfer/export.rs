@@ -51,6 +51,10 @@ pub struct ExportReport {
     pub missing: Vec<MissingOut>,
     /// The id of the key that signed the manifest, when signed.
     pub signed_by: Option<String>,
+    /// Bytes of content read from the store (each byte once) and of written volumes read
+    /// back to hash them.
+    pub content_bytes_read: u64,
+    pub volume_bytes_read_back: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -147,6 +151,8 @@ fn export_locked(
             .collect(),
         missing,
         signed_by,
+        content_bytes_read: written.content_bytes_read,
+        volume_bytes_read_back: written.volume_bytes_read_back,
     };
     lock.record_export(&ExportRecord {
         sequence,

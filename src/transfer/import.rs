@@ -6,7 +6,7 @@
 
 use super::chain::check_time;
 pub use super::chain::{ChainDecision, check_chain};
-use super::stage::{stage_all, staged_name};
+use super::stage::{PassStager, stage_all, staged_name};
 use super::stored_state;
 use crate::bundle::{self, BundleReader, Manifest, RecordState};
 use crate::error::{Error, ErrorKind, Result};
@@ -100,6 +100,9 @@ pub struct ImportReport {
     /// reported and not taken (autonomous).
     pub decisions: DecisionReport,
     pub notes: Vec<String>,
+    /// Bytes read from the bundle's volumes: each volume byte once, plus the end records
+    /// and central directory of each volume (read first, from its end).
+    pub media_bytes_read: u64,
 }
 
 impl ImportReport {
@@ -119,12 +122,19 @@ impl ImportReport {
             signed_by: None,
             decisions: DecisionReport::default(),
             notes: Vec::new(),
+            media_bytes_read: 0,
         }
     }
 }
 
 /// Refuses with `err`, writing the refusal to the log (and only there).
 fn refuse(store: &Store, m: Option<&Manifest>, err: Error, now: Timestamp) -> Error {
+    store.log("IMPORT", &refusal_line(m, &err), now);
+    err
+}
+
+/// The log line of a refusal (or an interruption).
+fn refusal_line(m: Option<&Manifest>, err: &Error) -> String {
     let which = m
         .map(|m| format!("bundle {} (sequence {}) ", m.bundle_id, m.sequence))
         .unwrap_or_default();
@@ -133,15 +143,10 @@ fn refuse(store: &Store, m: Option<&Manifest>, err: Error, now: Timestamp) -> Er
     } else {
         "refused"
     };
-    store.log(
-        "IMPORT",
-        &std::iter::once(format!("Import of {which}{what}: {}", err.message))
-            .chain(err.details.iter().cloned())
-            .collect::<Vec<_>>()
-            .join("; "),
-        now,
-    );
-    err
+    std::iter::once(format!("Import of {which}{what}: {}", err.message))
+        .chain(err.details.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn import(
@@ -176,35 +181,27 @@ fn verify_and_apply(
     );
     // 0. Never merge into a store that is already damaged.
     store.quick_check()?;
-    // 1. Verify everything before anything is decided.
-    let reader = open_verified(store, paths, now, progress)?;
-    let m = reader.manifest().clone();
-    let manifest_sha = hex_lower(&reader.manifest_sha256());
-    let mut out = ImportReport::for_manifest(&m);
-    if m.source.store_id == store.id() {
-        let err = Error::usage("this bundle was exported by this store itself")
-            .with_hint("import it on the isolated side");
-        return Err(refuse(store, Some(&m), err, now));
-    }
-    // 2. Authenticity: once a store trusts any key, only bundles signed by one of them pass.
-    check_signature(store, &reader, &mut out).map_err(|e| refuse(store, Some(&m), e, now))?;
-
-    // 3. Under the write lock from here on: the chain, time, plan, content and merge are
-    // decided and applied against one state of the store.
-    let metadata = reader
-        .read_metadata()
-        .map_err(|e| refuse(store, Some(&m), e, now))?;
-    match apply(
-        store,
-        &reader,
-        &manifest_sha,
-        metadata,
-        opts,
-        &mut out,
-        progress,
-    ) {
-        Ok(outcome) => out.outcome = outcome,
-        Err(e) => {
+    // What the steps before the merge need of the store, read before the write lock is
+    // taken (their errors are reported where they were before).
+    let own = Own {
+        id: store.id().to_string(),
+        trusted: store.trusted_keys(),
+        mode: store.upstream_mode(),
+        staging: store.staging_dir(),
+    };
+    // The write lock before the media is read: what the single pass stages is then safe from
+    // another writer's recovery, and the plan decides against the state the pass saw.
+    let locked = match store.begin() {
+        Ok(tx) => under_lock(tx, own, paths, opts, progress),
+        Err(e) => Err(Failed::LockedOut(e, Box::new(own))),
+    };
+    let out = match locked {
+        Ok(out) => out,
+        Err(Failed::Refused(e)) => return Err(e),
+        Err(Failed::LockedOut(e, own)) => {
+            return Err(locked_out(store, paths, opts, progress, *own, e));
+        }
+        Err(Failed::Applying(e, m)) => {
             // Leave the store settled: whatever a failed commit left is resolved now, from
             // what the database really holds, rather than by the next writer.
             let e = match store.settle() {
@@ -215,9 +212,139 @@ fn verify_and_apply(
             };
             return Err(refuse(store, Some(&m), e, now));
         }
-    }
+    };
     store.log("IMPORT", &outcome_line(&out), now);
     Ok(out)
+}
+
+/// How an import under the write lock failed.
+enum Failed {
+    /// Refused before anything was written (logged already).
+    Refused(Error),
+    /// The write lock could not be taken.
+    LockedOut(Error, Box<Own>),
+    /// Failed while applying the bundle: the store is settled, then the refusal logged.
+    Applying(Error, Box<Manifest>),
+}
+
+/// The import with the write lock held: the single pass, the source checks, then the chain,
+/// plan, content and merge, all against one state of the store.
+fn under_lock(
+    tx: Tx<'_>,
+    own: Own,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> std::result::Result<ImportReport, Failed> {
+    let now = opts.now;
+    // 1. Verify everything before anything is decided: one read of the media, which also
+    // stages the content this store lacks and collects the metadata; nothing of it counts
+    // unless every check passed.
+    let Checked {
+        reader,
+        metadata,
+        mut staged,
+        media_bytes_read,
+    } = read_once(&tx, &own.staging, paths, opts, progress)
+        .map_err(|e| Failed::Refused(refuse_in(&tx, None, e, now)))?;
+    let m = reader.manifest().clone();
+    let manifest_sha = hex_lower(&reader.manifest_sha256());
+    let mut out = ImportReport::for_manifest(&m);
+    out.media_bytes_read = media_bytes_read;
+    // 2. This store's own bundle, or (once it trusts a key) one not signed by a trusted key.
+    if let Err(e) = check_source(&own.id, own.trusted, &reader, &mut out) {
+        return Err(Failed::Refused(refuse_in(&tx, Some(&m), e, now)));
+    }
+    // 3. The chain, time, plan, content and merge.
+    let result = own.mode.and_then(|mode| {
+        let parts = Parts {
+            reader: &reader,
+            manifest_sha: &manifest_sha,
+            mode,
+            staging: &own.staging,
+        };
+        apply(tx, &parts, metadata, &mut staged, opts, &mut out, progress)
+    });
+    match result {
+        Ok(outcome) => {
+            out.outcome = outcome;
+            Ok(out)
+        }
+        Err(e) => Err(Failed::Applying(e, Box::new(m))),
+    }
+}
+
+/// What the import needs of the store before it takes the write lock.
+struct Own {
+    id: String,
+    trusted: Result<Vec<crate::store::TrustedKey>>,
+    mode: Result<crate::store::UpstreamMode>,
+    staging: PathBuf,
+}
+
+/// What `apply` works from besides the metadata.
+struct Parts<'a> {
+    reader: &'a BundleReader,
+    manifest_sha: &'a str,
+    mode: crate::store::UpstreamMode,
+    staging: &'a std::path::Path,
+}
+
+/// Not this store's own bundle, and (once the store trusts a key) signed by a trusted key.
+fn check_source(
+    own_id: &str,
+    trusted: Result<Vec<crate::store::TrustedKey>>,
+    reader: &BundleReader,
+    out: &mut ImportReport,
+) -> Result<()> {
+    if reader.manifest().source.store_id == own_id {
+        return Err(
+            Error::usage("this bundle was exported by this store itself")
+                .with_hint("import it on the isolated side"),
+        );
+    }
+    // Authenticity: once a store trusts any key, only bundles signed by one of them pass.
+    let trusted = crate::trust::trusted_public_keys(&trusted?)?;
+    let sig = crate::trust::read_signature(reader.manifest_path())?;
+    let check = crate::trust::check_signature(&trusted, reader.manifest_bytes(), sig.as_deref())?;
+    note_signature(check, out);
+    Ok(())
+}
+
+/// The write lock could not be taken: the bundle is still checked first (a damaged bundle
+/// is refused as damaged, without staging anything), then refused with the lock's error.
+fn locked_out(
+    store: &mut Store,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+    own: Own,
+    begin: Error,
+) -> Error {
+    let now = opts.now;
+    let reader = match open_verified(store, paths, now, progress) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let m = reader.manifest().clone();
+    let mut out = ImportReport::for_manifest(&m);
+    let e = check_source(&own.id, own.trusted, &reader, &mut out)
+        .and(own.mode.map(|_| ()))
+        .err()
+        .unwrap_or(begin);
+    let e = match store.settle() {
+        Ok(true) => {
+            e.context("the import is recorded in the store, but its commit reported this error")
+        }
+        _ => e,
+    };
+    refuse(store, Some(&m), e, now)
+}
+
+/// [`refuse`] from inside the write transaction.
+fn refuse_in(tx: &Tx<'_>, m: Option<&Manifest>, err: Error, now: Timestamp) -> Error {
+    tx.log("IMPORT", &refusal_line(m, &err), now);
+    err
 }
 
 /// Verifies the bundle in full and opens it, making sure the manifest opened is the one
@@ -232,19 +359,7 @@ pub(super) fn open_verified(
     if progress.cancelled() {
         return Err(refuse(store, None, super::stage::interrupted(), now));
     }
-    if let Some(kind) = report.first_error_kind() {
-        let details = report
-            .findings
-            .iter()
-            .map(|f| format!("{}: {}", f.subject, f.message))
-            .collect();
-        let msg = format!(
-            "the bundle failed verification ({} finding(s))",
-            report.findings.len()
-        );
-        let err = Error::new(kind, msg)
-            .with_details(details)
-            .with_hint("nothing was changed; get an intact copy of the bundle");
+    if let Some(err) = verification_failure(&report) {
         return Err(refuse(store, None, err, now));
     }
     let reader = BundleReader::open(paths).map_err(|e| refuse(store, None, e, now))?;
@@ -259,9 +374,109 @@ pub(super) fn open_verified(
     Ok(reader)
 }
 
-/// Checks the signature and notes in `out` what was checked.
-fn check_signature(store: &Store, reader: &BundleReader, out: &mut ImportReport) -> Result<()> {
-    match super::signature::check(store, reader)? {
+/// The refusal of a bundle whose verification found anything: the first finding decides the
+/// exit code.
+fn verification_failure(report: &bundle::VerifyReport) -> Option<Error> {
+    let kind = report.first_error_kind()?;
+    let details = report
+        .findings
+        .iter()
+        .map(|f| format!("{}: {}", f.subject, f.message))
+        .collect();
+    let msg = format!(
+        "the bundle failed verification ({} finding(s))",
+        report.findings.len()
+    );
+    Some(
+        Error::new(kind, msg)
+            .with_details(details)
+            .with_hint("nothing was changed; get an intact copy of the bundle"),
+    )
+}
+
+/// A bundle read once and found intact.
+struct Checked {
+    reader: BundleReader,
+    metadata: bundle::BundleMetadata,
+    staged: Staged,
+    media_bytes_read: u64,
+}
+
+/// Content files staged by the pass (removed when dropped: publishing moves the ones kept),
+/// and the first error met writing them, reported where staging is decided.
+pub(super) struct Staged {
+    dir: PathBuf,
+    files: Vec<Digests>,
+    error: Option<Error>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for d in &self.files {
+            let _ = fs::remove_file(self.dir.join(staged_name(&d.sha256)));
+        }
+    }
+}
+
+/// Verifies the bundle in one read of the media: the checks of `verify`, while the content
+/// files this store does not hold yet are copied into staging and the metadata records are
+/// collected. Any finding is a refusal, and what was staged is removed.
+fn read_once(
+    tx: &Tx<'_>,
+    staging: &std::path::Path,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Checked> {
+    let dry_run = opts.dry_run;
+    let wants = move |h: &[u8; 32]| !dry_run && !matches!(tx.content_recorded(h), Ok(true));
+    let mut stager = PassStager::new(staging.to_path_buf(), Box::new(wants));
+    let report = bundle::verify_into(paths, progress, &mut stager);
+    let failed = if progress.cancelled() {
+        Some(super::stage::interrupted())
+    } else {
+        verification_failure(&report)
+    };
+    if let Some(err) = failed {
+        stager.discard();
+        return Err(err);
+    }
+    let media_bytes_read = report.media_bytes_read;
+    let listed = report.manifest.as_ref().is_some_and(|m| {
+        m.entries
+            .iter()
+            .any(|e| e.path == bundle::names::METADATA_ENTRY)
+    });
+    let Some(reader) = BundleReader::from_verified(report) else {
+        stager.discard();
+        return Err(Error::other(
+            "internal error: a bundle verified without finding cannot be opened",
+        ));
+    };
+    if !listed {
+        stager.discard();
+        return Err(Error::new(
+            ErrorKind::Incomplete,
+            "the manifest lists no metadata.bin",
+        ));
+    }
+    stager.close_unfinished();
+    let staged = Staged {
+        dir: staging.to_path_buf(),
+        files: std::mem::take(&mut stager.done),
+        error: stager.error.take(),
+    };
+    Ok(Checked {
+        reader,
+        metadata: std::mem::take(&mut stager.records.md),
+        staged,
+        media_bytes_read,
+    })
+}
+
+/// Notes in `out` what the signature check found.
+fn note_signature(check: SignatureCheck, out: &mut ImportReport) {
+    match check {
         SignatureCheck::Verified(by) => {
             out.signature_checked = true;
             out.signed_by = Some(by.key_id);
@@ -273,7 +488,6 @@ fn check_signature(store: &Store, reader: &BundleReader, out: &mut ImportReport)
                 .unwrap_or_default()
         )),
     }
-    Ok(())
 }
 
 /// The log line of a finished import.
@@ -352,18 +566,17 @@ fn check_categories(tx: &Tx<'_>, md: &bundle::BundleMetadata) -> Result<()> {
 /// Checks the bundle against the chain and the clock, plans it, and (unless a dry run)
 /// publishes its new content and merges it in one transaction. Fills the counts of `out`.
 fn apply(
-    store: &mut Store,
-    reader: &BundleReader,
-    manifest_sha: &str,
+    mut tx: Tx<'_>,
+    parts: &Parts<'_>,
     md: bundle::BundleMetadata,
+    staged: &mut Staged,
     opts: &ImportOptions,
     out: &mut ImportReport,
     progress: &dyn Progress,
 ) -> Result<ImportOutcome> {
+    let (reader, manifest_sha, mode) = (parts.reader, parts.manifest_sha, parts.mode);
     let m = reader.manifest();
-    let staging = store.staging_dir();
-    let mode = store.upstream_mode()?;
-    let mut tx = store.begin()?;
+    let staging = parts.staging;
     let history = tx.imports_from(&m.source.store_id)?;
     if check_chain(&history, m, manifest_sha, opts.max_jump)? == ChainDecision::AlreadyImported {
         return Ok(ImportOutcome::AlreadyImported);
@@ -389,17 +602,21 @@ fn apply(
         return Ok(ImportOutcome::DryRun);
     }
 
-    // Content straight from the media (hash while copying), published by SHA-256 before the
-    // commit under a journal, so that a crash leaves either the old or the new state.
-    fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
+    // Content staged from the media by the pass (hashed while copied), published by SHA-256
+    // before the commit under a journal, so that a crash leaves either the old or the new
+    // state.
+    fs::create_dir_all(staging).map_err(|e| Error::io(staging, "create", e))?;
     let mut publisher = Publisher::new(tx.root());
-    progress.start("copying content", Some(out.content_bytes), Unit::Bytes);
-    let staged = stage_all(reader, &staging, &plan.to_stage, opts.threads, progress)?;
+    let staged = take_staged(
+        reader,
+        staged,
+        staging,
+        &plan.to_stage,
+        opts.threads,
+        progress,
+    )?;
     if progress.cancelled() {
         // The last safe point: once publishing starts, the import runs to its commit.
-        for d in &staged {
-            let _ = fs::remove_file(staging.join(staged_name(&d.sha256)));
-        }
         return Err(super::stage::interrupted());
     }
     for d in &staged {
@@ -432,6 +649,41 @@ fn apply(
     }
     publisher.committed();
     Ok(ImportOutcome::Imported)
+}
+
+/// The staged files of the plan, in its order: those the pass staged, and (rarely: the store
+/// changed since the pass asked) those it did not, copied from the media now. What the pass
+/// staged and the plan does not need stays in `staged`, removed when it is dropped.
+fn take_staged(
+    reader: &BundleReader,
+    staged: &mut Staged,
+    staging: &std::path::Path,
+    to_stage: &[([u8; 32], u64)],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<Digests>> {
+    if let Some(e) = staged.error.take() {
+        return Err(e);
+    }
+    let have: std::collections::HashSet<[u8; 32]> = staged.files.iter().map(|d| d.sha256).collect();
+    let missing: Vec<([u8; 32], u64)> = to_stage
+        .iter()
+        .filter(|(h, _)| !have.contains(h))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        let bytes = missing.iter().map(|(_, s)| s).sum();
+        progress.start("copying content", Some(bytes), Unit::Bytes);
+        let more = stage_all(reader, staging, &missing, threads, progress)?;
+        staged.files.extend(more);
+        progress.finish();
+    }
+    let by_hash: std::collections::HashMap<[u8; 32], Digests> =
+        staged.files.iter().map(|d| (d.sha256, *d)).collect();
+    Ok(to_stage
+        .iter()
+        .filter_map(|(h, _)| by_hash.get(h).copied())
+        .collect())
 }
 
 fn merge(

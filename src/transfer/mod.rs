@@ -8,6 +8,7 @@
 //! write the store only through `Store` and `Tx`: no SQL here.
 
 mod chain;
+mod collect;
 pub mod export;
 pub mod import;
 pub mod media;

@@ -6,9 +6,10 @@ use crate::error::{Error, Result};
 use crate::hash::Digests;
 use crate::model::hex_lower;
 use crate::progress::Progress;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub(super) fn staged_name(h: &[u8; 32]) -> String {
     format!("import-{}.partial", hex_lower(h))
@@ -175,5 +176,187 @@ impl<W: Write> Write for Sha1Writer<'_, W> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// What the single pass of an import does with the bundle's bytes: copies each content file
+/// the store does not hold yet into staging (pieces appended in order), computing the SHA-1
+/// the store records (the pass checks every SHA-256), and collects the metadata records.
+/// Nothing it staged counts until the whole bundle passed; [`PassStager::discard`] removes it.
+pub(super) struct PassStager<'a> {
+    staging: PathBuf,
+    /// Whether the store lacks a content file (asked at its first byte).
+    wants: Wants<'a>,
+    pub records: super::collect::Collect,
+    open: HashMap<[u8; 32], Open>,
+    current: Option<[u8; 32]>,
+    /// Files staged whole, in the order they were completed.
+    pub done: Vec<Digests>,
+    /// The first error writing to staging: reported where staging is reported today, after
+    /// the bundle's own checks.
+    pub error: Option<Error>,
+}
+
+/// Whether the store lacks a content file, by its SHA-256.
+pub(super) type Wants<'a> = Box<dyn FnMut(&[u8; 32]) -> bool + 'a>;
+
+/// A content file being staged.
+struct Open {
+    w: Option<BufWriter<File>>,
+    sha1: sha1::Sha1,
+    next: u64,
+    size: u64,
+}
+
+impl<'a> PassStager<'a> {
+    pub fn new(staging: PathBuf, wants: Wants<'a>) -> Self {
+        PassStager {
+            staging,
+            wants,
+            records: Default::default(),
+            open: HashMap::new(),
+            current: None,
+            done: Vec::new(),
+            error: None,
+        }
+    }
+
+    fn path(&self, h: &[u8; 32]) -> PathBuf {
+        self.staging.join(staged_name(h))
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.error.get_or_insert(e);
+        if let Some(h) = self.current.take() {
+            self.open.remove(&h);
+            let _ = fs::remove_file(self.path(&h));
+        }
+    }
+
+    /// Removes every file staged or begun.
+    pub fn discard(&mut self) {
+        let names: Vec<[u8; 32]> = self
+            .open
+            .keys()
+            .copied()
+            .chain(self.done.iter().map(|d| d.sha256))
+            .collect();
+        self.open.clear();
+        self.done.clear();
+        for h in names {
+            let _ = fs::remove_file(self.path(&h));
+        }
+    }
+
+    /// Removes the files begun and not finished (only a damaged bundle leaves any).
+    pub fn close_unfinished(&mut self) {
+        let names: Vec<[u8; 32]> = self.open.keys().copied().collect();
+        self.open.clear();
+        for h in names {
+            let _ = fs::remove_file(self.path(&h));
+        }
+    }
+
+    /// The file `h` is whole: written out and synced, then listed as done.
+    fn complete(&mut self, h: [u8; 32]) {
+        use sha1::Digest;
+        let Some(o) = self.open.remove(&h) else {
+            return;
+        };
+        let path = self.path(&h);
+        let synced =
+            o.w.expect("an open staged file")
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all());
+        match synced {
+            Ok(()) => self.done.push(Digests {
+                size: o.size,
+                sha1: o.sha1.finalize().into(),
+                sha256: h,
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                self.error.get_or_insert(Error::io(&path, "write", e));
+            }
+        }
+    }
+}
+
+impl crate::bundle::PassTarget for PassStager<'_> {
+    fn records(&mut self) -> &mut dyn crate::bundle::RecordSink {
+        &mut self.records
+    }
+
+    fn begin_content(&mut self, file: &[u8; 32], offset: u64, size: u64) -> bool {
+        use sha1::Digest;
+        self.current = None;
+        if self.error.is_some() {
+            return false;
+        }
+        if offset > 0 {
+            // A later piece: wanted only when it continues what was staged.
+            let fits = self.open.get(file).is_some_and(|o| o.next == offset);
+            if fits {
+                self.current = Some(*file);
+            }
+            return fits;
+        }
+        if self.done.iter().any(|d| d.sha256 == *file) || !(self.wants)(file) {
+            return false;
+        }
+        let path = self.path(file);
+        let created = fs::create_dir_all(&self.staging)
+            .and_then(|_| {
+                crate::fsutil::open_no_follow(
+                    &path,
+                    File::options().write(true).create(true).truncate(true),
+                )
+            })
+            .map_err(|e| Error::io(&path, "create", e));
+        match created {
+            Ok(f) => {
+                self.open.insert(
+                    *file,
+                    Open {
+                        w: Some(BufWriter::with_capacity(1 << 20, f)),
+                        sha1: sha1::Sha1::new(),
+                        next: 0,
+                        size,
+                    },
+                );
+                self.current = Some(*file);
+                true
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    fn content_bytes(&mut self, buf: &[u8]) {
+        use sha1::Digest;
+        let Some(h) = self.current else { return };
+        let o = self.open.get_mut(&h).expect("the file being staged");
+        o.sha1.update(buf);
+        o.next += buf.len() as u64;
+        if let Err(e) = o.w.as_mut().expect("an open staged file").write_all(buf) {
+            let path = self.path(&h);
+            self.fail(Error::io(&path, "write", e));
+        }
+    }
+
+    fn end_content(&mut self, ok: bool) {
+        let Some(h) = self.current.take() else { return };
+        if !ok {
+            // A damaged entry: the bundle is refused; the copy goes now.
+            self.open.remove(&h);
+            let _ = fs::remove_file(self.path(&h));
+            return;
+        }
+        if self.open.get(&h).is_some_and(|o| o.next == o.size) {
+            self.complete(h);
+        }
     }
 }

@@ -13,6 +13,7 @@ mod crash;
 mod foundation;
 mod hostile;
 mod media;
+mod one_read;
 mod round_trip;
 mod scripts;
 mod sequence;

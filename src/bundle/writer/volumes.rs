@@ -1,7 +1,7 @@
 //! Writing the volumes of a plan: each one under its `.partial` name, synced and renamed into
-//! place, while a second thread hashes the volume finished before it. Content files are
-//! re-hashed as they are copied, so a damaged store copy fails the export instead of
-//! travelling.
+//! place, its SHA-256 computed as it is written (see [`Hashed`]). Content files are re-hashed
+//! as they are copied, so a damaged store copy fails the export instead of travelling; each
+//! byte of them is read from the store once.
 
 use super::plan::Part;
 use super::{Cleanup, ContentFile, MetadataEntry};
@@ -14,9 +14,8 @@ use crate::fsutil;
 use crate::progress::Progress;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::thread::ScopedJoinHandle;
 
 /// What every volume of one bundle shares.
 pub(super) struct Volumes<'a> {
@@ -52,69 +51,162 @@ impl Volumes<'_> {
         layout: &[Vec<Part>],
         entries: &mut Vec<EntryInfo>,
         cleanup: &mut Cleanup,
-    ) -> Result<Vec<VolumeInfo>> {
+    ) -> Result<(Vec<VolumeInfo>, Reads)> {
         let count = layout.len() as u32;
         let mut source = Source::default();
-        let mut sizes = Vec::with_capacity(layout.len());
-        let hashes = std::thread::scope(|scope| -> Result<Vec<[u8; 32]>> {
-            let mut hashes = Vec::with_capacity(layout.len());
-            let mut pending: Option<ScopedJoinHandle<'_, Result<[u8; 32]>>> = None;
-            for (i, parts) in layout.iter().enumerate() {
-                let index = i as u32 + 1;
-                let final_path = self.dir.join(names::volume_name(self.name, index));
-                let partial = fsutil::temp_sibling(&final_path);
-                cleanup.files.push(partial.clone());
-                cleanup.files.push(final_path.clone());
-                let job = VolumeJob {
-                    v: self,
-                    path: &partial,
-                    index,
-                    count,
-                    parts,
-                };
-                let size = job.write(&mut source, entries)?;
-                if size > self.max_volume_size {
-                    return Err(Error::other(format!(
-                        "internal error: volume {index} came out at {size} bytes, over the limit of {}",
-                        self.max_volume_size
-                    )));
-                }
-                fs::rename(&partial, &final_path)
-                    .map_err(|e| Error::io(&final_path, "rename into place", e))?;
-                sizes.push(size);
-                if let Some(h) = pending.take() {
-                    hashes.push(join_hash(h)?);
-                }
-                pending = Some(scope.spawn(move || hash_file(&final_path)));
+        let mut volumes = Vec::with_capacity(layout.len());
+        let mut reads = Reads::default();
+        for (i, parts) in layout.iter().enumerate() {
+            let index = i as u32 + 1;
+            let final_path = self.dir.join(names::volume_name(self.name, index));
+            let partial = fsutil::temp_sibling(&final_path);
+            cleanup.files.push(partial.clone());
+            cleanup.files.push(final_path.clone());
+            let job = VolumeJob {
+                v: self,
+                path: &partial,
+                index,
+                count,
+                parts,
+            };
+            let (size, sha256) = job.write(&mut source, entries, &mut reads)?;
+            if size > self.max_volume_size {
+                return Err(Error::other(format!(
+                    "internal error: volume {index} came out at {size} bytes, over the limit of {}",
+                    self.max_volume_size
+                )));
             }
-            if let Some(h) = pending.take() {
-                hashes.push(join_hash(h)?);
-            }
-            Ok(hashes)
-        })?;
-        Ok(hashes
-            .iter()
-            .zip(&sizes)
-            .enumerate()
-            .map(|(i, (h, size))| VolumeInfo {
-                name: names::volume_name(self.name, i as u32 + 1),
-                size: *size,
-                sha256: Sha256Hex(*h),
-            })
-            .collect())
+            fs::rename(&partial, &final_path)
+                .map_err(|e| Error::io(&final_path, "rename into place", e))?;
+            volumes.push(VolumeInfo {
+                name: names::volume_name(self.name, index),
+                size,
+                sha256: Sha256Hex(sha256),
+            });
+        }
+        reads.content = source.read;
+        Ok((volumes, reads))
     }
 }
 
-fn join_hash(h: ScopedJoinHandle<'_, Result<[u8; 32]>>) -> Result<[u8; 32]> {
-    h.join()
-        .map_err(|_| Error::other("internal error: the hashing thread panicked"))?
+/// What writing the volumes read: content from the store, and volume bytes read back to
+/// hash them (entries larger than [`HOLD_BYTES`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Reads {
+    pub content: u64,
+    pub read_back: u64,
 }
 
-fn hash_file(path: &Path) -> Result<[u8; 32]> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let (_, h) = crate::hash::copy_sha256(&mut f, &mut io::sink())
-        .map_err(|e| Error::io(path, "read", e))?;
-    Ok(h)
+/// Bytes of a volume held in memory until they are final: a content entry's local header gets
+/// its CRC only once the entry's data is written, and the volume's SHA-256 must see the final
+/// header before the data. An entry larger than this is read back from the written file
+/// (from the page cache, normally) when its header is final.
+const HOLD_BYTES: usize = 64 << 20;
+
+/// The volume file being written, hashed on the way: bytes are hashed once final (see
+/// [`Hashed::settle`]), from memory up to [`HOLD_BYTES`], beyond that read back.
+struct Hashed {
+    w: BufWriter<File>,
+    path: std::path::PathBuf,
+    sha: Sha256,
+    /// Bytes [0, hashed) are final and hashed.
+    hashed: u64,
+    /// Bytes [hashed, hashed + held.len()) as written (and patched) so far.
+    held: Vec<u8>,
+    /// Bytes written beyond what `held` holds (read back when settled).
+    spilled: bool,
+    /// Where the next write goes, and the file's length.
+    pos: u64,
+    end: u64,
+    /// Most bytes held ([`HOLD_BYTES`]; less in tests, to read back).
+    hold: usize,
+    read_back: u64,
+}
+
+impl Hashed {
+    fn new(file: File, path: &Path) -> Hashed {
+        Hashed {
+            w: BufWriter::with_capacity(1 << 20, file),
+            path: path.to_path_buf(),
+            sha: Sha256::new(),
+            hashed: 0,
+            held: Vec::new(),
+            spilled: false,
+            pos: 0,
+            end: 0,
+            hold: HOLD_BYTES,
+            read_back: 0,
+        }
+    }
+
+    /// Everything written so far is final: hash it.
+    fn settle(&mut self) -> io::Result<()> {
+        self.sha.update(&self.held);
+        let from = self.hashed + self.held.len() as u64;
+        self.held.clear();
+        if self.spilled {
+            self.w.flush()?;
+            let mut f = File::open(&self.path)?;
+            f.seek(SeekFrom::Start(from))?;
+            let mut rest = f.take(self.end - from);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = rest.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                self.sha.update(&buf[..n]);
+                self.read_back += n as u64;
+            }
+            self.spilled = false;
+        }
+        self.hashed = self.end;
+        Ok(())
+    }
+
+    /// Settles and returns the file, the volume's SHA-256 and the bytes read back.
+    fn finish(mut self) -> io::Result<(File, [u8; 32], u64)> {
+        self.settle()?;
+        let file = self.w.into_inner().map_err(|e| e.into_error())?;
+        Ok((file, self.sha.finalize().into(), self.read_back))
+    }
+}
+
+impl io::Write for Hashed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(buf)?;
+        let written = &buf[..n];
+        let held_end = self.hashed + self.held.len() as u64;
+        if self.pos == self.end {
+            if !self.spilled && self.held.len() + n <= self.hold {
+                self.held.extend_from_slice(written);
+            } else {
+                self.spilled = true;
+            }
+            self.end += n as u64;
+        } else if self.pos >= self.hashed && self.pos + n as u64 <= held_end {
+            // A patch of what is held (a patch beyond it is read back from the file).
+            let at = (self.pos - self.hashed) as usize;
+            self.held[at..at + n].copy_from_slice(written);
+        } else if self.pos < self.hashed {
+            return Err(io::Error::other(
+                "internal error: a settled volume byte rewritten",
+            ));
+        }
+        self.pos += n as u64;
+        self.end = self.end.max(self.pos);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl Seek for Hashed {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.w.seek(to)?;
+        Ok(self.pos)
+    }
 }
 
 /// The content file being copied: kept open across volumes when it is cut into pieces, with
@@ -122,6 +214,8 @@ fn hash_file(path: &Path) -> Result<[u8; 32]> {
 #[derive(Default)]
 struct Source {
     current: Option<(usize, File, Sha256)>,
+    /// Bytes read from content files so far.
+    read: u64,
 }
 
 struct VolumeJob<'a> {
@@ -132,17 +226,23 @@ struct VolumeJob<'a> {
     parts: &'a [Part],
 }
 
-type Out = ZipOut<BufWriter<File>>;
+type Out = ZipOut<Hashed>;
 
 impl VolumeJob<'_> {
     fn io_err(&self, e: io::Error) -> Error {
         Error::io(self.path, "write", e)
     }
 
-    /// Writes the volume under its `.partial` name, synced to disk; returns its size.
-    fn write(&self, source: &mut Source, entries: &mut Vec<EntryInfo>) -> Result<u64> {
+    /// Writes the volume under its `.partial` name, synced to disk; returns its size and
+    /// SHA-256.
+    fn write(
+        &self,
+        source: &mut Source,
+        entries: &mut Vec<EntryInfo>,
+        reads: &mut Reads,
+    ) -> Result<(u64, [u8; 32])> {
         let file = File::create(self.path).map_err(|e| self.io_err(e))?;
-        let mut zo = ZipOut::new(BufWriter::with_capacity(1 << 20, file), self.v.time);
+        let mut zo = ZipOut::new(Hashed::new(file, self.path), self.v.time);
         let header = volume_header(self.v.bundle_id, self.v.sequence, self.index, self.count);
         zo.add_raw(
             HEADER_ENTRY,
@@ -156,6 +256,7 @@ impl VolumeJob<'_> {
             let md = self.v.metadata;
             zo.add_raw(METADATA_ENTRY, METHOD_DEFLATED, md.size, md.crc, &md.stored)
                 .map_err(|e| self.io_err(e))?;
+            zo.get_mut().settle().map_err(|e| self.io_err(e))?;
             self.v.progress.advance(md.size);
         }
         let mut buf = vec![0u8; 256 * 1024];
@@ -163,9 +264,10 @@ impl VolumeJob<'_> {
             entries.push(self.write_part(&mut zo, part, source, &mut buf)?);
         }
         let (w, size) = zo.finish().map_err(|e| self.io_err(e))?;
-        let file = w.into_inner().map_err(|e| self.io_err(e.into_error()))?;
+        let (file, sha256, read_back) = w.finish().map_err(|e| self.io_err(e))?;
+        reads.read_back += read_back;
         file.sync_all().map_err(|e| self.io_err(e))?;
-        Ok(size)
+        Ok((size, sha256))
     }
 
     /// Copies one part of a content file into a stored entry; returns the entry as listed.
@@ -212,6 +314,7 @@ impl VolumeJob<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io(&f.path, "read", e)),
             };
+            source.read += n as u64;
             piece_sha.update(&buf[..n]);
             if part.piece.is_some() {
                 whole.update(&buf[..n]);
@@ -228,6 +331,8 @@ impl VolumeJob<'_> {
             }
         }
         zo.end_entry().map_err(|e| self.io_err(e))?;
+        // The entry's header holds its CRC now: everything written is final.
+        zo.get_mut().settle().map_err(|e| self.io_err(e))?;
         let piece_digest: [u8; 32] = piece_sha.finalize().into();
         if part.offset + part.len == f.size {
             let (_, src, whole) = source.current.take().expect("the current file");
@@ -299,4 +404,39 @@ fn open_content(f: &ContentFile) -> Result<File> {
         ));
     }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash computed while writing equals the hash of the file written, whether an
+    /// entry was held in memory or read back.
+    #[test]
+    fn a_volume_hashed_while_written_hashes_as_the_file() {
+        for hold in [usize::MAX, 100, 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("v.zip");
+            let mut h = Hashed::new(File::create(&path).unwrap(), &path);
+            h.hold = hold;
+            let mut zo = ZipOut::new(h, DosTime::EPOCH);
+            zo.add_raw("a", METHOD_STORED, 3, zipfmt::crc32(b"abc"), b"abc")
+                .unwrap();
+            zo.get_mut().settle().unwrap();
+            for (name, len) in [("b", 1000usize), ("c", 50), ("d", 300_000)] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+                zo.begin_stored(name, len as u64).unwrap();
+                zo.write_data(&data).unwrap();
+                zo.end_entry().unwrap();
+                zo.get_mut().settle().unwrap();
+            }
+            let (w, _) = zo.finish().unwrap();
+            let (_, digest, _) = w.finish().unwrap();
+            assert_eq!(
+                digest,
+                crate::hash::sha256(&fs::read(&path).unwrap()),
+                "hold {hold}"
+            );
+        }
+    }
 }
