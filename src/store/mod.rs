@@ -394,12 +394,19 @@ pub(crate) fn content_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
     root.join(CONTENT_DIR).join(&hex[..2]).join(hex)
 }
 
+/// The page cache of a store connection, in KiB.
+const STORE_CACHE_KIB: u32 = 64 * 1024;
+
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL lets readers (status, a child syncing from this store) run beside a writer.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A page cache of at most 64 MiB (SQLite's default is 2 MiB): a large merge inserts into
+    // indexes keyed on random digests (files by SHA-1 and SHA-256), which thrash a small cache;
+    // the cap keeps memory bounded whatever the store's size.
+    conn.pragma_update(None, "cache_size", -(STORE_CACHE_KIB as i64))?;
     Ok(())
 }
 
