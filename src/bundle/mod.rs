@@ -35,7 +35,7 @@ pub use metadata::{
 };
 pub use pass::{CheckOnly, MediaCount, PassTarget};
 pub use reader::BundleReader;
-pub use records::{Discard, MetadataCheck, RecordSink};
+pub use records::{Collect, Discard, MetadataCheck, RecordSink};
 pub use verify::{
     BundleSummary, Finding, Located, VerifyReport, VolumeCheck, find_manifest, locate, verify,
     verify_into,

@@ -7,8 +7,7 @@
 //! and SHA-256 of every entry it reads, and the SHA-256 of every whole content file.
 
 use super::manifest::{self, Layout, Manifest};
-use super::metadata::{BundleMetadata, decode_metadata, metadata_problems};
-use super::metadata_limits::limit_problems;
+use super::metadata::BundleMetadata;
 use super::names::{METADATA_ENTRY, SUMS_FILE};
 use super::verify::{
     find_manifest, locate, open_media, read_capped, read_manifest_bytes, sums_cap,
@@ -253,18 +252,19 @@ impl BundleReader {
         let mut bytes =
             Vec::with_capacity(self.manifest.entries[index].size.min(16 << 20) as usize);
         self.read_listed(index, &mut bytes)?;
-        let md = decode_metadata(&bytes).map_err(|e| e.context("metadata.bin"))?;
-        drop(bytes);
-        // Well-formed but wrong (counts, duplicate keys, absurd sizes): refused here too, so
-        // that an importer never depends on having run verify first.
-        if let Some(p) = limit_problems(&md)
-            .into_iter()
-            .chain(metadata_problems(&md, &self.manifest, &self.layout))
-            .next()
-        {
+        // Well-formed but wrong (counts, duplicate keys, absurd sizes): refused here too, by
+        // the checks verify runs, so that an importer never depends on having run verify first.
+        let mut sink = super::records::Collect::default();
+        let check = super::records::read_metadata_stream(
+            &mut bytes.as_slice(),
+            &self.manifest,
+            &self.layout,
+            &mut sink,
+        );
+        if let Some(p) = check.findings.into_iter().next() {
             return Err(p.into_error());
         }
-        Ok(md)
+        Ok(sink.md)
     }
 
     /// Streams a content file into `w`, piece after piece, checking each piece's CRC, size

@@ -1,11 +1,16 @@
-//! The seam between reading `metadata.bin` and whoever consumes its records: the checks of
-//! the format run on each record as it is decoded, and a [`RecordSink`] receives the records
-//! that passed, one at a time, in stream order (categories, then updates, then decisions).
-//! `verify` passes [`Discard`]; `import` passes a merger that writes into its open store
-//! transaction, which it commits only once every check of the bundle has passed.
+//! The seam between reading `metadata.bin` and whoever consumes its records: the format's
+//! checks run on the records, and a [`RecordSink`] receives those that passed, one at a time,
+//! in stream order (categories, then updates, then decisions). `verify` passes [`Discard`];
+//! `import` and `BundleReader::read_metadata` pass [`Collect`].
+//!
+//! Today the metadata is one bincode value: `read_metadata_stream` decodes it whole, checks
+//! it, and delivers the records only when every check passed. A record-by-record encoding
+//! (issue 11) would decode, check and deliver one record at a time behind the same seam.
 
 use super::manifest::{Layout, Manifest};
-use super::metadata::{Decision, UpdateRecord, decode_metadata_from_reader, metadata_problems};
+use super::metadata::{
+    BundleMetadata, Decision, UpdateRecord, decode_metadata_from_reader, metadata_problems,
+};
 use super::metadata_limits::limit_problems;
 use super::names::METADATA_ENTRY;
 use super::verify::Finding;
@@ -33,6 +38,28 @@ impl RecordSink for Discard {
         Ok(())
     }
     fn decision(&mut self, _: Decision) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink that keeps every record in one [`BundleMetadata`]: for readers that need the whole
+/// metadata at once (`BundleReader::read_metadata`, and `import` until its merge streams).
+#[derive(Default)]
+pub struct Collect {
+    pub md: BundleMetadata,
+}
+
+impl RecordSink for Collect {
+    fn category(&mut self, c: Category) -> Result<()> {
+        self.md.categories.push(c);
+        Ok(())
+    }
+    fn update(&mut self, r: UpdateRecord) -> Result<()> {
+        self.md.updates.push(r);
+        Ok(())
+    }
+    fn decision(&mut self, d: Decision) -> Result<()> {
+        self.md.decisions.push(d);
         Ok(())
     }
 }

@@ -533,8 +533,8 @@ struct Plan {
 /// Decides, under the write lock, what each record does; what the store refuses (a category
 /// tree too deep for it) is refused here, before anything is written.
 fn plan(tx: &Tx<'_>, reader: &BundleReader, md: &bundle::BundleMetadata) -> Result<Plan> {
-    // Counts, duplicate ids and the store's limits were refused by `read_metadata` (the
-    // same checks verify runs); what is left depends on the store.
+    // Counts, duplicate ids and the store's limits were refused by the pass over the media
+    // (the checks verify runs, in `bundle::records`); what is left depends on the store.
     check_categories(tx, md)?;
     let changes = md
         .updates

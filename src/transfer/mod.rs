@@ -8,7 +8,6 @@
 //! write the store only through `Store` and `Tx`: no SQL here.
 
 mod chain;
-mod collect;
 pub mod export;
 pub mod import;
 pub mod media;

@@ -187,7 +187,7 @@ pub(super) struct PassStager<'a> {
     staging: PathBuf,
     /// Whether the store lacks a content file (asked at its first byte).
     wants: Wants<'a>,
-    pub records: super::collect::Collect,
+    pub records: crate::bundle::Collect,
     open: HashMap<[u8; 32], Open>,
     current: Option<[u8; 32]>,
     /// Files staged whole, in the order they were completed.
