@@ -393,3 +393,8 @@ pub fn stored_path(store: &Path, sha256_hex: &str) -> PathBuf {
         .join(&sha256_hex[..2])
         .join(sha256_hex)
 }
+
+/// `import --json` of one bundle into `store`, expecting exit 0.
+pub fn import_json(store: &Path, bundle: &Path) -> Value {
+    json(&["import", "--store", p(store), "--json", p(bundle)])
+}

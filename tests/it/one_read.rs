@@ -8,7 +8,6 @@
 //! exactly that, computed from each volume's own end record; nothing else may be read again.
 
 use crate::common::*;
-use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
@@ -29,10 +28,6 @@ fn sizes_and_tails(vols: &[std::path::PathBuf]) -> (u64, u64) {
         tails += 22 + u64::from(cd_size);
     }
     (total, tails)
-}
-
-fn import_json(store: &Path, bundle: &Path) -> Value {
-    json(&["import", "--store", p(store), "--json", p(bundle)])
 }
 
 #[test]

@@ -28,10 +28,6 @@ fn change_seq(store: &Path) -> u64 {
     status(store)["totals"]["change_seq"].as_u64().unwrap()
 }
 
-fn import_json(store: &Path, bundle: &Path) -> Value {
-    json(&["import", "--store", p(store), p(bundle), "--json"])
-}
-
 fn media(dir: &Path, name: &str) -> PathBuf {
     let m = dir.join(name);
     fs::create_dir_all(&m).unwrap();
