@@ -413,24 +413,18 @@ fn the_log_has_a_line_per_changed_update_and_rotates_by_size() {
     assert!(log.lines().any(|l| l.contains("refused")), "{log}");
 
     // Rotation: offsync.log plus offsync.log.1 to .3, none beyond.
+    let small_log = |args: &[&str]| {
+        let out = offsync()
+            .env("OFFSYNC_LOG_MAX_BYTES", "400")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
     for _ in 0..12 {
-        let out = offsync()
-            .args(["status", "--store", p(&isolated)])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let out = offsync()
-            .env("OFFSYNC_LOG_MAX_BYTES", "400")
-            .args(["updates", "decline", "--store", p(&isolated), "KB5034614"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let out = offsync()
-            .env("OFFSYNC_LOG_MAX_BYTES", "400")
-            .args(["updates", "undecline", "--store", p(&isolated), "KB5034614"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        run(&["status", "--store", p(&isolated)], 0);
+        small_log(&["updates", "decline", "--store", p(&isolated), "KB5034614"]);
+        small_log(&["updates", "undecline", "--store", p(&isolated), "KB5034614"]);
     }
     for name in [
         "offsync.log",
