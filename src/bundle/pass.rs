@@ -9,11 +9,9 @@
 //! reports waits for the volume's hash.
 
 use super::manifest::{Layout, Manifest};
-use super::names;
-use super::verify::Finding;
 use super::volume::{self, Admission, MAX_ENTRIES_PER_VOLUME, ScannedEntry, VolumeScan};
 use super::zipfmt;
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::progress::Progress;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -236,13 +234,14 @@ pub(crate) fn read_volume(
             seen: HashSet::with_capacity(central.len()),
             present: Vec::new(),
         };
-        walk_entries(
+        volume::walk_entries(
             &mut f,
             &central,
             admit,
             first_local,
             &vname,
             &mut scan,
+            &|f| f.went_back,
             entry,
         );
     }
@@ -253,79 +252,6 @@ pub(crate) fn read_volume(
         hash: f.finish(),
         scan,
     })
-}
-
-/// The entries in directory order, each local header read where the reading stands, the
-/// admitted ones handed to `entry`; the same checks and findings as `volume::scan_volume`.
-fn walk_entries<'a>(
-    f: &mut Forward<'_>,
-    central: &'a [zipfmt::CentralEntry],
-    mut admit: Admission<'a>,
-    mut first_local: Option<std::result::Result<u64, Finding>>,
-    vname: &str,
-    scan: &mut VolumeScan,
-    entry: &mut dyn FnMut(&mut Forward<'_>, &ScannedEntry),
-) {
-    let directory_offset = admit.directory_offset;
-    let mut next_offset = Some(0u64);
-    for (i, e) in central.iter().enumerate() {
-        let parsed = names::parse_entry_name(&e.name);
-        let subject = match &parsed {
-            Ok(n) => format!("{vname}: {}", n.render()),
-            Err(_) => format!("{vname}: {}", names::show_name(&e.name)),
-        };
-        let local = match first_local.take().filter(|_| i == 0) {
-            Some(known) => known,
-            None => zipfmt::read_local(f, e, &subject),
-        };
-        if f.went_back {
-            return;
-        }
-        let data_offset = match local {
-            Ok(d) => Some(d),
-            Err(finding) => {
-                scan.findings.push(finding);
-                None
-            }
-        };
-        if let Some(finding) =
-            next_offset.and_then(|want| volume::placement_problem(want, e, &subject))
-        {
-            scan.findings.push(finding);
-        }
-        next_offset = data_offset.and_then(|d| d.checked_add(e.compressed));
-        match admit.entry(i, e, parsed, data_offset, &subject) {
-            Ok(Some(se)) => {
-                entry(f, &se);
-                if f.went_back {
-                    return;
-                }
-                scan.entries.push(se);
-            }
-            Ok(None) => {}
-            Err(finding) => scan.findings.push(finding),
-        }
-    }
-    if let Some(end) = next_offset
-        && end != directory_offset
-    {
-        let (kind, msg) = if end > directory_offset {
-            (
-                ErrorKind::UnsafeEntry,
-                "the last entry overlaps the central directory".to_string(),
-            )
-        } else {
-            (
-                ErrorKind::Corrupt,
-                format!(
-                    "{} unexplained bytes before the central directory",
-                    directory_offset - end
-                ),
-            )
-        };
-        scan.findings.push(Finding::new(kind, vname, msg));
-    }
-    scan.present = admit.present;
 }
 
 /// What a checking pass does with the bytes it checks, beyond checking them: `verify` keeps

@@ -145,7 +145,7 @@ pub(crate) fn scan_volume<R: Read + Seek>(
         scan.foreign = true;
         return scan;
     }
-    let mut admit = Admission {
+    let admit = Admission {
         m,
         layout,
         vol,
@@ -154,6 +154,36 @@ pub(crate) fn scan_volume<R: Read + Seek>(
         seen: HashSet::with_capacity(central.len()),
         present: Vec::new(),
     };
+    walk_entries(
+        f,
+        &central,
+        admit,
+        first_local,
+        &vname,
+        &mut scan,
+        &|_| false,
+        &mut |_, _| {},
+    );
+    scan
+}
+
+/// The entries in directory order, each local header read where the reading stands, the
+/// admitted ones handed to `entry` (with the reader standing at their data) and kept in
+/// `scan`. `stopped` is asked after each read: a reader that can only go forward says there
+/// that it was asked to go back, and the walk ends (the caller falls back to reading the
+/// volume in two passes).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn walk_entries<'a, R: Read + Seek>(
+    f: &mut R,
+    central: &'a [CentralEntry],
+    mut admit: Admission<'a>,
+    mut first_local: Option<std::result::Result<u64, Finding>>,
+    vname: &str,
+    scan: &mut VolumeScan,
+    stopped: &dyn Fn(&R) -> bool,
+    entry: &mut dyn FnMut(&mut R, &ScannedEntry),
+) {
+    let directory_offset = admit.directory_offset;
     let mut next_offset = Some(0u64);
     for (i, e) in central.iter().enumerate() {
         // A name that is not one of the format's forms may hold anything: show it escaped.
@@ -168,6 +198,9 @@ pub(crate) fn scan_volume<R: Read + Seek>(
             Some(known) => known,
             None => zipfmt::read_local(f, e, &subject),
         };
+        if stopped(f) {
+            return;
+        }
         let data_offset = match local {
             Ok(d) => Some(d),
             Err(finding) => {
@@ -180,15 +213,21 @@ pub(crate) fn scan_volume<R: Read + Seek>(
         }
         next_offset = data_offset.and_then(|d| d.checked_add(e.compressed));
         match admit.entry(i, e, parsed, data_offset, &subject) {
-            Ok(Some(entry)) => scan.entries.push(entry),
+            Ok(Some(se)) => {
+                entry(f, &se);
+                if stopped(f) {
+                    return;
+                }
+                scan.entries.push(se);
+            }
             Ok(None) => {}
             Err(finding) => scan.findings.push(finding),
         }
     }
     if let Some(end) = next_offset
-        && end != dir.offset
+        && end != directory_offset
     {
-        let (kind, msg) = if end > dir.offset {
+        let (kind, msg) = if end > directory_offset {
             (
                 ErrorKind::UnsafeEntry,
                 "the last entry overlaps the central directory".to_string(),
@@ -198,14 +237,13 @@ pub(crate) fn scan_volume<R: Read + Seek>(
                 ErrorKind::Corrupt,
                 format!(
                     "{} unexplained bytes before the central directory",
-                    dir.offset - end
+                    directory_offset - end
                 ),
             )
         };
-        scan.findings.push(Finding::new(kind, &vname, msg));
+        scan.findings.push(Finding::new(kind, vname, msg));
     }
     scan.present = admit.present;
-    scan
 }
 
 /// The header first: a volume of another bundle is reported as such, not as a list of
