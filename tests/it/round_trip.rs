@@ -226,6 +226,36 @@ fn format_v1_fixture_still_imports() {
     assert_eq!(s["content"]["present"].as_u64(), Some(1), "{s:#}");
 }
 
+/// Bundles written by format version 2 (one bincode value for metadata.bin, before the
+/// streaming records of version 3) still verify and import: the full bundle brings its
+/// updates and content, the incremental one its decline (reported, kept local).
+#[test]
+fn format_v2_fixture_still_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = init_store(dir.path(), "isolated");
+    let fx = fixtures().join("bundle-v2");
+    let b1 = fx.join("offsync-v2-fixture-s000001");
+    assert_eq!(manifest(&b1)["format_version"].as_u64(), Some(2));
+    run(&["verify", p(&b1)], 0);
+    let r = import_json(&store, &b1);
+    assert_eq!(
+        (r["new"].as_u64(), r["content_files"].as_u64()),
+        (Some(13), Some(9)),
+        "{r:#}"
+    );
+    let b2 = fx.join("offsync-v2-fixture-s000002");
+    run(&["verify", p(&b2)], 0);
+    let r = import_json(&store, &b2);
+    assert_eq!(r["outcome"], "imported", "{r:#}");
+    // An autonomous store keeps its own decisions; the bundle's decline is read and reported.
+    let kept = &r["decisions"]["kept_local"];
+    assert_eq!(kept[0]["kb"], "5034203", "{r:#}");
+    assert_eq!(kept[0]["declined"], true, "{r:#}");
+    run(&["check", "--store", p(&store), "--read-data"], 0);
+    let s = status(&store);
+    assert_eq!(s["content"]["present"].as_u64(), Some(9), "{s:#}");
+}
+
 /// 9.3: a child synced from its parent holds the parent's content for what it selected
 /// (checked by reading it), status counts it present and still names what the parent lacks;
 /// `--metadata-only` takes none.
