@@ -15,6 +15,7 @@ pub mod metadata;
 mod metadata_limits;
 pub mod names;
 mod pass;
+mod pipeline;
 pub mod reader;
 pub mod records;
 pub mod verify;

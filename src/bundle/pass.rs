@@ -9,11 +9,11 @@
 //! reports waits for the volume's hash.
 
 use super::manifest::{Layout, Manifest};
+use super::pipeline::Sha256Behind;
 use super::volume::{self, Admission, MAX_ENTRIES_PER_VOLUME, ScannedEntry, VolumeScan};
 use super::zipfmt;
 use crate::error::Result;
 use crate::progress::Progress;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -21,6 +21,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const BUF: usize = 256 * 1024;
+/// Blocks of the volume's SHA-256 on its way to the hashing thread (of
+/// [`super::pipeline::CHUNK`] bytes each): a few MiB, enough to keep both threads busy.
+const HASH_BLOCKS: usize = 4;
 
 /// Bytes read from the media (volume files), by every reader of one command.
 #[derive(Debug, Default)]
@@ -36,7 +39,7 @@ impl MediaCount {
 }
 
 /// A volume file read only forward: every byte passed, read or skipped, goes into the
-/// volume's SHA-256. A seek backwards is refused (and remembered): the caller then falls back
+/// volume's SHA-256, computed on a thread of its own (the caller's thread checks the entries). A seek backwards is refused (and remembered): the caller then falls back
 /// to reading the volume twice.
 pub(crate) struct Forward<'a> {
     file: File,
@@ -44,7 +47,7 @@ pub(crate) struct Forward<'a> {
     pos: u64,
     /// Bytes read from the file and hashed.
     hashed: u64,
-    sha: Sha256,
+    sha: Sha256Behind,
     went_back: bool,
     /// The first read error, as the volume hash would report it.
     pub error: Option<io::Error>,
@@ -58,7 +61,7 @@ impl<'a> Forward<'a> {
             file,
             pos: 0,
             hashed: 0,
-            sha: Sha256::new(),
+            sha: Sha256Behind::new(HASH_BLOCKS),
             went_back: false,
             error: None,
             count,

@@ -1,5 +1,5 @@
 //! Writing the volumes of a plan: each one under its `.partial` name, synced and renamed into
-//! place, its SHA-256 computed as it is written (see [`Hashed`]). Content files are re-hashed
+//! place, its SHA-256 computed as it is written, on a second thread (see [`Hashed`]). Content files are re-hashed
 //! as they are copied, so a damaged store copy fails the export instead of travelling; each
 //! byte of them is read from the store once.
 
@@ -7,6 +7,7 @@ use super::plan::Part;
 use super::{Cleanup, ContentFile, MetadataEntry};
 use crate::bundle::manifest::{EntryInfo, FORMAT_VERSION, Sha256Hex, VolumeInfo};
 use crate::bundle::names::{self, EntryName, HEADER_ENTRY, METADATA_ENTRY};
+use crate::bundle::pipeline::{CHUNK, Sha256Behind};
 use crate::bundle::volume::VolumeHeader;
 use crate::bundle::zipfmt::{self, DosTime, METHOD_DEFLATED, METHOD_STORED, ZipOut};
 use crate::error::{Error, ErrorKind, Result};
@@ -104,15 +105,19 @@ pub(super) struct Reads {
 const HOLD_BYTES: usize = 64 << 20;
 
 /// The volume file being written, hashed on the way: bytes are hashed once final (see
-/// [`Hashed::settle`]), from memory up to [`HOLD_BYTES`], beyond that read back.
+/// [`Hashed::settle`]), from memory up to [`HOLD_BYTES`], beyond that read back. The hashing
+/// runs on a thread of its own (the writing thread reads the store and hashes each content
+/// file): what is settled is handed over in blocks, which come back for reuse.
 struct Hashed {
     w: BufWriter<File>,
     path: std::path::PathBuf,
-    sha: Sha256,
+    sha: Sha256Behind,
     /// Bytes [0, hashed) are final and hashed.
     hashed: u64,
-    /// Bytes [hashed, hashed + held.len()) as written (and patched) so far.
-    held: Vec<u8>,
+    /// Bytes [hashed, hashed + held_len) as written (and patched) so far, in blocks of
+    /// [`CHUNK`] bytes (the last one maybe less).
+    held: Vec<Vec<u8>>,
+    held_len: u64,
     /// Bytes written beyond what `held` holds (read back when settled).
     spilled: bool,
     /// Where the next write goes, and the file's length.
@@ -128,9 +133,12 @@ impl Hashed {
         Hashed {
             w: BufWriter::with_capacity(1 << 20, file),
             path: path.to_path_buf(),
-            sha: Sha256::new(),
+            // Room for a whole held entry and a few blocks on their way: the writer waits for
+            // the hashing thread only when it falls that far behind.
+            sha: Sha256Behind::new(HOLD_BYTES / CHUNK + 4),
             hashed: 0,
             held: Vec::new(),
+            held_len: 0,
             spilled: false,
             pos: 0,
             end: 0,
@@ -141,21 +149,26 @@ impl Hashed {
 
     /// Everything written so far is final: hash it.
     fn settle(&mut self) -> io::Result<()> {
-        self.sha.update(&self.held);
-        let from = self.hashed + self.held.len() as u64;
-        self.held.clear();
+        for block in self.held.drain(..) {
+            self.sha.send(block);
+        }
+        let from = self.hashed + self.held_len;
+        self.held_len = 0;
         if self.spilled {
             self.w.flush()?;
             let mut f = File::open(&self.path)?;
             f.seek(SeekFrom::Start(from))?;
             let mut rest = f.take(self.end - from);
-            let mut buf = vec![0u8; 256 * 1024];
             loop {
-                let n = rest.read(&mut buf)?;
+                let mut block = self.sha.block();
+                block.resize(CHUNK, 0);
+                let n = rest.read(&mut block)?;
+                block.truncate(n);
                 if n == 0 {
+                    self.sha.give_back(block);
                     break;
                 }
-                self.sha.update(&buf[..n]);
+                self.sha.send(block);
                 self.read_back += n as u64;
             }
             self.spilled = false;
@@ -164,11 +177,38 @@ impl Hashed {
         Ok(())
     }
 
+    /// Appends written bytes to what is held.
+    fn hold_more(&mut self, mut bytes: &[u8]) {
+        self.held_len += bytes.len() as u64;
+        while !bytes.is_empty() {
+            if self.held.last().is_none_or(|b| b.len() == CHUNK) {
+                let block = self.sha.block();
+                self.held.push(block);
+            }
+            let last = self.held.last_mut().expect("a held block");
+            let (now, rest) = bytes.split_at((CHUNK - last.len()).min(bytes.len()));
+            last.extend_from_slice(now);
+            bytes = rest;
+        }
+    }
+
+    /// Rewrites held bytes from offset `at` of what is held.
+    fn patch_held(&mut self, mut at: usize, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let block = &mut self.held[at / CHUNK];
+            let start = at % CHUNK;
+            let n = (CHUNK - start).min(bytes.len());
+            block[start..start + n].copy_from_slice(&bytes[..n]);
+            at += n;
+            bytes = &bytes[n..];
+        }
+    }
+
     /// Settles and returns the file, the volume's SHA-256 and the bytes read back.
     fn finish(mut self) -> io::Result<(File, [u8; 32], u64)> {
         self.settle()?;
         let file = self.w.into_inner().map_err(|e| e.into_error())?;
-        Ok((file, self.sha.finalize().into(), self.read_back))
+        Ok((file, self.sha.finalize(), self.read_back))
     }
 }
 
@@ -176,18 +216,17 @@ impl io::Write for Hashed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.w.write(buf)?;
         let written = &buf[..n];
-        let held_end = self.hashed + self.held.len() as u64;
+        let held_end = self.hashed + self.held_len;
         if self.pos == self.end {
-            if !self.spilled && self.held.len() + n <= self.hold {
-                self.held.extend_from_slice(written);
+            if !self.spilled && self.held_len + n as u64 <= self.hold as u64 {
+                self.hold_more(written);
             } else {
                 self.spilled = true;
             }
             self.end += n as u64;
         } else if self.pos >= self.hashed && self.pos + n as u64 <= held_end {
             // A patch of what is held (a patch beyond it is read back from the file).
-            let at = (self.pos - self.hashed) as usize;
-            self.held[at..at + n].copy_from_slice(written);
+            self.patch_held((self.pos - self.hashed) as usize, written);
         } else if self.pos < self.hashed {
             return Err(io::Error::other(
                 "internal error: a settled volume byte rewritten",
@@ -430,6 +469,16 @@ mod tests {
                 zo.end_entry().unwrap();
                 zo.get_mut().settle().unwrap();
             }
+            // Two entries held at once, the second one's header (its CRC, patched last)
+            // across the boundary between two held blocks, then one larger than a block.
+            let first = CHUNK - 30 - 1 - 16;
+            for (name, len) in [("e", first), ("f", 10), ("g", 2 * CHUNK + 3)] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 13 % 241) as u8).collect();
+                zo.begin_stored(name, len as u64).unwrap();
+                zo.write_data(&data).unwrap();
+                zo.end_entry().unwrap();
+            }
+            zo.get_mut().settle().unwrap();
             let (w, _) = zo.finish().unwrap();
             let (_, digest, _) = w.finish().unwrap();
             assert_eq!(
