@@ -111,7 +111,7 @@ impl<'a> Forward<'a> {
     /// Reads the rest of the file; returns (bytes hashed, SHA-256), or the read error.
     pub fn finish(mut self) -> std::result::Result<(u64, [u8; 32]), io::Error> {
         self.skip_to(u64::MAX)?;
-        Ok((self.hashed, self.sha.finalize().into()))
+        Ok((self.hashed, self.sha.finalize()))
     }
 }
 
