@@ -531,7 +531,7 @@ fn mark_absent(
     let summary = &scanned.summary;
     let (live, going) = counts;
     // As the README says, at any size: more than half, or all (1 of 1, 2 of 3 are refused).
-    if !opts.allow_mass_removal && going > 0 && (going == live || going * 2 > live) {
+    if !opts.allow_mass_removal && going > 0 && going * 2 > live {
         return Err(Error::other(format!(
             "the upstream lists {} updates; taking it as complete would mark {going} of the {live} stored updates {}",
             scanned.updates,
