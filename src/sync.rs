@@ -474,16 +474,17 @@ fn take_content(
     progress: &dyn Progress,
 ) -> Result<()> {
     let mut sources = Vec::new();
-    for r in tx.missing_references()? {
+    // The SHA-256s in `sources`: a file named by several references is taken once.
+    let mut seen = std::collections::HashSet::new();
+    tx.missing_references(&mut |r| {
         if let Some(f) = upstream.content_file(r.sha256.as_ref(), r.sha1.as_ref())?
             && !tx.content_recorded(&f.sha256)?
-            && !sources
-                .iter()
-                .any(|s: &crate::upstream::SourceFile| s.sha256 == f.sha256)
+            && seen.insert(f.sha256)
         {
             sources.push(f);
         }
-    }
+        Ok(())
+    })?;
     if sources.is_empty() {
         return Ok(());
     }
@@ -530,7 +531,7 @@ fn mark_absent(
     let summary = &scanned.summary;
     let (live, going) = counts;
     // As the README says, at any size: more than half, or all (1 of 1, 2 of 3 are refused).
-    if !opts.allow_mass_removal && going > 0 && (going == live || going * 2 > live) {
+    if !opts.allow_mass_removal && going > 0 && going * 2 > live {
         return Err(Error::other(format!(
             "the upstream lists {} updates; taking it as complete would mark {going} of the {live} stored updates {}",
             scanned.updates,

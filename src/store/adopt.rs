@@ -91,26 +91,36 @@ pub struct MissingRef {
 }
 
 impl Tx<'_> {
-    /// The distinct file references of stored updates (not removed) whose content is not
-    /// recorded, as this transaction sees them.
-    pub fn missing_references(&self) -> Result<Vec<MissingRef>> {
+    /// Calls `f` for each file reference of stored updates (not removed) whose content is not
+    /// recorded, as this transaction sees them, in SHA-256 order (references without one
+    /// first), a reference repeated next to itself given once. Streamed, not collected: with
+    /// an upstream of metadata only every reference is missing, and neither a list of them
+    /// nor a sort (SQLite's sorter grows up to the page cache's size) may grow with the store.
+    pub fn missing_references(&self, f: &mut dyn FnMut(MissingRef) -> Result<()>) -> Result<()> {
+        // Ordered by `files_sha256` alone, which the index gives without a sort.
         let mut st = self.prepare(
-            "SELECT DISTINCT f.sha256, f.sha1 FROM files f JOIN updates u ON u.update_id = f.update_id
+            "SELECT f.sha256, f.sha1 FROM files f JOIN updates u ON u.update_id = f.update_id
              WHERE u.state != 'removed' AND (f.sha256 IS NOT NULL OR f.sha1 IS NOT NULL)
                AND NOT EXISTS(SELECT 1 FROM content c
                               WHERE c.sha256 = f.sha256 OR (f.sha256 IS NULL AND c.sha1 = f.sha1))
-             ORDER BY f.sha256, f.sha1",
+             ORDER BY f.sha256",
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(MissingRef {
+        let mut rows = st.query([])?;
+        let mut last: Option<MissingRef> = None;
+        while let Some(r) = rows.next()? {
+            let m = MissingRef {
                 sha256: r
                     .get::<_, Option<Vec<u8>>>(0)?
                     .and_then(|v| v.try_into().ok()),
                 sha1: r
                     .get::<_, Option<Vec<u8>>>(1)?
                     .and_then(|v| v.try_into().ok()),
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            };
+            if last.as_ref() != Some(&m) {
+                f(m.clone())?;
+                last = Some(m);
+            }
+        }
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ mod round_trip;
 mod scripts;
 mod sequence;
 mod signing;
+mod store_perf;
 mod sync_memory;
 mod transfer;
 mod trusted_import;

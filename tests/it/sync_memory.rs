@@ -9,8 +9,9 @@ use std::path::Path;
 
 const GENERATED: usize = 2000;
 
-/// `GENERATED` Windows 10 security updates in 16 subfolders (and a nested one, so that a
-/// folder's documents come in two runs around a subfolder), written next to the fixtures.
+/// `GENERATED` Windows 10 security updates in 16 subfolders (and a nested one, named to sort
+/// among its parent's documents, so that the parent's documents come in two runs around it),
+/// written next to the fixtures.
 fn generate(dir: &Path) -> Vec<std::path::PathBuf> {
     copy_tree(&upstream_fixtures(), dir);
     let mut paths = Vec::new();
@@ -18,7 +19,8 @@ fn generate(dir: &Path) -> Vec<std::path::PathBuf> {
         let id = format!("5e1ec7ed-0000-4000-8000-{n:012x}");
         let sub = dir.join(format!("g{:02}", n % 16));
         let sub = if n % 16 == 3 && n % 32 == 19 {
-            sub.join("m-nested")
+            // Between the parent's documents 5e1ec7ed-...-0000000003f3 and ...-000000000403.
+            sub.join("5e1ec7ed-0000-4000-8000-000000000400-nested")
         } else {
             sub
         };
