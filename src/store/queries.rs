@@ -274,11 +274,6 @@ impl Store {
         }
     }
 
-    /// Headers of every stored update, for a sync deciding what changed.
-    pub fn stored_headers(&self) -> Result<HashMap<String, StoredHeader>> {
-        stored_headers(&self.conn)
-    }
-
     /// The full document of a stored update.
     pub fn load_update(&self, id: &str) -> Result<Option<(Update, StoredState, bool)>> {
         load_update(&self.conn, id)
@@ -638,33 +633,6 @@ pub(crate) fn criteria(conn: &Connection) -> Result<Criteria> {
         }
     }
     Ok(c)
-}
-
-pub(crate) fn stored_headers(conn: &Connection) -> Result<HashMap<String, StoredHeader>> {
-    let mut st = conn.prepare("SELECT update_id, revision, state, fingerprint FROM updates")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, u32>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<Vec<u8>>>(3)?,
-        ))
-    })?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (id, revision, state, fp) = row?;
-        let state = StoredState::from_column(&state)?;
-        let fingerprint = fp.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok());
-        out.insert(
-            id,
-            StoredHeader {
-                revision,
-                state,
-                fingerprint,
-            },
-        );
-    }
-    Ok(out)
 }
 
 pub(crate) fn load_update(
