@@ -2,8 +2,11 @@
 //! byte against the manifest.
 //!
 //! Problems are data, not early returns: [`verify`] collects every finding so that an operator
-//! sees all of them in one run. Each volume's size and SHA-256 are compared with the manifest
-//! before anything inside it is parsed, so the ZIP code only ever sees vouched-for bytes.
+//! sees all of them in one run. Each volume is read once (`pass`): its end records and central
+//! directory, then one forward pass that feeds the volume's SHA-256 and the entry checks
+//! together. Findings about its entries are held until the volume's size and SHA-256 are known
+//! to match the manifest; when they do not, only that is reported, so a damaged volume is
+//! reported as damaged, never as whatever its altered bytes happen to look like.
 
 use super::manifest::{self, Layout, MAX_MANIFEST_BYTES, Manifest, Sha256Hex};
 use super::names::{MANIFEST_FILE, METADATA_ENTRY, SUMS_FILE};

@@ -39,6 +39,11 @@ fn have(programs: &[&str]) -> bool {
                 .is_ok_and(|o| o.status.success())
         };
         if !found {
+            // CI installs every one of them: there, a skip would hide a missing install step.
+            assert!(
+                std::env::var_os("OFFSYNC_REQUIRE_TOOLS").is_none(),
+                "{p} is not installed and OFFSYNC_REQUIRE_TOOLS is set (.ci/run must install it)"
+            );
             eprintln!("SKIP: {p} is not installed (.ci/run installs it)");
             return false;
         }

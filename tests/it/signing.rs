@@ -409,6 +409,7 @@ fn we_verify_minisigns_signatures_and_sign_with_its_keys() {
         .unwrap();
     // minisign prints the 8-byte id without leading zeros (about one key in 16 starts with
     // one); offsync always shows its 16 hex digits.
+    let their_comment = format!("minisign public key {their_id}");
     let their_id = format!("{their_id:0>16}");
     let pk = trust::load_public_key(&d.join("mk.pub")).unwrap();
     assert_eq!(pk.key_id(), their_id);
@@ -474,8 +475,5 @@ fn we_verify_minisigns_signatures_and_sign_with_its_keys() {
     );
     assert!(out.contains(&their_id), "{out}");
     let keys = trusted(&store);
-    assert_eq!(
-        keys[0]["comment"],
-        format!("minisign public key {their_id}").as_str()
-    );
+    assert_eq!(keys[0]["comment"], their_comment.as_str());
 }
