@@ -334,10 +334,7 @@ pub(crate) fn read_v3(
 /// Decodes a version 3 stream whose header was read into one [`BundleMetadata`], with every
 /// check that needs no manifest; the first problem is the error.
 pub(super) fn decode_stream(r: &mut dyn Read) -> Result<BundleMetadata> {
-    let layout = Layout {
-        by_path: HashMap::new(),
-        files: BTreeMap::new(),
-    };
+    let layout = empty_layout();
     let mut sink = Collect::default();
     let check = read_records(r, None, &layout, &mut sink);
     if let Some(f) = check.findings.into_iter().next() {
@@ -347,6 +344,14 @@ pub(super) fn decode_stream(r: &mut dyn Read) -> Result<BundleMetadata> {
         return Err(e);
     }
     Ok(sink.md)
+}
+
+/// The layout of a bundle that carries no content (no file size to compare with).
+fn empty_layout() -> Layout {
+    Layout {
+        by_path: HashMap::new(),
+        files: BTreeMap::new(),
+    }
 }
 
 fn read_records(
