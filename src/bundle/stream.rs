@@ -387,11 +387,19 @@ fn read_records(
                 break;
             }
         }
-        if st.corrupt >= MAX_LISTED || st.limit >= MAX_LISTED {
+        // Enough to show what is wrong; the rest of a hostile stream is not worth reading.
+        let full = if st.corrupt >= MAX_LISTED {
+            Some(ErrorKind::Corrupt)
+        } else if st.limit >= MAX_LISTED {
+            Some(ErrorKind::Limit)
+        } else {
+            None
+        };
+        if let Some(kind) = full {
             st.out.findings.push(Finding::new(
-                ErrorKind::Corrupt,
+                kind,
                 METADATA_ENTRY,
-                format!("stopped checking after {MAX_LISTED} problems of one kind"),
+                format!("stopped checking after {MAX_LISTED} problems of this kind"),
             ));
             break;
         }

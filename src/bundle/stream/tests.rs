@@ -387,6 +387,7 @@ fn findings_stop_after_fifty_of_a_kind() {
             .message
             .contains("stopped checking")
     );
+    assert_eq!(check.findings[MAX_LISTED].kind, ErrorKind::Corrupt);
     assert_eq!(check.delivered, 0);
 }
 
