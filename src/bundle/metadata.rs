@@ -21,8 +21,12 @@ use std::io::{BufReader, Read};
 pub const METADATA_MAGIC: [u8; 8] = *b"OFFSYNCM";
 /// The envelope version this code writes.
 pub const METADATA_VERSION: u32 = 2;
-/// The envelope versions this code reads: 1 has no decisions, 2 adds them.
-pub const SUPPORTED_METADATA_VERSIONS: &[u32] = &[1, 2];
+/// The envelope versions this code reads: 1 has no decisions, 2 adds them, 3 is the stream of
+/// bounded records (`bundle::stream`; read, not yet written).
+pub const SUPPORTED_METADATA_VERSIONS: &[u32] = &[1, 2, 3];
+/// The envelope version whose header is followed by a stream of records instead of one
+/// payload (its length field is reserved and 0).
+pub const STREAM_METADATA_VERSION: u32 = 3;
 /// Bytes before the payload: magic, version, length.
 pub const ENVELOPE_HEADER_LEN: usize = 8 + 4 + 8;
 /// Largest payload accepted (256 MiB: about 2.8 times the 91 MiB of 105,000 updates measured
@@ -125,7 +129,7 @@ fn encode_metadata_capped(md: &BundleMetadata, cap: u64) -> Result<Vec<u8>> {
 }
 
 /// Checks the envelope header and returns its version and the payload length it announces.
-fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<(u32, u64)> {
+pub(super) fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<(u32, u64)> {
     if h[..8] != METADATA_MAGIC {
         return Err(corrupt(format!(
             "metadata envelope has magic bytes {} ({}), expected {} (OFFSYNCM)",
@@ -147,6 +151,16 @@ fn check_header(h: &[u8; ENVELOPE_HEADER_LEN]) -> Result<(u32, u64)> {
         .with_hint("import this bundle with the offsync version that wrote it, or a newer one"));
     }
     let len = u64::from_le_bytes(h[12..20].try_into().expect("8 bytes"));
+    if version == STREAM_METADATA_VERSION {
+        // A stream has no length up front (its writer does not know it yet); the field is
+        // reserved so that a later version can give it a meaning.
+        if len != 0 {
+            return Err(corrupt(format!(
+                "metadata envelope version 3 has {len} in its reserved field, which must be 0"
+            )));
+        }
+        return Ok((version, 0));
+    }
     if len > MAX_METADATA_BYTES {
         return Err(Error::new(
             ErrorKind::Limit,
@@ -212,6 +226,16 @@ macro_rules! with_claim_limit {
 // The arms above stop at 2^29 and the last one is MAX_CLAIM_LIMIT: it must be the next power.
 const _: () = assert!(MAX_CLAIM_LIMIT == 1 << 30 && MIN_CLAIM_LIMIT == 1 << 20);
 
+/// Decodes one `T` from the start of `bytes` with the claim limit of `bytes.len()`, returning
+/// it and the bytes used: a stream record is decoded with the limit its own length justifies.
+pub(super) fn decode_bounded<T: bincode::Decode<()>>(
+    bytes: &[u8],
+) -> std::result::Result<(T, usize), DecodeError> {
+    with_claim_limit!(bytes.len() as u64, |c| bincode::decode_from_slice::<T, _>(
+        bytes, c
+    ))
+}
+
 /// Decodes metadata from its envelope held in memory. Trailing bytes after the payload, or a
 /// payload that bincode does not consume entirely, are corruption.
 pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
@@ -222,6 +246,9 @@ pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
         )));
     };
     let (version, len) = check_header(head)?;
+    if version == STREAM_METADATA_VERSION {
+        return super::stream::decode_stream(&mut &bytes[ENVELOPE_HEADER_LEN..]);
+    }
     let payload = &bytes[ENVELOPE_HEADER_LEN..];
     let have = payload.len() as u64;
     if have < len {
@@ -259,6 +286,15 @@ pub fn decode_metadata(bytes: &[u8]) -> Result<BundleMetadata> {
 /// checks as [`decode_metadata`] and without holding the encoded bytes: the stream must end
 /// exactly where the payload ends.
 pub fn decode_metadata_from_reader(r: &mut dyn Read) -> Result<BundleMetadata> {
+    let (version, len) = read_header(r)?;
+    if version == STREAM_METADATA_VERSION {
+        return super::stream::decode_stream(r);
+    }
+    decode_payload_from_reader(version, len, r)
+}
+
+/// Reads and checks the envelope header: the version and the payload length it announces.
+pub(super) fn read_header(r: &mut dyn Read) -> Result<(u32, u64)> {
     let mut head = [0u8; ENVELOPE_HEADER_LEN];
     let n = read_full(r, &mut head)?;
     if n < ENVELOPE_HEADER_LEN {
@@ -266,7 +302,16 @@ pub fn decode_metadata_from_reader(r: &mut dyn Read) -> Result<BundleMetadata> {
             "metadata envelope is truncated: {n} bytes, the header alone needs {ENVELOPE_HEADER_LEN}"
         )));
     }
-    let (version, len) = check_header(&head)?;
+    check_header(&head)
+}
+
+/// Decodes a version 1 or 2 payload of `len` bytes whose header was read, and checks that
+/// the stream ends with it.
+pub(super) fn decode_payload_from_reader(
+    version: u32,
+    len: u64,
+    r: &mut dyn Read,
+) -> Result<BundleMetadata> {
     let mut payload = BufReader::with_capacity(64 * 1024, (&mut *r).take(len));
     let md = if version == 1 {
         with_claim_limit!(len, |c| bincode::decode_from_std_read::<
@@ -348,20 +393,9 @@ pub(crate) fn metadata_problems(
             bad(format!("holds {have} {what}, the manifest counts {said}"));
         }
     }
-    fn bad_guid(what: &str, g: &Guid, bad: &mut dyn FnMut(String)) {
-        if Guid::parse(g.as_str()).as_ref() != Some(g) {
-            bad(format!(
-                "{what} {} is not a GUID in canonical form",
-                show_name(g.as_str().as_bytes())
-            ));
-        }
-    }
     let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.categories.len());
     for c in &md.categories {
-        bad_guid("category id", &c.id, &mut bad);
-        if let Some(p) = &c.parent {
-            bad_guid("parent of a category", p, &mut bad);
-        }
+        category_record_problems(c, &mut bad);
         if !seen.insert(&c.id) {
             bad(format!(
                 "lists category {} twice",
@@ -371,36 +405,24 @@ pub(crate) fn metadata_problems(
     }
     let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.updates.len());
     for r in &md.updates {
-        let u = &r.update;
-        let id = show_name(u.id.as_str().as_bytes());
-        bad_guid("update id", &u.id, &mut bad);
-        if !seen.insert(&u.id) {
-            bad(format!("lists update {id} twice"));
-        }
-        for g in u.categories.iter().chain(&u.supersedes) {
-            bad_guid(&format!("a GUID cited by update {id}"), g, &mut bad);
-        }
-        for b in &u.bundled {
-            bad_guid(&format!("a bundled update of {id}"), &b.id, &mut bad);
-        }
-        for f in &u.files {
-            let Some(size) = f.size else { continue };
-            let name = show_name(f.name.as_bytes());
-            if size > MAX_FILE_REF_BYTES {
-                bad(format!(
-                    "update {id} declares file {name} of {size} bytes, more than the limit of {MAX_FILE_REF_BYTES}"
-                ));
-            } else if let Some(carried) = f.sha256.and_then(|h| layout.files.get(&h))
-                && carried.size != size
-            {
-                bad(format!(
-                    "update {id} declares file {name} of {size} bytes, the bundle carries it with {} bytes",
-                    carried.size
-                ));
-            }
+        update_record_problems(r, layout, &mut bad);
+        if !seen.insert(&r.update.id) {
+            bad(format!(
+                "lists update {} twice",
+                show_name(r.update.id.as_str().as_bytes())
+            ));
         }
     }
-    decision_problems(&md.decisions, &mut |m| bad(m));
+    let mut seen: HashSet<&Guid> = HashSet::with_capacity(md.decisions.len());
+    for d in &md.decisions {
+        decision_record_problems(d, &mut bad);
+        if !seen.insert(&d.update) {
+            bad(format!(
+                "lists a decision about update {} twice",
+                show_name(d.update.as_str().as_bytes())
+            ));
+        }
+    }
     if left_out > 0 {
         out.push(Finding::new(
             ErrorKind::Corrupt,
@@ -411,23 +433,71 @@ pub(crate) fn metadata_problems(
     out
 }
 
-/// Decisions name an update by a canonical GUID, each update once.
-fn decision_problems(decisions: &[Decision], bad: &mut dyn FnMut(String)) {
-    let mut seen: HashSet<&Guid> = HashSet::with_capacity(decisions.len());
-    for d in decisions {
-        let id = show_name(d.update.as_str().as_bytes());
-        if Guid::parse(d.update.as_str()).as_ref() != Some(&d.update) {
+// The per-record checks below are shared by the whole-value path (`metadata_problems`) and
+// the record stream (`bundle::stream`), so that both refuse the same records.
+
+fn bad_guid(what: &str, g: &Guid, bad: &mut dyn FnMut(String)) {
+    if Guid::parse(g.as_str()).as_ref() != Some(g) {
+        bad(format!(
+            "{what} {} is not a GUID in canonical form",
+            show_name(g.as_str().as_bytes())
+        ));
+    }
+}
+
+/// A category's id and parent are canonical GUIDs.
+pub(super) fn category_record_problems(c: &Category, bad: &mut dyn FnMut(String)) {
+    bad_guid("category id", &c.id, bad);
+    if let Some(p) = &c.parent {
+        bad_guid("parent of a category", p, bad);
+    }
+}
+
+/// An update record's GUIDs are canonical and its file references declare believable sizes
+/// (at most [`MAX_FILE_REF_BYTES`], and the size of the content file the bundle carries).
+pub(super) fn update_record_problems(
+    r: &UpdateRecord,
+    layout: &Layout,
+    bad: &mut dyn FnMut(String),
+) {
+    let u = &r.update;
+    let id = show_name(u.id.as_str().as_bytes());
+    bad_guid("update id", &u.id, bad);
+    for g in u.categories.iter().chain(&u.supersedes) {
+        bad_guid(&format!("a GUID cited by update {id}"), g, bad);
+    }
+    for b in &u.bundled {
+        bad_guid(&format!("a bundled update of {id}"), &b.id, bad);
+    }
+    for f in &u.files {
+        let Some(size) = f.size else { continue };
+        let name = show_name(f.name.as_bytes());
+        if size > MAX_FILE_REF_BYTES {
             bad(format!(
-                "the update {id} of a decision is not a GUID in canonical form"
+                "update {id} declares file {name} of {size} bytes, more than the limit of {MAX_FILE_REF_BYTES}"
             ));
-        }
-        if !seen.insert(&d.update) {
-            bad(format!("lists a decision about update {id} twice"));
+        } else if let Some(carried) = f.sha256.and_then(|h| layout.files.get(&h))
+            && carried.size != size
+        {
+            bad(format!(
+                "update {id} declares file {name} of {size} bytes, the bundle carries it with {} bytes",
+                carried.size
+            ));
         }
     }
 }
 
-fn decode_error(e: DecodeError) -> Error {
+/// A decision names its update by a canonical GUID.
+pub(super) fn decision_record_problems(d: &Decision, bad: &mut dyn FnMut(String)) {
+    if Guid::parse(d.update.as_str()).as_ref() != Some(&d.update) {
+        bad(format!(
+            "the update {} of a decision is not a GUID in canonical form",
+            show_name(d.update.as_str().as_bytes())
+        ));
+    }
+}
+
+pub(super) fn decode_error(e: DecodeError) -> Error {
     match e {
         DecodeError::LimitExceeded => Error::new(
             ErrorKind::Limit,
@@ -444,7 +514,7 @@ fn decode_error(e: DecodeError) -> Error {
 }
 
 /// Reads until `buf` is full or the stream ends; returns how many bytes were read.
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+pub(super) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -457,7 +527,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
     Ok(n)
 }
 
-fn corrupt(msg: impl Into<String>) -> Error {
+pub(super) fn corrupt(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Corrupt, msg)
 }
 
@@ -532,7 +602,7 @@ pub(crate) mod tests {
     }
 
     /// A small value that uses every field of the metadata once.
-    fn golden_value() -> BundleMetadata {
+    pub(crate) fn golden_value() -> BundleMetadata {
         let g = |s: &str| Guid::parse(s).unwrap();
         let mut localized = BTreeMap::new();
         localized.insert(
@@ -652,10 +722,10 @@ pub(crate) mod tests {
         let (a, b) = both(&v1);
         assert_eq!(a.unwrap(), md);
         assert_eq!(b.unwrap(), md);
-        let mut v3 = v1.clone();
-        v3[8] = 3;
-        let err = decode_metadata(&v3).unwrap_err();
-        assert!(err.message.contains("version 3") && err.message.contains("1, 2"));
+        let mut v4 = v1.clone();
+        v4[8] = 4;
+        let err = decode_metadata(&v4).unwrap_err();
+        assert!(err.message.contains("version 4") && err.message.contains("1, 2, 3"));
     }
 
     fn envelope(version: u32, len: u64, payload: &[u8]) -> Vec<u8> {

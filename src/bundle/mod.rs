@@ -18,6 +18,7 @@ mod pass;
 mod pipeline;
 pub mod reader;
 pub mod records;
+pub mod stream;
 pub mod verify;
 pub mod volume;
 pub mod writer;

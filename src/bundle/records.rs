@@ -3,13 +3,15 @@
 //! in stream order (categories, then updates, then decisions). `verify` passes [`Discard`];
 //! `import` and `BundleReader::read_metadata` pass [`Collect`].
 //!
-//! Today the metadata is one bincode value: `read_metadata_stream` decodes it whole, checks
-//! it, and delivers the records only when every check passed. A record-by-record encoding
-//! (issue 11) would decode, check and deliver one record at a time behind the same seam.
+//! Envelope versions 1 and 2 are one bincode value: `read_metadata_stream` decodes it whole,
+//! checks it, and delivers the records only when every check passed. Version 3 is a stream of
+//! bounded records (`bundle::stream`): decoded, checked and delivered one at a time behind the
+//! same seam.
 
 use super::manifest::{Layout, Manifest};
 use super::metadata::{
-    BundleMetadata, Decision, UpdateRecord, decode_metadata_from_reader, metadata_problems,
+    BundleMetadata, Decision, STREAM_METADATA_VERSION, UpdateRecord, decode_payload_from_reader,
+    metadata_problems, read_header,
 };
 use super::metadata_limits::limit_problems;
 use super::names::METADATA_ENTRY;
@@ -87,8 +89,16 @@ pub(crate) fn read_metadata_stream(
     sink: &mut dyn RecordSink,
 ) -> MetadataCheck {
     let mut out = MetadataCheck::default();
-    let md = match decode_metadata_from_reader(r) {
-        Ok(md) => md,
+    let decoded = read_header(r).and_then(|(version, len)| {
+        if version == STREAM_METADATA_VERSION {
+            Ok(None)
+        } else {
+            decode_payload_from_reader(version, len, r).map(Some)
+        }
+    });
+    let md = match decoded {
+        Ok(None) => return super::stream::read_v3(r, m, layout, sink),
+        Ok(Some(md)) => md,
         Err(e) => {
             out.findings
                 .push(Finding::new(e.kind, METADATA_ENTRY, e.message));

@@ -89,7 +89,7 @@ fn the_writer_never_creates_the_media_folder() {
 }
 
 /// A bundle written into `root/out` from content in `root/src`.
-fn written(root: &Path, max: u64) -> (WrittenBundle, Vec<ContentFile>) {
+pub(super) fn written(root: &Path, max: u64) -> (WrittenBundle, Vec<ContentFile>) {
     let content = make_content(&root.join("src"), SIZES);
     let w = write_bundle(
         &root.join("out"),

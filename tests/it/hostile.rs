@@ -1871,12 +1871,12 @@ fn hostile_metadata_is_refused_with_bounded_memory() {
         .says(&["504b0304"]),
         case(
             "12b",
-            "a future envelope version (3)",
+            "a future envelope version (4)",
             Some(10),
             10,
-            md_bytes(envelope(b"OFFSYNCM", 3, payload.len() as u64, &payload)),
+            md_bytes(envelope(b"OFFSYNCM", 4, payload.len() as u64, &payload)),
         )
-        .says(&["version 3", "reads version 1, 2"]),
+        .says(&["version 4", "reads version 1, 2, 3"]),
         case(
             "12c",
             "a future manifest format_version (3)",
