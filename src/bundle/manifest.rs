@@ -17,9 +17,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 
 /// The format version this code writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Every format version this code reads.
-pub const SUPPORTED_FORMAT_VERSIONS: &[u32] = &[1, 2];
+pub const SUPPORTED_FORMAT_VERSIONS: &[u32] = &[1, 2, 3];
+/// The first format version whose `metadata.bin` is a record stream (envelope version 3),
+/// read one record at a time, so that its size is no longer bounded by memory.
+pub const STREAM_FORMAT_VERSION: u32 = 3;
+/// Largest `metadata.bin` of a streamed format (16 GiB, about 17 times the 0.94 GiB of a
+/// million revisions): a cap is still needed, so that a deflate bomb cannot keep a reader
+/// inflating for hours.
+pub const MAX_STREAM_METADATA_BYTES: u64 = 16 << 30;
 /// Largest manifest accepted, checked before it is read.
 pub const MAX_MANIFEST_BYTES: u64 = 128 << 20;
 /// Most entries one bundle may list.
@@ -38,8 +45,11 @@ pub(crate) struct Limits {
     pub volume_bytes: u64,
     pub entries: usize,
     pub entry_bytes: u64,
-    /// Largest `metadata.bin` entry: the payload cap plus the envelope header.
+    /// Largest `metadata.bin` entry of formats 1 and 2 (held whole): the payload cap plus
+    /// the envelope header.
     pub metadata_bytes: u64,
+    /// Largest `metadata.bin` entry of a streamed format (3 and later).
+    pub stream_metadata_bytes: u64,
 }
 
 impl Limits {
@@ -50,6 +60,7 @@ impl Limits {
         entry_bytes: MAX_ENTRY_BYTES,
         metadata_bytes: super::metadata::MAX_METADATA_BYTES
             + super::metadata::ENVELOPE_HEADER_LEN as u64,
+        stream_metadata_bytes: MAX_STREAM_METADATA_BYTES,
     };
 }
 

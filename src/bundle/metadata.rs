@@ -19,10 +19,12 @@ use std::io::{BufReader, Read};
 
 /// The envelope's magic bytes.
 pub const METADATA_MAGIC: [u8; 8] = *b"OFFSYNCM";
-/// The envelope version this code writes.
+/// The single-value envelope version [`encode_metadata`] writes (that of format 2 bundles,
+/// kept for tests and tools that build them); the bundle writer writes version 3, the record
+/// stream ([`STREAM_METADATA_VERSION`]).
 pub const METADATA_VERSION: u32 = 2;
 /// The envelope versions this code reads: 1 has no decisions, 2 adds them, 3 is the stream of
-/// bounded records (`bundle::stream`; read, not yet written).
+/// bounded records (`bundle::stream`).
 pub const SUPPORTED_METADATA_VERSIONS: &[u32] = &[1, 2, 3];
 /// The envelope version whose header is followed by a stream of records instead of one
 /// payload (its length field is reserved and 0).

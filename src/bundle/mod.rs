@@ -44,5 +44,6 @@ pub use verify::{
 };
 pub use volume::VolumeHeader;
 pub use writer::{
-    BundleSpec, ContentFile, WrittenBundle, check_out_dir, parse_size, presets, write_bundle,
+    BundleSpec, ContentFile, EncodedMetadata, MetadataSpool, WrittenBundle, check_out_dir,
+    parse_size, presets, write_bundle,
 };

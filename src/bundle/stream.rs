@@ -7,9 +7,8 @@
 //! strictly increasing id, so that a duplicate is caught by comparing with the previous id
 //! alone. An end record carries the counts and the SHA-256 of every byte before it, so that a
 //! stream cut between two records is refused. The specification is `docs/BUNDLE-FORMAT.md`
-//! section 4, "Envelope version 3".
-//!
-//! Not written by the bundle writer yet: the lead wires it in with the next format version.
+//! section 4, "Envelope version 3". Bundles of format 3 and later carry it; the writer
+//! spools it (`writer::MetadataSpool`).
 
 use super::manifest::{Layout, Manifest};
 use super::metadata::{

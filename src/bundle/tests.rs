@@ -65,7 +65,8 @@ fn spec(store_id: &str, sequence: u64, content: Vec<ContentFile>, max: u64) -> B
         created: Timestamp::parse_rfc3339("2026-03-01T12:00:00Z").unwrap(),
         valid_until: None,
         max_volume_size: max,
-        metadata: sample_metadata(),
+        metadata: EncodedMetadata::from_metadata(&sample_metadata(), &std::env::temp_dir())
+            .unwrap(),
         content,
     }
 }
@@ -295,7 +296,7 @@ fn manifest_reads_as_specified() {
     let (w, _) = written(tmp.path(), SMALL_VOLUME);
     let text = fs::read_to_string(w.dir.join(MANIFEST_FILE)).unwrap();
     assert!(
-        text.starts_with("{\n  \"format_version\": 2,\n  \"bundle_id\": "),
+        text.starts_with("{\n  \"format_version\": 3,\n  \"bundle_id\": "),
         "{}",
         &text[..80]
     );
@@ -762,14 +763,14 @@ fn a_changed_manifest_is_caught() {
     // A future format version is named, with what is supported.
     fs::write(
         &mpath,
-        original.replace("\"format_version\": 2", "\"format_version\": 3"),
+        original.replace("\"format_version\": 3", "\"format_version\": 4"),
     )
     .unwrap();
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
     assert_eq!(kinds(&report), vec![ErrorKind::Corrupt]);
     let msg = &report.findings[0].message;
     assert!(
-        msg.contains("format_version 3") && msg.contains("format version 1, 2"),
+        msg.contains("format_version 4") && msg.contains("format version 1, 2, 3"),
         "{msg}"
     );
 
@@ -1072,11 +1073,11 @@ fn manifest_caps_hold_at_their_edges() {
         ),
         (
             Limits {
-                metadata_bytes: metadata,
+                stream_metadata_bytes: metadata,
                 ..f
             },
             Limits {
-                metadata_bytes: metadata - 1,
+                stream_metadata_bytes: metadata - 1,
                 ..f
             },
         ),
@@ -1085,12 +1086,33 @@ fn manifest_caps_hold_at_their_edges() {
         assert_eq!(limit_findings(at), 0, "{at:?}");
         assert!(limit_findings(over) >= 1, "{over:?}");
     }
+    // A manifest of format 2 (metadata held whole) is held to the smaller cap.
+    let mut m2 = m.clone();
+    m2.format_version = 2;
+    let v2_findings = |l: Limits| -> usize {
+        m2.problems_within(&l)
+            .iter()
+            .filter(|f| f.kind == ErrorKind::Limit)
+            .count()
+    };
+    let at = Limits {
+        metadata_bytes: metadata,
+        stream_metadata_bytes: metadata - 1,
+        ..f
+    };
+    assert_eq!(v2_findings(at), 0, "{at:?}");
+    let over = Limits {
+        metadata_bytes: metadata - 1,
+        ..at
+    };
+    assert_eq!(v2_findings(over), 1, "{over:?}");
     // The format's own values.
     assert_eq!(f.entries, 1_000_000);
     assert_eq!(f.volumes, 9_999);
     assert_eq!(f.entry_bytes, 1 << 40);
     assert_eq!(f.volume_bytes, 1 << 40);
     assert_eq!(f.metadata_bytes, (256 << 20) + 20);
+    assert_eq!(f.stream_metadata_bytes, 16 << 30);
 }
 
 #[test]
@@ -1197,7 +1219,11 @@ fn verify_and_the_reader_refuse_metadata_the_manifest_does_not_count() {
     let root = tmp.path();
     let content = make_content(&root.join("src"), SIZES);
     let mut s = spec("store-1", 7, content, SMALL_VOLUME);
-    s.metadata.updates.push(s.metadata.updates[0].clone());
+    // The stream writer refuses a duplicate: an older envelope carries it.
+    let mut md = sample_metadata();
+    md.updates.push(md.updates[0].clone());
+    let bytes = super::metadata::encode_metadata(&md).unwrap();
+    s.metadata = EncodedMetadata::from_envelope(&bytes, &md, root).unwrap();
     let w = write_bundle(&root.join("out"), &s, &NoProgress).unwrap();
     let report = verify(std::slice::from_ref(&w.dir), &NoProgress);
     assert_eq!(

@@ -814,9 +814,15 @@ impl Checker<'_> {
             match read {
                 Ok(()) => {
                     reads.checked += 1;
-                    reads
-                        .findings
-                        .extend(check.map(|c| c.findings).unwrap_or_default());
+                    if let Some(c) = check {
+                        reads.findings.extend(c.findings);
+                        // A sink that failed took only part of the records: never a pass.
+                        if let Some(e) = c.sink_error {
+                            reads
+                                .findings
+                                .push(Finding::new(e.kind, &subject, e.message));
+                        }
+                    }
                 }
                 Err(ReadFailure::Entry(finding)) => reads.findings.push(finding),
                 Err(ReadFailure::Sink(e)) => {

@@ -7,20 +7,21 @@
 //! unfinished.
 
 mod plan;
+mod spool;
 mod volumes;
 
 use super::manifest::{
     BundleKind, ChangeRange, Counts, EntryInfo, FORMAT_VERSION, MAX_VOLUME_BYTES, Manifest,
     ManifestCriteria, ManifestSource, Sha256Hex, VolumeInfo, sha256sums_text,
 };
-use super::metadata::{BundleMetadata, encode_metadata};
 use super::names::{self, MANIFEST_FILE, METADATA_ENTRY, SUMS_FILE};
-use super::zipfmt::{self, DosTime};
+use super::zipfmt::DosTime;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::progress::{Progress, Unit};
 use crate::time::Timestamp;
 use plan::plan;
+pub use spool::{EncodedMetadata, MetadataSpool};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ pub struct ContentFile {
 }
 
 /// Everything a bundle is made from. Time is a parameter (`created`), never read here.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BundleSpec {
     pub store_id: String,
     pub store_name: String,
@@ -107,7 +108,8 @@ pub struct BundleSpec {
     pub created: Timestamp,
     pub valid_until: Option<Timestamp>,
     pub max_volume_size: u64,
-    pub metadata: BundleMetadata,
+    /// `metadata.bin`, already encoded (see [`MetadataSpool`]).
+    pub metadata: EncodedMetadata,
     pub content: Vec<ContentFile>,
 }
 
@@ -128,7 +130,7 @@ pub struct WrittenBundle {
     /// Bytes of written volumes read back to hash them (entries too large to hold in
     /// memory until their CRC is known).
     pub volume_bytes_read_back: u64,
-    /// Size of `metadata.bin` (the encoded envelope, before deflating).
+    /// Size of `metadata.bin` (the encoded stream, before deflating).
     pub metadata_bytes: u64,
 }
 
@@ -185,38 +187,14 @@ fn check_spec(spec: &BundleSpec) -> Result<()> {
     Ok(())
 }
 
-/// `metadata.bin` as it goes into volume 1: encoded and deflated once, in memory.
-struct MetadataEntry {
-    /// Size of the encoded envelope (what the manifest lists and the entry inflates to).
-    size: u64,
-    sha256: [u8; 32],
-    crc: u32,
-    /// The deflated bytes, as the volume stores them.
-    stored: Vec<u8>,
-}
-
-impl MetadataEntry {
-    fn encode(md: &BundleMetadata) -> Result<MetadataEntry> {
-        let bytes = encode_metadata(md)?;
-        let stored = zipfmt::deflate(&bytes)
-            .map_err(|e| Error::other(format!("cannot compress the metadata: {e}")))?;
-        Ok(MetadataEntry {
-            size: bytes.len() as u64,
-            sha256: crate::hash::sha256(&bytes),
-            crc: zipfmt::crc32(&bytes),
-            stored,
-        })
-    }
-
-    fn listed(&self) -> EntryInfo {
-        EntryInfo {
-            path: METADATA_ENTRY.to_string(),
-            size: self.size,
-            sha256: Sha256Hex(self.sha256),
-            volume: 1,
-            file: None,
-            offset: None,
-        }
+fn metadata_listed(md: &EncodedMetadata) -> EntryInfo {
+    EntryInfo {
+        path: METADATA_ENTRY.to_string(),
+        size: md.summary.bytes,
+        sha256: Sha256Hex(md.summary.sha256),
+        volume: 1,
+        file: None,
+        offset: None,
     }
 }
 
@@ -257,22 +235,22 @@ pub fn write_bundle(
     };
     prepare_dir(out_dir, &dir, &name, &mut cleanup)?;
     let files = select_content(&spec.content)?;
-    let metadata = MetadataEntry::encode(&spec.metadata)?;
+    let metadata = &spec.metadata;
     let header_max = volume_header(&bundle_id, spec.sequence, u32::MAX, u32::MAX).len() as u64;
     let layout = plan(
         spec.max_volume_size,
         header_max,
-        metadata.stored.len() as u64,
+        metadata.stored_len,
         &files,
     )?;
 
     let content_bytes: u64 = files.iter().map(|f| f.size).sum();
     progress.start(
         "writing bundle",
-        Some(content_bytes + metadata.size),
+        Some(content_bytes + metadata.summary.bytes),
         Unit::Bytes,
     );
-    let mut entries = vec![metadata.listed()];
+    let mut entries = vec![metadata_listed(metadata)];
     let (volumes, reads) = Volumes {
         dir: &dir,
         name: &name,
@@ -281,7 +259,7 @@ pub fn write_bundle(
         max_volume_size: spec.max_volume_size,
         time: DosTime::from_timestamp(spec.created),
         files: &files,
-        metadata: &metadata,
+        metadata,
         progress,
     }
     .write(&layout, &mut entries, &mut cleanup)?;
@@ -289,12 +267,12 @@ pub fn write_bundle(
     progress.finish();
 
     let counts = Counts {
-        categories: spec.metadata.categories.len() as u64,
-        updates: spec.metadata.updates.len() as u64,
-        removed: spec.metadata.removed_count(),
+        categories: metadata.summary.categories,
+        updates: metadata.summary.updates,
+        removed: metadata.summary.removed,
         content_files: files.len() as u64,
         content_bytes,
-        decisions: spec.metadata.decisions.len() as u64,
+        decisions: metadata.summary.decisions,
     };
     let manifest = build_manifest(spec, bundle_id, counts, volumes, entries)?;
     let manifest_sha256 = write_manifest_files(&dir, &manifest, &mut cleanup)?;
@@ -305,7 +283,7 @@ pub fn write_bundle(
         volume_bytes: manifest.volumes.iter().map(|v| v.size).sum(),
         content_bytes_read: reads.content,
         volume_bytes_read_back: reads.read_back,
-        metadata_bytes: metadata.size,
+        metadata_bytes: metadata.summary.bytes,
         manifest,
         manifest_sha256,
     })

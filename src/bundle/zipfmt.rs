@@ -123,7 +123,9 @@ struct OpenEntry {
     header_offset: u64,
     expected: u64,
     written: u64,
-    crc: Crc32,
+    /// The CRC computed as the data comes, patched into the local header at the end; `None`
+    /// for a raw entry, whose CRC was given at its start.
+    crc: Option<Crc32>,
 }
 
 /// Writes one ZIP file entry by entry. Sizes are given before the data, the CRC is patched
@@ -205,18 +207,38 @@ impl<W: Write + Seek> ZipOut<W> {
         crc: u32,
         data: &[u8],
     ) -> io::Result<()> {
+        self.begin_raw(name, method, size, crc, data.len() as u64)?;
+        self.write_data(data)?;
+        self.end_entry().map(|_| ())
+    }
+
+    /// Starts an entry whose stored bytes (`csize` of them, already deflated when `method` is
+    /// Deflated) come in pieces through [`ZipOut::write_data`]; `size` and `crc` are those of
+    /// the uncompressed bytes, known beforehand. Close with [`ZipOut::end_entry`].
+    pub fn begin_raw(
+        &mut self,
+        name: &str,
+        method: u16,
+        size: u64,
+        crc: u32,
+        csize: u64,
+    ) -> io::Result<()> {
         assert!(self.open.is_none(), "an entry is still open");
-        let offset = self.pos;
-        let csize = data.len() as u64;
+        let header_offset = self.pos;
         self.local_header(name.as_bytes(), method, crc, size, csize)?;
-        self.put(data)?;
         self.central.push(CentralRecord {
             name: name.as_bytes().to_vec(),
             method,
             crc,
             size,
             csize,
-            offset,
+            offset: header_offset,
+        });
+        self.open = Some(OpenEntry {
+            header_offset,
+            expected: csize,
+            written: 0,
+            crc: None,
         });
         Ok(())
     }
@@ -239,7 +261,7 @@ impl<W: Write + Seek> ZipOut<W> {
             header_offset,
             expected: size,
             written: 0,
-            crc: Crc32::default(),
+            crc: Some(Crc32::default()),
         });
         Ok(())
     }
@@ -252,11 +274,14 @@ impl<W: Write + Seek> ZipOut<W> {
                 "more data than the entry's announced size",
             ));
         }
-        e.crc.update(buf);
+        if let Some(c) = e.crc.as_mut() {
+            c.update(buf);
+        }
         self.put(buf)
     }
 
-    /// Closes the open entry: checks its length and patches its CRC into the local header.
+    /// Closes the open entry: checks its length and (unless it was begun raw, with its CRC)
+    /// patches its CRC into the local header. Returns the entry's CRC.
     pub fn end_entry(&mut self) -> io::Result<u32> {
         let e = self.open.take().expect("no entry is open");
         if e.written != e.expected {
@@ -265,14 +290,15 @@ impl<W: Write + Seek> ZipOut<W> {
                 e.written, e.expected
             )));
         }
-        let crc = e.crc.value();
+        let record = self.central.last_mut().expect("the open entry's record");
+        let Some(computed) = e.crc else {
+            return Ok(record.crc);
+        };
+        let crc = computed.value();
+        record.crc = crc;
         self.w.seek(SeekFrom::Start(e.header_offset + 14))?;
         self.w.write_all(&crc.to_le_bytes())?;
         self.w.seek(SeekFrom::Start(self.pos))?;
-        self.central
-            .last_mut()
-            .expect("the open entry's record")
-            .crc = crc;
         Ok(crc)
     }
 
@@ -922,10 +948,12 @@ pub fn read_local<R: Read + Seek + ?Sized>(
 
 /// The compression level `metadata.bin` is deflated with. Part of what makes bundles
 /// byte-identical: changing it changes every volume 1.
-const DEFLATE_LEVEL: u32 = 6;
+/// The deflate level of every deflated entry (`metadata.bin`).
+pub const DEFLATE_LEVEL: u32 = 6;
 
 /// Deflates `data` into a raw deflate stream (no zlib or gzip framing), as a ZIP entry of
-/// method 8 holds it.
+/// method 8 holds it (tests: the writer deflates as it spools, `writer::MetadataSpool`).
+#[cfg(test)]
 pub fn deflate(data: &[u8]) -> io::Result<Vec<u8>> {
     let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(data.len() / 4 + 64),

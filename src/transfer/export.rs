@@ -2,8 +2,8 @@
 //! files the store has for them, written as a bundle.
 
 use crate::bundle::{
-    self, BundleKind, BundleMetadata, BundleSpec, ContentFile, Decision, ManifestCriteria,
-    UpdateRecord, WrittenBundle,
+    self, BundleKind, BundleSpec, ContentFile, Decision, EncodedMetadata, ManifestCriteria,
+    MetadataSpool, UpdateRecord, WrittenBundle,
 };
 use crate::error::{ErrorKind, Result};
 use crate::model::{Guid, hex_lower};
@@ -47,8 +47,10 @@ pub struct ExportReport {
     pub content_files: u64,
     pub content_bytes: u64,
     pub volumes: Vec<VolumeOut>,
-    /// Referenced files of exported updates that the store does not have.
+    /// Referenced files of exported updates that the store does not have: the first
+    /// [`MISSING_LISTED`] of them (`missing_files` counts them all).
     pub missing: Vec<MissingOut>,
+    pub missing_files: u64,
     /// The id of the key that signed the manifest, when signed.
     pub signed_by: Option<String>,
     /// Bytes of content read from the store (each byte once) and of written volumes read
@@ -62,6 +64,10 @@ pub struct VolumeOut {
     pub name: String,
     pub size: u64,
 }
+
+/// Most missing files an export report lists by name (a metadata-only store of a million
+/// revisions lacks millions).
+pub const MISSING_LISTED: usize = 1000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MissingOut {
@@ -111,14 +117,12 @@ fn export_locked(
         );
         return Ok(None);
     }
-    let missing = std::mem::take(&mut sel.missing);
+    let missing = std::mem::take(&mut sel.content.missing);
+    let missing_files = sel.content.missing_files;
     let (sequence, kind, base_sequence, from, to) =
         (sel.sequence, sel.kind, sel.base_sequence, sel.from, sel.to);
-    let counts = (
-        sel.metadata.categories.len() as u64,
-        sel.metadata.updates.len() as u64,
-        sel.metadata.removed_count(),
-    );
+    let s = &sel.metadata.summary;
+    let counts = (s.categories, s.updates, s.removed);
     let written = bundle::write_bundle(&opts.out, &bundle_spec(store, opts, sel)?, progress)?;
     // The signature comes after the complete bundle: an export interrupted before it leaves
     // an unsigned bundle, which a store that trusts a key refuses.
@@ -150,6 +154,7 @@ fn export_locked(
             })
             .collect(),
         missing,
+        missing_files,
         signed_by,
         content_bytes_read: written.content_bytes_read,
         volume_bytes_read_back: written.volume_bytes_read_back,
@@ -170,7 +175,7 @@ fn export_locked(
         removed: report.removed,
         content_files: report.content_files,
         content_bytes: report.content_bytes,
-        missing_files: report.missing.len() as u64,
+        missing_files: report.missing_files,
         metadata_only: opts.metadata_only,
     })?;
     lock.commit()?;
@@ -178,8 +183,8 @@ fn export_locked(
     Ok(Some(report))
 }
 
-/// What an export takes from the store: its place in the chain, the changed metadata, and
-/// the content files to carry.
+/// What an export takes from the store: its place in the chain, the changed metadata
+/// (encoded as it was read), and the content files to carry.
 struct Selection {
     sequence: u64,
     kind: BundleKind,
@@ -187,25 +192,26 @@ struct Selection {
     /// The change range `from..=to` (exclusive of `from`).
     from: u64,
     to: u64,
-    metadata: BundleMetadata,
-    content: Vec<ContentFile>,
-    /// Referenced files of exported updates that the store does not have.
-    missing: Vec<MissingOut>,
+    metadata: EncodedMetadata,
+    content: ContentPick,
 }
 
 impl Selection {
     /// An incremental bundle that would carry no record (category, update, tombstone or
     /// decision) and no file.
     fn is_empty(&self) -> bool {
+        let s = &self.metadata.summary;
         self.kind == BundleKind::Incremental
-            && self.metadata.categories.is_empty()
-            && self.metadata.updates.is_empty()
-            && self.metadata.decisions.is_empty()
-            && self.content.is_empty()
+            && s.categories == 0
+            && s.updates == 0
+            && s.decisions == 0
+            && self.content.files.is_empty()
     }
 }
 
-/// Chooses the sequence number and the change range, and takes what changed in it.
+/// Chooses the sequence number and the change range, and takes what changed in it: each
+/// update record goes into `metadata.bin` as the store yields it, its files into the content
+/// selection, so that the records are never held together.
 fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
     let last = store.last_export()?;
     let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
@@ -215,76 +221,75 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
         _ => (BundleKind::Full, None, 0),
     };
     let to = store.change_seq()?;
-    let categories = store.categories_changed_since(from)?;
-    let mut updates: Vec<UpdateRecord> = Vec::new();
+    // The store yields each section in the order the stream requires: by id.
+    let mut spool = MetadataSpool::new(&store.staging_dir())?;
+    for c in store.categories_changed_since(from)? {
+        spool.category(&c)?;
+    }
+    let mut content = ContentPick::default();
     store.for_each_update_changed_since(from, &mut |u, state, seq| {
-        updates.push(UpdateRecord {
+        let r = UpdateRecord {
             update: u,
             state: super::record_state(state),
             changed_seq: seq,
-        });
-        Ok(())
+        };
+        if !opts.metadata_only && r.state != bundle::RecordState::Removed {
+            content.add_files_of(store, &r)?;
+        }
+        spool.update(&r)
     })?;
     // Decisions travel as their own records: a decline re-sends neither the update nor its
     // content.
-    let decisions = store
-        .decisions_changed_since(from)?
-        .into_iter()
-        .filter_map(|d| {
-            Some(Decision {
-                update: Guid::parse(&d.update_id)?,
+    for d in store.decisions_changed_since(from)? {
+        if let Some(update) = Guid::parse(&d.update_id) {
+            spool.decision(&Decision {
+                update,
                 declined: d.declined,
                 decided_seq: d.decided_seq,
-            })
-        })
-        .collect();
-    let (content, missing) = if opts.metadata_only {
-        (Vec::new(), Vec::new())
-    } else {
-        // Content is carried from the last export that carried content: a metadata-only
-        // export in between must not make the next one forget the files it left out.
-        let content_from = if full {
-            None
-        } else {
-            Some(store.last_content_export_seq()?)
-        };
-        select_content(store, &updates, content_from)?
-    };
+            })?;
+        }
+    }
+    // Content is carried from the last export that carried content: a metadata-only export
+    // in between must not make the next one forget the files it left out.
+    if !opts.metadata_only && !full {
+        let content_from = store.last_content_export_seq()?;
+        for (h, size) in store.referenced_content_added_since(content_from)? {
+            content.carry(store, h, size);
+        }
+    }
     Ok(Selection {
         sequence,
         kind,
         base_sequence,
         from,
         to,
-        metadata: BundleMetadata {
-            categories,
-            updates,
-            decisions,
-        },
+        metadata: spool.finish()?,
         content,
-        missing,
     })
 }
 
-/// The files of the exported updates that the store has (and the ones it lacks), and, for an
-/// incremental export (`content_from` given), files that arrived since the last export that
-/// carried content, for updates exported before. By SHA-256.
-fn select_content(
-    store: &Store,
-    updates: &[UpdateRecord],
-    content_from: Option<u64>,
-) -> Result<(Vec<ContentFile>, Vec<MissingOut>)> {
-    let mut content: BTreeMap<[u8; 32], ContentFile> = BTreeMap::new();
-    let mut missing = Vec::new();
-    let file = |h: [u8; 32], size: u64| ContentFile {
-        sha256: h,
-        size,
-        path: store.content_path(&h),
-    };
-    for r in updates
-        .iter()
-        .filter(|r| r.state != bundle::RecordState::Removed)
-    {
+/// The content files an export carries (by SHA-256, each once), and the referenced files the
+/// store lacks.
+#[derive(Default)]
+struct ContentPick {
+    files: BTreeMap<[u8; 32], ContentFile>,
+    /// The first [`MISSING_LISTED`] missing files.
+    missing: Vec<MissingOut>,
+    missing_files: u64,
+}
+
+impl ContentPick {
+    fn carry(&mut self, store: &Store, h: [u8; 32], size: u64) {
+        self.files.entry(h).or_insert_with(|| ContentFile {
+            sha256: h,
+            size,
+            path: store.content_path(&h),
+        });
+    }
+
+    /// The files of an exported update: those the store has are carried, the others counted
+    /// as missing.
+    fn add_files_of(&mut self, store: &Store, r: &UpdateRecord) -> Result<()> {
         for f in &r.update.files {
             let sha = match (f.sha256, f.sha1) {
                 (Some(h), _) if store.content_entry(&h)?.is_some() => Some(h),
@@ -294,21 +299,21 @@ fn select_content(
             match sha {
                 Some(h) => {
                     let (size, _) = store.content_entry(&h)?.expect("checked above");
-                    content.insert(h, file(h, size));
+                    self.carry(store, h, size);
                 }
-                None => missing.push(MissingOut {
-                    update_id: r.update.id.to_string(),
-                    name: f.name.clone(),
-                }),
+                None => {
+                    self.missing_files += 1;
+                    if self.missing.len() < MISSING_LISTED {
+                        self.missing.push(MissingOut {
+                            update_id: r.update.id.to_string(),
+                            name: f.name.clone(),
+                        });
+                    }
+                }
             }
         }
+        Ok(())
     }
-    if let Some(from) = content_from {
-        for (h, size) in store.referenced_content_added_since(from)? {
-            content.entry(h).or_insert_with(|| file(h, size));
-        }
-    }
-    Ok((content.into_values().collect(), missing))
 }
 
 /// What the bundle writer needs: the selection, the store's identity and criteria, and the
@@ -332,7 +337,7 @@ fn bundle_spec(store: &Store, opts: &ExportOptions, sel: Selection) -> Result<Bu
         valid_until: opts.valid_until,
         max_volume_size: opts.max_volume_size,
         metadata: sel.metadata,
-        content: sel.content,
+        content: sel.content.files.into_values().collect(),
     })
 }
 
@@ -362,6 +367,6 @@ fn log_line(r: &ExportReport) -> String {
         r.removed,
         r.content_files,
         r.content_bytes,
-        r.missing.len()
+        r.missing_files
     )
 }

@@ -6,6 +6,7 @@
 
 use super::chain::check_time;
 pub use super::chain::{ChainDecision, check_chain};
+use super::spill::{Spill, Spilled};
 use super::stage::{PassStager, stage_all, staged_name};
 use super::stored_state;
 use crate::bundle::{self, BundleReader, Manifest, RecordState};
@@ -397,7 +398,7 @@ fn verification_failure(report: &bundle::VerifyReport) -> Option<Error> {
 /// A bundle read once and found intact.
 struct Checked {
     reader: BundleReader,
-    metadata: bundle::BundleMetadata,
+    metadata: Spilled,
     staged: Staged,
     media_bytes_read: u64,
 }
@@ -466,9 +467,10 @@ fn read_once(
         files: std::mem::take(&mut stager.done),
         error: stager.error.take(),
     };
+    let records = std::mem::replace(&mut stager.records, Spill::new(staging.to_path_buf()));
     Ok(Checked {
         reader,
-        metadata: std::mem::take(&mut stager.records.md),
+        metadata: records.finish()?,
         staged,
         media_bytes_read,
     })
@@ -532,15 +534,15 @@ struct Plan {
 
 /// Decides, under the write lock, what each record does; what the store refuses (a category
 /// tree too deep for it) is refused here, before anything is written.
-fn plan(tx: &Tx<'_>, reader: &BundleReader, md: &bundle::BundleMetadata) -> Result<Plan> {
+fn plan(tx: &Tx<'_>, reader: &BundleReader, md: &Spilled) -> Result<Plan> {
     // Counts, duplicate ids and the store's limits were refused by the pass over the media
     // (the checks verify runs, in `bundle::records`); what is left depends on the store.
-    check_categories(tx, md)?;
-    let changes = md
-        .updates
-        .iter()
-        .map(|r| change(tx, r))
-        .collect::<Result<Vec<_>>>()?;
+    check_categories(tx, &md.categories)?;
+    let mut changes = Vec::with_capacity(usize::try_from(md.updates).unwrap_or(0));
+    md.for_each_update(&mut |r| {
+        changes.push(change(tx, &r)?);
+        Ok(())
+    })?;
     let mut to_stage = Vec::new();
     for (h, size) in reader.content_files() {
         if !tx.content_recorded(&h)? {
@@ -552,9 +554,9 @@ fn plan(tx: &Tx<'_>, reader: &BundleReader, md: &bundle::BundleMetadata) -> Resu
 
 /// The category tree as it would be after the merge (the store's, with the bundle's
 /// categories laid over it) must stay within the store's depth limit and have no cycle.
-fn check_categories(tx: &Tx<'_>, md: &bundle::BundleMetadata) -> Result<()> {
+fn check_categories(tx: &Tx<'_>, categories: &[crate::model::Category]) -> Result<()> {
     let mut parents = tx.category_parents()?;
-    for c in &md.categories {
+    for c in categories {
         parents.insert(
             c.id.as_str().to_string(),
             c.parent.as_ref().map(|p| p.as_str().to_string()),
@@ -568,7 +570,7 @@ fn check_categories(tx: &Tx<'_>, md: &bundle::BundleMetadata) -> Result<()> {
 fn apply(
     mut tx: Tx<'_>,
     parts: &Parts<'_>,
-    md: bundle::BundleMetadata,
+    md: Spilled,
     staged: &mut Staged,
     opts: &ImportOptions,
     out: &mut ImportReport,
@@ -686,9 +688,11 @@ fn take_staged(
         .collect())
 }
 
+/// Merges the records in the order of the bundle, each as the plan decided (`changes` has one
+/// entry per update record).
 fn merge(
     tx: &mut Tx<'_>,
-    md: &bundle::BundleMetadata,
+    md: &Spilled,
     changes: &[Change],
     staged: &[Digests],
     now: Timestamp,
@@ -696,32 +700,42 @@ fn merge(
     for c in &md.categories {
         tx.put_category(c)?;
     }
-    for (r, c) in md.updates.iter().zip(changes) {
-        let state = stored_state(r.state);
-        if let Some(what) = c.log_word() {
-            tx.log("IMPORT", &crate::store::update_line(what, &r.update), now);
-        }
-        match c {
-            Change::Unchanged => {}
-            // The fingerprint an upstream computes of the same revision (model::fingerprint),
-            // so that a later sync from that upstream sees this record as unchanged.
-            Change::New | Change::Updated => {
-                tx.put_update(&r.update, state, Some(&fingerprint(&r.update)?))?;
-            }
-            Change::Expired | Change::Removed => {
-                if tx
-                    .stored_doc(r.update.id.as_str())?
-                    .is_some_and(|s| s.revision < r.update.revision)
-                {
-                    tx.put_update(&r.update, state, Some(&fingerprint(&r.update)?))?;
-                } else {
-                    tx.set_state(r.update.id.as_str(), state)?;
-                }
-            }
-        }
-    }
+    let mut planned = changes.iter();
+    md.for_each_update(&mut |r| {
+        let c = planned.next().ok_or_else(|| {
+            Error::other("internal error: the metadata holds more records than were planned")
+        })?;
+        merge_one(tx, &r, *c, now)
+    })?;
     for d in staged {
         tx.add_content(&d.sha256, &d.sha1, d.size, &now.rfc3339())?;
+    }
+    Ok(())
+}
+
+/// Merges one update record as the plan decided.
+fn merge_one(tx: &mut Tx<'_>, r: &bundle::UpdateRecord, c: Change, now: Timestamp) -> Result<()> {
+    let state = stored_state(r.state);
+    if let Some(what) = c.log_word() {
+        tx.log("IMPORT", &crate::store::update_line(what, &r.update), now);
+    }
+    match c {
+        Change::Unchanged => {}
+        // The fingerprint an upstream computes of the same revision (model::fingerprint),
+        // so that a later sync from that upstream sees this record as unchanged.
+        Change::New | Change::Updated => {
+            tx.put_update(&r.update, state, Some(&fingerprint(&r.update)?))?;
+        }
+        Change::Expired | Change::Removed => {
+            if tx
+                .stored_doc(r.update.id.as_str())?
+                .is_some_and(|s| s.revision < r.update.revision)
+            {
+                tx.put_update(&r.update, state, Some(&fingerprint(&r.update)?))?;
+            } else {
+                tx.set_state(r.update.id.as_str(), state)?;
+            }
+        }
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod import;
 pub mod media;
 pub mod repair;
 pub mod signature;
+mod spill;
 mod stage;
 
 use crate::bundle::RecordState;

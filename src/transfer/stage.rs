@@ -181,13 +181,13 @@ impl<W: Write> Write for Sha1Writer<'_, W> {
 
 /// What the single pass of an import does with the bundle's bytes: copies each content file
 /// the store does not hold yet into staging (pieces appended in order), computing the SHA-1
-/// the store records (the pass checks every SHA-256), and collects the metadata records.
+/// the store records (the pass checks every SHA-256), and spills the metadata records.
 /// Nothing it staged counts until the whole bundle passed; [`PassStager::discard`] removes it.
 pub(super) struct PassStager<'a> {
     staging: PathBuf,
     /// Whether the store lacks a content file (asked at its first byte).
     wants: Wants<'a>,
-    pub records: crate::bundle::Collect,
+    pub records: super::spill::Spill,
     open: HashMap<[u8; 32], Open>,
     current: Option<[u8; 32]>,
     /// Files staged whole, in the order they were completed.
@@ -211,9 +211,9 @@ struct Open {
 impl<'a> PassStager<'a> {
     pub fn new(staging: PathBuf, wants: Wants<'a>) -> Self {
         PassStager {
+            records: super::spill::Spill::new(staging.clone()),
             staging,
             wants,
-            records: Default::default(),
             open: HashMap::new(),
             current: None,
             done: Vec::new(),

@@ -190,9 +190,19 @@ fn a_deflate_bomb(n: usize) -> Vec<u8> {
 
 /// metadata.bin replaced by a deflate stream of about 6 MiB that inflates to 1,000,000,003
 /// bytes, declared (and vouched for) at that size.
-fn metadata_of_a_gigabyte(_: &World, b: &Path) {
+fn metadata_of_a_gigabyte(w: &World, b: &Path) {
+    metadata_bomb(w, b, 1 + 258 * 3_875_969);
+}
+
+/// The same bomb declared at one byte over the cap of a streamed `metadata.bin` (16 GiB).
+fn metadata_over_the_cap(w: &World, b: &Path) {
+    metadata_bomb(w, b, (16 << 30) + 1);
+}
+
+/// metadata.bin replaced by a deflate stream of about 6 MiB that inflates to 1,000,000,003
+/// bytes of `A`, declared (and vouched for) at `said` bytes.
+fn metadata_bomb(_: &World, b: &Path, said: u64) {
     let n = 3_875_969;
-    let said = 1 + 258 * n as u64;
     let z = a_deflate_bomb(n);
     edit_volume(&vol(b, 1), |ents| {
         let e = named(ents, "metadata.bin");
@@ -214,20 +224,31 @@ fn a_metadata_volume_that_inflates_to_a_gigabyte_is_a_limit() {
     check_all(
         &w,
         vec![
+            // Format 3 reads metadata one record at a time, so a gigabyte is a legal size
+            // (a million revisions take 0.94 GB): these bytes are refused for what they are.
             case(
                 "l8",
-                "metadata.bin of 6 MiB that inflates to 1 GB",
+                "metadata.bin of 6 MiB that inflates to 1 GB of junk",
+                Some(10),
+                10,
+                metadata_of_a_gigabyte,
+            )
+            .says(&["metadata.bin"]),
+            case(
+                "l8b",
+                "the same, declared at 16 GiB + 1 (the cap)",
                 Some(16),
                 16,
-                metadata_of_a_gigabyte,
+                metadata_over_the_cap,
             )
             .says(&["metadata.bin"]),
         ],
     );
-    // The same bundle under 256 MiB of address space: refused before a byte is inflated.
+    // Declared over the cap, under 256 MiB of address space: refused before a byte is
+    // inflated.
     let b = w.root.join("bomb").join(w.good.file_name().unwrap());
     copy_tree(&w.good, &b);
-    metadata_of_a_gigabyte(&w, &b);
+    metadata_over_the_cap(&w, &b);
     let fp = fingerprint(&w.store);
     for verb in [vec!["verify"], vec!["import", "--store", p(&w.store)]] {
         let started = Instant::now();

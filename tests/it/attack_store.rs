@@ -9,8 +9,8 @@
 
 use crate::common::*;
 use offsync::bundle::{
-    BundleKind, BundleMetadata, BundleSpec, ManifestCriteria, RecordState, UpdateRecord,
-    write_bundle,
+    BundleKind, BundleMetadata, BundleSpec, EncodedMetadata, ManifestCriteria, RecordState,
+    UpdateRecord, write_bundle,
 };
 use offsync::model::{Category, CategoryKind, FileRef, Guid, Localized, PublicationState, Update};
 use offsync::progress::NoProgress;
@@ -96,7 +96,7 @@ fn bundle(out: &Path, name: &str, sequence: u64, md: BundleMetadata) -> PathBuf 
         created: Timestamp::now(),
         valid_until: None,
         max_volume_size: 1 << 20,
-        metadata: md,
+        metadata: EncodedMetadata::from_metadata(&md, &std::env::temp_dir()).unwrap(),
         content: Vec::new(),
     };
     fs::create_dir_all(out).unwrap();

@@ -1779,7 +1779,11 @@ fn new_update(md: &BundleMetadata, w: &World) -> usize {
 #[test]
 fn hostile_metadata_is_refused_with_bounded_memory() {
     let w = world();
-    let good = metadata_bytes(&w.good);
+    // The single-value envelope (version 2) that format 2 bundles carry: every reader still
+    // takes it, so its defects are still refused. `stream` is the version 3 stream the writer
+    // writes now.
+    let stream = metadata_bytes(&w.good);
+    let good = encode_metadata(&metadata(&w.good)).unwrap();
     let payload = good[20..].to_vec();
     let cases = vec![
         case(
@@ -1850,6 +1854,22 @@ fn hostile_metadata_is_refused_with_bounded_memory() {
         )
         .says(&["truncated"]),
         case(
+            "11e",
+            "a version 3 stream with 4 bytes after its end record",
+            Some(10),
+            10,
+            md_bytes([&stream[..], b"junk"].concat()),
+        )
+        .says(&["trailing"]),
+        case(
+            "11f",
+            "a version 3 stream cut 5 bytes before its end",
+            Some(10),
+            10,
+            md_bytes(stream[..stream.len() - 5].to_vec()),
+        )
+        .says(&["truncated"]),
+        case(
             "11d",
             "10 bytes: not even an envelope header",
             Some(10),
@@ -1879,14 +1899,14 @@ fn hostile_metadata_is_refused_with_bounded_memory() {
         .says(&["version 4", "reads version 1, 2, 3"]),
         case(
             "12c",
-            "a future manifest format_version (3)",
+            "a future manifest format_version (4)",
             Some(10),
             10,
             |_, b| {
-                edit_manifest(b, |m| m["format_version"] = Value::from(3));
+                edit_manifest(b, |m| m["format_version"] = Value::from(4));
             },
         )
-        .says(&["format_version 3", "reads format version 1, 2"]),
+        .says(&["format_version 4", "reads format version 1, 2, 3"]),
         case(
             "12d",
             "a manifest without format_version",
@@ -1900,20 +1920,22 @@ fn hostile_metadata_is_refused_with_bounded_memory() {
         ),
         case(
             "12e",
-            "a volume header claiming format version 3",
+            "a volume header claiming format version 2 (the manifest's is 3)",
             Some(10),
             10,
             |_, b| {
                 edit_volume(&vol(b, 2), |ents| {
                     let h = named(ents, "offsync-volume.json");
                     let text = String::from_utf8(h.data.clone()).unwrap();
-                    let text = text.replace("\"format_version\":2", "\"format_version\":3");
+                    let was = "\"format_version\":3";
+                    assert!(text.contains(was), "{text}");
+                    let text = text.replace(was, "\"format_version\":2");
                     *h = Ent::stored(b"offsync-volume.json", text.as_bytes());
                 });
                 revouch(b);
             },
         )
-        .says(&["format version 3"]),
+        .says(&["format version 2"]),
         case(
             "13a",
             "an update listed twice (counts agreeing)",
@@ -2233,6 +2255,7 @@ fn volumes_mixed_missing_duplicated_or_shuffled() {
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
+use offsync::bundle::manifest::MAX_STREAM_METADATA_BYTES;
 use offsync::bundle::metadata::MAX_METADATA_BYTES;
 const GIB: u64 = 1024 * MIB;
 const TIB: u64 = 1024 * GIB;
@@ -2439,26 +2462,28 @@ fn caps_hold_at_their_edges() {
             16,
             ratio(1),
         ),
-        // Metadata size: 256 MiB payload (+ 20 bytes of envelope header).
+        // Metadata size in a format 3 manifest: 16 GiB (the stream is read one record at a
+        // time). The 256 MiB cap of formats 1 and 2 is checked by the unit test
+        // `manifest_caps_hold_at_their_edges`, and by c3c-c3d on the envelope's own field.
         case(
             "c3a",
-            "manifest lists metadata.bin at 256 MiB + 20 (cap): then unlike",
+            "manifest lists metadata.bin at 16 GiB (cap): then unlike",
             Some(10),
             10,
             |_, b| {
                 edit_manifest(b, |m| {
-                    entry(m, "metadata.bin")["size"] = Value::from(MAX_METADATA_BYTES + 20)
+                    entry(m, "metadata.bin")["size"] = Value::from(MAX_STREAM_METADATA_BYTES)
                 })
             },
         ),
         case(
             "c3b",
-            "manifest lists metadata.bin at 256 MiB + 21",
+            "manifest lists metadata.bin at 16 GiB + 1",
             Some(16),
             16,
             |_, b| {
                 edit_manifest(b, |m| {
-                    entry(m, "metadata.bin")["size"] = Value::from(MAX_METADATA_BYTES + 21)
+                    entry(m, "metadata.bin")["size"] = Value::from(MAX_STREAM_METADATA_BYTES + 1)
                 })
             },
         ),

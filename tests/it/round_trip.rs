@@ -147,7 +147,7 @@ fn a_decline_crosses_without_payload_and_lands_in_a_replica_only() {
         "{v:#}"
     );
     let mf = manifest(&b2);
-    assert_eq!(mf["format_version"].as_u64(), Some(2));
+    assert_eq!(mf["format_version"].as_u64(), Some(3));
     assert_eq!(mf["counts"]["decisions"].as_u64(), Some(1));
     let content_entries = mf["entries"]
         .as_array()

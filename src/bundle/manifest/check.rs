@@ -2,7 +2,7 @@
 //! format's limits, found by one check per part (identity, volumes, entries, pieces, totals,
 //! criteria) feeding one collector, in a fixed order.
 
-use super::{BundleKind, EntryInfo, Limits, Manifest};
+use super::{BundleKind, EntryInfo, Limits, Manifest, STREAM_FORMAT_VERSION};
 use crate::bundle::names::{self, EntryName};
 use crate::bundle::verify::Finding;
 use crate::error::ErrorKind;
@@ -258,7 +258,12 @@ impl Manifest {
             }
             EntryName::Metadata => {
                 tally.metadata_seen = true;
-                check_metadata_entry(e, subject, limits, f);
+                let cap = if self.format_version >= STREAM_FORMAT_VERSION {
+                    limits.stream_metadata_bytes
+                } else {
+                    limits.metadata_bytes
+                };
+                check_metadata_entry(e, subject, cap, f);
             }
             EntryName::Content(h) => {
                 if e.sha256.0 != h {
@@ -321,7 +326,7 @@ impl Manifest {
     }
 }
 
-fn check_metadata_entry(e: &EntryInfo, subject: &str, limits: &Limits, f: &mut Findings) {
+fn check_metadata_entry(e: &EntryInfo, subject: &str, cap: u64, f: &mut Findings) {
     if e.volume != 1 {
         f.corrupt(
             subject,
@@ -331,14 +336,11 @@ fn check_metadata_entry(e: &EntryInfo, subject: &str, limits: &Limits, f: &mut F
             ),
         );
     }
-    if e.size > limits.metadata_bytes {
+    if e.size > cap {
         f.push(
             ErrorKind::Limit,
             subject,
-            format!(
-                "metadata of {} bytes exceeds the limit of {}",
-                e.size, limits.metadata_bytes
-            ),
+            format!("metadata of {} bytes exceeds the limit of {cap}", e.size),
         );
     }
     if e.file.is_some() || e.offset.is_some() {

@@ -4,7 +4,7 @@
 //! byte of them is read from the store once.
 
 use super::plan::Part;
-use super::{Cleanup, ContentFile, MetadataEntry};
+use super::{Cleanup, ContentFile, EncodedMetadata};
 use crate::bundle::manifest::{EntryInfo, FORMAT_VERSION, Sha256Hex, VolumeInfo};
 use crate::bundle::names::{self, EntryName, HEADER_ENTRY, METADATA_ENTRY};
 use crate::bundle::pipeline::{CHUNK, Sha256Behind};
@@ -28,7 +28,7 @@ pub(super) struct Volumes<'a> {
     pub max_volume_size: u64,
     pub time: DosTime,
     pub files: &'a [&'a ContentFile],
-    pub metadata: &'a MetadataEntry,
+    pub metadata: &'a EncodedMetadata,
     pub progress: &'a dyn Progress,
 }
 
@@ -293,10 +293,23 @@ impl VolumeJob<'_> {
         .map_err(|e| self.io_err(e))?;
         if self.index == 1 {
             let md = self.v.metadata;
-            zo.add_raw(METADATA_ENTRY, METHOD_DEFLATED, md.size, md.crc, &md.stored)
-                .map_err(|e| self.io_err(e))?;
-            zo.get_mut().settle().map_err(|e| self.io_err(e))?;
-            self.v.progress.advance(md.size);
+            let s = &md.summary;
+            zo.begin_raw(
+                METADATA_ENTRY,
+                METHOD_DEFLATED,
+                s.bytes,
+                s.crc32,
+                md.stored_len,
+            )
+            .map_err(|e| self.io_err(e))?;
+            // In blocks, each settled at once: nothing of the metadata is held.
+            md.copy_stored(CHUNK, &mut |b| {
+                zo.write_data(b)
+                    .and_then(|()| zo.get_mut().settle())
+                    .map_err(|e| self.io_err(e))
+            })?;
+            zo.end_entry().map_err(|e| self.io_err(e))?;
+            self.v.progress.advance(s.bytes);
         }
         let mut buf = vec![0u8; 256 * 1024];
         for part in self.parts {

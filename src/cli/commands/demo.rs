@@ -311,7 +311,7 @@ impl Demo<'_> {
             e.content_files,
             bytes(e.content_bytes),
             e.volumes.len(),
-            e.missing.len()
+            e.missing_files
         ))?;
         let bundle_dir = PathBuf::from(&e.bundle_dir);
         let v = crate::ops::verify::verify_bundle(

@@ -89,6 +89,13 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
             m.name, m.update_id
         ));
     }
+    if r.missing_files > r.missing.len() as u64 {
+        progress.note(&format!(
+            "warning: {} more referenced file(s) missing (only the first {} are named)",
+            r.missing_files - r.missing.len() as u64,
+            r.missing.len()
+        ));
+    }
     say(format!(
         "exported {} bundle {} (sequence {}{}) to {}",
         r.kind,
@@ -108,7 +115,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         r.content_files,
         bytes(r.content_bytes),
         r.volumes.len(),
-        r.missing.len()
+        r.missing_files
     ))?;
     for v in &r.volumes {
         say(format!("  {}  {}", v.name, bytes(v.size)))?;
