@@ -214,8 +214,8 @@ impl BundleReader {
         Ok(index)
     }
 
-    /// Reads one manifest entry to its end into `sink`, with every check.
-    fn read_listed(&self, index: usize, sink: &mut dyn Write) -> Result<()> {
+    /// The volume file and scanned entry of manifest entry `index`, and its subject name.
+    fn locate_listed(&self, index: usize) -> Result<(fs::File, ScannedEntry, String)> {
         let listed = &self.manifest.entries[index];
         let vol = listed.volume;
         let vi = self.volume(vol)?;
@@ -230,41 +230,60 @@ impl BundleReader {
             ));
         };
         let path = &self.volumes[vol as usize - 1];
-        let mut file = open_media(path)?;
-        let subject = format!("{vname}: {}", listed.path);
-        volume::read_entry(&mut file, se, listed, &subject, sink, &mut |_| {}).map_err(
-            |e| match e {
-                ReadFailure::Entry(finding) => finding.into_error(),
-                ReadFailure::Sink(err) => Error::new(
-                    ErrorKind::Storage,
-                    format!("cannot write {}: {err}", listed.path),
-                ),
-            },
-        )
+        let file = open_media(path)?;
+        Ok((file, se.clone(), format!("{vname}: {}", listed.path)))
     }
 
-    /// Reads and decodes `metadata.bin`. Its bytes are checked (CRC, size, SHA-256 against
-    /// the manifest) before the decoder sees them.
+    /// Reads one manifest entry to its end into `sink`, with every check.
+    fn read_listed(&self, index: usize, sink: &mut dyn Write) -> Result<()> {
+        let listed = &self.manifest.entries[index];
+        let (mut file, se, subject) = self.locate_listed(index)?;
+        volume::read_entry(&mut file, &se, listed, &subject, sink, &mut |_| {}).map_err(|e| match e
+        {
+            ReadFailure::Entry(finding) => finding.into_error(),
+            ReadFailure::Sink(err) => Error::new(
+                ErrorKind::Storage,
+                format!("cannot write {}: {err}", listed.path),
+            ),
+        })
+    }
+
+    /// Reads and decodes `metadata.bin` whole (for small bundles and tests: a million
+    /// revisions take gigabytes this way; [`BundleReader::read_records`] holds one record).
     pub fn read_metadata(&self) -> Result<BundleMetadata> {
+        let mut sink = super::records::Collect::default();
+        self.read_records(&mut sink)?;
+        Ok(sink.md)
+    }
+
+    /// Reads `metadata.bin` one record at a time, with every check verify runs (so that an
+    /// importer never depends on having run verify first), handing each record to `sink`.
+    ///
+    /// Records reach the sink before the entry's CRC and SHA-256 are known (they are checked
+    /// at its end): act on them only once this returned `Ok`.
+    pub fn read_records(&self, sink: &mut dyn super::records::RecordSink) -> Result<()> {
         let index = *self.layout.by_path.get(METADATA_ENTRY).ok_or_else(|| {
             Error::new(ErrorKind::Incomplete, "the manifest lists no metadata.bin")
         })?;
-        let mut bytes =
-            Vec::with_capacity(self.manifest.entries[index].size.min(16 << 20) as usize);
-        self.read_listed(index, &mut bytes)?;
-        // Well-formed but wrong (counts, duplicate keys, absurd sizes): refused here too, by
-        // the checks verify runs, so that an importer never depends on having run verify first.
-        let mut sink = super::records::Collect::default();
-        let check = super::records::read_metadata_stream(
-            &mut bytes.as_slice(),
-            &self.manifest,
-            &self.layout,
-            &mut sink,
-        );
+        let listed = &self.manifest.entries[index];
+        let (mut file, se, subject) = self.locate_listed(index)?;
+        let (m, layout) = (&self.manifest, &self.layout);
+        let mut check = None;
+        volume::consume_entry(&mut file, &se, listed, &subject, &mut |r| {
+            check = Some(super::records::read_metadata_stream(r, m, layout, sink));
+        })
+        .map_err(|e| match e {
+            ReadFailure::Entry(finding) => finding.into_error(),
+            ReadFailure::Sink(err) => Error::other(format!("cannot read {}: {err}", listed.path)),
+        })?;
+        let check = check.expect("the entry was consumed");
         if let Some(p) = check.findings.into_iter().next() {
             return Err(p.into_error());
         }
-        Ok(sink.md)
+        match check.sink_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Streams a content file into `w`, piece after piece, checking each piece's CRC, size

@@ -2,9 +2,11 @@
 //! the signature (checked against one public key, or reported as present and not checked),
 //! the validity against the time given, and on request a listing of what crosses.
 
-use crate::bundle::{BundleReader, Finding, RecordState, VerifyReport};
+use crate::bundle::{
+    BundleReader, Decision, Finding, RecordSink, RecordState, UpdateRecord, VerifyReport,
+};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::CategoryKind;
+use crate::model::{Category, CategoryKind};
 use crate::progress::Progress;
 use crate::time::Timestamp;
 use crate::trust::SignatureCheck;
@@ -218,38 +220,14 @@ pub fn list_bundle(paths: &[PathBuf], manifest_sha256: [u8; 32]) -> Result<Bundl
         )
         .with_hint("make sure nothing writes to the media, and verify again"));
     }
-    let md = reader.read_metadata()?;
-    let classes: HashMap<&str, &str> = md
-        .categories
-        .iter()
-        .filter(|c| c.kind == CategoryKind::Classification)
-        .map(|c| (c.id.as_str(), c.title.as_str()))
-        .collect();
-    let mut names: BTreeMap<[u8; 32], &str> = BTreeMap::new();
-    let mut updates = Vec::with_capacity(md.updates.len());
-    for r in &md.updates {
-        let u = &r.update;
-        for f in &u.files {
-            if let Some(sha) = f.sha256 {
-                let name = names.entry(sha).or_insert(&f.name);
-                *name = (*name).min(f.name.as_str());
-            }
-        }
-        let classification = u.categories.iter().find_map(|c| classes.get(c.as_str()));
-        updates.push(ListedUpdate {
-            update_id: u.id.to_string(),
-            kb: u.kb.clone(),
-            title: u.title("en").to_string(),
-            classification: classification.map(|t| t.to_string()),
-            revision: u.revision,
-            state: record_state_name(r.state),
-        });
-    }
+    let mut lister = Lister::default();
+    reader.read_records(&mut lister)?;
+    let Lister { updates, names, .. } = lister;
     let content_files = reader
         .content_files()
         .into_iter()
         .map(|(sha, size)| ListedFile {
-            name: names.get(&sha).map(|n| n.to_string()),
+            name: names.get(&sha).cloned(),
             size,
             sha256: hex::encode(sha),
         })
@@ -258,6 +236,59 @@ pub fn list_bundle(paths: &[PathBuf], manifest_sha256: [u8; 32]) -> Result<Bundl
         updates,
         content_files,
     })
+}
+
+/// Builds the listing one record at a time (a bundle of a million revisions is never held):
+/// categories come first in every format, so the classifications are known when the updates
+/// arrive.
+#[derive(Default)]
+struct Lister {
+    /// Classification id → title.
+    classes: HashMap<String, String>,
+    /// A file's name (the first in name order of those the updates give it).
+    names: BTreeMap<[u8; 32], String>,
+    updates: Vec<ListedUpdate>,
+}
+
+impl RecordSink for Lister {
+    fn category(&mut self, c: Category) -> Result<()> {
+        if c.kind == CategoryKind::Classification {
+            self.classes.insert(c.id.as_str().to_string(), c.title);
+        }
+        Ok(())
+    }
+
+    fn update(&mut self, r: UpdateRecord) -> Result<()> {
+        let u = &r.update;
+        for f in &u.files {
+            if let Some(sha) = f.sha256 {
+                match self.names.get_mut(&sha) {
+                    Some(name) if f.name < *name => *name = f.name.clone(),
+                    Some(_) => {}
+                    None => {
+                        self.names.insert(sha, f.name.clone());
+                    }
+                }
+            }
+        }
+        let classification = u
+            .categories
+            .iter()
+            .find_map(|c| self.classes.get(c.as_str()));
+        self.updates.push(ListedUpdate {
+            update_id: u.id.to_string(),
+            kb: u.kb.clone(),
+            title: u.title("en").to_string(),
+            classification: classification.cloned(),
+            revision: u.revision,
+            state: record_state_name(r.state),
+        });
+        Ok(())
+    }
+
+    fn decision(&mut self, _: Decision) -> Result<()> {
+        Ok(())
+    }
 }
 
 fn record_state_name(s: RecordState) -> &'static str {

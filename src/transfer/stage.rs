@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::hash::Digests;
 use crate::model::hex_lower;
 use crate::progress::Progress;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -192,6 +192,8 @@ pub(super) struct PassStager<'a> {
     current: Option<[u8; 32]>,
     /// Files staged whole, in the order they were completed.
     pub done: Vec<Digests>,
+    /// The SHA-256 of each file in `done` (a bundle of many small files asks once per file).
+    done_set: HashSet<[u8; 32]>,
     /// The first error writing to staging: reported where staging is reported today, after
     /// the bundle's own checks.
     pub error: Option<Error>,
@@ -217,6 +219,7 @@ impl<'a> PassStager<'a> {
             open: HashMap::new(),
             current: None,
             done: Vec::new(),
+            done_set: HashSet::new(),
             error: None,
         }
     }
@@ -243,6 +246,7 @@ impl<'a> PassStager<'a> {
             .collect();
         self.open.clear();
         self.done.clear();
+        self.done_set.clear();
         for h in names {
             let _ = fs::remove_file(self.path(&h));
         }
@@ -270,11 +274,14 @@ impl<'a> PassStager<'a> {
                 .map_err(|e| e.into_error())
                 .and_then(|f| f.sync_all());
         match synced {
-            Ok(()) => self.done.push(Digests {
-                size: o.size,
-                sha1: o.sha1.finalize().into(),
-                sha256: h,
-            }),
+            Ok(()) => {
+                self.done_set.insert(h);
+                self.done.push(Digests {
+                    size: o.size,
+                    sha1: o.sha1.finalize().into(),
+                    sha256: h,
+                });
+            }
             Err(e) => {
                 let _ = fs::remove_file(&path);
                 self.error.get_or_insert(Error::io(&path, "write", e));
@@ -302,7 +309,7 @@ impl crate::bundle::PassTarget for PassStager<'_> {
             }
             return fits;
         }
-        if self.done.iter().any(|d| d.sha256 == *file) || !(self.wants)(file) {
+        if self.done_set.contains(file) || !(self.wants)(file) {
             return false;
         }
         let path = self.path(file);

@@ -111,4 +111,20 @@ fn sync_of_a_generated_folder_counts_every_outcome() {
         count(&gone, "upstream_updates"),
         base_updates + GENERATED as u64 - 20
     );
+
+    // The store holds none of the generated payloads: an export names the first 1,000 it
+    // lacks and counts them all (each generated update that is still published has one), and
+    // the bundle imports.
+    let (e, bundle) = export(&store, &t.path().join("media"), &[]);
+    assert_eq!(e["missing"].as_array().unwrap().len(), 1000, "{e}");
+    let missing = count(&e, "missing_files");
+    assert!(missing >= GENERATED as u64 - 20, "{missing}");
+    assert!(missing > 1000);
+    let isolated = init_store(t.path(), "isolated");
+    let r = import_json(&isolated, &bundle);
+    assert_eq!(
+        count(&r, "new"),
+        base_selected + GENERATED as u64 - 20,
+        "{r}"
+    );
 }
