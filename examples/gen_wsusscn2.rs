@@ -1039,7 +1039,7 @@ fn read(path: &std::path::Path) -> offsync::Result<()> {
     let summary = up.scan(
         &mut |item| {
             match item {
-                ScanItem::Category(_) => cats += 1,
+                ScanItem::Category(..) => cats += 1,
                 // Detectoids are never selected (they have no categories).
                 ScanItem::Update(h) if h.update_type != "Detectoid" => keys.push(h.key),
                 ScanItem::Update(_) => {}
@@ -1056,8 +1056,8 @@ fn read(path: &std::path::Path) -> offsync::Result<()> {
         &keys,
         &mut |u| {
             n += 1;
-            localized += u.localized.len() as u64;
-            files += u.files.len() as u64;
+            localized += u.update.localized.len() as u64;
+            files += u.update.files.len() as u64;
             Ok(())
         },
         &progress,

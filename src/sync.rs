@@ -20,7 +20,7 @@ use crate::store::{
     SyncRunRecord, Tx,
 };
 use crate::time::Timestamp;
-use crate::upstream::{ScanItem, ScanSummary, UpdateHeader, Upstream};
+use crate::upstream::{Fetched, ScanItem, ScanSummary, UpdateHeader, Upstream};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -135,7 +135,8 @@ pub fn sync(
 /// What the scan read of the upstream. The headers themselves are in the store's scan index
 /// (temporary tables), not in memory: what is kept here does not grow with the upstream.
 struct Scanned {
-    categories: Vec<Category>,
+    /// Each category with the upstream's document of it, when the source has one.
+    categories: Vec<(Category, Option<Vec<u8>>)>,
     /// Updates the upstream lists (one per GUID).
     updates: u64,
     summary: ScanSummary,
@@ -185,9 +186,12 @@ fn run(
 
     let mode = store.upstream_mode()?;
     let mut tx = store.begin()?;
-    for c in &scanned.categories {
+    for (c, document) in &scanned.categories {
         if tx.put_category(c)? {
             report.categories += 1;
+        }
+        if let Some(d) = document {
+            tx.put_document(&c.id, c.revision, d)?;
         }
     }
     // Selection against the criteria, with the category tree as it is after this sync.
@@ -269,14 +273,14 @@ fn scan(
             || h.languages.is_empty()
             || h.languages.iter().any(|l| l == "all" || langs.contains(l))
     };
-    let mut categories: Vec<Category> = Vec::new();
+    let mut categories: Vec<(Category, Option<Vec<u8>>)> = Vec::new();
     let mut updates = 0u64;
     let mut dup_error: Option<(Guid, u32, u64, u64)> = None;
     store.scan_index_open()?;
     let result = upstream.scan(
         &mut |item| {
             match item {
-                ScanItem::Category(c) => categories.push(c),
+                ScanItem::Category(c, document) => categories.push((c, document)),
                 ScanItem::Update(h) => match store.scan_index_add(&h, lang_ok(&h))? {
                     ScanAdd::New => updates += 1,
                     ScanAdd::Conflict(old_key) => {
@@ -395,9 +399,16 @@ fn merge(
         after = Some(last);
         upstream.fetch(
             &keys,
-            &mut |mut u| {
+            &mut |fetched| {
                 if fetch_err.is_some() {
                     return Ok(());
+                }
+                let Fetched {
+                    update: mut u,
+                    document,
+                } = fetched;
+                if let Some(d) = &document {
+                    tx.put_document(&u.id, u.revision, d)?;
                 }
                 let Some((code, fingerprint)) = tx.scan_planned(u.id.as_str())? else {
                     fetch_err = Some(Error::other(format!(
@@ -759,7 +770,7 @@ mod tests {
             _: &dyn Progress,
         ) -> Result<ScanSummary> {
             for c in &self.cats {
-                sink(ScanItem::Category(c.clone()))?;
+                sink(ScanItem::Category(c.clone(), None))?;
             }
             for (i, u) in self.updates.iter().enumerate() {
                 let fp = crate::hash::sha256(
@@ -777,14 +788,17 @@ mod tests {
         fn fetch(
             &mut self,
             keys: &[u64],
-            sink: &mut dyn FnMut(Update) -> Result<()>,
+            sink: &mut dyn FnMut(Fetched) -> Result<()>,
             _: &dyn Progress,
         ) -> Result<()> {
             for (n, k) in keys.iter().enumerate() {
                 if self.fail_after == Some(n) {
                     return Err(Error::other("upstream went away"));
                 }
-                sink(self.updates[*k as usize].clone())?;
+                sink(Fetched {
+                    update: self.updates[*k as usize].clone(),
+                    document: None,
+                })?;
             }
             Ok(())
         }

@@ -9,6 +9,7 @@ mod adopt;
 mod check;
 mod content;
 mod decisions;
+mod documents;
 mod exchange;
 mod feed;
 mod hierarchy;
@@ -27,6 +28,7 @@ pub use adopt::{AdoptOutcome, Adopted, MissingRef, stage_adopted};
 pub use check::{CheckReport, ContentUse, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile, stored_copy_intact};
 pub use decisions::{DecisionReport, StoredDecision, UpstreamDecision, UpstreamMode};
+pub use documents::MAX_DOCUMENT_BYTES;
 pub use exchange::{ChainState, ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
 pub use queries::{

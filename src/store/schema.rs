@@ -179,6 +179,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE updates ADD COLUMN decided_seq INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX updates_decided ON updates(decided_seq);
     "#,
+    // 7: the upstream's own document (upd:Update XML, deflated) of each stored update or
+    // category revision, byte for byte as the upstream gave it (store/documents.rs).
+    r#"
+    CREATE TABLE documents(
+        id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        doc BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

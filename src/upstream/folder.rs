@@ -2,7 +2,7 @@
 //! such as the documents an upstream WSUS serves or `wsusutil export` writes.
 
 use super::upd_xml::{Document, parse_document};
-use super::{ScanItem, ScanSummary, UpdateHeader, Upstream};
+use super::{Fetched, ScanItem, ScanSummary, UpdateHeader, Upstream};
 use crate::error::{Error, Result};
 use crate::model::Update;
 use crate::progress::{Progress, Unit};
@@ -156,9 +156,9 @@ impl Upstream for FolderSource {
         for d in 0..self.dirs.len() {
             for (i, path) in self.list(d)?.iter().enumerate() {
                 let key = ((d as u64) << 32) | i as u64;
-                let (_, doc) = self.read(path)?;
+                let (bytes, doc) = self.read(path)?;
                 let item = match doc {
-                    Document::Category(c) => ScanItem::Category(c),
+                    Document::Category(c) => ScanItem::Category(c, Some(bytes)),
                     Document::Update(u) => {
                         ScanItem::Update(header(&u, super::fingerprint(&u)?, key))
                     }
@@ -174,7 +174,7 @@ impl Upstream for FolderSource {
     fn fetch(
         &mut self,
         keys: &[u64],
-        sink: &mut dyn FnMut(Update) -> Result<()>,
+        sink: &mut dyn FnMut(Fetched) -> Result<()>,
         progress: &dyn Progress,
     ) -> Result<()> {
         progress.start(
@@ -184,9 +184,12 @@ impl Upstream for FolderSource {
         );
         for &k in keys {
             let path = self.path_of(k)?;
-            match self.read(&path)?.1 {
-                Document::Update(u) => sink(u)?,
-                Document::Category(_) => {
+            match self.read(&path)? {
+                (bytes, Document::Update(update)) => sink(Fetched {
+                    update,
+                    document: Some(bytes),
+                })?,
+                (_, Document::Category(_)) => {
                     return Err(Error::other(format!(
                         "{} changed while it was being read",
                         path.display()

@@ -45,8 +45,18 @@ pub struct UpdateHeader {
 
 /// One item of a scan.
 pub enum ScanItem {
-    Category(Category),
+    /// A category, with the upstream's own document of it when the source has one (a folder
+    /// of documents, a WSUS package, a parent store that kept it): the store keeps that
+    /// document byte for byte, to publish it.
+    Category(Category, Option<Vec<u8>>),
     Update(UpdateHeader),
+}
+
+/// An update read in full by [`Upstream::fetch`], with the upstream's own document of it when
+/// the source has one (as for categories in [`ScanItem::Category`]).
+pub struct Fetched {
+    pub update: Update,
+    pub document: Option<Vec<u8>>,
 }
 
 /// Facts about the source that the sync records with its run.
@@ -93,7 +103,7 @@ pub trait Upstream {
     fn fetch(
         &mut self,
         keys: &[u64],
-        sink: &mut dyn FnMut(Update) -> Result<()>,
+        sink: &mut dyn FnMut(Fetched) -> Result<()>,
         progress: &dyn Progress,
     ) -> Result<()>;
 

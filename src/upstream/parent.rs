@@ -3,7 +3,7 @@
 //! own criteria decide what it takes.
 
 use super::folder::header;
-use super::{ScanItem, ScanSummary, SourceFile, Upstream};
+use super::{Fetched, ScanItem, ScanSummary, SourceFile, Upstream};
 use crate::error::{Error, Result};
 use crate::model::{PublicationState, Update};
 use crate::progress::{Progress, Unit};
@@ -52,7 +52,8 @@ impl Upstream for ParentStore {
             Error::other(e.message).context(format!("parent store {}", self.path.display()))
         })?;
         for c in categories {
-            sink(ScanItem::Category(c))?;
+            let document = self.store.document(c.id.as_str(), c.revision)?;
+            sink(ScanItem::Category(c, document))?;
         }
         let total = self.store.present_update_count()?;
         progress.start("reading the parent store", Some(total), Unit::Items);
@@ -72,7 +73,7 @@ impl Upstream for ParentStore {
     fn fetch(
         &mut self,
         keys: &[u64],
-        sink: &mut dyn FnMut(Update) -> Result<()>,
+        sink: &mut dyn FnMut(Fetched) -> Result<()>,
         progress: &dyn Progress,
     ) -> Result<()> {
         progress.start(
@@ -82,7 +83,11 @@ impl Upstream for ParentStore {
         );
         for &k in keys {
             let (u, state) = self.store.update_by_key(k)?;
-            sink(Self::with_state(u, state))?;
+            let document = self.store.document(u.id.as_str(), u.revision)?;
+            sink(Fetched {
+                update: Self::with_state(u, state),
+                document,
+            })?;
             progress.advance(1);
         }
         progress.finish();

@@ -10,6 +10,7 @@ mod bench_smoke;
 mod common;
 #[cfg(unix)]
 mod crash;
+mod documents;
 mod foundation;
 mod hostile;
 mod media;

@@ -37,7 +37,7 @@ use self::cab::{CabDir, corrupt, read_error, stream_members};
 use self::package::{EVALUATE, Entry, NOT_SOFTWARE, Package, bits_guid};
 use self::pipeline::{Pool, Spool};
 use super::upd_xml::{Document, Fragments, decode_text};
-use super::{ScanItem, ScanSummary, UpdateHeader, Upstream};
+use super::{Fetched, ScanItem, ScanSummary, UpdateHeader, Upstream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{BundledRef, Category, CategoryKind, Guid, PublicationState, Update};
 use crate::progress::{Progress, Unit};
@@ -948,7 +948,8 @@ impl Wsusscn2Source {
         progress.finish();
         for (c, i) in cats.into_iter().zip(cat_entries) {
             s.is_category[i as usize] = true;
-            sink(ScanItem::Category(c))?;
+            // The catalog's fragments are a transformed, partial form: no document to keep.
+            sink(ScanItem::Category(c, None))?;
         }
         progress.start("listing updates", Some(n as u64), Unit::Items);
         for i in 0..n {
@@ -1215,7 +1216,7 @@ impl Upstream for Wsusscn2Source {
     fn fetch(
         &mut self,
         keys: &[u64],
-        sink: &mut dyn FnMut(Update) -> Result<()>,
+        sink: &mut dyn FnMut(Fetched) -> Result<()>,
         progress: &dyn Progress,
     ) -> Result<()> {
         if keys.is_empty() {
@@ -1239,8 +1240,11 @@ impl Upstream for Wsusscn2Source {
         );
         self.read_fragments(s, &idx, &|_| WANT_UPDATE, &mut |batch| {
             if let Batch::Updates(v) = batch {
-                for u in v {
-                    sink(u)?;
+                for update in v {
+                    sink(Fetched {
+                        update,
+                        document: None,
+                    })?;
                     progress.advance(1);
                 }
             }

@@ -43,7 +43,10 @@ fn scan(src: &mut Wsusscn2Source) -> Result<(ScanSummary, Vec<Category>, Vec<Upd
     let summary = src.scan(
         &mut |item| {
             match item {
-                ScanItem::Category(c) => cats.push(c),
+                ScanItem::Category(c, doc) => {
+                    assert!(doc.is_none(), "the catalog has no documents");
+                    cats.push(c)
+                }
                 ScanItem::Update(h) => heads.push(h),
             }
             Ok(())
@@ -57,8 +60,9 @@ fn fetch(src: &mut Wsusscn2Source, keys: &[u64]) -> Result<Vec<Update>> {
     let mut out = Vec::new();
     src.fetch(
         keys,
-        &mut |u| {
-            out.push(u);
+        &mut |f| {
+            assert!(f.document.is_none(), "the catalog has no documents");
+            out.push(f.update);
             Ok(())
         },
         &NoProgress,

@@ -1,0 +1,152 @@
+//! The upstream's own document of each stored update and category revision: the `upd:Update`
+//! XML exactly as the upstream gave it (a folder of documents, a WSUS export package, a parent
+//! store that kept it), deflated. Publishing to a WSUS server hands these documents over
+//! byte for byte (the package's length field counts their characters); the model the store
+//! keeps in `updates.doc` is what offsync itself works from.
+//!
+//! A document is kept per id with its revision: it is only handed out for the revision asked
+//! for, so that a newer revision read from a source without documents (the offline catalog)
+//! never publishes the older revision's text.
+
+use super::Store;
+use super::write::Tx;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Guid;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::io::{Read, Write};
+
+/// Largest document kept (64 MiB; the largest real documents are tens of kilobytes). A larger
+/// one is refused where it is read from its source.
+pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+
+impl Tx<'_> {
+    /// Keeps `xml` as the upstream's document of revision `revision` of `id`, replacing the
+    /// one kept for an older revision (never a newer one: a source that is behind cannot take
+    /// a newer revision's document away).
+    pub fn put_document(&self, id: &Guid, revision: u32, xml: &[u8]) -> Result<()> {
+        if xml.len() > MAX_DOCUMENT_BYTES {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "the document of {id} revision {revision} has {} bytes, more than the limit of {MAX_DOCUMENT_BYTES}",
+                    xml.len()
+                ),
+            ));
+        }
+        let mut enc = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(xml.len() / 3 + 64),
+            flate2::Compression::new(6),
+        );
+        enc.write_all(xml)
+            .map_err(|e| Error::other(format!("cannot compress a document: {e}")))?;
+        let packed = enc
+            .finish()
+            .map_err(|e| Error::other(format!("cannot compress a document: {e}")))?;
+        self.execute(
+            "INSERT INTO documents(id, revision, size, sha256, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, size = excluded.size,
+                 sha256 = excluded.sha256, doc = excluded.doc
+             WHERE excluded.revision >= documents.revision",
+            params![
+                id.as_str(),
+                revision,
+                xml.len() as i64,
+                &crate::hash::sha256(xml)[..],
+                packed
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The document kept for revision `revision` of `id` (see [`Store::document`]).
+    pub fn document(&self, id: &str, revision: u32) -> Result<Option<Vec<u8>>> {
+        read_document(self, id, revision)
+    }
+}
+
+impl Store {
+    /// The upstream's document of revision `revision` of `id`, byte for byte, or `None` when
+    /// the store has none for that revision. Checked against the size and SHA-256 recorded
+    /// with it: a difference is damage to the store (exit 5).
+    pub fn document(&self, id: &str, revision: u32) -> Result<Option<Vec<u8>>> {
+        read_document(&self.conn, id, revision)
+    }
+
+    /// How many documents the store keeps.
+    pub fn document_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM documents", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+fn read_document(conn: &Connection, id: &str, revision: u32) -> Result<Option<Vec<u8>>> {
+    let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
+        .query_row(
+            "SELECT size, sha256, doc FROM documents WHERE id = ?1 AND revision = ?2",
+            params![id, revision],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((size, sha256, packed)) = row else {
+        return Ok(None);
+    };
+    let damaged = |what: String| {
+        Error::new(
+            ErrorKind::StoreDamaged,
+            format!("the stored document of {id} revision {revision} {what}"),
+        )
+        .with_hint("sync again from an upstream that has the document, or restore the store")
+    };
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|s| *s <= MAX_DOCUMENT_BYTES)
+        .ok_or_else(|| damaged(format!("claims {size} bytes")))?;
+    let mut xml = Vec::with_capacity(size);
+    flate2::read::DeflateDecoder::new(&packed[..])
+        .take(size as u64 + 1)
+        .read_to_end(&mut xml)
+        .map_err(|e| damaged(format!("cannot be inflated: {e}")))?;
+    if xml.len() != size || crate::hash::sha256(&xml)[..] != sha256[..] {
+        return Err(damaged(
+            "does not match its recorded size and SHA-256".into(),
+        ));
+    }
+    Ok(Some(xml))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Guid;
+    use crate::store::Store;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_document_comes_back_byte_for_byte_for_its_revision_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::init(&tmp.path().join("s"), Some("s"), Timestamp::now()).unwrap();
+        let id = Guid::parse("00000000-0000-4000-8000-000000000001").unwrap();
+        // UTF-16 with a BOM and a line break: kept as given, not re-encoded.
+        let xml: Vec<u8> = "\u{feff}<upd:Update>Åå\r\n</upd:Update>"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let tx = store.begin().unwrap();
+        tx.put_document(&id, 7, &xml).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.document(id.as_str(), 7).unwrap(), Some(xml.clone()));
+        assert_eq!(store.document(id.as_str(), 8).unwrap(), None);
+        // A newer revision replaces it; an older one then does not.
+        let tx = store.begin().unwrap();
+        tx.put_document(&id, 8, b"<x/>").unwrap();
+        tx.put_document(&id, 7, &xml).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.document(id.as_str(), 7).unwrap(), None);
+        assert_eq!(
+            store.document(id.as_str(), 8).unwrap(),
+            Some(b"<x/>".to_vec())
+        );
+        assert_eq!(store.document_count().unwrap(), 1);
+    }
+}

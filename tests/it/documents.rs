@@ -1,0 +1,80 @@
+//! Issue 12: the store keeps the upstream's own `upd:Update` document of every update and
+//! category it stores, byte for byte (BOMs, UTF-16, line ends), so that publishing can hand a
+//! WSUS server the documents the upstream gave; a child that syncs from a parent store gets
+//! them too.
+
+use crate::common::*;
+use offsync::store::Store;
+use offsync::upstream::upd_xml::{Document, parse_document};
+use std::fs;
+
+/// (id, revision, bytes) of every fixture document.
+fn fixture_documents() -> Vec<(String, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(upstream_fixtures()).unwrap() {
+        let path = e.unwrap().path();
+        let bytes = fs::read(&path).unwrap();
+        let (id, rev) = match parse_document(&bytes).unwrap() {
+            Document::Category(c) => (c.id.to_string(), c.revision),
+            Document::Update(u) => (u.id.to_string(), u.revision),
+        };
+        out.push((id, rev, bytes));
+    }
+    out
+}
+
+/// How many of the fixture documents `store` gives back byte for byte; panics on one that
+/// comes back different.
+fn kept_exactly(store: &std::path::Path) -> usize {
+    let s = Store::open(store).unwrap();
+    let mut kept = 0;
+    for (id, rev, bytes) in fixture_documents() {
+        if let Some(doc) = s.document(&id, rev).unwrap() {
+            assert!(doc == bytes, "the document of {id} revision {rev} changed");
+            kept += 1;
+        }
+        // Another revision is never handed out.
+        assert_eq!(s.document(&id, rev + 1).unwrap(), None);
+    }
+    kept
+}
+
+#[test]
+fn a_synced_store_keeps_each_upstream_document_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = synced_store(dir.path(), "parent");
+    let st = json(&["status", "--store", p(&parent), "--json"]);
+    let kept = kept_exactly(&parent);
+    // Every category and every stored update of the fixtures (UTF-8 with and without BOM,
+    // UTF-16LE with and without BOM among them).
+    let categories = fixture_documents()
+        .iter()
+        .filter(|(_, _, b)| matches!(parse_document(b).unwrap(), Document::Category(_)))
+        .count();
+    assert!(kept > categories, "kept {kept}, {categories} categories");
+    assert_eq!(
+        Store::open(&parent).unwrap().document_count().unwrap() as usize,
+        kept,
+        "{st}"
+    );
+
+    // A child synced from the parent store keeps the same documents.
+    let child = synced_from(
+        dir.path(),
+        "child",
+        &parent,
+        &[
+            "--product",
+            "Windows",
+            "--product",
+            "Office",
+            "--classification",
+            "Security Updates",
+            "--classification",
+            "Critical Updates",
+            "--classification",
+            "Updates",
+        ],
+    );
+    assert_eq!(kept_exactly(&child), kept);
+}
