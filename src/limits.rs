@@ -20,6 +20,9 @@ pub const MAX_FILES_PER_UPDATE: usize = 10_000;
 pub const MAX_TITLE_BYTES: usize = 64 * 1024;
 /// Longest description of an update (in any language), in bytes.
 pub const MAX_DESCRIPTION_BYTES: usize = 1024 * 1024;
+/// Largest upstream document (`upd:Update` XML) of one update or category that a store keeps
+/// and a bundle carries (16 MiB; the largest real documents are tens of kilobytes).
+pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 
 /// bincode's configuration for one stored update document, limited to [`MAX_DOC_CLAIM_BYTES`].
 pub fn doc_config() -> impl bincode::config::Config {

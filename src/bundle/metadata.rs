@@ -67,6 +67,17 @@ pub struct Decision {
     pub decided_seq: u64,
 }
 
+/// The upstream's own document of a category or update revision the bundle carries (the
+/// `upd:Update` XML exactly as the upstream gave it), so that the importing store can publish
+/// it to a WSUS server byte for byte. Version 3 streams only; it follows the record of its id
+/// and revision.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct DocumentRecord {
+    pub id: Guid,
+    pub revision: u32,
+    pub xml: Vec<u8>,
+}
+
 /// Everything `metadata.bin` holds. Encoded in the order given: the exporter sorts (categories
 /// by id, updates by id and revision, decisions by update id) so that equal stores give equal
 /// bytes.

@@ -32,8 +32,8 @@ pub use manifest::{
     ManifestSource, SUPPORTED_FORMAT_VERSIONS, Sha256Hex, VolumeInfo,
 };
 pub use metadata::{
-    BundleMetadata, Decision, MAX_METADATA_BYTES, RecordState, UpdateRecord, decode_metadata,
-    decode_metadata_from_reader, encode_metadata,
+    BundleMetadata, Decision, DocumentRecord, MAX_METADATA_BYTES, RecordState, UpdateRecord,
+    decode_metadata, decode_metadata_from_reader, encode_metadata,
 };
 pub use pass::{CheckOnly, MediaCount, PassTarget};
 pub use reader::BundleReader;

@@ -10,8 +10,8 @@
 
 use super::manifest::{Layout, Manifest};
 use super::metadata::{
-    BundleMetadata, Decision, STREAM_METADATA_VERSION, UpdateRecord, decode_payload_from_reader,
-    metadata_problems, read_header,
+    BundleMetadata, Decision, DocumentRecord, STREAM_METADATA_VERSION, UpdateRecord,
+    decode_payload_from_reader, metadata_problems, read_header,
 };
 use super::metadata_limits::limit_problems;
 use super::names::METADATA_ENTRY;
@@ -27,6 +27,11 @@ pub trait RecordSink {
     fn category(&mut self, c: Category) -> Result<()>;
     fn update(&mut self, r: UpdateRecord) -> Result<()>;
     fn decision(&mut self, d: Decision) -> Result<()>;
+    /// The upstream's document of the category or update delivered just before (same id and
+    /// revision; checked by the reader). Sinks that do not keep documents ignore it.
+    fn document(&mut self, _d: DocumentRecord) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that keeps nothing (verify).

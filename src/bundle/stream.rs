@@ -12,7 +12,7 @@
 
 use super::manifest::{Layout, Manifest};
 use super::metadata::{
-    BundleMetadata, Decision, ENVELOPE_HEADER_LEN, METADATA_MAGIC, RecordState,
+    BundleMetadata, Decision, DocumentRecord, ENVELOPE_HEADER_LEN, METADATA_MAGIC, RecordState,
     STREAM_METADATA_VERSION, UpdateRecord, category_record_problems, corrupt,
     decision_record_problems, decode_bounded, decode_error, read_full, update_record_problems,
 };
@@ -24,6 +24,7 @@ use super::records::{Collect, MetadataCheck, RecordSink};
 use super::verify::Finding;
 use super::zipfmt::Crc32;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::MAX_DOCUMENT_BYTES;
 use crate::model::{Category, Guid};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +39,7 @@ pub const MAX_RECORD_BYTES: u32 = 64 << 20;
 pub const TAG_CATEGORY: u8 = 1;
 pub const TAG_UPDATE: u8 = 2;
 pub const TAG_DECISION: u8 = 3;
+pub const TAG_DOCUMENT: u8 = 4;
 pub const TAG_END: u8 = 255;
 /// Bytes before a record's value: tag and length.
 const RECORD_HEAD_LEN: usize = 5;
@@ -50,6 +52,7 @@ pub struct StreamEnd {
     pub updates: u64,
     pub removed: u64,
     pub decisions: u64,
+    pub documents: u64,
     pub sha256: [u8; 32],
 }
 
@@ -61,6 +64,7 @@ pub struct StreamSummary {
     pub updates: u64,
     pub removed: u64,
     pub decisions: u64,
+    pub documents: u64,
     pub bytes: u64,
     pub sha256: [u8; 32],
     pub crc32: u32,
@@ -144,6 +148,7 @@ struct Tally {
     updates: u64,
     removed: u64,
     decisions: u64,
+    documents: u64,
 }
 
 impl Tally {
@@ -180,6 +185,8 @@ pub struct StreamWriter<W: Write> {
     bytes: u64,
     tally: Tally,
     order: Order,
+    /// The id and revision of the last category or update written, until its document is.
+    owner: Option<(Guid, u32)>,
     /// One record's encoding, reused.
     buf: Vec<u8>,
 }
@@ -194,6 +201,7 @@ impl<W: Write> StreamWriter<W> {
             bytes: 0,
             tally: Tally::default(),
             order: Order::default(),
+            owner: None,
             buf: Vec::with_capacity(4096),
         };
         s.put(&header())?;
@@ -247,6 +255,7 @@ impl<W: Write> StreamWriter<W> {
         self.ordered(Section::Categories, &c.id)?;
         self.record(TAG_CATEGORY, c)?;
         self.tally.categories += 1;
+        self.owner = Some((c.id.clone(), c.revision));
         Ok(())
     }
 
@@ -254,6 +263,7 @@ impl<W: Write> StreamWriter<W> {
         self.ordered(Section::Updates, &r.update.id)?;
         self.record(TAG_UPDATE, r)?;
         self.tally.count_update(r);
+        self.owner = Some((r.update.id.clone(), r.update.revision));
         Ok(())
     }
 
@@ -261,6 +271,27 @@ impl<W: Write> StreamWriter<W> {
         self.ordered(Section::Decisions, &d.update)?;
         self.record(TAG_DECISION, d)?;
         self.tally.decisions += 1;
+        self.owner = None;
+        Ok(())
+    }
+
+    /// The upstream's document of the category or update just written (same id and
+    /// revision), at most one.
+    pub fn write_document(&mut self, d: &DocumentRecord) -> Result<()> {
+        let Some((id, revision)) = self.owner.take() else {
+            return Err(Error::other(format!(
+                "internal error: the document of {} is not written right after its record",
+                d.id
+            )));
+        };
+        if id != d.id || revision != d.revision {
+            return Err(Error::other(format!(
+                "internal error: the document of {} revision {} follows the record of {id} revision {revision}",
+                d.id, d.revision
+            )));
+        }
+        self.record(TAG_DOCUMENT, d)?;
+        self.tally.documents += 1;
         Ok(())
     }
 
@@ -272,6 +303,7 @@ impl<W: Write> StreamWriter<W> {
             updates: t.updates,
             removed: t.removed,
             decisions: t.decisions,
+            documents: t.documents,
             sha256: self.sha.clone().finalize().into(),
         };
         self.record(TAG_END, &end)?;
@@ -283,6 +315,7 @@ impl<W: Write> StreamWriter<W> {
             updates: t.updates,
             removed: t.removed,
             decisions: t.decisions,
+            documents: t.documents,
             bytes: self.bytes,
             sha256: self.sha.finalize().into(),
             crc32: self.crc.value(),
@@ -300,6 +333,9 @@ impl<W: Write> RecordSink for StreamWriter<W> {
     }
     fn decision(&mut self, d: Decision) -> Result<()> {
         self.write_decision(&d)
+    }
+    fn document(&mut self, d: DocumentRecord) -> Result<()> {
+        self.write_document(&d)
     }
 }
 
@@ -370,6 +406,7 @@ fn read_records(
         buf: Vec::new(),
         order: Order::default(),
         tally: Tally::default(),
+        owner: None,
         parents: Some(HashMap::new()),
     };
     // The header was checked by the caller: it is exactly this.
@@ -421,6 +458,8 @@ struct ReadState<'a> {
     buf: Vec<u8>,
     order: Order,
     tally: Tally,
+    /// The id and revision of the last category or update read, until its document is.
+    owner: Option<(Guid, u32)>,
     /// Category id -> parent while the categories are read (few); checked as a tree and
     /// dropped when they end.
     parents: Option<HashMap<String, Option<String>>>,
@@ -469,7 +508,10 @@ impl ReadState<'_> {
         let len = u32::from_le_bytes(head[1..].try_into().expect("4 bytes"));
         let digest: [u8; 32] = self.sha.clone().finalize().into();
         self.sha.update(head);
-        if !matches!(tag, TAG_CATEGORY | TAG_UPDATE | TAG_DECISION | TAG_END) {
+        if !matches!(
+            tag,
+            TAG_CATEGORY | TAG_UPDATE | TAG_DECISION | TAG_DOCUMENT | TAG_END
+        ) {
             return Err(corrupt(format!(
                 "metadata has a record with the unknown tag {tag}"
             )));
@@ -499,6 +541,7 @@ impl ReadState<'_> {
             TAG_CATEGORY => self.category()?,
             TAG_UPDATE => self.update()?,
             TAG_DECISION => self.decision()?,
+            TAG_DOCUMENT => self.document()?,
             _ => {
                 self.end(digest, r)?;
                 return Ok(false);
@@ -550,6 +593,7 @@ impl ReadState<'_> {
             parents.insert(c.id.to_string(), c.parent.as_ref().map(|p| p.to_string()));
         }
         self.tally.categories += 1;
+        self.owner = Some((c.id.clone(), c.revision));
         self.deliver(|s| s.category(c));
         Ok(())
     }
@@ -567,6 +611,7 @@ impl ReadState<'_> {
             self.finding(ErrorKind::Limit, p);
         }
         self.tally.count_update(&r);
+        self.owner = Some((r.update.id.clone(), r.update.revision));
         self.deliver(|s| s.update(r));
         Ok(())
     }
@@ -581,7 +626,38 @@ impl ReadState<'_> {
             self.finding(ErrorKind::Corrupt, m);
         }
         self.tally.decisions += 1;
+        self.owner = None;
         self.deliver(|s| s.decision(d));
+        Ok(())
+    }
+
+    /// A document: right after the record of its id and revision, once, within the limit.
+    fn document(&mut self) -> Result<()> {
+        let d: DocumentRecord = self.decode()?;
+        match self.owner.take() {
+            Some((id, revision)) if id == d.id && revision == d.revision => {}
+            _ => self.finding(
+                ErrorKind::Corrupt,
+                format!(
+                    "the document of {} revision {} does not follow the record of that id and revision (or is listed twice)",
+                    show_name(d.id.as_str().as_bytes()),
+                    d.revision
+                ),
+            ),
+        }
+        if d.xml.len() > MAX_DOCUMENT_BYTES {
+            self.finding(
+                ErrorKind::Limit,
+                format!(
+                    "the document of {} revision {} has {} bytes, more than the limit of {MAX_DOCUMENT_BYTES}",
+                    d.id,
+                    d.revision,
+                    d.xml.len()
+                ),
+            );
+        }
+        self.tally.documents += 1;
+        self.deliver(|s| s.document(d));
         Ok(())
     }
 
@@ -590,7 +666,11 @@ impl ReadState<'_> {
         let e: StreamEnd = self.decode()?;
         self.close_categories();
         let t = self.tally;
-        for (what, have, said) in t.against(e.categories, e.updates, e.removed, e.decisions) {
+        let counted = t
+            .against(e.categories, e.updates, e.removed, e.decisions)
+            .into_iter()
+            .chain([("documents", t.documents, e.documents)]);
+        for (what, have, said) in counted {
             if have != said {
                 self.finding(
                     ErrorKind::Corrupt,

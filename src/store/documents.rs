@@ -15,9 +15,7 @@ use crate::model::Guid;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::io::{Read, Write};
 
-/// Largest document kept (64 MiB; the largest real documents are tens of kilobytes). A larger
-/// one is refused where it is read from its source.
-pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+pub use crate::limits::MAX_DOCUMENT_BYTES;
 
 impl Tx<'_> {
     /// Keeps `xml` as the upstream's document of revision `revision` of `id`, replacing the

@@ -2,8 +2,8 @@
 //! files the store has for them, written as a bundle.
 
 use crate::bundle::{
-    self, BundleKind, BundleSpec, ContentFile, Decision, EncodedMetadata, ManifestCriteria,
-    MetadataSpool, UpdateRecord, WrittenBundle,
+    self, BundleKind, BundleSpec, ContentFile, Decision, DocumentRecord, EncodedMetadata,
+    ManifestCriteria, MetadataSpool, UpdateRecord, WrittenBundle,
 };
 use crate::error::{ErrorKind, Result};
 use crate::model::{Guid, hex_lower};
@@ -225,6 +225,13 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
     let mut spool = MetadataSpool::new(&store.staging_dir())?;
     for c in store.categories_changed_since(from)? {
         spool.category(&c)?;
+        if let Some(xml) = store.document(c.id.as_str(), c.revision)? {
+            spool.document(&DocumentRecord {
+                id: c.id.clone(),
+                revision: c.revision,
+                xml,
+            })?;
+        }
     }
     let mut content = ContentPick::default();
     store.for_each_update_changed_since(from, &mut |u, state, seq| {
@@ -236,7 +243,18 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
         if !opts.metadata_only && r.state != bundle::RecordState::Removed {
             content.add_files_of(store, &r)?;
         }
-        spool.update(&r)
+        spool.update(&r)?;
+        // The upstream's own document travels with the record, so that the isolated side
+        // can publish it to WSUS byte for byte.
+        let (id, revision) = (&r.update.id, r.update.revision);
+        match store.document(id.as_str(), revision)? {
+            Some(xml) => spool.document(&DocumentRecord {
+                id: id.clone(),
+                revision,
+                xml,
+            }),
+            None => Ok(()),
+        }
     })?;
     // Decisions travel as their own records: a decline re-sends neither the update nor its
     // content.

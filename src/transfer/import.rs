@@ -539,7 +539,7 @@ fn plan(tx: &Tx<'_>, reader: &BundleReader, md: &Spilled) -> Result<Plan> {
     // (the checks verify runs, in `bundle::records`); what is left depends on the store.
     check_categories(tx, &md.categories)?;
     let mut changes = Vec::with_capacity(usize::try_from(md.updates).unwrap_or(0));
-    md.for_each_update(&mut |r| {
+    md.for_each_update(&mut |r, _| {
         changes.push(change(tx, &r)?);
         Ok(())
     })?;
@@ -700,12 +700,21 @@ fn merge(
     for c in &md.categories {
         tx.put_category(c)?;
     }
+    for d in &md.category_documents {
+        tx.put_document(&d.id, d.revision, &d.xml)?;
+    }
     let mut planned = changes.iter();
-    md.for_each_update(&mut |r| {
+    md.for_each_update(&mut |r, document| {
         let c = planned.next().ok_or_else(|| {
             Error::other("internal error: the metadata holds more records than were planned")
         })?;
-        merge_one(tx, &r, *c, now)
+        merge_one(tx, &r, *c, now)?;
+        // Kept whatever the record did (the store may hold this revision without its
+        // document); never over a newer revision's (see `put_document`).
+        match document {
+            Some(xml) => tx.put_document(&r.update.id, r.update.revision, &xml),
+            None => Ok(()),
+        }
     })?;
     for d in staged {
         tx.add_content(&d.sha256, &d.sha1, d.size, &now.rfc3339())?;

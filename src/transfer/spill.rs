@@ -2,13 +2,15 @@
 //! the merge without holding them: update records (the bulk: a million revisions encode to
 //! about a gigabyte) go to an anonymous file in the store's staging folder as the pass checks
 //! them, and are read back twice once every check of the bundle has passed, by the plan and
-//! by the merge. Categories and decisions are few and stay in memory.
+//! by the merge. Categories and decisions are few and stay in memory. An update's document
+//! (the upstream's XML) is spilled with it: the record is written once its document, or the
+//! next record, has come.
 //!
 //! Nothing may be merged or logged before the whole bundle passed (a record late in the
 //! stream or a content file late in the last volume can still refuse it), and the store's log
 //! is written at once, so the merge cannot run during the pass.
 
-use crate::bundle::{Decision, RecordSink, UpdateRecord};
+use crate::bundle::{Decision, DocumentRecord, RecordSink, UpdateRecord};
 use crate::error::{Error, Result};
 use crate::model::Category;
 use std::fs::File;
@@ -23,7 +25,11 @@ const MAX_SPILLED: usize = crate::bundle::stream::MAX_RECORD_BYTES as usize;
 pub(super) struct Spill {
     dir: PathBuf,
     categories: Vec<Category>,
+    /// Documents of the categories (few: kept in memory).
+    category_documents: Vec<DocumentRecord>,
     decisions: Vec<Decision>,
+    /// The last update record, not written until its document (or the next record) comes.
+    pending: Option<UpdateRecord>,
     file: Option<BufWriter<File>>,
     updates: u64,
     error: Option<Error>,
@@ -34,6 +40,7 @@ pub(super) struct Spill {
 /// The records of a bundle that passed: [`Spilled::for_each_update`] reads the updates back.
 pub(super) struct Spilled {
     pub categories: Vec<Category>,
+    pub category_documents: Vec<DocumentRecord>,
     pub decisions: Vec<Decision>,
     file: Option<File>,
     dir: PathBuf,
@@ -46,7 +53,9 @@ impl Spill {
         Spill {
             dir,
             categories: Vec::new(),
+            category_documents: Vec::new(),
             decisions: Vec::new(),
+            pending: None,
             file: None,
             updates: 0,
             error: None,
@@ -54,7 +63,17 @@ impl Spill {
         }
     }
 
-    fn write_update(&mut self, r: &UpdateRecord) -> Result<()> {
+    /// Writes the pending update record, with its document when it has one.
+    fn flush(&mut self, document: Option<Vec<u8>>) {
+        let Some(r) = self.pending.take() else { return };
+        if self.error.is_none()
+            && let Err(e) = self.write_update(&(r, document))
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn write_update(&mut self, r: &(UpdateRecord, Option<Vec<u8>>)) -> Result<()> {
         if self.file.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, "create", e))?;
             let f = tempfile::tempfile_in(&self.dir)
@@ -73,7 +92,8 @@ impl Spill {
     }
 
     /// The records, once the pass is over; the first error writing them, if any.
-    pub fn finish(self) -> Result<Spilled> {
+    pub fn finish(mut self) -> Result<Spilled> {
+        self.flush(None);
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -87,6 +107,7 @@ impl Spill {
         };
         Ok(Spilled {
             categories: self.categories,
+            category_documents: self.category_documents,
             decisions: self.decisions,
             file,
             dir,
@@ -101,22 +122,33 @@ impl RecordSink for Spill {
         Ok(())
     }
     fn update(&mut self, r: UpdateRecord) -> Result<()> {
-        if self.error.is_none()
-            && let Err(e) = self.write_update(&r)
-        {
-            self.error = Some(e);
-        }
+        self.flush(None);
+        self.pending = Some(r);
         Ok(())
     }
     fn decision(&mut self, d: Decision) -> Result<()> {
+        self.flush(None);
         self.decisions.push(d);
+        Ok(())
+    }
+    /// The reader checked that a document follows the record of its id and revision.
+    fn document(&mut self, d: DocumentRecord) -> Result<()> {
+        if self.pending.is_some() {
+            self.flush(Some(d.xml));
+        } else {
+            self.category_documents.push(d);
+        }
         Ok(())
     }
 }
 
 impl Spilled {
-    /// Hands every update record to `f`, in the order the bundle holds them.
-    pub fn for_each_update(&self, f: &mut dyn FnMut(UpdateRecord) -> Result<()>) -> Result<()> {
+    /// Hands every update record, with its document when the bundle carries one, to `f`, in
+    /// the order the bundle holds them.
+    pub fn for_each_update(
+        &self,
+        f: &mut dyn FnMut(UpdateRecord, Option<Vec<u8>>) -> Result<()>,
+    ) -> Result<()> {
         let Some(mut file) = self.file.as_ref() else {
             return Ok(());
         };
@@ -135,13 +167,13 @@ impl Spilled {
             }
             buf.resize(len, 0);
             r.read_exact(&mut buf).map_err(io_err)?;
-            let (rec, _): (UpdateRecord, usize) =
+            let ((rec, doc), _): ((UpdateRecord, Option<Vec<u8>>), usize) =
                 bincode::decode_from_slice(&buf, bincode::config::standard()).map_err(|e| {
                     Error::other(format!(
                         "internal error: a spilled record reads back as {e}"
                     ))
                 })?;
-            f(rec)?;
+            f(rec, doc)?;
         }
         Ok(())
     }
@@ -158,26 +190,48 @@ mod tests {
         let md = sample();
         let mut s = Spill::new(tmp.path().join("staging"));
         for c in md.categories.clone() {
+            let doc = DocumentRecord {
+                id: c.id.clone(),
+                revision: c.revision,
+                xml: b"<category/>".to_vec(),
+            };
             s.category(c).unwrap();
+            s.document(doc).unwrap();
         }
-        for r in md.updates.clone() {
+        // The first update has a document; the others none.
+        for (i, r) in md.updates.clone().into_iter().enumerate() {
+            let doc = DocumentRecord {
+                id: r.update.id.clone(),
+                revision: r.update.revision,
+                xml: b"<doc/>".to_vec(),
+            };
             s.update(r).unwrap();
+            if i == 0 {
+                s.document(doc).unwrap();
+            }
         }
         for d in md.decisions.clone() {
             s.decision(d).unwrap();
         }
         let spilled = s.finish().unwrap();
         assert_eq!(spilled.categories, md.categories);
+        assert_eq!(spilled.category_documents.len(), md.categories.len());
         assert_eq!(spilled.decisions, md.decisions);
         for _ in 0..2 {
             let mut back = Vec::new();
             spilled
-                .for_each_update(&mut |r| {
-                    back.push(r);
+                .for_each_update(&mut |r, doc| {
+                    back.push((r, doc));
                     Ok(())
                 })
                 .unwrap();
-            assert_eq!(back, md.updates);
+            let want: Vec<_> = md
+                .updates
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.clone(), (i == 0).then(|| b"<doc/>".to_vec())))
+                .collect();
+            assert_eq!(back, want);
         }
         // Nothing named is left in staging: the file is anonymous (on Windows it has a name
         // until it is closed).

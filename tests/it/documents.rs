@@ -77,4 +77,15 @@ fn a_synced_store_keeps_each_upstream_document_byte_for_byte() {
         ],
     );
     assert_eq!(kept_exactly(&child), kept);
+
+    // A bundle carries them across the gap: the isolated store keeps the same bytes.
+    let (_, bundle) = export(&parent, &dir.path().join("media"), &[]);
+    let isolated = init_store(dir.path(), "isolated");
+    import_json(&isolated, &bundle);
+    assert_eq!(kept_exactly(&isolated), kept);
+    // And a bundle from the isolated store (a further hop) still carries them.
+    let (_, again) = export(&isolated, &dir.path().join("media2"), &[]);
+    let further = init_store(dir.path(), "further");
+    import_json(&further, &again);
+    assert_eq!(kept_exactly(&further), kept);
 }

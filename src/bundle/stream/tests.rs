@@ -53,6 +53,7 @@ fn forge(records: &[(u8, Vec<u8>)], fix: impl FnOnce(&mut StreamEnd)) -> Vec<u8>
         updates: 0,
         removed: 0,
         decisions: 0,
+        documents: 0,
         sha256: [0; 32],
     };
     for (tag, body) in records {
@@ -63,6 +64,7 @@ fn forge(records: &[(u8, Vec<u8>)], fix: impl FnOnce(&mut StreamEnd)) -> Vec<u8>
                 let (r, _) = decode_bounded::<UpdateRecord>(body).unwrap();
                 end.removed += u64::from(r.state == RecordState::Removed);
             }
+            TAG_DOCUMENT => end.documents += 1,
             _ => end.decisions += 1,
         }
         out.extend(record(*tag, body));
@@ -111,8 +113,8 @@ const GOLDEN_STREAM: &str = concat!(
     "303030303030303501020105662e63616201fc701101000111111111111111111111111111111111",
     "11111111012222222222222222222222222222222222222222222222222222222222222222010e68",
     "7474703a2f2f782f662e63616202fbe80303290000002430303030303030302d303030302d343030",
-    "302d383030302d30303030303030303030303601fbe903ff240000000101010147ef803dafc67da7",
-    "fb825ef5d2a5550019b52e0e1b7e01fa35157ad3db8b6ddc",
+    "302d383030302d30303030303030303030303601fbe903ff25000000010101010047ef803dafc67d",
+    "a7fb825ef5d2a5550019b52e0e1b7e01fa35157ad3db8b6ddc",
 );
 
 #[test]
@@ -138,6 +140,7 @@ fn the_stream_encoding_is_pinned_to_golden_bytes() {
             updates: 1,
             removed: 1,
             decisions: 1,
+            documents: 0,
             bytes: bytes.len() as u64,
             sha256: crate::hash::sha256(&bytes),
             crc32: crate::bundle::zipfmt::crc32(&bytes),
@@ -165,6 +168,7 @@ fn a_stream_cut_at_any_byte_is_corrupt() {
             updates: 5,
             removed: 1,
             decisions: 1,
+            documents: 0,
             sha256: [0; 32],
         })
         .len();
@@ -420,4 +424,164 @@ fn two_hundred_thousand_updates_reach_the_sink_one_at_a_time() {
     assert!(check.findings.is_empty(), "{:?}", check.findings);
     assert_eq!(sink.updates, u64::from(N));
     assert_eq!(check.delivered, u64::from(N));
+}
+
+/// A sink that keeps the documents it is given (the other records only counted).
+#[derive(Default)]
+struct Documents {
+    got: Vec<DocumentRecord>,
+    records: u64,
+}
+
+impl RecordSink for Documents {
+    fn category(&mut self, _: Category) -> Result<()> {
+        self.records += 1;
+        Ok(())
+    }
+    fn update(&mut self, _: UpdateRecord) -> Result<()> {
+        self.records += 1;
+        Ok(())
+    }
+    fn decision(&mut self, _: Decision) -> Result<()> {
+        self.records += 1;
+        Ok(())
+    }
+    fn document(&mut self, d: DocumentRecord) -> Result<()> {
+        self.got.push(d);
+        Ok(())
+    }
+}
+
+fn doc_of(id: &Guid, revision: u32, xml: &[u8]) -> DocumentRecord {
+    DocumentRecord {
+        id: id.clone(),
+        revision,
+        xml: xml.to_vec(),
+    }
+}
+
+/// Reads `bytes` (a whole stream) into a [`Documents`] sink.
+fn read_documents(bytes: &[u8]) -> (MetadataCheck, Documents) {
+    let mut sink = Documents::default();
+    let layout = empty_layout();
+    let mut r = &bytes[ENVELOPE_HEADER_LEN..];
+    let check = read_records(&mut r, None, &layout, &mut sink);
+    (check, sink)
+}
+
+#[test]
+fn documents_follow_their_records_and_reach_the_sink() {
+    let md = sample3();
+    let (cat, upd) = (&md.categories[0], &md.updates[0].update);
+    // Written by the writer: after the category and after the first update.
+    let mut w = StreamWriter::new(Vec::new()).unwrap();
+    for c in &md.categories {
+        w.write_category(c).unwrap();
+        if c.id == cat.id {
+            w.write_document(&doc_of(&c.id, c.revision, b"<c/>"))
+                .unwrap();
+        }
+    }
+    for r in &md.updates {
+        w.write_update(r).unwrap();
+        if r.update.id == upd.id {
+            // UTF-16 bytes with a BOM: carried as they are.
+            w.write_document(&doc_of(&upd.id, upd.revision, b"\xff\xfe<\0u\0/\0>\0"))
+                .unwrap();
+        }
+    }
+    // The writer refuses a document that does not follow its record, and a second one.
+    let e = w
+        .write_document(&doc_of(&upd.id, upd.revision, b"<again/>"))
+        .unwrap_err();
+    assert!(e.message.contains("follows the record of"), "{e}");
+    let last = &md.updates.last().unwrap().update;
+    let e = w
+        .write_document(&doc_of(&last.id, last.revision, b"<again/>"))
+        .unwrap_err();
+    assert!(e.message.contains("right after"), "{e}");
+    let (bytes, summary) = w.finish().unwrap();
+    assert_eq!(summary.documents, 2);
+    let (check, sink) = read_documents(&bytes);
+    assert!(check.findings.is_empty(), "{:?}", check.findings);
+    assert_eq!(
+        sink.got,
+        vec![
+            doc_of(&cat.id, cat.revision, b"<c/>"),
+            doc_of(&upd.id, upd.revision, b"\xff\xfe<\0u\0/\0>\0")
+        ]
+    );
+    // Readers that keep no documents read the stream as before.
+    for r in both(&bytes) {
+        let mut want = md.clone();
+        want.decisions.clear();
+        assert_eq!(r.unwrap(), want);
+    }
+}
+
+#[test]
+fn a_misplaced_repeated_or_oversized_document_is_refused() {
+    let md = sample3();
+    let c = &md.categories[0];
+    let u = &md.updates[0].update;
+    let cat = (TAG_CATEGORY, enc(c));
+    let upd = (TAG_UPDATE, enc(&md.updates[0]));
+    let doc =
+        |id: &Guid, rev: u32, len: usize| (TAG_DOCUMENT, enc(&doc_of(id, rev, &vec![b'x'; len])));
+    type Records = Vec<(u8, Vec<u8>)>;
+    let cases: Vec<(&str, Records, ErrorKind)> = vec![
+        (
+            "first of all",
+            vec![doc(&c.id, c.revision, 3), cat.clone()],
+            ErrorKind::Corrupt,
+        ),
+        (
+            "another id",
+            vec![cat.clone(), doc(&u.id, c.revision, 3)],
+            ErrorKind::Corrupt,
+        ),
+        (
+            "another revision",
+            vec![cat.clone(), doc(&c.id, c.revision + 1, 3)],
+            ErrorKind::Corrupt,
+        ),
+        (
+            "twice",
+            vec![
+                upd.clone(),
+                doc(&u.id, u.revision, 3),
+                doc(&u.id, u.revision, 3),
+            ],
+            ErrorKind::Corrupt,
+        ),
+        (
+            "over the limit",
+            vec![upd.clone(), doc(&u.id, u.revision, MAX_DOCUMENT_BYTES + 1)],
+            ErrorKind::Limit,
+        ),
+    ];
+    for (what, records, kind) in cases {
+        let bytes = forge(&records, |_| {});
+        let (check, sink) = read_documents(&bytes);
+        let kinds: Vec<ErrorKind> = check.findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![kind], "{what}: {:?}", check.findings);
+        assert!(
+            check.findings[0].message.contains("document"),
+            "{what}: {:?}",
+            check.findings
+        );
+        // Nothing after the problem reaches the sink.
+        assert!(sink.got.len() <= 1, "{what}");
+    }
+    // The end record counts documents too.
+    let bytes = forge(&[upd, doc(&u.id, u.revision, 3)], |e| e.documents = 0);
+    let (check, _) = read_documents(&bytes);
+    assert!(
+        check
+            .findings
+            .iter()
+            .any(|f| f.message.contains("documents")),
+        "{:?}",
+        check.findings
+    );
 }

@@ -3,7 +3,7 @@
 //! that neither the records nor their encoding are ever held whole. The volume writer then
 //! copies the deflated bytes into volume 1 in blocks.
 
-use super::super::metadata::{BundleMetadata, Decision, UpdateRecord};
+use super::super::metadata::{BundleMetadata, Decision, DocumentRecord, UpdateRecord};
 use super::super::stream::{StreamSummary, StreamWriter};
 use super::super::zipfmt::DEFLATE_LEVEL;
 use crate::error::{Error, Result};
@@ -58,6 +58,11 @@ impl MetadataSpool {
 
     pub fn decision(&mut self, d: &Decision) -> Result<()> {
         self.w.write_decision(d)
+    }
+
+    /// The upstream's document of the category or update just written.
+    pub fn document(&mut self, d: &DocumentRecord) -> Result<()> {
+        self.w.write_document(d)
     }
 
     /// Writes the end record and flushes the deflated bytes to the file.
@@ -124,6 +129,7 @@ impl EncodedMetadata {
                 updates: counted.updates.len() as u64,
                 removed: counted.removed_count(),
                 decisions: counted.decisions.len() as u64,
+                documents: 0,
                 bytes: bytes.len() as u64,
                 sha256: crate::hash::sha256(bytes),
                 crc32: super::super::zipfmt::crc32(bytes),
