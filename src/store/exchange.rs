@@ -113,9 +113,18 @@ impl Store {
         from: u64,
         f: &mut dyn FnMut(Update, StoredState, u64) -> Result<()>,
     ) -> Result<()> {
-        let mut st = self.conn.prepare(
-            "SELECT doc, state, changed_seq FROM updates WHERE changed_seq > ?1 ORDER BY update_id",
-        )?;
+        // SQLite would walk the UpdateID index and look up every row to test its change
+        // sequence: 1,000,000 lookups for an incremental export of 10,000 changes (7 s). An
+        // incremental export takes the changed rows by the change index and sorts them (in
+        // SQLite's sorter, which spills to disk beyond its cache); a full one walks the table
+        // in UpdateID order and sorts nothing.
+        let sql = if from == 0 {
+            "SELECT doc, state, changed_seq FROM updates WHERE changed_seq > ?1 ORDER BY update_id"
+        } else {
+            "SELECT doc, state, changed_seq FROM updates INDEXED BY updates_changed
+             WHERE changed_seq > ?1 ORDER BY update_id"
+        };
+        let mut st = self.conn.prepare(sql)?;
         let mut rows = st.query([from as i64])?;
         while let Some(r) = rows.next()? {
             let doc: Vec<u8> = r.get(0)?;

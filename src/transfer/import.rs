@@ -180,8 +180,9 @@ fn verify_and_apply(
         &format!("Import started from {}", shown.join(" ")),
         now,
     );
-    // 0. Never merge into a store that is already damaged.
-    store.quick_check()?;
+    // 0. Never merge into a store whose folders were tampered with (SQLite refuses a damaged
+    // page the import touches; `offsync check` checks the whole database).
+    store.layout_check()?;
     // What the steps before the merge need of the store, read before the write lock is
     // taken (their errors are reported where they were before).
     let own = Own {
