@@ -512,25 +512,30 @@ fn places(u: &PublishUpdate, folders: &Folders) -> Vec<(String, String, String, 
 /// folder, or when it and the store are inside one another (`--prune` would remove the
 /// store's own files).
 fn prepare_out(out: &Path, store_root: &Path) -> Result<PathBuf> {
-    match fs::metadata(out) {
-        Ok(m) if m.is_dir() => {}
+    let resolve = |p: &Path| fs::canonicalize(p).map_err(|e| Error::io(p, "resolve", e));
+    let missing = match fs::metadata(out) {
+        Ok(m) if m.is_dir() => false,
         Ok(_) => return Err(Error::usage(format!("{} is not a folder", out.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-            if parent.is_some_and(|p| !p.is_dir()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(Error::io(out, "read", e)),
+    };
+    let abs = if missing {
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        let name = out.file_name();
+        match (parent.map_or(Ok(PathBuf::from(".")), |p| resolve(p)), name) {
+            (Ok(p), Some(n)) if p.is_dir() => p.join(n),
+            _ => {
                 return Err(Error::usage(format!(
                     "{} does not exist, and neither does the folder it would be made in",
                     out.display()
                 ))
                 .with_hint("create (or mount) the parent folder first; publish creates only the last one"));
             }
-            fs::create_dir(out).map_err(|e| Error::io(out, "create", e))?;
         }
-        Err(e) => return Err(Error::io(out, "read", e)),
-    }
-    let abs = fs::canonicalize(out).map_err(|e| Error::io(out, "resolve", e))?;
-    let store =
-        fs::canonicalize(store_root).map_err(|e| Error::io(store_root, "resolve", e))?;
+    } else {
+        resolve(out)?
+    };
+    let store = resolve(store_root)?;
     if abs.starts_with(&store) || store.starts_with(&abs) {
         return Err(Error::usage(format!(
             "the share {} and the store {} are inside one another",
@@ -538,6 +543,9 @@ fn prepare_out(out: &Path, store_root: &Path) -> Result<PathBuf> {
             store.display()
         ))
         .with_hint("publish to a folder of its own, outside the store"));
+    }
+    if missing {
+        fs::create_dir(&abs).map_err(|e| Error::io(&abs, "create", e))?;
     }
     Ok(abs)
 }
