@@ -15,7 +15,7 @@ mod prune;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CategoryKind, hex_lower};
 use crate::progress::{Progress, Unit};
-use crate::store::{PublishUpdate, Store};
+use crate::store::{PublishFile, PublishUpdate, Store, StoredContent};
 use index::{IndexRow, Indexes};
 use place::{Expected, Placed, Placer};
 use serde::Serialize;
@@ -143,7 +143,8 @@ fn publish_into(
         for (_, pf, _, cf) in places(&u, &folders) {
             for f in &u.files {
                 if let Some(s) = f.stored {
-                    let key = clash_key(&pf, &cf, &names::component(&f.name, names::MAX_FILE, true));
+                    let key =
+                        clash_key(&pf, &cf, &names::component(&f.name, names::MAX_FILE, true));
                     let e = clash.entry(key).or_insert(Some(s.sha256));
                     if *e != Some(s.sha256) {
                         *e = None;
@@ -244,48 +245,11 @@ impl Run<'_> {
                 links.push((f.name.clone(), None, f.size, "not in the store"));
                 continue;
             };
-            let want = Expected {
-                stored,
-                sha1: f.sha1,
-                size: f.size,
-            };
-            let safe = names::component(&f.name, names::MAX_FILE, true);
-            let mut first: Option<String> = None;
-            let mut outcome = Placed::Unchanged;
-            for (pt, pf, ct, cf) in &places {
-                let name = match clash.get(&clash_key(pf, cf, &safe)) {
-                    Some(None) => names::with_digest(&safe, &stored.sha256),
-                    _ => safe.clone(),
-                };
-                let rel: PathBuf = [pf, cf, &name].iter().collect();
-                outcome = self.place(store, &rel, &want)?;
-                if matches!(outcome, Placed::Missing | Placed::Damaged) {
-                    break;
-                }
-                let path = format!("{pf}/{cf}/{name}");
-                self.indexes.row(&IndexRow {
-                    update_id: &u.update_id,
-                    revision: u.revision,
-                    kb: u.kb.as_deref(),
-                    title: &u.title,
-                    classification: ct,
-                    product: pt,
-                    products: &products,
-                    severity: u.severity.as_deref(),
-                    creation_date: u.creation_date.as_deref(),
-                    superseded: u.superseded,
-                    file_name: &f.name,
-                    size: stored.size,
-                    sha1: hex_lower(&stored.sha1),
-                    sha256: hex_lower(&stored.sha256),
-                    path: path.clone(),
-                })?;
-                self.rows += 1;
-                first.get_or_insert(path);
-            }
+            let (outcome, first) = self.file(store, u, f, stored, &places, &products, clash)?;
             match outcome {
                 Placed::Missing | Placed::Damaged => {
-                    self.report.problem(outcome, u, &f.name, Some(stored.sha256));
+                    self.report
+                        .problem(outcome, u, &f.name, Some(stored.sha256));
                     let note = if outcome == Placed::Missing {
                         "missing from the store's content folder"
                     } else {
@@ -323,6 +287,61 @@ impl Run<'_> {
             &files,
         );
         self.indexes.html(&row)
+    }
+
+    /// Places one file of `u` under each of its folders and writes its index rows; returns
+    /// the outcome and the first path it has in the share.
+    #[allow(clippy::too_many_arguments)]
+    fn file(
+        &mut self,
+        store: &Store,
+        u: &PublishUpdate,
+        f: &PublishFile,
+        stored: StoredContent,
+        places: &[Place],
+        products: &[String],
+        clash: &HashMap<String, Option<[u8; 32]>>,
+    ) -> Result<(Placed, Option<String>)> {
+        let want = Expected {
+            stored,
+            sha1: f.sha1,
+            size: f.size,
+        };
+        let safe = names::component(&f.name, names::MAX_FILE, true);
+        let mut first: Option<String> = None;
+        let mut outcome = Placed::Unchanged;
+        for (pt, pf, ct, cf) in places {
+            let name = match clash.get(&clash_key(pf, cf, &safe)) {
+                Some(None) => names::with_digest(&safe, &stored.sha256),
+                _ => safe.clone(),
+            };
+            let rel: PathBuf = [pf, cf, &name].iter().collect();
+            outcome = self.place(store, &rel, &want)?;
+            if matches!(outcome, Placed::Missing | Placed::Damaged) {
+                break;
+            }
+            let path = format!("{pf}/{cf}/{name}");
+            self.indexes.row(&IndexRow {
+                update_id: &u.update_id,
+                revision: u.revision,
+                kb: u.kb.as_deref(),
+                title: &u.title,
+                classification: ct,
+                product: pt,
+                products,
+                severity: u.severity.as_deref(),
+                creation_date: u.creation_date.as_deref(),
+                superseded: u.superseded,
+                file_name: &f.name,
+                size: stored.size,
+                sha1: hex_lower(&stored.sha1),
+                sha256: hex_lower(&stored.sha256),
+                path: path.clone(),
+            })?;
+            self.rows += 1;
+            first.get_or_insert(path);
+        }
+        Ok((outcome, first))
     }
 
     /// Places one stored file at `rel` (once per run: a path already placed is counted once).
@@ -370,7 +389,9 @@ impl Run<'_> {
                             at.display()
                         ),
                     )
-                    .with_hint("remove it (publish never writes through links), then publish again"));
+                    .with_hint(
+                        "remove it (publish never writes through links), then publish again",
+                    ));
                 }
                 Err(_) => fs::create_dir(&at).map_err(|e| Error::io(&at, "create", e))?,
             }
@@ -436,6 +457,9 @@ fn clash_key(product_folder: &str, class_folder: &str, name: &str) -> String {
     names::fold(&format!("{product_folder}/{class_folder}/{name}"))
 }
 
+/// (product title, product folder, classification title, classification folder).
+type Place = (String, String, String, String);
+
 /// Category id -> folder name.
 type Folders = HashMap<String, String>;
 
@@ -476,7 +500,7 @@ fn folder_names(store: &Store) -> Result<Folders> {
 /// an update's files go under: each product (or product family, when it names no product)
 /// with each classification. A bundled child with no category of its own or from a live
 /// parent goes nowhere: it is in the store for parents that are declined or removed.
-fn places(u: &PublishUpdate, folders: &Folders) -> Vec<(String, String, String, String)> {
+fn places(u: &PublishUpdate, folders: &Folders) -> Vec<Place> {
     if u.bundled && u.categories.is_empty() {
         return Vec::new();
     }
@@ -522,14 +546,16 @@ fn prepare_out(out: &Path, store_root: &Path) -> Result<PathBuf> {
     let abs = if missing {
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
         let name = out.file_name();
-        match (parent.map_or(Ok(PathBuf::from(".")), |p| resolve(p)), name) {
+        match (parent.map_or(Ok(PathBuf::from(".")), &resolve), name) {
             (Ok(p), Some(n)) if p.is_dir() => p.join(n),
             _ => {
                 return Err(Error::usage(format!(
                     "{} does not exist, and neither does the folder it would be made in",
                     out.display()
                 ))
-                .with_hint("create (or mount) the parent folder first; publish creates only the last one"));
+                .with_hint(
+                    "create (or mount) the parent folder first; publish creates only the last one",
+                ));
             }
         }
     } else {

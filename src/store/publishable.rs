@@ -100,7 +100,9 @@ impl Store {
 
     /// Every category by id (a few hundred at most: held whole).
     fn category_map(&self) -> Result<HashMap<String, PublishCategory>> {
-        let mut st = self.conn.prepare("SELECT id, kind, title FROM categories")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id, kind, title FROM categories")?;
         let mut rows = st.query([])?;
         let mut out = HashMap::new();
         while let Some(r) = rows.next()? {

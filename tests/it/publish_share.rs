@@ -30,7 +30,15 @@ const FIXTURE_PATHS: [&str; 9] = [
 ];
 
 fn publish(store: &Path, out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["publish", "share", "--store", p(store), "--out", p(out), "--json"];
+    let mut args = vec![
+        "publish",
+        "share",
+        "--store",
+        p(store),
+        "--out",
+        p(out),
+        "--json",
+    ];
     args.extend_from_slice(extra);
     json(&args)
 }
@@ -104,18 +112,41 @@ fn the_share_has_a_folder_per_product_and_classification_with_checked_links_and_
     let r = publish(&s, &out, &[]);
     assert_eq!(published(&out), FIXTURE_PATHS, "{r}");
     assert_eq!(
-        tree(&out).iter().filter(|p| !p.contains('/')).collect::<Vec<_>>(),
+        tree(&out)
+            .iter()
+            .filter(|p| !p.contains('/'))
+            .collect::<Vec<_>>(),
         ["index.csv", "index.html", "index.json"]
     );
     assert_eq!(
-        (&r["linked"], &r["copied"], &r["unchanged"], &r["files"], &r["updates"]),
-        (&Value::from(9), &Value::from(0), &Value::from(0), &Value::from(9), &Value::from(9)),
+        (
+            &r["linked"],
+            &r["copied"],
+            &r["unchanged"],
+            &r["files"],
+            &r["updates"]
+        ),
+        (
+            &Value::from(9),
+            &Value::from(0),
+            &Value::from(0),
+            &Value::from(9),
+            &Value::from(9)
+        ),
         "{r}"
     );
     // a3's file is referenced but was never taken in.
     assert_eq!(r["missing"], 1, "{r}");
-    assert!(r["missing_files"][0]["name"].as_str().unwrap().contains("kb5035845"));
-    assert_eq!((&r["damaged"], &r["catalog"]), (&Value::from(0), &Value::from("none")));
+    assert!(
+        r["missing_files"][0]["name"]
+            .as_str()
+            .unwrap()
+            .contains("kb5035845")
+    );
+    assert_eq!(
+        (&r["damaged"], &r["catalog"]),
+        (&Value::from(0), &Value::from("none"))
+    );
     // Each file is the store's own copy (same bytes; a hard link on this file system).
     let placed = out.join("Windows 10/Security Updates").join(A1);
     assert_eq!(sha_hex(&fs::read(&placed).unwrap()), A1_SHA256);
@@ -129,7 +160,10 @@ fn the_share_has_a_folder_per_product_and_classification_with_checked_links_and_
     let ix = index_json(&out);
     let rows = ix["files"].as_array().unwrap();
     assert_eq!(rows.len(), 9);
-    assert_eq!((&ix["updates"], &ix["paths"], &ix["rows"]), (&Value::from(9), &Value::from(9), &Value::from(9)));
+    assert_eq!(
+        (&ix["updates"], &ix["paths"], &ix["rows"]),
+        (&Value::from(9), &Value::from(9), &Value::from(9))
+    );
     let a1 = rows.iter().find(|r| r["file_name"] == A1).unwrap();
     for (k, v) in [
         ("update_id", "1d956cd9-8a3f-44d7-8ccb-031ebc0ba36b"),
@@ -143,7 +177,10 @@ fn the_share_has_a_folder_per_product_and_classification_with_checked_links_and_
     ] {
         assert_eq!(a1[k], v, "{k} in {a1}");
     }
-    assert_eq!((&a1["revision"], &a1["size"], &a1["superseded"]), (&Value::from(200), &Value::from(48213), &Value::from(true)));
+    assert_eq!(
+        (&a1["revision"], &a1["size"], &a1["superseded"]),
+        (&Value::from(200), &Value::from(48213), &Value::from(true))
+    );
     assert_eq!(a1["products"], serde_json::json!(["Windows 10"]));
     assert!(a1["title"].as_str().unwrap().contains("(KB5034122)"));
 
@@ -174,15 +211,31 @@ fn a_second_run_writes_nothing_and_a_copy_is_checked_and_kept() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let r = publish(&s, &out, &[]);
     assert_eq!(
-        (&r["linked"], &r["copied"], &r["unchanged"], &r["indexes_written"], &r["bytes_written"]),
-        (&Value::from(0), &Value::from(0), &Value::from(9), &Value::from(0), &Value::from(0)),
+        (
+            &r["linked"],
+            &r["copied"],
+            &r["unchanged"],
+            &r["indexes_written"],
+            &r["bytes_written"]
+        ),
+        (
+            &Value::from(0),
+            &Value::from(0),
+            &Value::from(9),
+            &Value::from(0),
+            &Value::from(0)
+        ),
         "{r}"
     );
     assert_eq!(stamps(&out), before, "nothing was rewritten");
     // A file changed in the share is replaced by the store's copy.
     fs::write(&copy, vec![0u8; bytes.len()]).unwrap();
     let r = publish(&s, &out, &[]);
-    assert_eq!((&r["linked"], &r["unchanged"]), (&Value::from(1), &Value::from(8)), "{r}");
+    assert_eq!(
+        (&r["linked"], &r["unchanged"]),
+        (&Value::from(1), &Value::from(8)),
+        "{r}"
+    );
     assert_eq!(fs::read(&copy).unwrap(), bytes);
 }
 
@@ -196,10 +249,18 @@ fn a_damaged_stored_copy_is_not_published_and_is_reported() {
     fs::write(&stored, &bytes).unwrap();
     let out = dir.path().join("share");
     let r = publish(&s, &out, &[]);
-    assert_eq!((&r["damaged"], &r["linked"]), (&Value::from(1), &Value::from(8)), "{r}");
+    assert_eq!(
+        (&r["damaged"], &r["linked"]),
+        (&Value::from(1), &Value::from(8)),
+        "{r}"
+    );
     assert_eq!(r["damaged_files"][0]["name"], A1, "{r}");
     assert!(!out.join("Windows 10/Security Updates").join(A1).exists());
-    assert!(!fs::read_to_string(out.join("index.csv")).unwrap().contains(A1));
+    assert!(
+        !fs::read_to_string(out.join("index.csv"))
+            .unwrap()
+            .contains(A1)
+    );
     // The page says so instead of linking to it.
     let html = fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("damaged in the store"), "{html}");
@@ -215,11 +276,28 @@ fn declined_and_removed_updates_are_left_out_and_prune_removes_only_what_it_shou
     let up = dir.path().join("up");
     copy_tree(&upstream_fixtures(), &up);
     let broad = [
-        "--product", "Windows", "--product", "Office", "--classification", "Security Updates",
-        "--classification", "Critical Updates", "--classification", "Updates",
+        "--product",
+        "Windows",
+        "--product",
+        "Office",
+        "--classification",
+        "Security Updates",
+        "--classification",
+        "Critical Updates",
+        "--classification",
+        "Updates",
     ];
     let s = synced_from(dir.path(), "s", &up, &broad);
-    run(&["content", "import", "--store", p(&s), p(&content_fixtures())], 0);
+    run(
+        &[
+            "content",
+            "import",
+            "--store",
+            p(&s),
+            p(&content_fixtures()),
+        ],
+        0,
+    );
     let out = dir.path().join("share");
     publish(&s, &out, &[]);
     assert_eq!(published(&out), FIXTURE_PATHS);
@@ -245,7 +323,11 @@ fn declined_and_removed_updates_are_left_out_and_prune_removes_only_what_it_shou
 
     // Without --prune nothing is deleted, but the indexes no longer list them.
     let r = publish(&s, &out, &[]);
-    assert_eq!((&r["pruned"], &r["files"]), (&Value::from(0), &Value::from(7)), "{r}");
+    assert_eq!(
+        (&r["pruned"], &r["files"]),
+        (&Value::from(0), &Value::from(7)),
+        "{r}"
+    );
     assert!(out.join("Windows Server 2019/Updates").join(D).exists());
     let csv = fs::read_to_string(out.join("index.csv")).unwrap();
     assert!(!csv.contains(D) && !csv.contains(F2), "{csv}");
@@ -259,17 +341,26 @@ fn declined_and_removed_updates_are_left_out_and_prune_removes_only_what_it_shou
         .filter(|p| !p.ends_with(D) && !p.ends_with(F2))
         .collect();
     assert_eq!(published(&out), expected, "{r}");
-    let root: Vec<String> = tree(&out).into_iter().filter(|p| !p.contains('/')).collect();
+    let root: Vec<String> = tree(&out)
+        .into_iter()
+        .filter(|p| !p.contains('/'))
+        .collect();
     assert_eq!(root, ["index.csv", "index.html", "index.json", "notes.txt"]);
     assert!(!out.join("Old product").exists() && !out.join("Windows Server 2019").exists());
-    assert_eq!(fs::read_to_string(outside.join("keep.txt")).unwrap(), "outside");
+    assert_eq!(
+        fs::read_to_string(outside.join("keep.txt")).unwrap(),
+        "outside"
+    );
     // 2 published files, stray.txt, old.cab, 3 emptied folders (deep, Old class, Old product),
     // 2 emptied (Windows Server 2019/Updates and itself), and the links (2 on unix).
     let links = if cfg!(unix) { 2 } else { 0 };
     assert_eq!(r["pruned"], 2 + 2 + 3 + 2 + links, "{r}");
     assert_eq!(r["unchanged"], 7, "{r}");
     let again = publish(&s, &out, &["--prune"]);
-    assert_eq!((&again["pruned"], &again["unchanged"]), (&Value::from(0), &Value::from(7)));
+    assert_eq!(
+        (&again["pruned"], &again["unchanged"]),
+        (&Value::from(0), &Value::from(7))
+    );
 }
 
 /// An upstream folder with the fixture categories and `docs` (file name, XML).
@@ -307,9 +398,20 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
         fs::write(content.join(format!("p{i}.bin")), &bytes).unwrap();
         let d = offsync::hash::hash_reader(&mut bytes.as_slice()).unwrap();
         let id = format!("00000000-0000-4000-8000-{:012}", i + 1);
-        let xml_title = title.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+        let xml_title = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;");
         let xml_file = file.replace('&', "&amp;");
-        let xml = update_with_file_xml(&id, 1000 + i as u64, &xml_title, &xml_file, &d.sha1, &d.sha256, d.size);
+        let xml = update_with_file_xml(
+            &id,
+            1000 + i as u64,
+            &xml_title,
+            &xml_file,
+            &d.sha1,
+            &d.sha256,
+            d.size,
+        );
         docs.push((format!("u{i}.xml"), xml));
     }
     let up = upstream_of(dir.path(), &docs);
@@ -317,7 +419,12 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
         dir.path(),
         "s",
         &up,
-        &["--product", "Windows 10", "--classification", "Security Updates"],
+        &[
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Security Updates",
+        ],
     );
     run(&["content", "import", "--store", p(&s), p(&content)], 0);
     let share = dir.path().join("inner").join("share");
@@ -359,7 +466,10 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
     assert_eq!(first["title"], hostile[0].1);
     assert_eq!(first["path"], "Windows 10/Security Updates/_evil.exe");
     let text = fs::read_to_string(share.join("index.csv")).unwrap();
-    assert!(text.contains("\"Update, with \"\"quotes\"\" <b>&amp;</b>\""), "{text}");
+    assert!(
+        text.contains("\"Update, with \"\"quotes\"\" <b>&amp;</b>\""),
+        "{text}"
+    );
     let csv = parse_csv(&text);
     let title_col = csv[0].iter().position(|h| h == "title").unwrap();
     let name_col = csv[0].iter().position(|h| h == "file_name").unwrap();
@@ -379,22 +489,33 @@ fn the_offline_catalog_goes_to_the_root_and_prune_takes_it_back() {
     // here any stored file stands for it).
     let set = |value: Option<&str>| {
         let conn = rusqlite::Connection::open(s.join("offsync.db")).unwrap();
-        conn.execute("DELETE FROM store_info WHERE key = 'catalog_sha256'", []).unwrap();
+        conn.execute("DELETE FROM store_info WHERE key = 'catalog_sha256'", [])
+            .unwrap();
         if let Some(v) = value {
-            conn.execute("INSERT INTO store_info(key, value) VALUES ('catalog_sha256', ?1)", [v])
-                .unwrap();
+            conn.execute(
+                "INSERT INTO store_info(key, value) VALUES ('catalog_sha256', ?1)",
+                [v],
+            )
+            .unwrap();
         }
     };
     set(Some(A1_SHA256));
     let out = dir.path().join("share");
     let r = publish(&s, &out, &[]);
     assert_eq!(r["catalog"], "linked", "{r}");
-    assert_eq!(sha_hex(&fs::read(out.join("wsusscn2.cab")).unwrap()), A1_SHA256);
+    assert_eq!(
+        sha_hex(&fs::read(out.join("wsusscn2.cab")).unwrap()),
+        A1_SHA256
+    );
     assert_eq!(index_json(&out)["catalog"], "wsusscn2.cab");
     assert_eq!(publish(&s, &out, &[])["catalog"], "unchanged");
     set(None);
     let r = publish(&s, &out, &["--prune"]);
-    assert_eq!((&r["catalog"], &r["pruned"]), (&Value::from("none"), &Value::from(1)), "{r}");
+    assert_eq!(
+        (&r["catalog"], &r["pruned"]),
+        (&Value::from("none"), &Value::from(1)),
+        "{r}"
+    );
     assert!(!out.join("wsusscn2.cab").exists());
     set(Some(&"ab".repeat(32)));
     assert_eq!(publish(&s, &out, &[])["catalog"], "missing");
@@ -405,11 +526,23 @@ fn the_share_folder_is_made_only_where_it_may_be() {
     let dir = tempfile::tempdir().unwrap();
     let s = synced_store(dir.path(), "s");
     let (code, _, err) = run_any(&[
-        "publish", "share", "--store", p(&s), "--out", p(&dir.path().join("no/such/share")),
+        "publish",
+        "share",
+        "--store",
+        p(&s),
+        "--out",
+        p(&dir.path().join("no/such/share")),
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("does not exist"), "{err}");
-    let (code, _, err) = run_any(&["publish", "share", "--store", p(&s), "--out", p(&s.join("share"))]);
+    let (code, _, err) = run_any(&[
+        "publish",
+        "share",
+        "--store",
+        p(&s),
+        "--out",
+        p(&s.join("share")),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("inside one another"), "{err}");
     assert!(!s.join("share").exists());
@@ -443,24 +576,44 @@ fn have(program: &str) -> bool {
 /// after its scripts ran, and the URLs of the requests the page itself made (the browser's
 /// own background requests, whose initiator is "not an origin", are not the page's).
 fn render(page: &Path, work: &Path) -> (String, Vec<String>) {
-    let netlog = work.join(format!("{}.netlog.json", page.file_stem().unwrap().to_string_lossy()));
+    let netlog = work.join(format!(
+        "{}.netlog.json",
+        page.file_stem().unwrap().to_string_lossy()
+    ));
     let out = Command::new("chromium")
-        .args(["--headless", "--disable-gpu", "--no-sandbox", "--no-first-run"])
-        .arg(format!("--user-data-dir={}", work.join("profile").display()))
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--no-first-run",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join("profile").display()
+        ))
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .arg("--host-resolver-rules=MAP * ~NOTFOUND")
         .arg(format!("--log-net-log={}", netlog.display()))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("run chromium");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log: Value = serde_json::from_slice(&fs::read(&netlog).unwrap()).unwrap();
     let kind = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].clone();
     let mut requests = Vec::new();
     for e in log["events"].as_array().unwrap() {
         let params = &e["params"];
-        if e["type"] == kind && params["url"].is_string() && params["initiator"] != "not an origin" {
+        if e["type"] == kind && params["url"].is_string() && params["initiator"] != "not an origin"
+        {
             requests.push(params["url"].as_str().unwrap().to_string());
         }
     }
@@ -481,7 +634,9 @@ fn index_html_renders_in_chromium_without_a_network_request() {
         for (i, _) in html.match_indices(attr) {
             let after = html[i + attr.len()..].trim_start_matches(['"', '\'', ' ']);
             assert!(
-                !after.starts_with("http:") && !after.starts_with("https:") && !after.starts_with("//"),
+                !after.starts_with("http:")
+                    && !after.starts_with("https:")
+                    && !after.starts_with("//"),
                 "an outside address in index.html: {}",
                 &html[i..(i + 80).min(html.len())]
             );
@@ -506,7 +661,51 @@ fn index_html_renders_in_chromium_without_a_network_request() {
 
     // The check can fail: a page that loads an image from outside is caught.
     let probe = dir.path().join("probe.html");
-    fs::write(&probe, "<html><body><img src=\"http://example.invalid/x.png\">probe</body></html>").unwrap();
+    fs::write(
+        &probe,
+        "<html><body><img src=\"http://example.invalid/x.png\">probe</body></html>",
+    )
+    .unwrap();
     let (_, requests) = render(&probe, dir.path());
-    assert!(requests.iter().any(|u| u.contains("example.invalid")), "{requests:?}");
+    assert!(
+        requests.iter().any(|u| u.contains("example.invalid")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn on_another_file_system_files_are_copied_and_checked() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shm = Path::new("/dev/shm");
+    let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).ok();
+    if !shm.is_dir() || dev(shm) == dev(dir.path()) {
+        println!("skipped: no second file system (/dev/shm) beside the temporary folder");
+        return;
+    }
+    let s = synced_store(dir.path(), "s");
+    let mut bytes = fs::read(stored_path(&s, A1_SHA256)).unwrap();
+    bytes[7] ^= 1;
+    fs::write(stored_path(&s, A1_SHA256), &bytes).unwrap();
+    let other = tempfile::tempdir_in(shm).unwrap();
+    let out = other.path().join("share");
+    let r = publish(&s, &out, &[]);
+    assert_eq!(
+        (&r["copied"], &r["linked"], &r["damaged"]),
+        (&Value::from(8), &Value::from(0), &Value::from(1)),
+        "{r}"
+    );
+    assert!(!out.join("Windows 10/Security Updates").join(A1).exists());
+    let d = out.join("Windows Server 2019/Updates").join(D);
+    assert_eq!(
+        fs::read(&d).unwrap(),
+        fs::read(content_fixtures().join(D)).unwrap()
+    );
+    let r = publish(&s, &out, &[]);
+    assert_eq!(
+        (&r["copied"], &r["unchanged"]),
+        (&Value::from(0), &Value::from(8)),
+        "{r}"
+    );
 }

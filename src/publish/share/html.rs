@@ -128,7 +128,11 @@ pub fn row(u: &RowFacts<'_>, files: &[FileLink<'_>]) -> String {
     }
     format!(
         "<tr class=\"{cls}\" data-date=\"{date}\" data-kb=\"{kb_num}\" data-severity=\"{rank}\" data-update=\"{id}\"><td>{date}</td><td>{kb}</td><td>{title}{marks}</td><td>{sev}</td><td>{class}</td><td>{products}</td><td><ul>{cells}</ul></td></tr>\n",
-        cls = if u.superseded { "superseded" } else { "current" },
+        cls = if u.superseded {
+            "superseded"
+        } else {
+            "current"
+        },
         date = esc(u.date.map(|d| d.get(..10).unwrap_or(d)).unwrap_or("")),
         rank = severity_rank(u.severity),
         id = esc(u.update_id),
@@ -187,7 +191,10 @@ mod tests {
     #[test]
     fn metadata_is_escaped_and_links_stay_relative() {
         assert_eq!(esc("<script>&\"'"), "&lt;script&gt;&amp;&quot;&#39;");
-        assert_eq!(href("Windows 10/Sec/a#b?.cab"), "Windows%2010/Sec/a%23b%3F.cab");
+        assert_eq!(
+            href("Windows 10/Sec/a#b?.cab"),
+            "Windows%2010/Sec/a%23b%3F.cab"
+        );
         assert_eq!(href("é"), "%C3%A9");
         let page = format!(
             "{}{}",

@@ -73,7 +73,8 @@ impl Indexes {
             html: Pending::create(temp.join("index.html"))?,
             json_rows: 0,
         };
-        ix.json.put("{\n\"format\": \"offsync-share-index\",\n\"version\": 1,\n\"files\": [\n")?;
+        ix.json
+            .put("{\n\"format\": \"offsync-share-index\",\n\"version\": 1,\n\"files\": [\n")?;
         ix.csv.put(CSV_HEADER)?;
         ix.html.put(&super::html::head(title))?;
         Ok(ix)

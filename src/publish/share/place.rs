@@ -113,10 +113,7 @@ impl Placer {
         if m.is_dir() {
             return Err(Error::new(
                 ErrorKind::Usage,
-                format!(
-                    "{} is a folder where the share puts a file",
-                    dest.display()
-                ),
+                format!("{} is a folder where the share puts a file", dest.display()),
             )
             .with_hint("move it away (or run again with --prune once it is empty)"));
         }
@@ -142,8 +139,7 @@ fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
 }
 
 fn read_digests(path: &Path) -> std::io::Result<Digests> {
-    let mut f =
-        crate::fsutil::open_no_follow(path, OpenOptions::new().read(true))?;
+    let mut f = crate::fsutil::open_no_follow(path, OpenOptions::new().read(true))?;
     crate::hash::hash_reader(&mut f)
 }
 

@@ -23,7 +23,9 @@ pub fn prune(
     for e in fs::read_dir(root).map_err(|e| Error::io(root, "read", e))? {
         let e = e.map_err(|e| Error::io(root, "read", e))?;
         let name = e.file_name();
-        let ty = e.file_type().map_err(|err| Error::io(&e.path(), "examine", err))?;
+        let ty = e
+            .file_type()
+            .map_err(|err| Error::io(&e.path(), "examine", err))?;
         if ty.is_dir() {
             if name != temp_dir {
                 stack.push(PathBuf::from(&name));
@@ -42,7 +44,9 @@ pub fn prune(
         for e in fs::read_dir(&dir).map_err(|e| Error::io(&dir, "read", e))? {
             let e = e.map_err(|e| Error::io(&dir, "read", e))?;
             let child = rel.join(e.file_name());
-            let ty = e.file_type().map_err(|err| Error::io(&e.path(), "examine", err))?;
+            let ty = e
+                .file_type()
+                .map_err(|err| Error::io(&e.path(), "examine", err))?;
             if ty.is_dir() {
                 stack.push(child);
             } else if !produced.contains(&child) {
