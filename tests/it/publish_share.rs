@@ -415,13 +415,21 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
         docs.push((format!("u{i}.xml"), xml));
     }
     let up = upstream_of(dir.path(), &docs);
+    // The product's title is hostile too: it names the folder.
+    let product = up.join("category-product-windows-10.xml");
+    let text = fs::read_to_string(&product).unwrap();
+    let text = text.replace(
+        "<upd:Title>Windows 10</upd:Title>",
+        "<upd:Title>../..\\CON</upd:Title>",
+    );
+    fs::write(&product, text).unwrap();
     let s = synced_from(
         dir.path(),
         "s",
         &up,
         &[
             "--product",
-            "Windows 10",
+            "a3c2375d-0c8a-42f9-bce0-28333e198407",
             "--classification",
             "Security Updates",
         ],
@@ -437,13 +445,13 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
         let bytes = format!("payload {i} of the hostile test").into_bytes();
         let h = sha_hex(&bytes);
         let (stem, ext) = n.split_once('.').unwrap();
-        format!("Windows 10/Security Updates/{stem}~{}.{ext}", &h[..8])
+        format!("_.._CON/Security Updates/{stem}~{}.{ext}", &h[..8])
     };
     let mut want = vec![
-        "Windows 10/Security Updates/_.._escape.cab".to_string(),
-        "Windows 10/Security Updates/_CON".to_string(),
-        "Windows 10/Security Updates/_evil.exe".to_string(),
-        "Windows 10/Security Updates/a_b".to_string(),
+        "_.._CON/Security Updates/_.._escape.cab".to_string(),
+        "_.._CON/Security Updates/_CON".to_string(),
+        "_.._CON/Security Updates/_evil.exe".to_string(),
+        "_.._CON/Security Updates/a_b".to_string(),
         dup(4, "dup.cab"),
         dup(5, "DUP.cab"),
     ];
@@ -464,7 +472,8 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
         .find(|r| r["file_name"] == "..\\evil.exe")
         .unwrap();
     assert_eq!(first["title"], hostile[0].1);
-    assert_eq!(first["path"], "Windows 10/Security Updates/_evil.exe");
+    assert_eq!(first["path"], "_.._CON/Security Updates/_evil.exe");
+    assert_eq!(first["product"], "../..\\CON");
     let text = fs::read_to_string(share.join("index.csv")).unwrap();
     assert!(
         text.contains("\"Update, with \"\"quotes\"\" <b>&amp;</b>\""),
