@@ -15,6 +15,8 @@ mod feed;
 mod hierarchy;
 mod log;
 pub use log::update_line;
+mod publishable;
+pub use publishable::{PublishCategory, PublishFile, PublishUpdate, StoredContent};
 mod queries;
 mod scan;
 pub use scan::{ScanAdd, ScanCandidate};

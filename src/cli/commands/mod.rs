@@ -12,6 +12,7 @@ pub mod export;
 pub mod import;
 pub mod init;
 pub mod key;
+pub mod publish;
 pub mod sign;
 pub mod status;
 pub mod sync;
