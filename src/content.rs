@@ -244,3 +244,64 @@ fn missing_files(store: &Store) -> Result<Vec<MissingFile>> {
     }
     Ok(missing)
 }
+
+/// The store setting that says which catalog file (size and modification time) was last
+/// kept, so that a sync from the same unchanged file does not read a gigabyte again.
+const CATALOG_STAMP_SETTING: &str = "catalog_source_stamp";
+
+/// Keeps Microsoft's offline catalog `cab` (the file a sync just read) in the content store,
+/// by SHA-256, and names it the store's catalog ([`crate::store::CATALOG_SETTING`]), so that
+/// `publish share` hands it to clients and bundles carry it. One read and one write of the
+/// file, none when the same file (size and modification time) was kept before and its copy is
+/// in place; each catalog version is stored once. Returns whether the file was read.
+pub fn keep_catalog(store: &mut Store, cab: &Path, now: Timestamp) -> Result<bool> {
+    let meta = fs::metadata(cab).map_err(|e| Error::io(cab, "read", e))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let stamp = format!("{}:{modified}", meta.len());
+    if let Some((h, size)) = store.catalog()?
+        && size == meta.len()
+        && store.setting(CATALOG_STAMP_SETTING)?.as_deref() == Some(stamp.as_str())
+        && fs::metadata(store.content_path(&h)).is_ok_and(|m| m.is_file() && m.len() == size)
+    {
+        return Ok(false);
+    }
+    // The write lock first: taking it settles what an interrupted writer left in staging.
+    let staging = store.staging_dir();
+    let mut tx = store.begin()?;
+    let mut publisher = Publisher::new(tx.root());
+    fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, "create", e))?;
+    let staged = staging.join(format!("catalog-{}.partial", std::process::id()));
+    let d = stage_copy(cab, &staged)?;
+    let recorded = tx.content_recorded(&d.sha256)?;
+    if !recorded {
+        publisher.publish(&staged, &d.sha256)?;
+        tx.add_content(&d.sha256, &d.sha1, d.size, &now.rfc3339())?;
+    } else if !stored_copy_intact(tx.root(), &d.sha256, d.size) {
+        publisher.replace(&staged, &d.sha256)?;
+    } else {
+        let _ = fs::remove_file(&staged);
+    }
+    let hex = hex_lower(&d.sha256);
+    tx.set_setting(crate::store::CATALOG_SETTING, &hex)?;
+    tx.set_setting(CATALOG_STAMP_SETTING, &stamp)?;
+    tx.log(
+        "CONTENT",
+        &format!(
+            "Kept the offline catalog {} ({} bytes, SHA-256 {hex}) for offline scans and bundles",
+            cab.display(),
+            d.size
+        ),
+        now,
+    );
+    if let Err(e) = tx.commit() {
+        publisher.commit_failed();
+        let _ = store.settle();
+        return Err(e);
+    }
+    publisher.committed();
+    Ok(true)
+}

@@ -198,6 +198,10 @@ pub struct Manifest {
     pub valid_until: Option<Timestamp>,
     pub tool_version: String,
     pub counts: Counts,
+    /// The content file of the bundle that is Microsoft's offline catalog (wsusscn2.cab) the
+    /// source store synced from: the importing store keeps it as its catalog. Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Sha256Hex>,
     pub volumes: Vec<VolumeInfo>,
     pub entries: Vec<EntryInfo>,
 }

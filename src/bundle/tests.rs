@@ -68,6 +68,7 @@ fn spec(store_id: &str, sequence: u64, content: Vec<ContentFile>, max: u64) -> B
         metadata: EncodedMetadata::from_metadata(&sample_metadata(), &std::env::temp_dir())
             .unwrap(),
         content,
+        catalog: None,
     }
 }
 

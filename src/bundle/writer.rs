@@ -111,6 +111,8 @@ pub struct BundleSpec {
     /// `metadata.bin`, already encoded (see [`MetadataSpool`]).
     pub metadata: EncodedMetadata,
     pub content: Vec<ContentFile>,
+    /// The SHA-256 of the file of `content` that is the offline catalog, if one is.
+    pub catalog: Option<[u8; 32]>,
 }
 
 /// What [`write_bundle`] produced.
@@ -316,6 +318,7 @@ fn build_manifest(
         valid_until: spec.valid_until,
         tool_version: format!("offsync {}", env!("CARGO_PKG_VERSION")),
         counts,
+        catalog: spec.catalog.map(Sha256Hex),
         volumes,
         entries,
     };

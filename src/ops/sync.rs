@@ -27,5 +27,23 @@ pub fn sync_from(
             })?,
     };
     let mut up = crate::upstream::open(&source)?;
-    sync(store, up.as_mut(), opts, clock, progress)
+    let mut report = sync(store, up.as_mut(), opts, clock, progress)?;
+    // The sync succeeded and is committed: a catalog that cannot be kept is a warning, not a
+    // failed sync.
+    if let Some(cab) = up.catalog_file() {
+        progress.start(
+            "keeping the offline catalog",
+            None,
+            crate::progress::Unit::Bytes,
+        );
+        let kept = crate::content::keep_catalog(store, cab, clock());
+        progress.finish();
+        if let Err(e) = kept {
+            report.warnings.push(format!(
+                "the offline catalog is not kept for offline scans and bundles: {}",
+                e.message
+            ));
+        }
+    }
+    Ok(report)
 }

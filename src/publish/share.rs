@@ -30,7 +30,7 @@ const TEMP_DIR: &str = ".offsync-partial";
 /// The offline catalog's name at the share's root.
 pub const CATALOG_NAME: &str = "wsusscn2.cab";
 /// The store setting naming the offline catalog's content file (hex SHA-256).
-pub const CATALOG_SETTING: &str = "catalog_sha256";
+pub use crate::store::CATALOG_SETTING;
 /// Folders for an update without a known product or classification.
 const NO_PRODUCT: &str = "Unknown product";
 const NO_CLASSIFICATION: &str = "Unclassified";

@@ -129,6 +129,16 @@ impl Store {
         Ok(row.and_then(|(s, h)| Some((s as u64, h.try_into().ok()?))))
     }
 
+    /// Whether the content file `sha256` arrived after change sequence `from`.
+    pub fn content_added_since(&self, sha256: &[u8; 32], from: u64) -> Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM content WHERE sha256 = ?1 AND added_seq > ?2",
+            params![sha256.as_slice(), from as i64],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
     /// The SHA-256 of the stored file with this SHA-1, if any.
     pub fn content_by_sha1(&self, sha1: &[u8; 20]) -> Result<Option<[u8; 32]>> {
         let row: Option<Vec<u8>> = self

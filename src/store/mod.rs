@@ -30,6 +30,9 @@ pub use adopt::{AdoptOutcome, Adopted, MissingRef, stage_adopted};
 pub use check::{CheckReport, ContentUse, Problem};
 pub use content::{ContentStats, Publisher, ReferencedFile, stored_copy_intact};
 pub use decisions::{DecisionReport, StoredDecision, UpstreamDecision, UpstreamMode};
+/// The store setting naming (hex SHA-256) the content file that is Microsoft's offline
+/// catalog, kept so that `publish share` can hand it to clients and bundles can carry it.
+pub const CATALOG_SETTING: &str = "catalog_sha256";
 pub use documents::MAX_DOCUMENT_BYTES;
 pub use exchange::{ChainState, ExportRecord, ImportRecord, StoredDoc, TrustedKey, WriteLock};
 pub use hierarchy::{MAX_CATEGORY_DEPTH, check_hierarchy, with_descendants};
@@ -270,6 +273,19 @@ impl Store {
     /// The file holding the content whose SHA-256 is `sha256`; derived from the digest only.
     pub fn content_path(&self, sha256: &[u8; 32]) -> PathBuf {
         content_path(&self.root, sha256)
+    }
+
+    /// The content file that is the Microsoft offline catalog this store last synced from (or
+    /// received in a bundle): its SHA-256 and size, when the store holds it.
+    pub fn catalog(&self) -> Result<Option<([u8; 32], u64)>> {
+        let Some(hex) = self.setting(CATALOG_SETTING)? else {
+            return Ok(None);
+        };
+        let mut h = [0u8; 32];
+        if hex::decode_to_slice(hex.trim(), &mut h).is_err() {
+            return Ok(None);
+        }
+        Ok(self.content_entry(&h)?.map(|(size, _)| (h, size)))
     }
 
     pub fn staging_dir(&self) -> PathBuf {

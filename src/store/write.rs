@@ -316,6 +316,15 @@ impl<'a> Tx<'a> {
     }
 
     /// Records a content file now present in the content folder.
+    /// Sets a value kept in `store_info`, as part of this transaction.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO store_info(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )?;
+        Ok(())
+    }
+
     pub fn add_content(
         &mut self,
         sha256: &[u8; 32],

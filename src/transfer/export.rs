@@ -269,11 +269,24 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
     }
     // Content is carried from the last export that carried content: a metadata-only export
     // in between must not make the next one forget the files it left out.
+    let content_from = if full {
+        0
+    } else {
+        store.last_content_export_seq()?
+    };
     if !opts.metadata_only && !full {
-        let content_from = store.last_content_export_seq()?;
         for (h, size) in store.referenced_content_added_since(content_from)? {
             content.carry(store, h, size);
         }
+    }
+    // The offline catalog goes with a full bundle, and with the first bundle after a new
+    // catalog version arrived.
+    if !opts.metadata_only
+        && let Some((h, size)) = store.catalog()?
+        && (full || store.content_added_since(&h, content_from)?)
+    {
+        content.carry(store, h, size);
+        content.catalog = Some(h);
     }
     Ok(Selection {
         sequence,
@@ -294,6 +307,8 @@ struct ContentPick {
     /// The first [`MISSING_LISTED`] missing files.
     missing: Vec<MissingOut>,
     missing_files: u64,
+    /// The carried file that is the offline catalog.
+    catalog: Option<[u8; 32]>,
 }
 
 impl ContentPick {
@@ -356,6 +371,7 @@ fn bundle_spec(store: &Store, opts: &ExportOptions, sel: Selection) -> Result<Bu
         max_volume_size: opts.max_volume_size,
         metadata: sel.metadata,
         content: sel.content.files.into_values().collect(),
+        catalog: sel.content.catalog,
     })
 }
 

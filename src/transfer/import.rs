@@ -628,6 +628,11 @@ fn apply(
     progress.finish();
 
     merge(&mut tx, &md, &plan.changes, &staged, opts.now)?;
+    // The source's offline catalog (a content file of this bundle, now in the store) becomes
+    // this store's, for `publish share` and the next hop.
+    if let Some(c) = &m.catalog {
+        tx.set_setting(crate::store::CATALOG_SETTING, &c.to_string())?;
+    }
     // After the merge, so that a decision about an update this bundle brings finds it.
     out.decisions = tx.take_upstream_decisions(&decisions, mode, true)?;
     tx.record_import(&ImportRecord {

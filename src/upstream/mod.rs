@@ -107,6 +107,12 @@ pub trait Upstream {
         progress: &dyn Progress,
     ) -> Result<()>;
 
+    /// The file of Microsoft's offline catalog, when this source is one: the store keeps it
+    /// after a sync, for clients that scan offline against it.
+    fn catalog_file(&self) -> Option<&Path> {
+        None
+    }
+
     /// The source's local decisions (UpdateID, declined): a parent store's declines and
     /// undeclines. Sources that make no decisions have none.
     fn decisions(&mut self) -> Result<Vec<(String, bool)>> {

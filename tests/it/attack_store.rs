@@ -98,6 +98,7 @@ fn bundle(out: &Path, name: &str, sequence: u64, md: BundleMetadata) -> PathBuf 
         max_volume_size: 1 << 20,
         metadata: EncodedMetadata::from_metadata(&md, &std::env::temp_dir()).unwrap(),
         content: Vec::new(),
+        catalog: None,
     };
     fs::create_dir_all(out).unwrap();
     write_bundle(out, &spec, &NoProgress).unwrap().dir

@@ -818,3 +818,69 @@ fn the_real_structure_sample_syncs_as_far_as_it_goes() {
     );
     assert_eq!(state(&s), before);
 }
+
+/// The store's catalog: its SHA-256 (hex), and the bytes of its stored copy.
+fn kept_catalog(store: &Path) -> Option<(String, Vec<u8>)> {
+    let s = offsync::store::Store::open(store).unwrap();
+    let (h, _) = s.catalog().unwrap()?;
+    Some((hex::encode(h), std::fs::read(s.content_path(&h)).unwrap()))
+}
+
+/// Issue 12 point 3: the catalog a store syncs from is kept in its content store (once per
+/// version), travels in bundles, and `publish share` puts it at the share's root, so that
+/// clients can scan offline against Microsoft's own file.
+#[test]
+fn the_catalog_is_kept_carried_to_the_isolated_side_and_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = catalog(&Options::default());
+    let c = write(dir.path(), "wsusscn2.cab", &bytes);
+    let s = synced(dir.path(), &c);
+    let (hex1, kept) = kept_catalog(&s).expect("the catalog is kept");
+    assert!(kept == bytes, "the stored copy is the file");
+    assert_eq!(hex1, sha_hex(&bytes));
+    let stored = offsync::store::Store::open(&s)
+        .unwrap()
+        .content_path(&hex::decode(&hex1).unwrap().try_into().unwrap());
+    let written = std::fs::metadata(&stored).unwrap().modified().unwrap();
+    // The same file again: not read, not rewritten.
+    sync_json(&s, &c, &[]);
+    assert_eq!(
+        std::fs::metadata(&stored).unwrap().modified().unwrap(),
+        written
+    );
+
+    // A full bundle carries it; the isolated store keeps it as its catalog and publishes it.
+    let (e, bundle) = export(&s, &dir.path().join("m1"), &[]);
+    assert_eq!(
+        manifest(&bundle)["catalog"].as_str(),
+        Some(hex1.as_str()),
+        "{e}"
+    );
+    let iso = init_store(dir.path(), "iso");
+    import_json(&iso, &bundle);
+    assert_eq!(kept_catalog(&iso).map(|k| k.0), Some(hex1.clone()));
+    let share = dir.path().join("share");
+    run(
+        &["publish", "share", "--store", p(&iso), "--out", p(&share)],
+        0,
+    );
+    assert!(std::fs::read(share.join("wsusscn2.cab")).unwrap() == bytes);
+
+    // A newer catalog replaces it, and the next incremental bundle carries the new one only.
+    let newer = catalog(&Options {
+        created: Some("2024-04-09T10:00:00Z"),
+        ..Default::default()
+    });
+    let c2 = write(dir.path(), "b.cab", &newer);
+    sync_json(&s, &c2, &[]);
+    let (hex2, _) = kept_catalog(&s).unwrap();
+    assert_ne!(hex2, hex1);
+    let (_, b2) = export(&s, &dir.path().join("m2"), &[]);
+    assert_eq!(manifest(&b2)["catalog"].as_str(), Some(hex2.as_str()));
+    import_json(&iso, &b2);
+    assert_eq!(kept_catalog(&iso).map(|k| k.0), Some(hex2));
+    // Nothing new since: the next bundle carries no catalog.
+    run(&["updates", "decline", "--store", p(&s), "KB5034122"], 0);
+    let (_, b3) = export(&s, &dir.path().join("m3"), &[]);
+    assert!(manifest(&b3).get("catalog").is_none());
+}

@@ -58,6 +58,15 @@ impl Manifest {
             per_volume,
             ..
         } = tally;
+        if let Some(c) = &self.catalog
+            && !whole.contains_key(&c.0)
+            && !pieces.contains_key(&c.0)
+        {
+            f.corrupt(
+                M,
+                format!("catalog names {c}, which is not a content file of the bundle"),
+            );
+        }
         let (files, bytes) = check_pieces(&whole, pieces, &mut f);
         if self.counts.content_files != files || self.counts.content_bytes != bytes {
             f.corrupt(

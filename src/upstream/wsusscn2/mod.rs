@@ -1184,6 +1184,10 @@ impl Upstream for Wsusscn2Source {
         format!("wsusscn2 {}", self.path.display())
     }
 
+    fn catalog_file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn locate(&self, key: u64) -> String {
         match &self.scanned {
             Some(s) if (key as usize) < s.pkg.entries.len() => {
