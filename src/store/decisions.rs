@@ -91,10 +91,16 @@ impl Store {
     /// other side may hold the decline it takes back). From 0, also the declines made before
     /// decisions had their own change numbers.
     pub fn decisions_changed_since(&self, from: u64) -> Result<Vec<StoredDecision>> {
-        let mut st = self.conn.prepare(
+        // Two statements, not one with an OR: with it SQLite walked every update by UpdateID
+        // (seconds at a million), where an incremental export needs the few decided since.
+        let sql = if from == 0 {
             "SELECT update_id, declined, decided_seq FROM updates
-             WHERE decided_seq > ?1 OR (?1 = 0 AND declined = 1) ORDER BY update_id",
-        )?;
+             WHERE decided_seq > ?1 OR declined = 1 ORDER BY update_id"
+        } else {
+            "SELECT update_id, declined, decided_seq FROM updates INDEXED BY updates_decided
+             WHERE decided_seq > ?1 ORDER BY update_id"
+        };
+        let mut st = self.conn.prepare(sql)?;
         let rows = st.query_map([from as i64], |r| {
             Ok(StoredDecision {
                 update_id: r.get(0)?,
