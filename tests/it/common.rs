@@ -94,27 +94,26 @@ pub fn set_criteria(store: &Path, criteria: &[&str]) {
     run(&args, 0);
 }
 
+/// Criteria that select every fixture product and classification.
+pub const BROAD_CRITERIA: &[&str] = &[
+    "--product",
+    "Windows",
+    "--product",
+    "Office",
+    "--classification",
+    "Security Updates",
+    "--classification",
+    "Critical Updates",
+    "--classification",
+    "Updates",
+    "--classification",
+    "Definition Updates",
+];
+
 /// A store synced from the fixtures with broad criteria (every fixture product and
 /// classification), content taken in.
 pub fn synced_store(dir: &Path, name: &str) -> PathBuf {
-    synced_store_with(
-        dir,
-        name,
-        &[
-            "--product",
-            "Windows",
-            "--product",
-            "Office",
-            "--classification",
-            "Security Updates",
-            "--classification",
-            "Critical Updates",
-            "--classification",
-            "Updates",
-            "--classification",
-            "Definition Updates",
-        ],
-    )
+    synced_store_with(dir, name, BROAD_CRITERIA)
 }
 
 /// A store synced from the fixtures with `criteria`, content taken in.

@@ -59,23 +59,7 @@ fn a_synced_store_keeps_each_upstream_document_byte_for_byte() {
     );
 
     // A child synced from the parent store keeps the same documents.
-    let child = synced_from(
-        dir.path(),
-        "child",
-        &parent,
-        &[
-            "--product",
-            "Windows",
-            "--product",
-            "Office",
-            "--classification",
-            "Security Updates",
-            "--classification",
-            "Critical Updates",
-            "--classification",
-            "Updates",
-        ],
-    );
+    let child = synced_from(dir.path(), "child", &parent, BROAD_CRITERIA);
     assert_eq!(kept_exactly(&child), kept);
 
     // A bundle carries them across the gap: the isolated store keeps the same bytes.

@@ -275,19 +275,7 @@ fn declined_and_removed_updates_are_left_out_and_prune_removes_only_what_it_shou
     let dir = tempfile::tempdir().unwrap();
     let up = dir.path().join("up");
     copy_tree(&upstream_fixtures(), &up);
-    let broad = [
-        "--product",
-        "Windows",
-        "--product",
-        "Office",
-        "--classification",
-        "Security Updates",
-        "--classification",
-        "Critical Updates",
-        "--classification",
-        "Updates",
-    ];
-    let s = synced_from(dir.path(), "s", &up, &broad);
+    let s = synced_from(dir.path(), "s", &up, BROAD_CRITERIA);
     run(
         &[
             "content",
