@@ -88,7 +88,12 @@ pub fn judge(path: &Path) -> Result<FileKind> {
         .with_hint("give wsusscn2.cab as downloaded from Microsoft, or a package written by `wsusutil export`"));
     }
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let Ok(dir) = CabDir::read(&mut file, len, &display_name(path)) else {
+    // A truncated cabinet still shows its members when its directory is whole: read as if
+    // it were as long as it says, so that a cut package is reported as a package.
+    let name = display_name(path);
+    let dir =
+        CabDir::read(&mut file, len, &name).or_else(|_| CabDir::read(&mut file, u64::MAX, &name));
+    let Ok(dir) = dir else {
         return Ok(FileKind::Catalog);
     };
     if dir.find(PACKAGE_XML).is_some() || dir.find(METADATA_TXT).is_some() {
@@ -172,7 +177,12 @@ impl WsusPackageSource {
 
     /// An error about the package's structure: names the package, says what to do.
     fn malformed(&self, e: Error) -> Error {
-        let mut e = e.context(&self.name);
+        // The cabinet reader names the file already.
+        let mut e = if e.message.starts_with(&format!("{}:", self.name)) {
+            e
+        } else {
+            e.context(&self.name)
+        };
         if e.kind == ErrorKind::Other || e.kind == ErrorKind::Limit {
             e.hint = Some(HINT.into());
         }
@@ -235,7 +245,8 @@ impl WsusPackageSource {
             Document::Category(c) => ScanItem::Category(c, Some(xml.to_vec())),
             Document::Update(u) => {
                 let (w, at, entries) = spool;
-                w.write_all(xml).map_err(|e| storage("write the spool", e))?;
+                w.write_all(xml)
+                    .map_err(|e| storage("write the spool", e))?;
                 let key = entries.len() as u64;
                 entries.push(Entry {
                     at: *at,
@@ -270,9 +281,15 @@ impl WsusPackageSource {
             ))
         };
         let pkg_i = dir.find(PACKAGE_XML).ok_or_else(|| missing(PACKAGE_XML))?;
-        let meta_i = dir.find(METADATA_TXT).ok_or_else(|| missing(METADATA_TXT))?;
+        let meta_i = dir
+            .find(METADATA_TXT)
+            .ok_or_else(|| missing(METADATA_TXT))?;
         let spool_file = tempfile::tempfile().map_err(|e| storage("create a temporary file", e))?;
-        let mut spool = (BufWriter::with_capacity(256 * 1024, spool_file), 0u64, Vec::new());
+        let mut spool = (
+            BufWriter::with_capacity(256 * 1024, spool_file),
+            0u64,
+            Vec::new(),
+        );
         let mut pkg = None;
         let part = format!("{METADATA_TXT} in {}", self.name);
         progress.start("reading the WSUS package", None, Unit::Items);
@@ -349,7 +366,11 @@ impl Upstream for WsusPackageSource {
     }
 
     fn locate(&self, key: u64) -> String {
-        match self.spool.as_ref().and_then(|s| s.entries.get(key as usize)) {
+        match self
+            .spool
+            .as_ref()
+            .and_then(|s| s.entries.get(key as usize))
+        {
             Some(e) => format!("metadata.txt record {} in {}", e.record, self.name),
             None => self.name.clone(),
         }

@@ -96,13 +96,16 @@ fn read_head<R: BufRead>(r: &mut R, number: u32, io: &dyn Fn(io::Error) -> Error
     let mut head = [0u8; HEAD];
     let got = read_full(r, &mut head, io)?;
     let head = &head[..got];
-    let id = field(head, 0, 36).ok().and_then(lowercase_guid).ok_or_else(|| {
-        let text = field(head, 0, 36).map_or_else(|t| t, shown);
-        bad(
-            number,
-            format!("the UpdateID field '{text}' is not a lowercase GUID followed by ','"),
-        )
-    });
+    let id = field(head, 0, 36)
+        .ok()
+        .and_then(lowercase_guid)
+        .ok_or_else(|| {
+            let text = field(head, 0, 36).map_or_else(|t| t, shown);
+            bad(
+                number,
+                format!("the UpdateID field '{text}' is not a lowercase GUID followed by ','"),
+            )
+        });
     let id = match id {
         Ok(id) => id,
         // A header cut short by the end of the file is truncation, not a bad field.
@@ -279,17 +282,18 @@ fn read_crlf<R: BufRead>(
     let what = match got {
         0 => "the CRLF that ends it is missing at the end of the file".to_string(),
         1 if two[0] == b'\r' => "truncated: the file ends inside the CRLF that ends it".into(),
-        _ if !xml.ends_with(b">") => format!(
-            "its length ({} UTF-16 code units) does not land on the record's end: the XML would end with '{}'",
-            head.units,
-            shown(&xml[xml.len().saturating_sub(20)..])
-        ),
         _ => {
             let next = r.fill_buf().map_err(io)?;
             let mut peek = two[..got].to_vec();
             peek.extend_from_slice(&next[..next.len().min(HEAD)]);
             if peek.len() > 36 && peek[36] == b',' && lowercase_guid(&peek[..36]).is_some() {
                 "the CRLF that ends it is missing (the next record follows at once)".into()
+            } else if !xml.trim_ascii_end().ends_with(b">") {
+                format!(
+                    "its length ({} UTF-16 code units) does not land on the record's end: the XML would end with '{}'",
+                    head.units,
+                    shown(&xml[xml.len().saturating_sub(20)..])
+                )
             } else {
                 format!(
                     "its length ({} UTF-16 code units) does not land on the record's end: it is followed by '{}', not CRLF",

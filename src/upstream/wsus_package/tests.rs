@@ -51,14 +51,26 @@ fn malformed_records_are_refused_naming_the_record() {
             "record 1: its length (3 UTF-16 code units) does not land",
         ),
         (format!("{ID},00000001,00000004,<a/>"), "record 1: the CRLF"),
-        (format!("{ID},00000001,00000004,<a/>") + &good, "record 1: the CRLF that ends it is missing (the next"),
-        (good.clone() + &format!("{ID},0000001,00000004,<a/>\r\n"), "record 2: the revision field '0000001'"),
-        (format!("{ID},00000001,0000000A,<a/>\r\n"), "record 1: the length field '0000000A'"),
+        (
+            format!("{ID},00000001,00000004,<a/>") + &good,
+            "record 1: the CRLF that ends it is missing (the next",
+        ),
+        (
+            good.clone() + &format!("{ID},0000001,00000004,<a/>\r\n"),
+            "record 2: the revision field '0000001'",
+        ),
+        (
+            format!("{ID},00000001,0000000A,<a/>\r\n"),
+            "record 1: the length field '0000000A'",
+        ),
         (
             format!("{},00000001,00000004,<a/>\r\n", ID.to_uppercase()),
             "record 1: the UpdateID field",
         ),
-        (format!("{ID},00000001,00000001,\u{1F600}\r\n"), "ends inside a character"),
+        (
+            format!("{ID},00000001,00000001,\u{1F600}\r\n"),
+            "ends inside a character",
+        ),
     ];
     for (text, want) in cases {
         let e = read(text.as_bytes()).unwrap_err();
