@@ -60,7 +60,8 @@ pub fn judge(path: &Path) -> Result<FileKind> {
     let is_cab_name = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("cab"));
-    let Ok(mut file) = File::open(path) else {
+    let opened = File::open(path).ok().filter(|_| path.is_file());
+    let Some(mut file) = opened else {
         // The reader chosen by the name says what is wrong with it.
         return Ok(if is_cab_name {
             FileKind::Catalog
