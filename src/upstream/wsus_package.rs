@@ -159,6 +159,10 @@ struct Collected {
     duplicates: Vec<String>,
     /// Set when the sink (the store) failed: that error is passed on as it is.
     sink_failed: bool,
+    /// Records read whole so far, and whether `metadata.txt` is being read: a damaged or
+    /// cut cabinet is reported with the record it was reading.
+    records: u32,
+    in_metadata: bool,
 }
 
 impl WsusPackageSource {
@@ -200,6 +204,7 @@ impl WsusPackageSource {
         sink: &mut dyn FnMut(ScanItem) -> Result<()>,
     ) -> Result<()> {
         let n = head.number;
+        got.records = n;
         got.listed.push((head.id, head.revision));
         let digest = crate::hash::sha256(xml);
         match got.seen.get(&(head.id, head.revision)) {
@@ -299,6 +304,7 @@ impl WsusPackageSource {
                 pkg = Some(package_xml::parse(BufReader::with_capacity(64 * 1024, r))?);
                 return Ok(());
             }
+            got.in_metadata = true;
             let mut br = BufReader::with_capacity(256 * 1024, r);
             let io = |e: io::Error| read_error(&part, e);
             read_records(&mut br, &io, &mut |head, xml| {
@@ -309,6 +315,7 @@ impl WsusPackageSource {
                 progress.advance(1);
                 Ok(())
             })?;
+            got.in_metadata = false;
             Ok(())
         })?;
         progress.finish();
@@ -387,7 +394,13 @@ impl Upstream for WsusPackageSource {
         let pkg = match self.read_package(sink, progress, &mut got) {
             Ok(pkg) => pkg,
             Err(e) if got.sink_failed || e.kind == ErrorKind::Interrupted => return Err(e),
-            Err(e) => return Err(self.malformed(e)),
+            Err(mut e) => {
+                if got.in_metadata && !e.message.contains("metadata.txt record") {
+                    e.message +=
+                        &format!(" (while reading metadata.txt record {})", got.records + 1);
+                }
+                return Err(self.malformed(e));
+            }
         };
         let mut warnings: Vec<String> = pkg.warnings;
         if !got.duplicates.is_empty() {

@@ -471,7 +471,10 @@ fn malformed_packages_are_refused_naming_the_record_and_leave_the_store_unchange
                 b[n - 50] ^= 0x55;
                 b
             },
-            &["damaged.cab: metadata.txt: damaged CAB data"],
+            &[
+                "damaged.cab: metadata.txt: damaged CAB data",
+                "(while reading metadata.txt record ",
+            ],
         ),
         (
             "cut.cab",
