@@ -12,6 +12,7 @@
 pub mod folder;
 pub mod parent;
 pub mod upd_xml;
+pub mod wsus_package;
 pub mod wsusscn2;
 
 use crate::error::Result;
@@ -130,15 +131,25 @@ pub trait Upstream {
     }
 }
 
-/// Opens the source named by `spec`: Microsoft's offline scan catalog (a file whose name
-/// ends in `.cab`), an offsync store folder (it has `offsync.db`), or a folder of
-/// `upd:Update` documents.
+/// Opens the source named by `spec`: a cabinet (a file whose name ends in `.cab`, or that
+/// starts with `MSCF`), which is a WSUS export package when it holds `package.xml` and
+/// `metadata.txt` and Microsoft's offline scan catalog otherwise; an offsync store folder
+/// (it has `offsync.db`); or a folder of `upd:Update` documents. A gzip file (the `.xml.gz`
+/// form of a WSUS export) is refused.
 pub fn open(spec: &Path) -> Result<Box<dyn Upstream>> {
-    if spec
+    let is_cab_name = spec
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("cab"))
-    {
-        return Ok(Box::new(wsusscn2::Wsusscn2Source::open(spec)?));
+        .is_some_and(|e| e.eq_ignore_ascii_case("cab"));
+    if is_cab_name || spec.is_file() {
+        match wsus_package::judge(spec)? {
+            wsus_package::FileKind::Package => {
+                return Ok(Box::new(wsus_package::WsusPackageSource::open(spec)?));
+            }
+            wsus_package::FileKind::Catalog => {
+                return Ok(Box::new(wsusscn2::Wsusscn2Source::open(spec)?));
+            }
+            wsus_package::FileKind::NotCabinet => {}
+        }
     }
     if crate::store::Store::is_store(spec) {
         return Ok(Box::new(parent::ParentStore::open(spec)?));

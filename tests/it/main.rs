@@ -24,4 +24,5 @@ mod store_perf;
 mod sync_memory;
 mod transfer;
 mod trusted_import;
+mod wsus_package;
 mod wsusscn2;

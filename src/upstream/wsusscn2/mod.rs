@@ -29,7 +29,7 @@
 //! catalog as complete with absence meaning expired; the catalog's PackageId and CreationDate
 //! go into the summary for the sync's age check.
 
-mod cab;
+pub(super) mod cab;
 mod package;
 mod pipeline;
 
