@@ -15,6 +15,8 @@ mod feed;
 mod hierarchy;
 mod log;
 pub use log::update_line;
+mod publish;
+pub use publish::{PublishCandidate, WsusPublishRecord};
 mod queries;
 mod scan;
 pub use scan::{ScanAdd, ScanCandidate};

@@ -12,6 +12,8 @@ pub mod export;
 pub mod import;
 pub mod init;
 pub mod key;
+pub mod publish;
+pub mod publish_wsus;
 pub mod sign;
 pub mod status;
 pub mod sync;

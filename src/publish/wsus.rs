@@ -1,0 +1,331 @@
+//! `publish wsus`: a store's selected updates as what a WSUS server on the isolated network
+//! takes in: metadata packages for `wsusutil import` (FORMATS.md section 5), the content
+//! folder `WsusContent` (section 6), `README.txt` and `publish.json`. See docs/PUBLISH-WSUS.md
+//! for the choices made where Microsoft's facts leave a question open.
+
+pub mod content;
+mod languages;
+pub mod package;
+mod plan;
+mod readme;
+pub mod record;
+mod xml;
+
+use crate::error::{Error, Result};
+use crate::model::Guid;
+use crate::progress::Progress;
+use crate::store::{Store, WsusPublishRecord};
+use crate::time::Timestamp;
+use content::ContentReport;
+use package::{PackageHeader, PackageInfo, PackageWriter, RecordEntry};
+use plan::{Planned, plan};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use plan::{LeftOut, MissingDocument};
+
+/// The largest package, in uncompressed bytes of `metadata.txt` and `package.xml`: 1 GiB,
+/// well under the 2 GB that old WSUS versions failed on.
+pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 1 << 30;
+
+/// The name of the report written into the output folder.
+pub const REPORT_FILE: &str = "publish.json";
+/// The name of the instructions written into the output folder.
+pub const README_FILE: &str = "README.txt";
+
+/// What to publish and where.
+pub struct WsusOptions {
+    pub out: PathBuf,
+    /// Everything selected, even after an earlier publish to the same folder.
+    pub full: bool,
+    /// Remove content files of the folder that no selected update references.
+    pub prune: bool,
+    pub max_package_bytes: u64,
+    /// `CreationTime` of the packages and the time recorded for the publish.
+    pub created: Timestamp,
+}
+
+/// A record written into a package.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublishedRecord {
+    pub id: String,
+    pub revision: u32,
+    /// `category`, `detectoid` or `update`.
+    pub kind: String,
+    pub package: String,
+}
+
+/// What a publish wrote: the `--json` output and `publish.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct WsusReport {
+    pub store_id: String,
+    pub store_name: String,
+    /// The output folder's canonical path.
+    pub out: String,
+    /// `full` or `since-last`.
+    pub mode: String,
+    /// With `since-last`: the change sequence of the previous publish to this folder.
+    pub since_sequence: Option<u64>,
+    /// The store's change sequence this publish covers.
+    pub change_sequence: u64,
+    pub created: String,
+    pub server_id: String,
+    pub packages: Vec<PackageInfo>,
+    pub records: u64,
+    pub published: Vec<PublishedRecord>,
+    pub left_out: Vec<LeftOut>,
+    pub missing_documents: Vec<MissingDocument>,
+    /// Criteria languages the `Languages` table does not know (left out of `package.xml`).
+    pub languages_unknown: Vec<String>,
+    /// Package files of an earlier publish to this folder, numbered past this one's, removed.
+    pub stale_packages_removed: Vec<String>,
+    pub content: ContentReport,
+}
+
+/// Publishes `store` to `opts.out`.
+pub fn publish_wsus(
+    store: &Store,
+    opts: &WsusOptions,
+    progress: &dyn Progress,
+) -> Result<WsusReport> {
+    let out = prepare_out(&opts.out)?;
+    let out_key = out.to_string_lossy().into_owned();
+    let last = store.last_wsus_publish(&out_key)?;
+    let since = match (&last, opts.full) {
+        (Some(l), false) => Some(l.change_seq),
+        _ => None,
+    };
+    let change_sequence = store.change_seq()?;
+    let p = plan(store, since)?;
+    let criteria = store.criteria()?;
+    let (languages, languages_unknown) = languages::languages_element(&criteria.languages);
+    let server_id = server_id(store.id());
+    let header = PackageHeader {
+        server_id: server_id.clone(),
+        created: opts.created,
+        languages,
+    };
+    let base = package_base(store.name());
+    let mut missing = p.missing;
+    let (packages, published) = write_packages(
+        store,
+        &out,
+        &base,
+        opts.max_package_bytes,
+        &header,
+        &p.records,
+        &mut missing,
+    )?;
+    let stale = remove_stale_packages(&out, &base, packages.len())?;
+    let mut content = content::lay_out(store, &out, &p.content, progress)?;
+    if opts.prune {
+        content.pruned = content::prune(&out, &keep_names(store)?)?;
+    }
+    let report = WsusReport {
+        store_id: store.id().to_string(),
+        store_name: store.name().to_string(),
+        out: out_key.clone(),
+        mode: if since.is_some() {
+            "since-last"
+        } else {
+            "full"
+        }
+        .into(),
+        since_sequence: since,
+        change_sequence,
+        created: opts.created.rfc3339(),
+        server_id,
+        records: published.len() as u64,
+        packages,
+        published,
+        left_out: p.left_out,
+        missing_documents: missing,
+        languages_unknown,
+        stale_packages_removed: stale,
+        content,
+    };
+    write_report_files(store, &out, &report, &criteria.languages)?;
+    store.record_wsus_publish(&WsusPublishRecord {
+        out_dir: out_key,
+        change_seq: change_sequence,
+        published: opts.created.rfc3339(),
+        packages: report.packages.len() as u64,
+        records: report.records,
+    })?;
+    store.log(
+        "PUBLISH",
+        &format!(
+            "published {} record(s) in {} package(s) and {} new content file(s) to {}",
+            report.records,
+            report.packages.len(),
+            report.content.linked + report.content.copied,
+            report.out
+        ),
+        opts.created,
+    );
+    Ok(report)
+}
+
+/// Creates the output folder if needed and returns its canonical path.
+fn prepare_out(out: &Path) -> Result<PathBuf> {
+    if fs::symlink_metadata(out).is_ok_and(|m| !m.is_dir()) {
+        return Err(
+            Error::usage(format!("{} exists and is not a folder", out.display()))
+                .with_hint("give a folder for --out (it is created when missing)"),
+        );
+    }
+    fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
+    fs::canonicalize(out).map_err(|e| Error::io(out, "resolve", e))
+}
+
+/// The packages' `ServerID`: the store id when it is a GUID, else a GUID derived from it
+/// (SHA-256 of `offsync-store:` and the id, the first 16 bytes with the RFC 9562 version 8
+/// and variant bits set), so the same store always names the same server.
+pub fn server_id(store_id: &str) -> String {
+    if let Some(g) = Guid::parse(store_id) {
+        return g.to_string();
+    }
+    let h = crate::hash::sha256(format!("offsync-store:{store_id}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
+/// `offsync-<store name>`: the store name with anything but ASCII letters, digits, `.`, `_`
+/// and `-` replaced by `_`.
+pub fn package_base(store_name: &str) -> String {
+    let clean: String = store_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("offsync-{}", clean.trim_start_matches('.'))
+}
+
+fn write_packages(
+    store: &Store,
+    out: &Path,
+    base: &str,
+    limit: u64,
+    header: &PackageHeader,
+    records: &[Planned],
+    missing: &mut Vec<MissingDocument>,
+) -> Result<(Vec<PackageInfo>, Vec<PublishedRecord>)> {
+    let mut w = PackageWriter::new(out, base, limit, header);
+    let mut published = Vec::new();
+    let mut count = 0usize;
+    for r in records {
+        let text = store
+            .document(&r.id, r.revision)?
+            .ok_or_else(|| "the store has no document for this revision".to_string())
+            .and_then(|d| record::record_text(&d));
+        let line = text.and_then(|t| record::record_line(&r.id, r.revision, &t));
+        let line = match line {
+            Ok(l) => l,
+            Err(why) => {
+                missing.push(MissingDocument {
+                    id: r.id.clone(),
+                    kind: r.kind.to_string(),
+                    needed_by: None,
+                    reason: format!("its document cannot be published: {why}"),
+                });
+                continue;
+            }
+        };
+        let update = package::update_element(
+            &r.id,
+            r.revision,
+            &r.digests,
+            &r.categories,
+            &r.classifications,
+        );
+        w.add(&RecordEntry {
+            line: &line,
+            update: &update,
+            files: &r.files,
+            kind: r.kind,
+        })?;
+        count += 1;
+        published.push(PublishedRecord {
+            id: r.id.clone(),
+            revision: r.revision,
+            kind: r.kind.to_string(),
+            package: String::new(),
+        });
+    }
+    let packages = w.finish()?;
+    // Each record's package, from the packages' record counts (records are written in order).
+    let mut i = 0;
+    for pkg in &packages {
+        for rec in published.iter_mut().skip(i).take(pkg.records as usize) {
+            rec.package = pkg.name.clone();
+        }
+        i += pkg.records as usize;
+    }
+    debug_assert_eq!(i, count);
+    Ok((packages, published))
+}
+
+/// Removes `<base>-<m>.cab` for m past this publish's packages: an earlier publish to the
+/// same folder wrote more packages, and importing its leftover after this one's would
+/// import older metadata last.
+fn remove_stale_packages(out: &Path, base: &str, written: usize) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let mut n = written + 1;
+    loop {
+        let name = PackageWriter::name(base, n);
+        let path = out.join(&name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => {
+                fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
+                removed.push(name);
+            }
+            _ => return Ok(removed),
+        }
+        n += 1;
+    }
+}
+
+/// The WSUS names of every file of every selected update (what pruning keeps).
+fn keep_names(store: &Store) -> Result<BTreeSet<String>> {
+    let mut keep = BTreeSet::new();
+    for c in store.publish_candidates(None)? {
+        for j in plan::content_jobs(store, &c.id)? {
+            if let Ok(n) = content::wsus_name(&j.sha1, &j.name) {
+                keep.insert(n);
+            }
+        }
+    }
+    Ok(keep)
+}
+
+fn write_report_files(
+    store: &Store,
+    out: &Path,
+    report: &WsusReport,
+    languages: &[String],
+) -> Result<()> {
+    let json = serde_json::to_vec_pretty(report)
+        .map_err(|e| Error::other(format!("cannot encode the publish report: {e}")))?;
+    crate::fsutil::atomic_write(&out.join(REPORT_FILE), &json)?;
+    let names: Vec<String> = report.packages.iter().map(|p| p.name.clone()).collect();
+    let text = readme::readme(store.name(), &report.created, &names, languages);
+    crate::fsutil::atomic_write(&out.join(README_FILE), text.as_bytes())
+}
