@@ -15,6 +15,7 @@ mod foundation;
 mod hostile;
 mod media;
 mod one_read;
+mod publish_wsus;
 mod round_trip;
 mod scripts;
 mod sequence;

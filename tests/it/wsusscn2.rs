@@ -818,3 +818,8 @@ fn the_real_structure_sample_syncs_as_far_as_it_goes() {
     );
     assert_eq!(state(&s), before);
 }
+
+/// The bytes of this module's test catalog (for other modules' tests of catalog-synced stores).
+pub(crate) fn test_catalog() -> Vec<u8> {
+    catalog(&Options::default())
+}
