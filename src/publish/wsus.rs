@@ -119,7 +119,16 @@ pub fn publish_wsus(
         &mut missing,
     )?;
     let stale = remove_stale_packages(&out, &base, packages.len())?;
-    let mut content = content::lay_out(store, &out, &p.content, progress)?;
+    // Content is laid out for every selected update, not only the changed ones: a payload
+    // taken in after the previous publish belongs there too, and a file already in place
+    // costs a look at its size, no read.
+    let mut jobs = p.content;
+    if since.is_some() {
+        for c in store.publish_candidates(None)? {
+            jobs.extend(plan::content_jobs(store, &c.id)?);
+        }
+    }
+    let mut content = content::lay_out(store, &out, &jobs, progress)?;
     if opts.prune {
         content.pruned = content::prune(&out, &keep_names(store)?)?;
     }
@@ -328,4 +337,45 @@ fn write_report_files(
     let names: Vec<String> = report.packages.iter().map(|p| p.name.clone()).collect();
     let text = readme::readme(store.name(), &report.created, &names, languages);
     crate::fsutil::atomic_write(&out.join(README_FILE), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_id_is_the_store_id_or_a_stable_guid_from_it() {
+        assert_eq!(
+            server_id("8150E208-234D-E094-0E36-E4C0122811C1"),
+            "8150e208-234d-e094-0e36-e4c0122811c1"
+        );
+        let derived = server_id("my store");
+        assert_eq!(derived, server_id("my store"));
+        assert_ne!(derived, server_id("my store 2"));
+        let g = Guid::parse(&derived).expect("a GUID");
+        assert_eq!(g.as_str(), derived);
+        assert_eq!(&derived[14..15], "8", "version 8");
+    }
+
+    #[test]
+    fn package_names_keep_only_safe_characters() {
+        assert_eq!(package_base("site A/../b"), "offsync-site_A_.._b");
+        assert_eq!(package_base(".hidden"), "offsync-hidden");
+    }
+
+    #[test]
+    fn languages_start_with_all_and_name_unknown_codes() {
+        let (xml, unknown) = languages::languages_element(&[]);
+        assert_eq!(
+            xml,
+            r#"<Languages><Language Id="0" ShortName="all" LongName="all" Enabled="1" /></Languages>"#
+        );
+        assert!(unknown.is_empty());
+        let (xml, unknown) =
+            languages::languages_element(&["de".into(), "EN".into(), "xx-yy".into()]);
+        assert!(xml.starts_with(
+            r#"<Languages><Language Id="0" ShortName="all" LongName="all" Enabled="0" /><Language Id="1031" ShortName="de" LongName="German" Enabled="1" /><Language Id="1033" ShortName="en""#
+        ));
+        assert_eq!(unknown, ["xx-yy"]);
+    }
 }

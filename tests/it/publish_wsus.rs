@@ -474,9 +474,26 @@ fn since_last_publishes_only_what_changed_and_a_small_limit_splits() {
     }
     let recs = records(&members(&cab_in(&out, &second, 0))[1].1);
     assert_eq!(recs.last().unwrap().rev_field, "000000ca");
-    // Nothing changed: no package.
+    // Nothing changed: no package; content taken in since then is laid out all the same.
+    run(
+        &[
+            "content",
+            "import",
+            "--store",
+            p(&store),
+            p(&content_fixtures()),
+        ],
+        0,
+    );
     let third = publish(&store, &out, &[]);
     assert_eq!(third["records"], 0, "{third}");
+    assert_eq!(third["packages"], serde_json::json!([]));
+    assert!(
+        third["content"]["linked"].as_u64().unwrap() + third["content"]["copied"].as_u64().unwrap()
+            > 0,
+        "{third}"
+    );
+    assert_eq!(third["content"]["unchanged"], 0, "{third}");
 
     // A small limit splits into numbered packages, each under it unless one record alone.
     let split = dir.path().join("split");
@@ -540,4 +557,58 @@ fn updates_from_the_offline_catalog_are_left_out_with_their_content_laid_out() {
             .is_file(),
         "{r}"
     );
+}
+
+#[test]
+fn with_source_date_epoch_the_same_store_publishes_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_from(
+        dir.path(),
+        "s",
+        &upstream_fixtures(),
+        &[
+            "--product",
+            "Windows 11",
+            "--classification",
+            "Security Updates",
+        ],
+    );
+    let mut cabs = Vec::new();
+    for name in ["one", "two"] {
+        let out = dir.path().join(name);
+        let o = offsync()
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args([
+                "publish",
+                "wsus",
+                "--store",
+                p(&store),
+                "--out",
+                p(&out),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["created"], "2023-11-14T22:13:20Z");
+        cabs.push(fs::read(cab_in(&out, &r, 0)).unwrap());
+    }
+    assert!(cabs[0] == cabs[1], "two publishes at one time differ");
+    let pkg = String::from_utf8(members_of(&cabs[0])).unwrap();
+    assert!(
+        pkg.contains("CreationTime=\"2023-11-14T22:13:20Z\""),
+        "{pkg}"
+    );
+}
+
+/// package.xml of a cabinet held in memory.
+fn members_of(cab_bytes: &[u8]) -> Vec<u8> {
+    let mut c = cab::Cabinet::new(std::io::Cursor::new(cab_bytes)).unwrap();
+    let mut b = Vec::new();
+    c.read_file("package.xml")
+        .unwrap()
+        .read_to_end(&mut b)
+        .unwrap();
+    b
 }

@@ -89,7 +89,7 @@ fn is_content_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
         && ext.chars().all(|c| c.is_ascii_alphanumeric())
-        && (ext.is_empty() == !name.contains('.'))
+        && ext.is_empty() != name.contains('.')
 }
 
 fn is_bucket_name(name: &str) -> bool {
