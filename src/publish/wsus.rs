@@ -18,9 +18,10 @@ use crate::store::{Store, WsusPublishRecord};
 use crate::time::Timestamp;
 use content::ContentReport;
 use package::{PackageHeader, PackageInfo, PackageWriter, RecordEntry};
+pub use plan::Key;
 use plan::{Planned, plan};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -47,14 +48,15 @@ pub struct WsusOptions {
     pub created: Timestamp,
 }
 
-/// A record written into a package.
-#[derive(Clone, Debug, Serialize)]
+/// A record written into a package (held inline: one per record of a publish of any size).
+#[derive(Clone, Copy, Debug, Serialize)]
 pub struct PublishedRecord {
-    pub id: String,
+    pub id: Key,
     pub revision: u32,
     /// `category`, `detectoid` or `update`.
-    pub kind: String,
-    pub package: String,
+    pub kind: &'static str,
+    /// The package's number (n in its name), from 1.
+    pub package: u32,
 }
 
 /// What a publish wrote: the `--json` output and `publish.json`.
@@ -107,7 +109,7 @@ pub fn publish_wsus(
         created: opts.created,
         languages,
     };
-    let base = package_base(store.name());
+    let base = format!("{}-{change_sequence}", package_base(store.name()));
     let mut missing = p.missing;
     let (packages, published) = write_packages(
         store,
@@ -116,19 +118,25 @@ pub fn publish_wsus(
         opts.max_package_bytes,
         &header,
         &p.records,
+        &p.classifications,
         &mut missing,
     )?;
     let stale = remove_stale_packages(&out, &base, packages.len())?;
     // Content is laid out for every selected update, not only the changed ones: a payload
     // taken in after the previous publish belongs there too, and a file already in place
     // costs a look at its size, no read.
-    let mut jobs = p.content;
+    let mut layout = content::Layout::new(&out)?;
+    progress.start("content", None, crate::progress::Unit::Items);
+    for k in &p.content {
+        layout.add(store, &plan::content_jobs(store, &k.to_string())?, progress)?;
+    }
     if since.is_some() {
         for c in store.publish_candidates(None)? {
-            jobs.extend(plan::content_jobs(store, &c.id)?);
+            layout.add(store, &plan::content_jobs(store, &c.id)?, progress)?;
         }
     }
-    let mut content = content::lay_out(store, &out, &jobs, progress)?;
+    progress.finish();
+    let mut content = layout.finish();
     if opts.prune {
         content.pruned = content::prune(&out, &keep_names(store)?)?;
     }
@@ -212,7 +220,7 @@ pub fn server_id(store_id: &str) -> String {
     )
 }
 
-/// `offsync-<store name>`: the store name with anything but ASCII letters, digits, `.`, `_`
+/// `offsync-<store name>` (a package is `offsync-<store name>-<change sequence>-<n>.cab`): the store name with anything but ASCII letters, digits, `.`, `_`
 /// and `-` replaced by `_`.
 pub fn package_base(store_name: &str) -> String {
     let clean: String = store_name
@@ -228,6 +236,7 @@ pub fn package_base(store_name: &str) -> String {
     format!("offsync-{}", clean.trim_start_matches('.'))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_packages(
     store: &Store,
     out: &Path,
@@ -235,22 +244,22 @@ fn write_packages(
     limit: u64,
     header: &PackageHeader,
     records: &[Planned],
+    classifications: &HashMap<String, bool>,
     missing: &mut Vec<MissingDocument>,
 ) -> Result<(Vec<PackageInfo>, Vec<PublishedRecord>)> {
     let mut w = PackageWriter::new(out, base, limit, header);
-    let mut published = Vec::new();
-    let mut count = 0usize;
+    let mut published = Vec::with_capacity(records.len());
     for r in records {
+        let id = r.id.to_string();
         let text = store
-            .document(&r.id, r.revision)?
+            .document(&id, r.revision)?
             .ok_or_else(|| "the store has no document for this revision".to_string())
             .and_then(|d| record::record_text(&d));
-        let line = text.and_then(|t| record::record_line(&r.id, r.revision, &t));
-        let line = match line {
+        let line = match text.and_then(|t| record::record_line(&id, r.revision, &t)) {
             Ok(l) => l,
             Err(why) => {
                 missing.push(MissingDocument {
-                    id: r.id.clone(),
+                    id,
                     kind: r.kind.to_string(),
                     needed_by: None,
                     reason: format!("its document cannot be published: {why}"),
@@ -258,45 +267,44 @@ fn write_packages(
                 continue;
             }
         };
-        let update = package::update_element(
-            &r.id,
-            r.revision,
-            &r.digests,
-            &r.categories,
-            &r.classifications,
-        );
-        w.add(&RecordEntry {
+        let parts = match (r.kind, store.load_update(&id)?) {
+            ("category", _) | (_, None) => None,
+            (kind, Some((u, _, _))) => {
+                Some(plan::update_parts(&u, kind == "detectoid", classifications))
+            }
+        };
+        let empty: Vec<String> = Vec::new();
+        let (digests, cats, classes) = match &parts {
+            Some(p) => (&p.digests, &p.categories, &p.classifications),
+            None => (&empty, &empty, &empty),
+        };
+        let update = package::update_element(&id, r.revision, digests, cats, classes);
+        let files = parts.as_ref().map(|p| p.files.as_slice()).unwrap_or(&[]);
+        let package = w.add(&RecordEntry {
             line: &line,
             update: &update,
-            files: &r.files,
+            files,
             kind: r.kind,
         })?;
-        count += 1;
         published.push(PublishedRecord {
-            id: r.id.clone(),
+            id: r.id,
             revision: r.revision,
-            kind: r.kind.to_string(),
-            package: String::new(),
+            kind: r.kind,
+            package,
         });
     }
-    let packages = w.finish()?;
-    // Each record's package, from the packages' record counts (records are written in order).
-    let mut i = 0;
-    for pkg in &packages {
-        for rec in published.iter_mut().skip(i).take(pkg.records as usize) {
-            rec.package = pkg.name.clone();
-        }
-        i += pkg.records as usize;
-    }
-    debug_assert_eq!(i, count);
-    Ok((packages, published))
+    Ok((w.finish()?, published))
 }
 
-/// Removes `<base>-<m>.cab` for m past this publish's packages: an earlier publish to the
-/// same folder wrote more packages, and importing its leftover after this one's would
-/// import older metadata last.
+/// Removes `<base>-<m>.cab` for m past this publish's packages: an earlier publish of the
+/// same change sequence to the same folder with a larger package limit wrote more packages,
+/// which would import the same records twice. With no package written nothing is removed
+/// (the earlier packages of this sequence are the ones to import).
 fn remove_stale_packages(out: &Path, base: &str, written: usize) -> Result<Vec<String>> {
     let mut removed = Vec::new();
+    if written == 0 {
+        return Ok(removed);
+    }
     let mut n = written + 1;
     loop {
         let name = PackageWriter::name(base, n);

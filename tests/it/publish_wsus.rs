@@ -294,7 +294,10 @@ fn the_package_follows_every_rule_of_formats_section_5() {
     );
     let readme = fs::read_to_string(out.join("README.txt")).unwrap();
     assert!(
-        readme.contains("wsusutil.exe import <this folder>\\offsync-s-1.cab"),
+        readme.contains(&format!(
+            "wsusutil.exe import <this folder>\\offsync-s-{}-1.cab",
+            r["change_sequence"]
+        )),
         "{readme}"
     );
     assert!(
@@ -488,6 +491,9 @@ fn since_last_publishes_only_what_changed_and_a_small_limit_splits() {
     let third = publish(&store, &out, &[]);
     assert_eq!(third["records"], 0, "{third}");
     assert_eq!(third["packages"], serde_json::json!([]));
+    // Each publish's packages keep their own names: none is overwritten or removed.
+    assert_ne!(first["packages"][0]["name"], second["packages"][0]["name"]);
+    assert!(cab_in(&out, &first, 0).is_file() && cab_in(&out, &second, 0).is_file());
     assert!(
         third["content"]["linked"].as_u64().unwrap() + third["content"]["copied"].as_u64().unwrap()
             > 0,
@@ -502,7 +508,10 @@ fn since_last_publishes_only_what_changed_and_a_small_limit_splits() {
     assert!(pk.len() >= 3, "{r}");
     let mut total = 0;
     for (i, p) in pk.iter().enumerate() {
-        assert_eq!(p["name"], format!("offsync-s-{}.cab", i + 1));
+        assert_eq!(
+            p["name"],
+            format!("offsync-s-{}-{}.cab", r["change_sequence"], i + 1)
+        );
         assert!(
             p["uncompressed_bytes"].as_u64().unwrap() <= 20 * 1024 || p["records"] == 1,
             "{p}"

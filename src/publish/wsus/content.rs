@@ -9,10 +9,10 @@
 //! the two-hex-digit folders, never following a symbolic link.
 
 use crate::error::{Error, Result};
-use crate::progress::{Progress, Unit};
+use crate::progress::Progress;
 use crate::store::Store;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,27 +121,46 @@ enum Outcome {
     Damaged(String),
 }
 
-/// Lays out `jobs` under `out/WsusContent`.
-pub fn lay_out(
-    store: &Store,
-    out: &Path,
-    jobs: &[ContentJob],
-    progress: &dyn Progress,
-) -> Result<ContentReport> {
-    let root = out.join(CONTENT_DIR);
-    refuse_link(&root)?;
-    fs::create_dir_all(&root).map_err(|e| Error::io(&root, "create", e))?;
-    let mut r = ContentReport::default();
-    let mut seen = BTreeSet::new();
-    let jobs: Vec<&ContentJob> = jobs.iter().filter(|j| seen.insert(j.sha1)).collect();
-    r.files = jobs.len() as u64;
-    progress.start("content", Some(r.files), Unit::Items);
-    for j in jobs {
-        lay_out_one(store, &root, j, &mut r)?;
-        progress.advance(1);
+/// Lays out content files under `out/WsusContent`, one update's files at a time; each
+/// distinct file once.
+pub struct Layout {
+    root: PathBuf,
+    seen: HashSet<[u8; 20]>,
+    report: ContentReport,
+}
+
+impl Layout {
+    pub fn new(out: &Path) -> Result<Layout> {
+        let root = out.join(CONTENT_DIR);
+        refuse_link(&root)?;
+        fs::create_dir_all(&root).map_err(|e| Error::io(&root, "create", e))?;
+        Ok(Layout {
+            root,
+            seen: HashSet::new(),
+            report: ContentReport::default(),
+        })
     }
-    progress.finish();
-    Ok(r)
+
+    /// Lays out the files of `jobs` not laid out yet by this run.
+    pub fn add(
+        &mut self,
+        store: &Store,
+        jobs: &[ContentJob],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        for j in jobs {
+            if self.seen.insert(j.sha1) {
+                self.report.files += 1;
+                lay_out_one(store, &self.root, j, &mut self.report)?;
+                progress.advance(1);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> ContentReport {
+        self.report
+    }
 }
 
 fn lay_out_one(store: &Store, root: &Path, j: &ContentJob, r: &mut ContentReport) -> Result<()> {

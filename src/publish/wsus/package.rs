@@ -2,15 +2,15 @@
 //! folder), split into numbered packages so that none holds more than a limit of
 //! uncompressed bytes (`metadata.txt` plus `package.xml`).
 //!
-//! Records are streamed: `metadata.txt` and the `Updates` element go to temporary files in
-//! the output folder as records come; only the package's distinct files are held (the
-//! `Files` element comes before `Updates` in `package.xml`).
+//! Records are streamed: `metadata.txt`, the `Files` element and the `Updates` element go to
+//! temporary files in the output folder as records come (`Files` comes before `Updates` in
+//! `package.xml`); only the digests of the package's files are held, to list each once.
 
 use super::xml::attr;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -48,8 +48,8 @@ pub struct RecordEntry<'a> {
     pub line: &'a str,
     /// The `<Update>` element of `package.xml`.
     pub update: &'a str,
-    /// (base64 SHA-1, top-level `<File>` element) of each of its files.
-    pub files: &'a [(String, String)],
+    /// (SHA-1, top-level `<File>` element) of each of its files.
+    pub files: &'a [([u8; 20], String)],
     /// `category`, `detectoid` or `update`.
     pub kind: &'a str,
 }
@@ -57,7 +57,9 @@ pub struct RecordEntry<'a> {
 struct Open {
     meta: BufWriter<NamedTempFile>,
     updates: BufWriter<NamedTempFile>,
-    files: BTreeMap<String, String>,
+    /// The top-level `<File>` elements, each distinct file once (by its SHA-1).
+    files: BufWriter<NamedTempFile>,
+    seen: HashSet<[u8; 20]>,
     info: PackageInfo,
     files_bytes: u64,
     updates_bytes: u64,
@@ -111,13 +113,14 @@ impl PackageWriter {
     }
 
     /// Adds a record, starting the next package first when this one would pass the limit
-    /// (a package always takes at least one record, however large).
-    pub fn add(&mut self, r: &RecordEntry<'_>) -> Result<()> {
+    /// (a package always takes at least one record, however large); returns the number of
+    /// the package that holds it.
+    pub fn add(&mut self, r: &RecordEntry<'_>) -> Result<u32> {
         if let Some(o) = &self.open {
             let new_files: u64 = r
                 .files
                 .iter()
-                .filter(|(d, _)| !o.files.contains_key(d))
+                .filter(|(d, _)| !o.seen.contains(d))
                 .map(|(_, e)| e.len() as u64)
                 .sum();
             let grows = (r.line.len() + r.update.len()) as u64 + new_files;
@@ -135,9 +138,9 @@ impl PackageWriter {
         o.info.metadata_bytes += r.line.len() as u64;
         o.updates_bytes += r.update.len() as u64;
         for (d, e) in r.files {
-            if !o.files.contains_key(d) {
+            if o.seen.insert(*d) {
                 o.files_bytes += e.len() as u64;
-                o.files.insert(d.clone(), e.clone());
+                o.files.write_all(e.as_bytes()).map_err(tmp_err)?;
             }
         }
         o.info.records += 1;
@@ -146,7 +149,7 @@ impl PackageWriter {
             "detectoid" => o.info.detectoids += 1,
             _ => o.info.updates += 1,
         }
-        Ok(())
+        Ok((self.written.len() + 1) as u32)
     }
 
     fn start(&self) -> Result<Open> {
@@ -161,7 +164,8 @@ impl PackageWriter {
         Ok(Open {
             meta: tmp()?,
             updates: tmp()?,
-            files: BTreeMap::new(),
+            files: tmp()?,
+            seen: HashSet::new(),
             info: PackageInfo {
                 name: PackageWriter::name(&self.base, n),
                 records: 0,
@@ -188,6 +192,7 @@ impl PackageWriter {
         let io = |e: std::io::Error| Error::io(&dir, "write the package in", e);
         let mut meta = o.meta.into_inner().map_err(|e| io(e.into_error()))?;
         let mut updates = o.updates.into_inner().map_err(|e| io(e.into_error()))?;
+        let mut files = o.files.into_inner().map_err(|e| io(e.into_error()))?;
         let mut xml = tempfile::Builder::new()
             .prefix(".offsync-publish-")
             .tempfile_in(&self.dir)
@@ -196,9 +201,8 @@ impl PackageWriter {
             let mut w = BufWriter::new(xml.as_file_mut());
             w.write_all(self.header.as_bytes()).map_err(io)?;
             w.write_all(HEAD_END.as_bytes()).map_err(io)?;
-            for e in o.files.values() {
-                w.write_all(e.as_bytes()).map_err(io)?;
-            }
+            files.seek(SeekFrom::Start(0)).map_err(io)?;
+            std::io::copy(files.as_file_mut(), &mut w).map_err(io)?;
             w.write_all(FILES_END.as_bytes()).map_err(io)?;
             updates.seek(SeekFrom::Start(0)).map_err(io)?;
             std::io::copy(updates.as_file_mut(), &mut w).map_err(io)?;

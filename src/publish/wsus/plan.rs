@@ -16,15 +16,56 @@ use base64::Engine;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-/// A record to write.
+/// An UpdateID held inline (16 bytes, no allocation of its own): the plan keeps one per
+/// record of a publish of any size, and small allocations that live as long as the plan,
+/// made between the large short-lived ones of reading documents, would fragment the heap.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Key([u8; 16]);
+
+impl Key {
+    /// The key of a canonical (lowercase) GUID string; None for anything else.
+    pub fn of(id: &str) -> Option<Key> {
+        let g = crate::model::Guid::parse(id)?;
+        let hex: String = g.as_str().chars().filter(|c| *c != '-').collect();
+        crate::model::parse_hex::<16>(&hex).map(Key)
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = hex::encode(self.0);
+        write!(
+            f,
+            "{}-{}-{}-{}-{}",
+            &x[..8],
+            &x[8..12],
+            &x[12..16],
+            &x[16..20],
+            &x[20..]
+        )
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A record to write: what it holds is read again from the store when it is written.
+#[derive(Clone, Copy, Debug)]
 pub struct Planned {
-    pub id: String,
+    pub id: Key,
     pub revision: u32,
     pub kind: &'static str,
+}
+
+/// What a record's `<Update>` element and the top-level `Files` need of an update.
+pub struct UpdateParts {
     /// Base64 SHA-1 of each file, for the record's `<Update><Files>`.
     pub digests: Vec<String>,
-    /// (base64 SHA-1, top-level `<File>` element).
-    pub files: Vec<(String, String)>,
+    /// (SHA-1, top-level `<File>` element).
+    pub files: Vec<([u8; 20], String)>,
     pub categories: Vec<String>,
     pub classifications: Vec<String>,
 }
@@ -53,7 +94,10 @@ pub struct Plan {
     pub records: Vec<Planned>,
     pub left_out: Vec<LeftOut>,
     pub missing: Vec<MissingDocument>,
-    pub content: Vec<ContentJob>,
+    /// The updates whose content is laid out (visited and not declined).
+    pub content: Vec<Key>,
+    /// Category id -> whether it is a classification.
+    pub classifications: HashMap<String, bool>,
 }
 
 /// The reason given for an update synced from the offline catalog.
@@ -62,13 +106,13 @@ pub const NO_DOCUMENT: &str = "the store has no upstream document of this revisi
 struct Planner<'a> {
     store: &'a Store,
     cats: HashMap<String, CategoryRow>,
-    visited: HashSet<String>,
+    visited: HashSet<Key>,
     detectoids: Vec<Planned>,
     updates: Vec<Planned>,
     needed_cats: BTreeSet<String>,
     missing: BTreeMap<String, MissingDocument>,
     left_out: Vec<LeftOut>,
-    content: Vec<ContentJob>,
+    content: Vec<Key>,
 }
 
 /// Plans a publish of every selected update, or with `since` of those changed after it.
@@ -95,11 +139,17 @@ pub fn plan(store: &Store, since: Option<u64>) -> Result<Plan> {
     let mut records = p.categories(since)?;
     records.append(&mut p.detectoids);
     records.append(&mut p.updates);
+    let classifications = p
+        .cats
+        .iter()
+        .map(|(id, c)| (id.clone(), c.kind == CategoryKind::Classification.as_str()))
+        .collect();
     Ok(Plan {
         records,
         left_out: p.left_out,
         missing: p.missing.into_values().collect(),
         content: p.content,
+        classifications,
     })
 }
 
@@ -135,7 +185,11 @@ impl Planner<'_> {
 
     /// Plans update `id` (a selected one when `needed_by` is None) after what it needs.
     fn visit(&mut self, id: &str, needed_by: Option<&str>) -> Result<()> {
-        if !self.visited.insert(id.to_string()) {
+        let Some(key) = Key::of(id) else {
+            self.miss(id, "update", needed_by, "not a GUID");
+            return Ok(());
+        };
+        if !self.visited.insert(key) {
             return Ok(());
         }
         let kind = if needed_by.is_some() {
@@ -154,7 +208,7 @@ impl Planner<'_> {
             return Ok(());
         };
         if !declined {
-            self.content.extend(content_jobs(self.store, id)?);
+            self.content.push(key);
         }
         let doc = self.store.document(id, row.revision)?;
         let Some(doc) = doc else {
@@ -196,52 +250,20 @@ impl Planner<'_> {
         for child in &u.bundled {
             self.visit(child.id.as_str(), Some(id))?;
         }
-        let planned = self.planned_update(
-            &u,
-            row.update_type == "Detectoid" || row.update_type == "Category",
-        );
-        if row.update_type == "Detectoid" {
+        self.needed_cats
+            .extend(u.categories.iter().map(|c| c.to_string()));
+        let detectoid = row.update_type == "Detectoid";
+        let planned = Planned {
+            id: key,
+            revision: row.revision,
+            kind: if detectoid { "detectoid" } else { "update" },
+        };
+        if detectoid {
             self.detectoids.push(planned);
         } else {
             self.updates.push(planned);
         }
         Ok(())
-    }
-
-    fn planned_update(&mut self, u: &crate::model::Update, empty: bool) -> Planned {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let mut p = Planned {
-            id: u.id.to_string(),
-            revision: u.revision,
-            kind: if empty { "detectoid" } else { "update" },
-            digests: Vec::new(),
-            files: Vec::new(),
-            categories: Vec::new(),
-            classifications: Vec::new(),
-        };
-        for f in &u.files {
-            // A file without SHA-1 has no place in WSUS (which names files by it).
-            let Some(sha1) = f.sha1 else { continue };
-            let d = b64.encode(sha1);
-            p.files
-                .push((d.clone(), file_element(&d, f.url.as_deref(), &f.name)));
-            if !empty {
-                p.digests.push(d);
-            }
-        }
-        for c in &u.categories {
-            let c = c.to_string();
-            self.needed_cats.insert(c.clone());
-            match self.cats.get(&c) {
-                _ if empty => {}
-                Some(row) if row.kind == CategoryKind::Classification.as_str() => {
-                    p.classifications.push(c)
-                }
-                Some(_) => p.categories.push(c),
-                None => {}
-            }
-        }
-        p
     }
 
     /// The category records: every category of the store (a full publish) or those changed
@@ -293,15 +315,50 @@ impl Planner<'_> {
         rows.sort_by(|a, b| (rank(&a.kind), &a.id).cmp(&(rank(&b.kind), &b.id)));
         Ok(rows
             .into_iter()
-            .map(|c| Planned {
-                id: c.id,
-                revision: c.revision,
-                kind: "category",
-                digests: Vec::new(),
-                files: Vec::new(),
-                categories: Vec::new(),
-                classifications: Vec::new(),
+            .filter_map(|c| {
+                Some(Planned {
+                    id: Key::of(&c.id)?,
+                    revision: c.revision,
+                    kind: "category",
+                })
             })
             .collect())
     }
+}
+
+/// The `<Update>` parts of update `u`: its files (with a SHA-1: WSUS names files by it), its
+/// products and other non-classification categories, and its classifications, as
+/// `classifications` (category id -> is a classification) knows them. Detectoids have none.
+pub fn update_parts(
+    u: &crate::model::Update,
+    detectoid: bool,
+    classifications: &HashMap<String, bool>,
+) -> UpdateParts {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut p = UpdateParts {
+        digests: Vec::new(),
+        files: Vec::new(),
+        categories: Vec::new(),
+        classifications: Vec::new(),
+    };
+    for f in &u.files {
+        let Some(sha1) = f.sha1 else { continue };
+        let d = b64.encode(sha1);
+        p.files
+            .push((sha1, file_element(&d, f.url.as_deref(), &f.name)));
+        if !detectoid {
+            p.digests.push(d);
+        }
+    }
+    if detectoid {
+        return p;
+    }
+    for c in &u.categories {
+        match classifications.get(c.as_str()) {
+            Some(true) => p.classifications.push(c.to_string()),
+            Some(false) => p.categories.push(c.to_string()),
+            None => {}
+        }
+    }
+    p
 }
