@@ -383,6 +383,19 @@ fn content_is_laid_out_checked_idempotent_pruned_and_damage_is_not_published() {
     assert_eq!(r4["content"]["pruned"], 1, "{r4}");
     assert!(!stray.exists() && other.exists());
     assert_eq!(content_tree(&out).len(), 10); // the 9 files and notes.txt
+    // A linked bucket is not followed: the file it leads to stays.
+    #[cfg(unix)]
+    {
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let victim = outside.join(format!("{}.cab", "CD".repeat(20)));
+        fs::write(&victim, b"not ours").unwrap();
+        std::os::unix::fs::symlink(&outside, out.join("WsusContent/CD")).unwrap();
+        let r = publish(&store, &out, &["--full", "--prune"]);
+        assert_eq!(r["content"]["pruned"], 0, "{r}");
+        assert!(victim.exists());
+        fs::remove_file(out.join("WsusContent/CD")).unwrap();
+    }
 
     // A damaged store copy (same size, other bytes) is not published.
     let name = "A8/86343E77D1ED7165A16263B602549197AB9F94A8.cab";
