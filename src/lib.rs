@@ -22,8 +22,11 @@
 //!   trusting keys, verify with a public key); they print nothing and know nothing of clap.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.
 //! - `transfer`: export and import: the only module that knows both the store and `bundle`.
-//! - `publish`: turns the store into what the isolated network runs (`share`: the payloads
-//!   as a folder per product and classification with its indexes).
+//! - `publish`: what the isolated network runs, written from a store: `publish/wsus` writes
+//!   the WSUS metadata package(s) for `wsusutil import` (cabinets of `package.xml` and
+//!   `metadata.txt`, from the upstream documents the store keeps), the `WsusContent` folder,
+//!   `README.txt` and `publish.json`; `publish/share` the payloads as a folder per product and
+//!   classification with its indexes, for networks without WSUS.
 //! - `trust`: signing keys and minisign signatures of a bundle's manifest; what a store trusts.
 //! - `cli`: the command line, the only module that prints to stdout, uses clap or indicatif,
 //!   or decides the exit code. `cli/commands/<verb>.rs` is one verb: its clap `Args` (or `Cmd`

@@ -17,6 +17,8 @@ mod log;
 pub use log::update_line;
 mod publishable;
 pub use publishable::{PublishCategory, PublishFile, PublishUpdate, StoredContent};
+mod publish;
+pub use publish::{PublishCandidate, WsusPublishRecord};
 mod queries;
 mod scan;
 pub use scan::{ScanAdd, ScanCandidate};

@@ -190,6 +190,19 @@ const MIGRATIONS: &[&str] = &[
         doc BLOB NOT NULL
     );
     "#,
+    // 8: each `publish wsus` to a folder (its canonical path), with the change sequence it
+    // published up to, so that `--since-last` knows where the next one starts.
+    r#"
+    CREATE TABLE wsus_publishes(
+        id INTEGER PRIMARY KEY,
+        out_dir TEXT NOT NULL,
+        change_seq INTEGER NOT NULL,
+        published TEXT NOT NULL,
+        packages INTEGER NOT NULL,
+        records INTEGER NOT NULL
+    );
+    CREATE INDEX wsus_publishes_dir ON wsus_publishes(out_dir);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,7 @@ mod hostile;
 mod media;
 mod one_read;
 mod publish_share;
+mod publish_wsus;
 mod round_trip;
 mod scripts;
 mod sequence;

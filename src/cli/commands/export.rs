@@ -166,7 +166,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 /// The creation time written into a bundle: `SOURCE_DATE_EPOCH` when set (reproducible
 /// builds' convention), otherwise now.
-fn creation_time() -> Result<Timestamp> {
+pub(super) fn creation_time() -> Result<Timestamp> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v.trim().parse::<i64>().map(Timestamp).map_err(|_| {
             Error::usage(format!(

@@ -13,6 +13,7 @@ pub mod import;
 pub mod init;
 pub mod key;
 pub mod publish;
+pub mod publish_wsus;
 pub mod sign;
 pub mod status;
 pub mod sync;

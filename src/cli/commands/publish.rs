@@ -1,5 +1,6 @@
 //! `offsync publish`: turns the store into what the isolated network runs.
 
+use super::publish_wsus;
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{bytes, esc, out_json, say};
@@ -30,6 +31,9 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write the WSUS metadata package(s) for `wsusutil import`, the WsusContent folder,
+    /// README.txt and publish.json from the store's upstream documents and payloads.
+    Wsus(publish_wsus::WsusArgs),
 }
 
 pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
@@ -72,5 +76,6 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
                 r.indexes_written
             ))
         }
+        Cmd::Wsus(a) => publish_wsus::run(a, progress),
     }
 }

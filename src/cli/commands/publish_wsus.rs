@@ -1,0 +1,137 @@
+//! `offsync publish wsus`: the metadata package(s) for `wsusutil import`, the `WsusContent`
+//! folder, `README.txt` and `publish.json`.
+
+use crate::cli::args::StoreArg;
+use crate::cli::exit::CliResult;
+use crate::cli::output::{bytes, out_json, say};
+use crate::progress::Progress;
+use crate::publish::wsus::{DEFAULT_MAX_PACKAGE_BYTES, WsusOptions, WsusReport, publish_wsus};
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// Write the selected updates for a WSUS server: metadata package(s) that `wsusutil import`
+/// reads, the payload files in the WsusContent layout (hard-linked or copied, each checked
+/// against its SHA-1), README.txt with the steps on the server, and publish.json.
+#[derive(clap::Args, Debug)]
+pub struct WsusArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// The folder to write into (created when missing; later publishes to it add only what
+    /// changed).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Only what changed since the previous publish to DIR (the default when there was one).
+    #[arg(long, conflicts_with = "full")]
+    since_last: bool,
+    /// Everything selected, even when DIR had a publish before.
+    #[arg(long)]
+    full: bool,
+    /// Remove content files under DIR/WsusContent that no selected update references.
+    #[arg(long)]
+    prune: bool,
+    /// Largest package, in uncompressed bytes of metadata.txt and package.xml (binary
+    /// units: 512M, 1G); more records go into further numbered packages.
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_PACKAGE_BYTES, value_parser = parse_size)]
+    max_package_size: u64,
+    /// Print the result as JSON (the same object as publish.json; fields: see the README).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: WsusArgs, progress: &dyn Progress) -> CliResult {
+    let created = super::export::creation_time()?;
+    let store = Store::open(&a.store.store)?;
+    let opts = WsusOptions {
+        out: a.out,
+        full: a.full,
+        prune: a.prune,
+        max_package_bytes: a.max_package_size,
+        created,
+    };
+    let r = publish_wsus(&store, &opts, progress)?;
+    store.report_log_failure(progress);
+    warn(&r, progress);
+    if a.json {
+        return out_json(&r);
+    }
+    summary(&r)
+}
+
+fn warn(r: &WsusReport, progress: &dyn Progress) {
+    for l in &r.left_out {
+        progress.warn(&format!("left out {} ({}): {}", l.id, l.title, l.reason));
+    }
+    for m in &r.missing_documents {
+        let by = m
+            .needed_by
+            .as_deref()
+            .map(|b| format!(", needed by {b}"))
+            .unwrap_or_default();
+        progress.warn(&format!(
+            "not in the package: {} {}{by}: {}",
+            m.kind, m.id, m.reason
+        ));
+    }
+    let c = &r.content;
+    for f in c.damaged_files.iter().chain(&c.refused_files) {
+        progress.warn(&format!(
+            "content {} of {} not published: {}",
+            f.name, f.update_id, f.reason
+        ));
+    }
+    if c.missing > 0 {
+        progress.warn(&format!(
+            "{} content file(s) of published updates are not in the store (publish.json lists them; `offsync content import` takes them in)",
+            c.missing
+        ));
+    }
+}
+
+fn summary(r: &WsusReport) -> CliResult {
+    let since = r
+        .since_sequence
+        .map(|s| format!(" since change {s}"))
+        .unwrap_or_default();
+    say(format!(
+        "published {} ({}{since}) to {}: {} record(s) in {} package(s)",
+        r.store_name,
+        r.mode,
+        r.out,
+        r.records,
+        r.packages.len()
+    ))?;
+    for p in &r.packages {
+        say(format!(
+            "  {}  {} record(s) ({} categories, {} detectoids, {} updates), {} uncompressed, {}",
+            p.name,
+            p.records,
+            p.categories,
+            p.detectoids,
+            p.updates,
+            bytes(p.uncompressed_bytes),
+            bytes(p.size)
+        ))?;
+    }
+    let c = &r.content;
+    say(format!(
+        "  content: {} linked, {} copied, {} unchanged, {} pruned, {} missing, {} damaged, {} refused; {} written",
+        c.linked,
+        c.copied,
+        c.unchanged,
+        c.pruned,
+        c.missing,
+        c.damaged,
+        c.refused,
+        bytes(c.bytes_written)
+    ))?;
+    say(format!(
+        "  {} update(s) left out, {} needed record(s) missing; see publish.json and README.txt in {}",
+        r.left_out.len(),
+        r.missing_documents.len(),
+        r.out
+    ))
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    crate::bundle::parse_size(s).map_err(|e| e.message)
+}

@@ -1,0 +1,329 @@
+//! The content folder as WSUS keeps it (FORMATS.md section 6):
+//! `WsusContent/<XX>/<SHA-1, 40 uppercase hex>.<ext>`, `XX` the SHA-1's last two hex digits.
+//!
+//! Each file is hard-linked from the store's content folder when both are on one file system
+//! (and read once to check it), copied otherwise (checked while it is copied); a file whose
+//! SHA-1 is not its name is not published. A file already at its place with its size is left
+//! alone and not read (the cost of a publish is one read of each new file at most). Nothing
+//! is deleted unless pruning, and pruning removes only regular files with content names in
+//! the two-hex-digit folders, never following a symbolic link.
+
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The folder under the output folder.
+pub const CONTENT_DIR: &str = "WsusContent";
+
+/// A payload file of a published update.
+#[derive(Clone, Debug)]
+pub struct ContentJob {
+    pub update_id: String,
+    pub name: String,
+    pub sha1: [u8; 20],
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// A file that was not laid out, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContentProblem {
+    pub update_id: String,
+    pub name: String,
+    pub sha1: String,
+    pub reason: String,
+}
+
+/// What the content step did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ContentReport {
+    /// Distinct files of the published updates.
+    pub files: u64,
+    pub linked: u64,
+    pub copied: u64,
+    pub unchanged: u64,
+    pub pruned: u64,
+    pub missing: u64,
+    pub damaged: u64,
+    pub refused: u64,
+    /// Bytes of the files linked or copied by this run.
+    pub bytes_written: u64,
+    /// Bytes of every file of the published updates now in place.
+    pub bytes_present: u64,
+    pub missing_files: Vec<ContentProblem>,
+    pub damaged_files: Vec<ContentProblem>,
+    pub refused_files: Vec<ContentProblem>,
+}
+
+/// The WSUS name of a payload file: the SHA-1 in uppercase hex, and the extension of its file
+/// name as the document gives it. An extension that is not 1 to 16 ASCII letters and digits
+/// is refused (it would make a path WSUS does not ask for, or an unsafe one).
+pub fn wsus_name(sha1: &[u8; 20], file_name: &str) -> std::result::Result<String, String> {
+    let hex = hex::encode_upper(sha1);
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    match base.rsplit_once('.') {
+        None => Ok(hex),
+        Some((_, ext))
+            if !ext.is_empty()
+                && ext.len() <= 16
+                && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            Ok(format!("{hex}.{ext}"))
+        }
+        Some((_, ext)) => Err(format!(
+            "its extension '{}' is not plain letters and digits",
+            crate::text::escape_controls(ext)
+        )),
+    }
+}
+
+/// Whether a name looks like a WSUS content file (what pruning may remove).
+fn is_content_name(name: &str) -> bool {
+    let (hex, ext) = name.split_once('.').unwrap_or((name, ""));
+    hex.len() == 40
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+        && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        && ext.is_empty() != name.contains('.')
+}
+
+fn is_bucket_name(name: &str) -> bool {
+    name.len() == 2
+        && name
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+}
+
+/// The place of a WSUS content name: `<XX>/<name>`.
+pub fn relative_path(name: &str) -> PathBuf {
+    Path::new(&name[38..40]).join(name)
+}
+
+fn refuse_link(path: &Path) -> Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::usage(format!(
+            "{} is a symbolic link; publish does not write through links",
+            path.display()
+        ))
+        .with_hint("replace it by a plain folder, or publish to another folder"));
+    }
+    Ok(())
+}
+
+enum Outcome {
+    Linked,
+    Copied,
+    Damaged(String),
+}
+
+/// Lays out content files under `out/WsusContent`, one update's files at a time; each
+/// distinct file once.
+pub struct Layout {
+    root: PathBuf,
+    seen: HashSet<[u8; 20]>,
+    report: ContentReport,
+}
+
+impl Layout {
+    pub fn new(out: &Path) -> Result<Layout> {
+        let root = out.join(CONTENT_DIR);
+        refuse_link(&root)?;
+        fs::create_dir_all(&root).map_err(|e| Error::io(&root, "create", e))?;
+        Ok(Layout {
+            root,
+            seen: HashSet::new(),
+            report: ContentReport::default(),
+        })
+    }
+
+    /// Lays out the files of `jobs` not laid out yet by this run.
+    pub fn add(
+        &mut self,
+        store: &Store,
+        jobs: &[ContentJob],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        for j in jobs {
+            if self.seen.insert(j.sha1) {
+                self.report.files += 1;
+                lay_out_one(store, &self.root, j, &mut self.report)?;
+                progress.advance(1);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> ContentReport {
+        self.report
+    }
+}
+
+fn lay_out_one(store: &Store, root: &Path, j: &ContentJob, r: &mut ContentReport) -> Result<()> {
+    let problem = |reason: String| ContentProblem {
+        update_id: j.update_id.clone(),
+        name: j.name.clone(),
+        sha1: hex::encode(j.sha1),
+        reason,
+    };
+    let name = match wsus_name(&j.sha1, &j.name) {
+        Ok(n) => n,
+        Err(why) => {
+            r.refused += 1;
+            r.refused_files.push(problem(why));
+            return Ok(());
+        }
+    };
+    let sha256 = match j.sha256 {
+        Some(h) => Some(h),
+        None => store.content_by_sha1(&j.sha1)?,
+    };
+    let entry = match sha256 {
+        Some(h) => store.content_entry(&h)?.map(|(size, _)| (h, size)),
+        None => None,
+    };
+    let Some((sha256, size)) = entry else {
+        r.missing += 1;
+        r.missing_files
+            .push(problem("the store does not hold it".into()));
+        return Ok(());
+    };
+    let src = store.content_path(&sha256);
+    if !fs::symlink_metadata(&src).is_ok_and(|m| m.is_file() && m.len() == size) {
+        r.missing += 1;
+        r.missing_files.push(problem(
+            "the store's copy is lost or not of its recorded size (see `offsync check`)".into(),
+        ));
+        return Ok(());
+    }
+    let rel = relative_path(&name);
+    let dest = root.join(&rel);
+    let bucket = dest.parent().expect("content paths have a bucket");
+    refuse_link(bucket)?;
+    match fs::symlink_metadata(&dest) {
+        Ok(m) if m.is_file() && m.len() == size => {
+            r.unchanged += 1;
+            r.bytes_present += size;
+            return Ok(());
+        }
+        Ok(m) if m.is_dir() => {
+            return Err(Error::usage(format!(
+                "{} is a folder where a content file belongs",
+                dest.display()
+            ))
+            .with_hint("remove it, then publish again"));
+        }
+        _ => {}
+    }
+    fs::create_dir_all(bucket).map_err(|e| Error::io(bucket, "create", e))?;
+    match place(&src, &dest, &j.sha1, &sha256)? {
+        Outcome::Linked => r.linked += 1,
+        Outcome::Copied => r.copied += 1,
+        Outcome::Damaged(why) => {
+            r.damaged += 1;
+            r.damaged_files.push(problem(why));
+            return Ok(());
+        }
+    }
+    r.bytes_written += size;
+    r.bytes_present += size;
+    Ok(())
+}
+
+/// Puts `src` at `dest` through a temporary name beside it: a hard link when the file system
+/// allows one, else a copy; checked against both digests on the one read.
+fn place(src: &Path, dest: &Path, sha1: &[u8; 20], sha256: &[u8; 32]) -> Result<Outcome> {
+    let tmp = crate::fsutil::temp_sibling(dest);
+    let _ = fs::remove_file(&tmp);
+    let linked = fs::hard_link(src, &tmp).is_ok();
+    let digests = if linked {
+        File::open(&tmp).and_then(|mut f| crate::hash::hash_reader(&mut f))
+    } else {
+        copy_to(src, &tmp)
+    };
+    let d = match digests {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(src, "publish", e));
+        }
+    };
+    if d.sha1 != *sha1 || d.sha256 != *sha256 {
+        let _ = fs::remove_file(&tmp);
+        return Ok(Outcome::Damaged(format!(
+            "the store's copy {} does not match its digests (SHA-1 {}): damaged, run `offsync check --read-data`",
+            src.display(),
+            hex::encode(d.sha1)
+        )));
+    }
+    fs::rename(&tmp, dest).map_err(|e| Error::io(dest, "write", e))?;
+    Ok(if linked {
+        Outcome::Linked
+    } else {
+        Outcome::Copied
+    })
+}
+
+fn copy_to(src: &Path, tmp: &Path) -> std::io::Result<crate::hash::Digests> {
+    let mut input = File::open(src)?;
+    let mut out = File::create(tmp)?;
+    let d = crate::hash::copy_hashing(&mut input, &mut out)?;
+    out.flush()?;
+    out.sync_all()?;
+    Ok(d)
+}
+
+/// Removes the content files under `out/WsusContent` that `keep` (WSUS names) does not hold.
+pub fn prune(out: &Path, keep: &BTreeSet<String>) -> Result<u64> {
+    let root = out.join(CONTENT_DIR);
+    refuse_link(&root)?;
+    let Ok(buckets) = fs::read_dir(&root) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for b in buckets {
+        let b = b.map_err(|e| Error::io(&root, "read", e))?;
+        let bname = b.file_name().to_string_lossy().into_owned();
+        // DirEntry::file_type does not follow a link.
+        let is_dir = b.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || !is_bucket_name(&bname) {
+            continue;
+        }
+        let bpath = b.path();
+        for f in fs::read_dir(&bpath).map_err(|e| Error::io(&bpath, "read", e))? {
+            let f = f.map_err(|e| Error::io(&bpath, "read", e))?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            let is_file = f.file_type().is_ok_and(|t| t.is_file());
+            if is_file && is_content_name(&name) && name[38..40] == bname && !keep.contains(&name) {
+                let path = f.path();
+                fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_wsus_layout() {
+        let sha1 = [0xabu8; 20];
+        let n = wsus_name(&sha1, "windows10.0-kb1-x64.MSU").unwrap();
+        assert_eq!(n, format!("{}.MSU", "AB".repeat(20)));
+        assert_eq!(relative_path(&n), Path::new("AB").join(&n));
+        assert!(wsus_name(&sha1, "a.c/b").is_ok_and(|n| !n.contains('/')));
+        assert!(wsus_name(&sha1, "evil.ex e").is_err());
+        assert!(wsus_name(&sha1, "trailing.").is_err());
+        assert_eq!(wsus_name(&sha1, "noext").unwrap(), "AB".repeat(20));
+        assert!(is_content_name(&n));
+        assert!(!is_content_name("readme.txt"));
+        assert!(!is_content_name(&format!("{}.", "AB".repeat(20))));
+    }
+}
