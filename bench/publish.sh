@@ -73,7 +73,8 @@ if [[ "$other" == none || ! -d "$other" || ! -w "$other" ||
 else
     other="$(mktemp -d "$other/offsync-publish.XXXXXX")"
 fi
-cleanup() { if [[ -n "$other" && "${BENCH_KEEP:-0}" != 1 ]]; then rm -rf "$other"; fi; }
+# (Removed even with BENCH_KEEP: it is memory when it is tmpfs.)
+cleanup() { if [[ -n "$other" ]]; then rm -rf "$other"; fi; }
 trap cleanup EXIT
 
 # Every update of the generator's tree: its company and all ten classifications.

@@ -23,6 +23,12 @@
 //! update document at RevisionNumber + 1 (a bundle whose child is bumped is bumped too, and
 //! names the child's new revision), to measure a resync with changes: run it again over the
 //! same `--out`.
+//!
+//! `--payloads DIR` also writes payload files for about `--payload-percent` % of the updates
+//! with files (1 KiB to `--payload-max-size` bytes each) and gives those updates' documents
+//! the files' real sizes and digests, so that `content import` takes them and `publish` has
+//! something to lay out (bench/publish.sh). The documents of the other updates are the same
+//! with or without it.
 
 // A command-line tool of its own: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
