@@ -96,16 +96,25 @@ fn the_publish_benchmark_runs_and_reports_the_scale_goals() {
     assert_eq!(count(base, "linked"), 0, "{base}");
     let first = row(&r, "| 300 | publish share, first run");
     let linked = count(first, "linked");
-    assert!(linked >= added, "each payload at one path at least: {first}");
+    assert!(
+        linked >= added,
+        "each payload at one path at least: {first}"
+    );
     assert_eq!(count(first, "copied"), 0, "{first}");
     let second = row(&r, "| 300 | publish share, second run");
     assert_eq!(count(second, "unchanged"), linked, "{second}");
     assert_eq!(count(second, "bytes_written"), 0, "{second}");
     assert_eq!(count(second, "indexes_written"), 0, "{second}");
     if Path::new("/dev/shm").is_dir() {
-        let copy = row(&r, "| 300 | publish share to another file system, first run");
+        let copy = row(
+            &r,
+            "| 300 | publish share to another file system, first run",
+        );
         assert_eq!(count(copy, "copied"), linked, "{copy}");
-        let again = row(&r, "| 300 | publish share to another file system, second run");
+        let again = row(
+            &r,
+            "| 300 | publish share to another file system, second run",
+        );
         assert_eq!(count(again, "bytes_written"), 0, "{again}");
     }
     // The share holds what its index says, as links to the store's copies.
@@ -118,7 +127,10 @@ fn the_publish_benchmark_runs_and_reports_the_scale_goals() {
         "| content read by its second run",
     ] {
         let line = row(&r, goal);
-        assert!(line.ends_with("| yes |") || line.ends_with("| **no** |"), "{line}");
+        assert!(
+            line.ends_with("| yes |") || line.ends_with("| **no** |"),
+            "{line}"
+        );
     }
     if has_wsus {
         for goal in [
@@ -128,7 +140,10 @@ fn the_publish_benchmark_runs_and_reports_the_scale_goals() {
             "| content read by the second run (all published)",
         ] {
             let line = row(&r, goal);
-            assert!(line.ends_with("| yes |") || line.ends_with("| **no** |"), "{line}");
+            assert!(
+                line.ends_with("| yes |") || line.ends_with("| **no** |"),
+                "{line}"
+            );
         }
         row(&r, "| 300 | publish wsus --full, first run");
         row(&r, "| 300 | publish wsus --since-last");
