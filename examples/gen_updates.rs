@@ -23,6 +23,12 @@
 //! update document at RevisionNumber + 1 (a bundle whose child is bumped is bumped too, and
 //! names the child's new revision), to measure a resync with changes: run it again over the
 //! same `--out`.
+//!
+//! `--payloads DIR` also writes payload files for about `--payload-percent` % of the updates
+//! with files (1 KiB to `--payload-max-size` bytes each) and gives those updates' documents
+//! the files' real sizes and digests, so that `content import` takes them and `publish` has
+//! something to lay out (bench/publish.sh). The documents of the other updates are the same
+//! with or without it.
 
 // A command-line tool of its own: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -42,15 +48,25 @@ struct Args {
     seed: u64,
     revision_bump: u64,
     list_categories: bool,
+    payloads: Option<PathBuf>,
+    payload_percent: u64,
+    payload_max_size: u64,
 }
 
 const USAGE: &str = "usage: gen_updates --out DIR --count N [--seed S] [--revision-bump K]
+                   [--payloads DIR [--payload-percent P] [--payload-max-size BYTES]]
        gen_updates --list-categories
 
   --out DIR           folder to write into (created; files of the same names are replaced)
   --count N           number of update documents (categories and detectoids come on top)
   --seed S            PRNG seed (default 1); the output depends only on the arguments
   --revision-bump K   every K-th update document gets RevisionNumber + 1 (0 = none)
+  --payloads DIR      also write payload files, for about P% of the updates with files
+                      (chosen by update id, so a --revision-bump run picks the same ones),
+                      whose bytes match the Size, SHA-1 and SHA-256 their documents give;
+                      DIR/<xx>/<sha1 hex>.bin (a content import matches them by digest)
+  --payload-percent P share of the updates with files that get payloads (default 20)
+  --payload-max-size B payload sizes are uniform in 1 KiB..B bytes (default 16384)
   --list-categories   print the category tree (kind, GUID, title) as TSV and exit";
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +76,9 @@ fn parse_args() -> Result<Args, String> {
         seed: 1,
         revision_bump: 0,
         list_categories: false,
+        payloads: None,
+        payload_percent: 20,
+        payload_max_size: 16384,
     };
     let mut it = std::env::args().skip(1);
     let mut count = None;
@@ -87,6 +106,14 @@ fn parse_args() -> Result<Args, String> {
                 a.revision_bump = number(value("--revision-bump")?, "--revision-bump")?
             }
             "--list-categories" => a.list_categories = true,
+            "--payloads" => a.payloads = Some(PathBuf::from(value("--payloads")?)),
+            "--payload-percent" => {
+                a.payload_percent = number(value("--payload-percent")?, "--payload-percent")?
+            }
+            "--payload-max-size" => {
+                a.payload_max_size =
+                    number(value("--payload-max-size")?, "--payload-max-size")?.max(1024)
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument '{other}'")),
         }
@@ -1029,6 +1056,7 @@ fn run(a: &Args) -> Result<(), String> {
         written_files: 0,
         written_bytes: 0,
     };
+    let mut payloads = Payloads::new(a)?;
 
     // Categories and detectoids.
     let mut cats = 0u64;
@@ -1342,6 +1370,7 @@ fn run(a: &Args) -> Result<(), String> {
             for j in 0..k {
                 files.push(make_file(&mut r, class, p, kb, arch_l, &id, j, &created));
             }
+            payloads.attach(&mut files, &id)?;
         }
         let handler = match (class, p.kind) {
             (Class::Drivers, _) => Handler::None,
@@ -1394,9 +1423,10 @@ fn run(a: &Args) -> Result<(), String> {
         for (k, (cid, crev)) in children.iter().enumerate() {
             let cindex = n.updates;
             let nfiles = r.weighted(&[0, 50, 30, 20]);
-            let files: Vec<File> = (0..nfiles)
+            let mut files: Vec<File> = (0..nfiles)
                 .map(|j| make_file(&mut r, class, p, kb, arch_l, cid, j, &created))
                 .collect();
+            payloads.attach(&mut files, cid)?;
             let child = Spec {
                 id: cid.clone(),
                 revision: *crev,
@@ -1456,7 +1486,83 @@ fn run(a: &Args) -> Result<(), String> {
         n.bumped,
         detectoids.len()
     );
+    if let Some(dir) = &payloads.dir {
+        println!(
+            "wrote {} payload files ({} bytes) of {} updates to {}",
+            payloads.files,
+            payloads.bytes,
+            payloads.updates,
+            dir.display()
+        );
+    }
     Ok(())
+}
+
+/// The optional payload files (`--payloads`): real bytes whose digests the documents give, so
+/// that a store can take them in and publish them. They come from their own PRNG seeded by
+/// the update id and the file's place, never from the main one, so the documents of the other
+/// updates are the same with or without `--payloads`, and a `--revision-bump` run gives the
+/// same updates the same files.
+struct Payloads {
+    dir: Option<PathBuf>,
+    percent: u64,
+    max_size: u64,
+    buf: Vec<u8>,
+    updates: u64,
+    files: u64,
+    bytes: u64,
+}
+
+impl Payloads {
+    fn new(a: &Args) -> Result<Payloads, String> {
+        if let Some(dir) = &a.payloads {
+            for i in 0..256u32 {
+                let d = dir.join(format!("{i:02x}"));
+                fs::create_dir_all(&d)
+                    .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            }
+        }
+        Ok(Payloads {
+            dir: a.payloads.clone(),
+            percent: a.payload_percent,
+            max_size: a.payload_max_size,
+            buf: Vec::new(),
+            updates: 0,
+            files: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Gives the files of update `id` real contents when it is one of the chosen ones.
+    fn attach(&mut self, files: &mut [File], id: &str) -> Result<(), String> {
+        use sha1::Digest as _;
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let key = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| {
+            (h ^ c as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        if files.is_empty() || key % 100 >= self.percent {
+            return Ok(());
+        }
+        self.updates += 1;
+        for (j, f) in files.iter_mut().enumerate() {
+            let mut r = Rng::new(key ^ (j as u64 + 1).wrapping_mul(0x9e37_79b9));
+            let size = r.range(1024, self.max_size) as usize;
+            self.buf.resize(size, 0);
+            r.fill(&mut self.buf);
+            f.sha1 = sha1::Sha1::digest(&self.buf).into();
+            f.sha256 = sha2::Sha256::digest(&self.buf).into();
+            f.size = size as u64;
+            let h = hex(&f.sha1);
+            let path = dir.join(&h[..2]).join(format!("{h}.bin"));
+            fs::write(&path, &self.buf)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            self.files += 1;
+            self.bytes += size as u64;
+        }
+        Ok(())
+    }
 }
 
 fn class_legacy(c: Class) -> &'static str {

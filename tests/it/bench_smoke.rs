@@ -10,7 +10,7 @@ use std::process::Command;
 /// The binary under test and an example `cargo test` built beside it
 /// (target/<profile>/examples/NAME), or None with a message when the example is absent
 /// (`cargo test --test it` does not build examples; a plain `cargo test` does).
-fn binaries(example: &str) -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn binaries(example: &str) -> Option<(PathBuf, PathBuf)> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_offsync"));
     let ex = bin
         .parent()
@@ -28,7 +28,7 @@ fn binaries(example: &str) -> Option<(PathBuf, PathBuf)> {
 }
 
 /// Whether the outside programs a benchmark script needs are there (else a message).
-fn have(programs: &[&str]) -> bool {
+pub(crate) fn have(programs: &[&str]) -> bool {
     for p in programs {
         let found = if p.starts_with('/') {
             Path::new(p).is_file()
@@ -58,7 +58,7 @@ fn script(name: &str) -> PathBuf {
 }
 
 /// Runs a benchmark script with the settings given; panics with its output when it fails.
-fn run_script(name: &str, envs: &[(&str, &Path)], vars: &[(&str, &str)]) -> String {
+pub(crate) fn run_script(name: &str, envs: &[(&str, &Path)], vars: &[(&str, &str)]) -> String {
     let mut c = Command::new("bash");
     c.arg(script(name));
     for (k, v) in envs {
@@ -79,7 +79,7 @@ fn run_script(name: &str, envs: &[(&str, &Path)], vars: &[(&str, &str)]) -> Stri
 }
 
 /// The table row of `results` that starts with `prefix`.
-fn row<'a>(results: &'a str, prefix: &str) -> &'a str {
+pub(crate) fn row<'a>(results: &'a str, prefix: &str) -> &'a str {
     results
         .lines()
         .find(|l| l.starts_with(prefix))

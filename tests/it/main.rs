@@ -6,6 +6,7 @@
 mod admin;
 mod attack_store;
 mod attack_terminal;
+mod bench_publish;
 mod bench_smoke;
 mod common;
 #[cfg(unix)]
