@@ -16,6 +16,7 @@ mod foundation;
 mod hostile;
 mod media;
 mod one_read;
+mod publish_round_trip;
 mod publish_share;
 mod publish_wsus;
 mod round_trip;

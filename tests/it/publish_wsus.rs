@@ -98,7 +98,7 @@ fn records(meta: &[u8]) -> Vec<Rec> {
 }
 
 /// A fixture document as the record must hold it: decoded, BOM and declaration dropped.
-fn expected_text(bytes: &[u8]) -> String {
+pub(crate) fn expected_text(bytes: &[u8]) -> String {
     let text = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.get(1) == Some(&0) {
         let b = bytes.strip_prefix(&[0xFF, 0xFE]).unwrap_or(bytes);
         let units: Vec<u16> = b

@@ -883,6 +883,7 @@ fn the_catalog_is_kept_carried_to_the_isolated_side_and_published() {
     run(&["updates", "decline", "--store", p(&s), "KB5034122"], 0);
     let (_, b3) = export(&s, &dir.path().join("m3"), &[]);
     assert!(manifest(&b3).get("catalog").is_none());
+}
 
 /// The bytes of this module's test catalog (for other modules' tests of catalog-synced stores).
 pub(crate) fn test_catalog() -> Vec<u8> {
