@@ -9,15 +9,14 @@
 mod html;
 mod index;
 mod names;
-mod place;
 mod prune;
 
+use super::place::{Expected, Placed, Placer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CategoryKind, hex_lower};
 use crate::progress::{Progress, Unit};
 use crate::store::{PublishFile, PublishUpdate, Store, StoredContent};
 use index::{IndexRow, Indexes};
-use place::{Expected, Placed, Placer};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fs;

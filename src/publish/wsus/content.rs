@@ -10,11 +10,11 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::store::Store;
+use crate::publish::place::{Expected, Placed, Placer};
+use crate::store::{Store, StoredContent};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The folder under the output folder.
@@ -115,16 +115,15 @@ fn refuse_link(path: &Path) -> Result<()> {
     Ok(())
 }
 
-enum Outcome {
-    Linked,
-    Copied,
-    Damaged(String),
-}
+/// The folder in DIR where files are written before they are renamed into place (in DIR, so
+/// that the rename stays on one file system); removed when the content step ends.
+const TEMP_DIR: &str = ".offsync-partial";
 
 /// Lays out content files under `out/WsusContent`, one update's files at a time; each
 /// distinct file once.
 pub struct Layout {
     root: PathBuf,
+    placer: Placer,
     seen: HashSet<[u8; 20]>,
     report: ContentReport,
 }
@@ -134,8 +133,15 @@ impl Layout {
         let root = out.join(CONTENT_DIR);
         refuse_link(&root)?;
         fs::create_dir_all(&root).map_err(|e| Error::io(&root, "create", e))?;
+        // What an interrupted run left is replaced.
+        let temp = out.join(TEMP_DIR);
+        if fs::symlink_metadata(&temp).is_ok() {
+            fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
+        }
+        fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
         Ok(Layout {
             root,
+            placer: Placer::new(temp),
             seen: HashSet::new(),
             report: ContentReport::default(),
         })
@@ -151,7 +157,7 @@ impl Layout {
         for j in jobs {
             if self.seen.insert(j.sha1) {
                 self.report.files += 1;
-                lay_out_one(store, &self.root, j, &mut self.report)?;
+                lay_out_one(store, &self.root, &mut self.placer, j, &mut self.report)?;
                 progress.advance(1);
             }
         }
@@ -159,11 +165,18 @@ impl Layout {
     }
 
     pub fn finish(self) -> ContentReport {
+        let _ = fs::remove_dir_all(&self.placer.temp);
         self.report
     }
 }
 
-fn lay_out_one(store: &Store, root: &Path, j: &ContentJob, r: &mut ContentReport) -> Result<()> {
+fn lay_out_one(
+    store: &Store,
+    root: &Path,
+    placer: &mut Placer,
+    j: &ContentJob,
+    r: &mut ContentReport,
+) -> Result<()> {
     let problem = |reason: String| ContentProblem {
         update_id: j.update_id.clone(),
         name: j.name.clone(),
@@ -183,10 +196,10 @@ fn lay_out_one(store: &Store, root: &Path, j: &ContentJob, r: &mut ContentReport
         None => store.content_by_sha1(&j.sha1)?,
     };
     let entry = match sha256 {
-        Some(h) => store.content_entry(&h)?.map(|(size, _)| (h, size)),
+        Some(h) => store.content_entry(&h)?.map(|(size, sha1)| (h, sha1, size)),
         None => None,
     };
-    let Some((sha256, size)) = entry else {
+    let Some((sha256, stored_sha1, size)) = entry else {
         r.missing += 1;
         r.missing_files
             .push(problem("the store does not hold it".into()));
@@ -220,61 +233,43 @@ fn lay_out_one(store: &Store, root: &Path, j: &ContentJob, r: &mut ContentReport
         _ => {}
     }
     fs::create_dir_all(bucket).map_err(|e| Error::io(bucket, "create", e))?;
-    match place(&src, &dest, &j.sha1, &sha256)? {
-        Outcome::Linked => r.linked += 1,
-        Outcome::Copied => r.copied += 1,
-        Outcome::Damaged(why) => {
+    let want = Expected {
+        stored: StoredContent {
+            sha256,
+            sha1: stored_sha1,
+            size,
+        },
+        sha1: Some(j.sha1),
+        size: None,
+    };
+    match placer.place(&src, &dest, &want)? {
+        Placed::Linked => r.linked += 1,
+        Placed::Copied => r.copied += 1,
+        // Checked above by size; a right-sized file found at `dest` is not rewritten.
+        Placed::Unchanged => {
+            r.unchanged += 1;
+            r.bytes_present += size;
+            return Ok(());
+        }
+        Placed::Missing => {
+            r.missing += 1;
+            r.missing_files.push(problem(
+                "the store's copy is lost (see `offsync check`)".into(),
+            ));
+            return Ok(());
+        }
+        Placed::Damaged => {
             r.damaged += 1;
-            r.damaged_files.push(problem(why));
+            r.damaged_files.push(problem(format!(
+                "the store's copy {} does not match its digests: damaged, run `offsync check --read-data`",
+                src.display()
+            )));
             return Ok(());
         }
     }
     r.bytes_written += size;
     r.bytes_present += size;
     Ok(())
-}
-
-/// Puts `src` at `dest` through a temporary name beside it: a hard link when the file system
-/// allows one, else a copy; checked against both digests on the one read.
-fn place(src: &Path, dest: &Path, sha1: &[u8; 20], sha256: &[u8; 32]) -> Result<Outcome> {
-    let tmp = crate::fsutil::temp_sibling(dest);
-    let _ = fs::remove_file(&tmp);
-    let linked = fs::hard_link(src, &tmp).is_ok();
-    let digests = if linked {
-        File::open(&tmp).and_then(|mut f| crate::hash::hash_reader(&mut f))
-    } else {
-        copy_to(src, &tmp)
-    };
-    let d = match digests {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(src, "publish", e));
-        }
-    };
-    if d.sha1 != *sha1 || d.sha256 != *sha256 {
-        let _ = fs::remove_file(&tmp);
-        return Ok(Outcome::Damaged(format!(
-            "the store's copy {} does not match its digests (SHA-1 {}): damaged, run `offsync check --read-data`",
-            src.display(),
-            hex::encode(d.sha1)
-        )));
-    }
-    fs::rename(&tmp, dest).map_err(|e| Error::io(dest, "write", e))?;
-    Ok(if linked {
-        Outcome::Linked
-    } else {
-        Outcome::Copied
-    })
-}
-
-fn copy_to(src: &Path, tmp: &Path) -> std::io::Result<crate::hash::Digests> {
-    let mut input = File::open(src)?;
-    let mut out = File::create(tmp)?;
-    let d = crate::hash::copy_hashing(&mut input, &mut out)?;
-    out.flush()?;
-    out.sync_all()?;
-    Ok(d)
 }
 
 /// Removes the content files under `out/WsusContent` that `keep` (WSUS names) does not hold.

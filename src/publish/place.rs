@@ -1,6 +1,8 @@
-//! Putting one stored file at its place in the share: hard-linked from the content folder
-//! when both are on one file system, copied otherwise, checked against the digests the
-//! update gives as it is written, and left alone when the right file is already there.
+//! Putting one stored file at its place in what is published (the share's folders, a WSUS
+//! content folder): hard-linked from the content folder when both are on one file system,
+//! copied otherwise, checked against the digests the update gives as it is written (a linked
+//! content file read once per run), through a temporary file opened without following links,
+//! and left alone when the right file is already there.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::Digests;
