@@ -397,3 +397,18 @@ pub fn stored_path(store: &Path, sha256_hex: &str) -> PathBuf {
 pub fn import_json(store: &Path, bundle: &Path) -> Value {
     json(&["import", "--store", p(store), "--json", p(bundle)])
 }
+
+/// `offsync publish KIND --store S --out DIR --json` with `extra` arguments, as JSON.
+pub fn publish_json(kind: &str, store: &Path, out: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "publish",
+        kind,
+        "--store",
+        p(store),
+        "--out",
+        p(out),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
+}

@@ -37,16 +37,7 @@ fn a_published_package_syncs_a_store_with_the_same_updates_and_documents() {
     let first = synced_store(dir.path(), "first");
     let out = dir.path().join("wsus");
     std::fs::create_dir_all(&out).unwrap();
-    let r = json(&[
-        "publish",
-        "wsus",
-        "--store",
-        p(&first),
-        "--out",
-        p(&out),
-        "--full",
-        "--json",
-    ]);
+    let r = publish_json("wsus", &first, &out, &["--full"]);
     let packages = r["packages"].as_array().unwrap();
     assert_eq!(packages.len(), 1, "{r}");
     let cab = out.join(packages[0]["name"].as_str().unwrap());

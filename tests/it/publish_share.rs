@@ -30,17 +30,7 @@ const FIXTURE_PATHS: [&str; 9] = [
 ];
 
 fn publish(store: &Path, out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "publish",
-        "share",
-        "--store",
-        p(store),
-        "--out",
-        p(out),
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    json(&args)
+    publish_json("share", store, out, extra)
 }
 
 /// Every file and link under `dir` (relative, forward slashes), not following links.

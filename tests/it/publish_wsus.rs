@@ -16,17 +16,7 @@ const A3: &str = "0d77d490-70ab-455d-ac1c-75887e0993ff";
 const D_UTF16: &str = "2845bbc6-2c9e-41fd-ae6e-15d1f8a41e09";
 
 fn publish(store: &Path, out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "publish",
-        "wsus",
-        "--store",
-        p(store),
-        "--out",
-        p(out),
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    json(&args)
+    publish_json("wsus", store, out, extra)
 }
 
 /// The members of a cabinet, in order, with their bytes.
