@@ -24,6 +24,16 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Whether the store holds a detectoid that is not removed: only then can a child that
+    /// syncs from it select detectoids, so only then need their prerequisites be read.
+    pub fn holds_detectoids(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM updates WHERE update_type = 'Detectoid' AND state != 'removed')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Streams every update that is not removed, in the order the rows were made, with its
     /// state and the row key that [`Store::update_by_key`] takes.
     pub fn for_each_present_update(

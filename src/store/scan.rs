@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashSet};
 const CREATE: &str = "
     DROP TABLE IF EXISTS temp.scan_update;
     DROP TABLE IF EXISTS temp.scan_bundle;
+    DROP TABLE IF EXISTS temp.scan_prereq;
     DROP TABLE IF EXISTS temp.scan_sel;
     DROP TABLE IF EXISTS temp.scan_fetch;
     CREATE TABLE temp.scan_update(
@@ -28,13 +29,19 @@ const CREATE: &str = "
         key INTEGER NOT NULL,
         categories TEXT NOT NULL,
         languages TEXT NOT NULL,
-        lang_ok INTEGER NOT NULL
+        lang_ok INTEGER NOT NULL,
+        detectoid INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE TABLE temp.scan_bundle(
         via TEXT NOT NULL,
         parent TEXT NOT NULL,
         child TEXT NOT NULL,
         PRIMARY KEY (via, parent, child)
+    ) WITHOUT ROWID;
+    CREATE TABLE temp.scan_prereq(
+        parent TEXT NOT NULL,
+        child TEXT NOT NULL,
+        PRIMARY KEY (parent, child)
     ) WITHOUT ROWID;
     CREATE TABLE temp.scan_sel(id TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE TABLE temp.scan_fetch(
@@ -89,8 +96,8 @@ impl Store {
         let insert = |c: &Connection| -> Result<()> {
             let cats: Vec<&str> = h.categories.iter().map(|g| g.as_str()).collect();
             c.prepare_cached(
-                "INSERT INTO temp.scan_update(id, revision, expired, fingerprint, key, categories, languages, lang_ok)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO temp.scan_update(id, revision, expired, fingerprint, key, categories, languages, lang_ok, detectoid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 id,
@@ -100,7 +107,8 @@ impl Store {
                 h.key as i64,
                 cats.join(" "),
                 h.languages.join(" "),
-                lang_ok
+                lang_ok,
+                h.update_type.eq_ignore_ascii_case("Detectoid")
             ])?;
             let mut edge = c.prepare_cached(
                 "INSERT OR IGNORE INTO temp.scan_bundle(via, parent, child) VALUES (?1, ?2, ?3)",
@@ -110,6 +118,12 @@ impl Store {
             }
             for parent in &h.bundled_by {
                 edge.execute(params![id, parent.as_str(), id])?;
+            }
+            let mut pre = c.prepare_cached(
+                "INSERT OR IGNORE INTO temp.scan_prereq(parent, child) VALUES (?1, ?2)",
+            )?;
+            for child in &h.prerequisites {
+                pre.execute(params![id, child.as_str()])?;
             }
             Ok(())
         };
@@ -129,6 +143,8 @@ impl Store {
                 c.prepare_cached("DELETE FROM temp.scan_update WHERE id = ?1")?
                     .execute([id])?;
                 c.prepare_cached("DELETE FROM temp.scan_bundle WHERE via = ?1")?
+                    .execute([id])?;
+                c.prepare_cached("DELETE FROM temp.scan_prereq WHERE parent = ?1")?
                     .execute([id])?;
                 ScanAdd::Replaced
             }
@@ -152,7 +168,7 @@ impl Store {
         self.scan_index_close(false)?;
         self.conn.execute_batch(
             "DROP TABLE IF EXISTS temp.scan_update; DROP TABLE IF EXISTS temp.scan_bundle;
-             DROP TABLE IF EXISTS temp.scan_sel; DROP TABLE IF EXISTS temp.scan_fetch;",
+             DROP TABLE IF EXISTS temp.scan_prereq; DROP TABLE IF EXISTS temp.scan_sel; DROP TABLE IF EXISTS temp.scan_fetch;",
         )?;
         Ok(())
     }
@@ -178,8 +194,9 @@ impl Tx<'_> {
     }
 
     /// Selects the updates with a category in `products` and one in `classes` whose
-    /// languages fit, then the bundled children of what is selected (repeated for bundles
-    /// within bundles, children the upstream lists only). Returns how many are selected.
+    /// languages fit, then the bundled children and the prerequisite detectoids of what is
+    /// selected (repeated for bundles within bundles and detectoids that need detectoids;
+    /// those the upstream lists only). Returns how many are selected.
     pub fn scan_select(
         &self,
         products: &HashSet<String>,
@@ -197,16 +214,29 @@ impl Tx<'_> {
             }
         }
         // Children named by their parent (upd:Update) or parents named by their child (the
-        // offline catalog's BundledBy): one level per round.
-        while self.execute(
-            "INSERT OR IGNORE INTO temp.scan_sel(id)
-             SELECT DISTINCT b.child FROM temp.scan_bundle b
-             JOIN temp.scan_sel p ON p.id = b.parent
-             JOIN temp.scan_update u ON u.id = b.child
-             WHERE b.child NOT IN (SELECT id FROM temp.scan_sel)",
-            [],
-        )? > 0
-        {}
+        // offline catalog's BundledBy), and the detectoids a selected update or detectoid
+        // names as prerequisites (a published package must hold them): one level per round.
+        loop {
+            let children = self.execute(
+                "INSERT OR IGNORE INTO temp.scan_sel(id)
+                 SELECT DISTINCT b.child FROM temp.scan_bundle b
+                 JOIN temp.scan_sel p ON p.id = b.parent
+                 JOIN temp.scan_update u ON u.id = b.child
+                 WHERE b.child NOT IN (SELECT id FROM temp.scan_sel)",
+                [],
+            )?;
+            let detectoids = self.execute(
+                "INSERT OR IGNORE INTO temp.scan_sel(id)
+                 SELECT DISTINCT q.child FROM temp.scan_prereq q
+                 JOIN temp.scan_sel p ON p.id = q.parent
+                 JOIN temp.scan_update u ON u.id = q.child AND u.detectoid
+                 WHERE q.child NOT IN (SELECT id FROM temp.scan_sel)",
+                [],
+            )?;
+            if children + detectoids == 0 {
+                break;
+            }
+        }
         Ok(
             self.query_row("SELECT count(*) FROM temp.scan_sel", [], |r| {
                 r.get::<_, i64>(0)

@@ -1,9 +1,10 @@
 //! A folder of WSUS update metadata documents (`upd:Update` XML, one per file, `*.xml`),
 //! such as the documents an upstream WSUS serves or `wsusutil export` writes.
 
-use super::upd_xml::{Document, parse_document};
+use super::upd_xml::{Document, parse_with_prerequisites};
 use super::{Fetched, ScanItem, ScanSummary, UpdateHeader, Upstream};
 use crate::error::{Error, Result};
+use crate::model::Guid;
 use crate::model::Update;
 use crate::progress::{Progress, Unit};
 use std::fs;
@@ -84,10 +85,15 @@ impl FolderSource {
     }
 
     fn read(&self, path: &Path) -> Result<(Vec<u8>, Document)> {
+        self.read_with_prerequisites(path)
+            .map(|(bytes, doc, _)| (bytes, doc))
+    }
+
+    fn read_with_prerequisites(&self, path: &Path) -> Result<(Vec<u8>, Document, Vec<Guid>)> {
         let bytes = fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-        let doc = parse_document(&bytes)
+        let (doc, pre) = parse_with_prerequisites(&bytes)
             .map_err(|e| Error::other(format!("{}: {}", path.display(), e.message)))?;
-        Ok((bytes, doc))
+        Ok((bytes, doc, pre))
     }
 }
 
@@ -156,12 +162,13 @@ impl Upstream for FolderSource {
         for d in 0..self.dirs.len() {
             for (i, path) in self.list(d)?.iter().enumerate() {
                 let key = ((d as u64) << 32) | i as u64;
-                let (bytes, doc) = self.read(path)?;
+                let (bytes, doc, prerequisites) = self.read_with_prerequisites(path)?;
                 let item = match doc {
                     Document::Category(c) => ScanItem::Category(c, Some(bytes)),
-                    Document::Update(u) => {
-                        ScanItem::Update(header(&u, super::fingerprint(&u)?, key))
-                    }
+                    Document::Update(u) => ScanItem::Update(UpdateHeader {
+                        prerequisites,
+                        ..header(&u, super::fingerprint(&u)?, key)
+                    }),
                 };
                 sink(item)?;
                 progress.advance(1);
@@ -213,6 +220,7 @@ pub fn header(u: &Update, fingerprint: [u8; 32], key: u64) -> UpdateHeader {
         languages: u.languages.clone(),
         bundled: u.bundled.iter().map(|b| b.id.clone()).collect(),
         bundled_by: Vec::new(),
+        prerequisites: Vec::new(),
         publication_state: u.publication_state,
         fingerprint,
         key,

@@ -36,6 +36,9 @@ pub struct UpdateHeader {
     pub bundled: Vec<Guid>,
     /// Parents that bundle this update, when the source records it on the child.
     pub bundled_by: Vec<Guid>,
+    /// Plain prerequisites (detectoids, other updates), when the source's documents name
+    /// them: a sync selects the detectoids among them along with the update.
+    pub prerequisites: Vec<Guid>,
     pub publication_state: PublicationState,
     /// A digest of the source's description of this revision: equal fingerprints mean the
     /// stored copy is current and need not be fetched again.

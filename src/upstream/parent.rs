@@ -3,9 +3,10 @@
 //! own criteria decide what it takes.
 
 use super::folder::header;
-use super::{Fetched, ScanItem, ScanSummary, SourceFile, Upstream};
+use super::upd_xml::parse_with_prerequisites;
+use super::{Fetched, ScanItem, ScanSummary, SourceFile, UpdateHeader, Upstream};
 use crate::error::{Error, Result};
-use crate::model::{PublicationState, Update};
+use crate::model::{Guid, PublicationState, Update};
 use crate::progress::{Progress, Unit};
 use crate::store::{Store, StoredState};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,24 @@ impl ParentStore {
             path: path.to_path_buf(),
             store,
         })
+    }
+
+    /// The plain prerequisites named by the document the parent keeps of this revision (none
+    /// without one): what lets the child select the detectoids its updates need, as a sync
+    /// from the documents themselves does.
+    fn prerequisites(&self, u: &Update) -> Result<Vec<Guid>> {
+        let Some(doc) = self.store.document(u.id.as_str(), u.revision)? else {
+            return Ok(Vec::new());
+        };
+        parse_with_prerequisites(&doc)
+            .map(|(_, pre)| pre)
+            .map_err(|e| {
+                Error::other(format!(
+                    "the document of update {} revision {}: {}",
+                    u.id, u.revision, e.message
+                ))
+                .context(format!("parent store {}", self.path.display()))
+            })
     }
 
     fn with_state(mut u: Update, state: StoredState) -> Update {
@@ -56,10 +75,19 @@ impl Upstream for ParentStore {
             sink(ScanItem::Category(c, document))?;
         }
         let total = self.store.present_update_count()?;
+        let detectoids = self.store.holds_detectoids()?;
         progress.start("reading the parent store", Some(total), Unit::Items);
         self.store.for_each_present_update(&mut |key, u, state| {
             let u = Self::with_state(u, state);
-            sink(ScanItem::Update(header(&u, super::fingerprint(&u)?, key)))?;
+            let prerequisites = if detectoids {
+                self.prerequisites(&u)?
+            } else {
+                Vec::new()
+            };
+            sink(ScanItem::Update(UpdateHeader {
+                prerequisites,
+                ..header(&u, super::fingerprint(&u)?, key)
+            }))?;
             progress.advance(1);
             Ok(())
         })?;

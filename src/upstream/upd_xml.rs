@@ -60,8 +60,18 @@ impl std::error::Error for DocError {}
 
 /// Parses one `upd:Update` document (any supported encoding) into a category or an update.
 pub fn parse_document(bytes: &[u8]) -> Result<Document, DocError> {
+    parse_with_prerequisites(bytes).map(|(doc, _)| doc)
+}
+
+/// [`parse_document`], with the UpdateIDs the document names as plain prerequisites
+/// (directly under `Prerequisites`, or in an `AtLeastOne` group that is not a category group):
+/// detectoids or other updates, in document order, without duplicates. A sync selects the
+/// detectoids a selected update needs, so that a published package holds them.
+pub fn parse_with_prerequisites(bytes: &[u8]) -> Result<(Document, Vec<Guid>), DocError> {
     let (text, origin) = decode(bytes)?;
-    Parser::new(&text, origin).document()
+    let mut b = Parser::new(&text, origin).document()?;
+    let prerequisites = std::mem::take(&mut b.prerequisites);
+    Ok((b.finish()?, prerequisites))
 }
 
 /// The parts of one update revision that arrive as separate fragments, as in the offline
@@ -260,6 +270,8 @@ struct Builder {
     bundled: Vec<BundledRef>,
     files: Vec<FileRef>,
     category_type: Option<String>,
+    /// Plain prerequisites (not category groups), without duplicates.
+    prerequisites: Vec<Guid>,
 }
 
 impl Builder {
@@ -346,6 +358,13 @@ fn push_text<'a>(out: &mut Cow<'a, str>, s: Cow<'a, str>) {
         *out = s;
     } else {
         out.to_mut().push_str(&s);
+    }
+}
+
+/// Prerequisite lists are short (a handful of detectoids): a linear check keeps document order.
+fn push_unique(list: &mut Vec<Guid>, id: Guid) {
+    if !list.contains(&id) {
+        list.push(id);
     }
 }
 
@@ -503,7 +522,7 @@ impl<'a> Parser<'a> {
         Ok(trim_cow(out))
     }
 
-    fn document(mut self) -> Result<Document, DocError> {
+    fn document(mut self) -> Result<Builder, DocError> {
         let (root, open) = loop {
             match self.next()? {
                 Event::Start(e) => break (e, true),
@@ -548,7 +567,7 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
         }
-        b.finish()
+        Ok(b)
     }
 
     /// Children of the root element.
@@ -759,13 +778,24 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Only the `AtLeastOne IsCategory="true"` groups matter to the model; plain
-    /// prerequisites (detectoids, other updates) are skipped.
+    /// The `AtLeastOne IsCategory="true"` groups are the update's categories; plain
+    /// prerequisites (an `UpdateIdentity` directly under `Prerequisites`, or in another
+    /// `AtLeastOne` group: detectoids, other updates) are kept apart from the model.
     fn prerequisites(&mut self, b: &mut Builder) -> Result<(), DocError> {
+        const WHERE: &str = "Prerequisites/AtLeastOne/UpdateIdentity";
         while let Some((e, open)) = self.child()? {
-            if local(&e) != "AtLeastOne" || !open {
-                self.done(&e, open)?;
-                continue;
+            match local(&e) {
+                "UpdateIdentity" => {
+                    let (id, _) = self.identity(&e, "Prerequisites/UpdateIdentity")?;
+                    push_unique(&mut b.prerequisites, id);
+                    self.done(&e, open)?;
+                    continue;
+                }
+                "AtLeastOne" if open => {}
+                _ => {
+                    self.done(&e, open)?;
+                    continue;
+                }
             }
             let mut is_category = false;
             self.attrs(&e, |k, v| {
@@ -774,17 +804,17 @@ impl<'a> Parser<'a> {
                 }
                 Ok(())
             })?;
-            if !is_category {
-                self.skip(&e)?;
-                continue;
-            }
             while let Some((e, open)) = self.child()? {
                 if local(&e) == "UpdateIdentity" {
-                    let (id, _) = self.identity(&e, "Prerequisites/AtLeastOne/UpdateIdentity")?;
-                    if b.first_category.is_none() {
-                        b.first_category = Some(id.clone());
+                    let (id, _) = self.identity(&e, WHERE)?;
+                    if !is_category {
+                        push_unique(&mut b.prerequisites, id);
+                    } else {
+                        if b.first_category.is_none() {
+                            b.first_category = Some(id.clone());
+                        }
+                        b.categories.push(id);
                     }
-                    b.categories.push(id);
                 }
                 self.done(&e, open)?;
             }

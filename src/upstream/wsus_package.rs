@@ -26,9 +26,9 @@ mod records;
 mod tests;
 
 use self::records::{Head, guid_text, read_records};
-use super::upd_xml::{Document, parse_document};
+use super::upd_xml::{Document, parse_document, parse_with_prerequisites};
 use super::wsusscn2::cab::{CabDir, read_error, stream_members};
-use super::{Fetched, ScanItem, ScanSummary, Upstream};
+use super::{Fetched, ScanItem, ScanSummary, UpdateHeader, Upstream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::{Progress, Unit};
 use std::collections::HashMap;
@@ -230,7 +230,8 @@ impl WsusPackageSource {
                 got.seen.insert((head.id, head.revision), (n, digest));
             }
         }
-        let doc = parse_document(xml).map_err(|e| records::bad(n, e.message))?;
+        let (doc, prerequisites) =
+            parse_with_prerequisites(xml).map_err(|e| records::bad(n, e.message))?;
         let (id, revision) = match &doc {
             Document::Category(c) => (c.id.as_str(), c.revision),
             Document::Update(u) => (u.id.as_str(), u.revision),
@@ -260,7 +261,10 @@ impl WsusPackageSource {
                     record: n,
                 });
                 *at += xml.len() as u64;
-                ScanItem::Update(super::folder::header(&u, super::fingerprint(&u)?, key))
+                ScanItem::Update(UpdateHeader {
+                    prerequisites,
+                    ..super::folder::header(&u, super::fingerprint(&u)?, key)
+                })
             }
         };
         sink(item).inspect_err(|_| got.sink_failed = true)

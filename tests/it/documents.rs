@@ -73,3 +73,66 @@ fn a_synced_store_keeps_each_upstream_document_byte_for_byte() {
     import_json(&further, &again);
     assert_eq!(kept_exactly(&further), kept);
 }
+
+/// The fixture detectoid ("Windows 11 23H2 x64 is installed") that the Windows 11 bundle
+/// names as a plain prerequisite.
+const DETECTOID: &str = "e603851b-317c-4304-8805-2ce1f4e47f0f";
+
+/// The ids `updates list` shows.
+fn listed(store: &std::path::Path) -> Vec<String> {
+    let rows = json(&["updates", "list", "--store", p(store), "--json"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["update_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_detectoid_comes_with_the_updates_that_need_it_and_only_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = upstream_fixtures();
+    // Windows 10 only: nothing selected needs the detectoid.
+    let win10 = synced_from(
+        dir.path(),
+        "win10",
+        &up,
+        &[
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Security Updates",
+        ],
+    );
+    assert!(!listed(&win10).contains(&DETECTOID.to_string()));
+    // Windows 11: the bundle brings its detectoid and the detectoid's document.
+    let win11 = synced_from(
+        dir.path(),
+        "win11",
+        &up,
+        &[
+            "--product",
+            "Windows 11",
+            "--classification",
+            "Security Updates",
+        ],
+    );
+    assert!(listed(&win11).contains(&DETECTOID.to_string()));
+    let s = Store::open(&win11).unwrap();
+    assert!(s.document(DETECTOID, 101).unwrap().is_some());
+    drop(s);
+    // A child of that store with the same criteria gets it through the parent's documents.
+    let child = synced_from(
+        dir.path(),
+        "child",
+        &win11,
+        &[
+            "--product",
+            "Windows 11",
+            "--classification",
+            "Security Updates",
+        ],
+    );
+    assert!(listed(&child).contains(&DETECTOID.to_string()));
+    assert_eq!(listed(&child).len(), listed(&win11).len());
+}

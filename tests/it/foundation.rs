@@ -119,14 +119,15 @@ fn first_sync_brings_categories_then_criteria_select_updates() {
     assert_eq!(c["classifications"][0]["title"], "Security Updates");
 
     let r = json(&["sync", "--store", sp, "--from", p(&up), "--json"]);
-    // The Windows 10 chain (3) and the Windows 11 bundle with its two children.
+    // The Windows 10 chain (3), the Windows 11 bundle with its two children, and the
+    // detectoid the bundle names as a prerequisite.
     assert_eq!(
         (r["new"].as_u64(), r["selected"].as_u64()),
-        (Some(6), Some(6)),
+        (Some(7), Some(7)),
         "{r}"
     );
     let rows = list(&s, &[]);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 7);
     let kb5034765 = by_kb(&rows, "5034765");
     assert_eq!(kb5034765.len(), 3, "bundle parent and both children");
     assert!(by_kb(&rows, "4011035").is_empty(), "Office is not chosen");
@@ -147,7 +148,7 @@ fn first_sync_brings_categories_then_criteria_select_updates() {
             r["updated"].as_u64(),
             r["unchanged"].as_u64()
         ),
-        (Some(0), Some(0), Some(6))
+        (Some(0), Some(0), Some(7))
     );
     let after = fingerprint(&s);
     for (table, rows) in &before {
@@ -160,7 +161,7 @@ fn first_sync_brings_categories_then_criteria_select_updates() {
     }
     let st = json(&["status", "--store", sp, "--json"]);
     assert_eq!(st["last_sync"]["outcome"], "succeeded");
-    assert_eq!(st["last_sync"]["unchanged"], 6);
+    assert_eq!(st["last_sync"]["unchanged"], 7);
     assert!(st["last_sync"]["started"].is_string() && st["last_sync"]["finished"].is_string());
 }
 
@@ -170,7 +171,8 @@ fn supersedence_states_and_show() {
     let s = synced_store(dir.path(), "s");
     let sp = p(&s);
     let rows = list(&s, &[]);
-    assert_eq!(rows.len(), 13, "{rows:#?}");
+    // 13 updates and the detectoid one of them needs.
+    assert_eq!(rows.len(), 14, "{rows:#?}");
     let superseded: Vec<&str> = list(&s, &["--superseded"])
         .iter()
         .map(|r| r["kb"].as_str().unwrap().to_string())
@@ -549,7 +551,7 @@ fn an_empty_upstream_does_not_tombstone_the_store() {
         "--allow-mass-removal",
         "--json",
     ]);
-    assert_eq!(r["removed"], 13);
+    assert_eq!(r["removed"], 14);
 }
 
 #[test]
@@ -557,8 +559,9 @@ fn list_filters_take_families_and_any_kb_spelling_and_decline_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let s = synced_store(dir.path(), "s");
     let fam = list(&s, &["--product", "Windows"]);
-    // Every update but Office's and the two bundle children, which have no category of their own.
-    assert_eq!(fam.len(), list(&s, &[]).len() - 3, "{fam:#?}");
+    // Every update but Office's, the two bundle children and the detectoid, which have no
+    // category of their own.
+    assert_eq!(fam.len(), list(&s, &[]).len() - 4, "{fam:#?}");
     assert!(
         fam.iter()
             .all(|r| r["products"][0].as_str().unwrap().starts_with("Windows"))

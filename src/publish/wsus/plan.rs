@@ -244,7 +244,7 @@ impl Planner<'_> {
             } else if self.store.publish_candidate(pre)?.is_some() {
                 self.visit(pre, Some(id))?;
             } else {
-                self.miss(pre, "prerequisite", Some(id), "the store does not hold it (offsync keeps no detectoid documents unless its upstream gave them as updates)");
+                self.miss(pre, "prerequisite", Some(id), "the store does not hold it (a sync keeps the detectoids a selected update needs when its upstream lists them; other prerequisite updates only when the criteria select them)");
             }
         }
         for child in &u.bundled {

@@ -1059,3 +1059,35 @@ fn fragments_of_a_category_and_bad_fragments() {
     // Empty fragments are allowed (they hold nothing).
     Fragments::new().add(b"").unwrap();
 }
+
+#[test]
+fn plain_prerequisites_are_kept_apart_from_the_category_groups() {
+    let xml = doc(
+        "",
+        r#"<upd:Relationships><upd:Prerequisites>
+             <upd:UpdateIdentity UpdateID="E603851B-317C-4304-8805-2CE1F4E47F0F" />
+             <upd:AtLeastOne IsCategory="true"><upd:UpdateIdentity UpdateID="0fa1201d-4330-4fa8-8ae9-b877473b6441" /></upd:AtLeastOne>
+             <upd:AtLeastOne><upd:UpdateIdentity UpdateID="59653007-e2e9-4f71-8525-2ff588527978" /><upd:UpdateIdentity UpdateID="e603851b-317c-4304-8805-2ce1f4e47f0f" /></upd:AtLeastOne>
+           </upd:Prerequisites></upd:Relationships>"#,
+    );
+    let (d, pre) = parse_with_prerequisites(xml.as_bytes()).unwrap();
+    let Document::Update(u) = d else {
+        panic!("not an update")
+    };
+    // Category groups are the categories; the rest are prerequisites, once each, in order.
+    assert_eq!(u.categories, [g("0fa1201d-4330-4fa8-8ae9-b877473b6441")]);
+    assert_eq!(
+        pre,
+        [
+            g("e603851b-317c-4304-8805-2ce1f4e47f0f"),
+            g("59653007-e2e9-4f71-8525-2ff588527978")
+        ]
+    );
+    // A prerequisite without an UpdateID is a malformed document, as a category's is.
+    let bad = doc(
+        "",
+        r#"<upd:Relationships><upd:Prerequisites><upd:UpdateIdentity /></upd:Prerequisites></upd:Relationships>"#,
+    );
+    let e = parse_with_prerequisites(bad.as_bytes()).unwrap_err();
+    assert!(e.message.contains("has no UpdateID"), "{e}");
+}

@@ -713,6 +713,9 @@ impl Scanned {
                 .map(|&l| self.pkg.langs[l as usize].clone())
                 .collect(),
             bundled: self.bundled.get(i).iter().map(|&c| self.guid(c)).collect(),
+            // The offline catalog carries no documents to publish: its detectoids are not
+            // selected with the updates that need them.
+            prerequisites: Vec::new(),
             bundled_by: self
                 .pkg
                 .bundled_by(i)
