@@ -123,7 +123,9 @@ pub fn publish_share(
         fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
     }
     fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
-    let result = publish_into(store, &out, &temp, opts, progress);
+    // One snapshot: the share's passes (names, files, indexes) see the same updates even
+    // when a sync or import commits meanwhile.
+    let result = store.read_consistent(|| publish_into(store, &out, &temp, opts, progress));
     let _ = fs::remove_dir_all(&temp);
     result
 }

@@ -99,71 +99,13 @@ pub fn publish_wsus(
         (Some(l), false) => Some(l.change_seq),
         _ => None,
     };
-    let change_sequence = store.change_seq()?;
-    let p = plan(store, since)?;
-    let criteria = store.criteria()?;
-    let (languages, languages_unknown) = languages::languages_element(&criteria.languages);
-    let server_id = server_id(store.id());
-    let header = PackageHeader {
-        server_id: server_id.clone(),
-        created: opts.created,
-        languages,
-    };
-    let base = format!("{}-{change_sequence}", package_base(store.name()));
-    let mut missing = p.missing;
-    let (packages, published) = write_packages(
-        store,
-        &out,
-        &base,
-        opts.max_package_bytes,
-        &header,
-        &p.records,
-        &p.classifications,
-        &mut missing,
-    )?;
-    let stale = remove_stale_packages(&out, &base, packages.len())?;
-    // Content is laid out for every selected update, not only the changed ones: a payload
-    // taken in after the previous publish belongs there too, and a file already in place
-    // costs a look at its size, no read.
-    let mut layout = content::Layout::new(&out)?;
-    progress.start("content", None, crate::progress::Unit::Items);
-    for k in &p.content {
-        layout.add(store, &plan::content_jobs(store, &k.to_string())?, progress)?;
-    }
-    if since.is_some() {
-        for c in store.publish_candidates(None)? {
-            layout.add(store, &plan::content_jobs(store, &c.id)?, progress)?;
-        }
-    }
-    progress.finish();
-    let mut content = layout.finish();
-    if opts.prune {
-        content.pruned = content::prune(&out, &keep_names(store)?)?;
-    }
-    let report = WsusReport {
-        store_id: store.id().to_string(),
-        store_name: store.name().to_string(),
-        out: out_key.clone(),
-        mode: if since.is_some() {
-            "since-last"
-        } else {
-            "full"
-        }
-        .into(),
-        since_sequence: since,
-        change_sequence,
-        created: opts.created.rfc3339(),
-        server_id,
-        records: published.len() as u64,
-        packages,
-        published,
-        left_out: p.left_out,
-        missing_documents: missing,
-        languages_unknown,
-        stale_packages_removed: stale,
-        content,
-    };
-    write_report_files(store, &out, &report, &criteria.languages)?;
+    // One snapshot of the store for the plan, the packages and the content: a sync or import
+    // committing meanwhile changes none of what this publish reads (the publish is recorded
+    // with the change sequence it read).
+    let (report, languages) =
+        store.read_consistent(|| write_publish(store, opts, &out, since, progress))?;
+    write_report_files(store, &out, &report, &languages)?;
+    let (out_key, change_sequence) = (report.out.clone(), report.change_sequence);
     store.record_wsus_publish(&WsusPublishRecord {
         out_dir: out_key,
         change_seq: change_sequence,
@@ -183,6 +125,82 @@ pub fn publish_wsus(
         opts.created,
     );
     Ok(report)
+}
+
+/// The packages and the content of one publish, from one snapshot of the store; with the
+/// criteria's languages, which the report files name.
+fn write_publish(
+    store: &Store,
+    opts: &WsusOptions,
+    out: &Path,
+    since: Option<u64>,
+    progress: &dyn Progress,
+) -> Result<(WsusReport, Vec<String>)> {
+    let change_sequence = store.change_seq()?;
+    let p = plan(store, since)?;
+    let criteria = store.criteria()?;
+    let (languages, languages_unknown) = languages::languages_element(&criteria.languages);
+    let server_id = server_id(store.id());
+    let header = PackageHeader {
+        server_id: server_id.clone(),
+        created: opts.created,
+        languages,
+    };
+    let base = format!("{}-{change_sequence}", package_base(store.name()));
+    let mut missing = p.missing;
+    let (packages, published) = write_packages(
+        store,
+        out,
+        &base,
+        opts.max_package_bytes,
+        &header,
+        &p.records,
+        &p.classifications,
+        &mut missing,
+    )?;
+    let stale = remove_stale_packages(out, &base, packages.len())?;
+    // Content is laid out for every selected update, not only the changed ones: a payload
+    // taken in after the previous publish belongs there too, and a file already in place
+    // costs a look at its size, no read.
+    let mut layout = content::Layout::new(out)?;
+    progress.start("content", None, crate::progress::Unit::Items);
+    for k in &p.content {
+        layout.add(store, &plan::content_jobs(store, &k.to_string())?, progress)?;
+    }
+    if since.is_some() {
+        for c in store.publish_candidates(None)? {
+            layout.add(store, &plan::content_jobs(store, &c.id)?, progress)?;
+        }
+    }
+    progress.finish();
+    let mut content = layout.finish();
+    if opts.prune {
+        content.pruned = content::prune(out, &keep_names(store)?)?;
+    }
+    let report = WsusReport {
+        store_id: store.id().to_string(),
+        store_name: store.name().to_string(),
+        out: out.to_string_lossy().into_owned(),
+        mode: if since.is_some() {
+            "since-last"
+        } else {
+            "full"
+        }
+        .into(),
+        since_sequence: since,
+        change_sequence,
+        created: opts.created.rfc3339(),
+        server_id,
+        records: published.len() as u64,
+        packages,
+        published,
+        left_out: p.left_out,
+        missing_documents: missing,
+        languages_unknown,
+        stale_packages_removed: stale,
+        content,
+    };
+    Ok((report, criteria.languages))
 }
 
 /// Creates the output folder if needed and returns its canonical path.

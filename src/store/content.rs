@@ -120,11 +120,8 @@ impl Store {
     pub fn content_entry(&self, sha256: &[u8; 32]) -> Result<Option<(u64, [u8; 20])>> {
         let row: Option<(i64, Vec<u8>)> = self
             .conn
-            .query_row(
-                "SELECT size, sha1 FROM content WHERE sha256 = ?1",
-                params![sha256.as_slice()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT size, sha1 FROM content WHERE sha256 = ?1")?
+            .query_row(params![sha256.as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(row.and_then(|(s, h)| Some((s as u64, h.try_into().ok()?))))
     }

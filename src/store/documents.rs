@@ -81,11 +81,10 @@ impl Store {
 
 fn read_document(conn: &Connection, id: &str, revision: u32) -> Result<Option<Vec<u8>>> {
     let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
-        .query_row(
-            "SELECT size, sha256, doc FROM documents WHERE id = ?1 AND revision = ?2",
-            params![id, revision],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT size, sha256, doc FROM documents WHERE id = ?1 AND revision = ?2")?
+        .query_row(params![id, revision], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     let Some((size, sha256, packed)) = row else {
         return Ok(None);
@@ -146,5 +145,32 @@ mod tests {
             Some(b"<x/>".to_vec())
         );
         assert_eq!(store.document_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_consistent_read_does_not_see_what_another_writer_commits_meanwhile() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        let reader = Store::init(&dir, Some("s"), Timestamp::now()).unwrap();
+        let mut writer = Store::open(&dir).unwrap();
+        let id = Guid::parse("00000000-0000-4000-8000-000000000002").unwrap();
+        let put = |w: &mut Store, rev: u32| {
+            let tx = w.begin().unwrap();
+            tx.put_document(&id, rev, b"<x/>").unwrap();
+            tx.commit().unwrap();
+        };
+        put(&mut writer, 1);
+        let seen = reader
+            .read_consistent(|| {
+                let before = reader.document(id.as_str(), 1)?;
+                // Committed by another connection while the snapshot is open.
+                put(&mut writer, 2);
+                Ok((before, reader.document(id.as_str(), 1)?))
+            })
+            .unwrap();
+        assert_eq!(seen, (Some(b"<x/>".to_vec()), Some(b"<x/>".to_vec())));
+        // After it, the newer revision shows.
+        assert_eq!(reader.document(id.as_str(), 1).unwrap(), None);
+        assert!(reader.document(id.as_str(), 2).unwrap().is_some());
     }
 }

@@ -258,6 +258,20 @@ impl Store {
         Tx::begin(&mut self.conn, &self.root, &self.log)
     }
 
+    /// Runs `f` inside one read transaction, so that every query it makes sees the store as
+    /// it was at its first read, whatever a concurrent sync or import commits meanwhile (a
+    /// publish reads the store in several passes). It also spares each statement its own
+    /// shared lock. `f` must not write to the store.
+    pub fn read_consistent<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let out = f();
+        // Nothing was written: ending the transaction only releases the snapshot.
+        let end = self.conn.execute_batch("COMMIT");
+        let out = out?;
+        end?;
+        Ok(out)
+    }
+
     /// Appends a line to the store's log. Logging never fails a command: a line that cannot
     /// be written is kept for [`Store::report_log_failure`].
     pub fn log(&self, component: &str, message: &str, now: Timestamp) {

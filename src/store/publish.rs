@@ -64,13 +64,13 @@ impl Store {
 
     /// The stored row of one update (any state), or `None` when the store does not hold it.
     pub fn publish_candidate(&self, id: &str) -> Result<Option<PublishCandidate>> {
+        // Cached: a publish asks once per update and per prerequisite.
         Ok(self
             .conn
-            .query_row(
-                &format!("SELECT {CANDIDATE_COLUMNS} FROM updates WHERE update_id = ?1"),
-                [id],
-                candidate,
-            )
+            .prepare_cached(&format!(
+                "SELECT {CANDIDATE_COLUMNS} FROM updates WHERE update_id = ?1"
+            ))?
+            .query_row([id], candidate)
             .optional()?)
     }
 
@@ -79,11 +79,8 @@ impl Store {
     pub fn has_document(&self, id: &str, revision: u32) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT 1 FROM documents WHERE id = ?1 AND revision = ?2",
-                params![id, revision],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM documents WHERE id = ?1 AND revision = ?2")?
+            .query_row(params![id, revision], |_| Ok(()))
             .optional()?
             .is_some())
     }

@@ -640,11 +640,8 @@ pub(crate) fn load_update(
     id: &str,
 ) -> Result<Option<(Update, StoredState, bool)>> {
     let row: Option<(Vec<u8>, String, bool)> = conn
-        .query_row(
-            "SELECT doc, state, declined FROM updates WHERE update_id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT doc, state, declined FROM updates WHERE update_id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match row {
         None => Ok(None),
