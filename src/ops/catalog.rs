@@ -373,7 +373,9 @@ fn close_bundles(
             keys.push(key);
         }
         let Some(src) = source.as_deref_mut() else {
-            return Err(Error::other("internal: a bundled child found without a source"));
+            return Err(Error::other(
+                "internal: a bundled child found without a source",
+            ));
         };
         let mut found = Vec::new();
         fetch(src.up.as_mut(), &keys, &mut |f| found.push(f), progress)?;
@@ -436,9 +438,7 @@ fn find_ref<'a>(refs: &[(&'a str, &'a FileRef)], d: &Digests) -> Option<(&'a str
     refs.iter().copied().find(|(_, f)| {
         let by_256 = f.sha256.is_some_and(|h| h == d.sha256);
         let by_1 = f.sha256.is_none() && f.sha1.is_some_and(|h| h == d.sha1);
-        (by_256 || by_1)
-            && f.sha1.is_none_or(|h| h == d.sha1)
-            && f.size.is_none_or(|s| s == d.size)
+        (by_256 || by_1) && f.sha1.is_none_or(|h| h == d.sha1) && f.size.is_none_or(|s| s == d.size)
     })
 }
 
@@ -590,7 +590,11 @@ fn write_all(
         }
         tx.mark_catalog_import(id, &now.rfc3339(), &from, t.requested)?;
         let line = crate::store::update_line(change, &t.update);
-        tx.log("CATALOG", &format!("{line} (imported from the catalog)"), now);
+        tx.log(
+            "CATALOG",
+            &format!("{line} (imported from the catalog)"),
+            now,
+        );
         report.updates.push(ImportedUpdate {
             update_id: id.clone(),
             revision: t.update.revision,

@@ -30,9 +30,7 @@ impl Tx<'_> {
 impl Store {
     /// The UpdateIDs imported from the catalog.
     pub fn catalog_imports(&self) -> Result<HashSet<String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT update_id FROM catalog_imports")?;
+        let mut st = self.conn.prepare("SELECT update_id FROM catalog_imports")?;
         let ids = st
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<HashSet<String>>>()?;

@@ -1,9 +1,9 @@
 //! `offsync catalog import`.
 
 use crate::cli::args::StoreArg;
+use crate::cli::commands::updates::kb_label;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{bytes, esc, out_json, say};
-use crate::cli::commands::updates::kb_label;
 use crate::ops::catalog::{CatalogImport, catalog_import};
 use crate::progress::Progress;
 use crate::store::Store;
