@@ -414,3 +414,38 @@ fn from_a_parent_store_and_carried_by_an_export() {
     // The mark stays on the connected side (docs/CATALOG-IMPORT.md).
     assert!(catalog_ids(&iso).is_empty());
 }
+
+#[test]
+fn from_an_offline_catalog_with_a_child_that_names_its_bundle() {
+    // The test catalog of tests/it/wsusscn2.rs: the February update bundles a child that
+    // names it (BundledBy) and carries the payload b"payload".
+    const FEB: &str = "e407d852-ae7d-4e0c-bb94-1180bc5b90e7";
+    const FEB_CHILD: &str = "5f82e7d6-8f63-4f0a-817f-72d40c32c46a";
+    const WIN11_CRIT: &str = "05a7711a-079e-4fbb-8d1a-9015c92a2ae0";
+    let dir = tempfile::tempdir().unwrap();
+    let cab = dir.path().join("wsusscn2.cab");
+    fs::write(&cab, crate::wsusscn2::test_catalog()).unwrap();
+    let payload = dir.path().join("windows10.0-kb5034763-x64.msu");
+    fs::write(&payload, b"payload").unwrap();
+    let s = init_store(dir.path(), "s");
+    let r = catalog_import(&s, &[FEB], &["--from", p(&cab), "--file", p(&payload)]);
+    let ids: Vec<&str> = r["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["update_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sorted(ids), sorted(vec![FEB, FEB_CHILD]), "{r:#}");
+    assert_eq!(r["files"][0]["update_id"], FEB_CHILD);
+    assert_eq!(
+        fs::read(stored_path(&s, &sha_hex(b"payload"))).unwrap(),
+        b"payload"
+    );
+    let r = catalog_import(&s, &["KB5035845"], &["--from", p(&cab)]);
+    assert_eq!(r["updates"][0]["update_id"], WIN11_CRIT, "{r:#}");
+    assert!(
+        r["categories"].as_u64().unwrap() >= 2,
+        "Windows 11, Critical Updates: {r:#}"
+    );
+    assert_eq!(catalog_ids(&s), sorted(vec![FEB, FEB_CHILD, WIN11_CRIT]));
+}
