@@ -109,11 +109,14 @@ struct Taken {
     requested: bool,
 }
 
+/// A category with the source's document of it, when it has one.
+type CategoryDoc = (Category, Option<Vec<u8>>);
+
 /// What the scan of the source found: its categories in full, and per update the newest
 /// revision's key and the bundle edges (as the parent names them, or the child).
 #[derive(Default)]
 struct SourceIndex {
-    categories: HashMap<String, (Category, Option<Vec<u8>>)>,
+    categories: HashMap<String, CategoryDoc>,
     newest: HashMap<String, (u32, u64)>,
     children: HashMap<String, BTreeSet<String>>,
 }
@@ -396,8 +399,8 @@ fn needed_categories(
     taken: &BTreeMap<String, Taken>,
     source: Option<&Source>,
     known: &HashMap<String, Option<String>>,
-) -> (Vec<(Category, Option<Vec<u8>>)>, Vec<String>) {
-    let mut add: BTreeMap<String, (Category, Option<Vec<u8>>)> = BTreeMap::new();
+) -> (Vec<CategoryDoc>, Vec<String>) {
+    let mut add: BTreeMap<String, CategoryDoc> = BTreeMap::new();
     let mut unknown = BTreeSet::new();
     let mut todo: Vec<String> = taken
         .values()
