@@ -210,7 +210,7 @@ fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
 
 /// Copies `path` to `staged`, synced, hashing it on the way (one read). A failed copy leaves
 /// no staged file.
-fn stage_copy(path: &Path, staged: &Path) -> Result<Digests> {
+pub(crate) fn stage_copy(path: &Path, staged: &Path) -> Result<Digests> {
     let digests = (|| -> std::io::Result<_> {
         let mut src = File::open(path)?;
         let mut out = BufWriter::new(crate::fsutil::open_no_follow(

@@ -19,6 +19,7 @@
 //! - `content`: takes downloaded payload files into a store's content folder.
 //! - `ops`: the operations behind the verbs that are more than one library call (criteria
 //!   from names, update lists and declines, status, upstream, a sync from the set upstream,
+//!   single updates imported from the catalog,
 //!   trusting keys, verify with a public key); they print nothing and know nothing of clap.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.
 //! - `transfer`: export and import: the only module that knows both the store and `bundle`.

@@ -403,34 +403,21 @@ fn merge(
                 if fetch_err.is_some() {
                     return Ok(());
                 }
-                let Fetched {
-                    update: mut u,
-                    document,
-                } = fetched;
-                if let Some(d) = &document {
-                    tx.put_document(&u.id, u.revision, d)?;
-                }
-                let Some((code, fingerprint)) = tx.scan_planned(u.id.as_str())? else {
+                let id = fetched.update.id.clone();
+                let Some((code, fingerprint)) = tx.scan_planned(id.as_str())? else {
                     fetch_err = Some(Error::other(format!(
-                        "update {} changed while the sync was reading it",
-                        u.id
+                        "update {id} changed while the sync was reading it"
                     )));
                     return Ok(());
                 };
-                u.normalize();
-                let state = match u.publication_state {
-                    PublicationState::Expired => StoredState::Expired,
-                    PublicationState::Published => StoredState::Published,
-                };
-                if same_as_stored(tx, &u, state)? {
+                let Some(u) = write_fetched(tx, fetched, Some(&fingerprint))? else {
                     // The stored copy came another way (an import, another reader of the same
                     // data) and is this revision exactly: not a change. Only the upstream's
                     // fingerprint is noted, so that the next sync need not read it again.
-                    tx.set_fingerprint(u.id.as_str(), &fingerprint)?;
+                    tx.set_fingerprint(id.as_str(), &fingerprint)?;
                     report.count(Change::Unchanged);
                     return Ok(());
-                }
-                tx.put_update(&u, state, Some(&fingerprint))?;
+                };
                 let change = Change::from_code(code);
                 report.count(change);
                 let word = change.counted().log_word().unwrap_or("unchanged");
@@ -462,6 +449,34 @@ impl Progress for Continued<'_> {
     fn cancelled(&self) -> bool {
         self.0.cancelled()
     }
+}
+
+/// Writes an update read in full from an upstream, and keeps the upstream's document of it,
+/// unless the store holds exactly this revision already: then returns `None` (the document is
+/// kept all the same). The one merge of an upstream's update, for the sync and for
+/// `catalog import` (`crate::ops::catalog`).
+pub(crate) fn write_fetched(
+    tx: &mut Tx<'_>,
+    fetched: Fetched,
+    fingerprint: Option<&[u8; 32]>,
+) -> Result<Option<crate::model::Update>> {
+    let Fetched {
+        update: mut u,
+        document,
+    } = fetched;
+    if let Some(d) = &document {
+        tx.put_document(&u.id, u.revision, d)?;
+    }
+    u.normalize();
+    let state = match u.publication_state {
+        PublicationState::Expired => StoredState::Expired,
+        PublicationState::Published => StoredState::Published,
+    };
+    if same_as_stored(tx, &u, state)? {
+        return Ok(None);
+    }
+    tx.put_update(&u, state, fingerprint)?;
+    Ok(Some(u))
 }
 
 /// Whether the store holds exactly this revision in this state (its fingerprint aside).

@@ -55,6 +55,8 @@ enum Command {
     #[command(subcommand)]
     Content(content::Cmd),
     #[command(subcommand)]
+    Catalog(catalog::Cmd),
+    #[command(subcommand)]
     Updates(updates::Cmd),
     Status(status::Args),
     Export(export::Args),
@@ -167,6 +169,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Upstream(c) => upstream::run(c, progress),
         Command::Sync(a) => sync::run(a, progress),
         Command::Content(c) => content::run(c, progress),
+        Command::Catalog(c) => catalog::run(c, progress),
         Command::Updates(c) => updates::run(c, progress),
         Command::Status(a) => status::run(a),
         Command::Export(a) => export::run(a, progress),

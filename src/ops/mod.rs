@@ -3,6 +3,7 @@
 //! validated, what is logged). Each takes the store and the time as parameters, returns data
 //! and prints nothing; the verbs in `cli` and the demo call the same ones.
 
+pub mod catalog;
 pub mod chain;
 pub mod criteria;
 pub mod status;

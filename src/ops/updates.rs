@@ -16,6 +16,8 @@ pub struct ListQuery<'a> {
     pub kb: Option<&'a str>,
     pub state: Option<&'a str>,
     pub superseded: Option<bool>,
+    /// Only updates imported from the catalog (`Some(true)`), or only the others.
+    pub catalog: Option<bool>,
 }
 
 pub fn list_updates(store: &Store, q: &ListQuery<'_>) -> Result<Vec<UpdateSummary>> {
@@ -36,7 +38,12 @@ pub fn list_updates(store: &Store, q: &ListQuery<'_>) -> Result<Vec<UpdateSummar
     if let Some(kb) = q.kb {
         f.kb = Some(crate::model::kb_digits(kb)?);
     }
-    store.list_updates(&f)
+    let mut rows = store.list_updates(&f)?;
+    if let Some(want) = q.catalog {
+        let imported = store.catalog_imports()?;
+        rows.retain(|r| imported.contains(&r.update_id) == want);
+    }
+    Ok(rows)
 }
 
 /// What [`set_declined`] did.

@@ -6,6 +6,7 @@
 //! it knows nothing of upstream formats, the bundle format or the terminal.
 
 mod adopt;
+mod catalog;
 mod check;
 mod content;
 mod decisions;

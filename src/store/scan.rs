@@ -328,11 +328,13 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    /// Stored updates not removed, and how many of them the upstream does not list.
+    /// Stored updates not removed, and how many of them the upstream does not list (updates
+    /// imported from the catalog left out: absence never marks them).
     pub fn scan_absent_counts(&self) -> Result<(u64, u64)> {
         let (live, going): (i64, i64) = self.query_row(
             "SELECT count(*), coalesce(sum(update_id NOT IN (SELECT id FROM temp.scan_update)), 0)
-             FROM updates WHERE state != 'removed'",
+             FROM updates WHERE state != 'removed'
+               AND update_id NOT IN (SELECT update_id FROM catalog_imports)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -340,12 +342,14 @@ impl Tx<'_> {
     }
 
     /// Up to `limit` stored updates after `after` (in GUID order) that the upstream does not
-    /// list, published ones and, with `expired`, expired ones.
+    /// list, published ones and, with `expired`, expired ones; never one imported from the
+    /// catalog (taken outside the criteria and perhaps from another source).
     pub fn scan_absent(&self, expired: bool, after: &str, limit: usize) -> Result<Vec<String>> {
         let mut st = self.prepare_cached(
             "SELECT update_id FROM updates
              WHERE (state = 'published' OR (?1 AND state = 'expired')) AND update_id > ?2
                AND update_id NOT IN (SELECT id FROM temp.scan_update)
+               AND update_id NOT IN (SELECT update_id FROM catalog_imports)
              ORDER BY update_id LIMIT ?3",
         )?;
         let ids = st

@@ -203,6 +203,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX wsus_publishes_dir ON wsus_publishes(out_dir);
     "#,
+    // 9: updates taken with `catalog import` (outside the criteria): a sync keeps them
+    // current and never marks them absent. Apart from `updates` so that the sync's upsert of
+    // a row leaves the mark alone, and so that it never takes a change number (it stays on
+    // this side of the gap: docs/CATALOG-IMPORT.md).
+    r#"
+    CREATE TABLE catalog_imports(
+        update_id TEXT PRIMARY KEY,
+        imported TEXT NOT NULL,
+        source TEXT NOT NULL,
+        requested INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ mod attack_store;
 mod attack_terminal;
 mod bench_publish;
 mod bench_smoke;
+mod catalog_import;
 mod common;
 #[cfg(unix)]
 mod crash;

@@ -2,6 +2,7 @@
 //! comments are its `--help`, and its `run`: open the store, call a library operation, render
 //! the result as text or JSON. No business rules live here.
 
+pub mod catalog;
 pub mod categories;
 pub mod chain;
 pub mod check;

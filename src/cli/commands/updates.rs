@@ -36,6 +36,10 @@ pub enum Cmd {
         /// Only updates no update in the store supersedes.
         #[arg(long)]
         not_superseded: bool,
+        /// Only updates imported with `offsync catalog import` (catalog), or only the others
+        /// (other).
+        #[arg(long)]
+        source: Option<SourceArg>,
         /// Print the result as JSON (fields: see the README).
         #[arg(long)]
         json: bool,
@@ -77,6 +81,14 @@ pub enum StateArg {
     Declined,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SourceArg {
+    /// Imported with `offsync catalog import`.
+    Catalog,
+    /// Synced or imported from a bundle.
+    Other,
+}
+
 impl StateArg {
     fn as_str(self) -> &'static str {
         match self {
@@ -98,6 +110,7 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
             state,
             superseded,
             not_superseded,
+            source,
             json,
         } => {
             let q = ListQuery {
@@ -106,6 +119,7 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
                 kb: kb.as_deref(),
                 state: state.map(StateArg::as_str),
                 superseded: (superseded || not_superseded).then_some(superseded),
+                catalog: source.map(|s| matches!(s, SourceArg::Catalog)),
             };
             list(&store.store, &q, json)
         }
