@@ -16,10 +16,10 @@ use crate::model::{Category, FileRef, Guid, Update, hex_lower};
 use crate::progress::{Progress, Unit};
 use crate::store::{Publisher, Store, Tx, stored_copy_intact};
 use crate::time::Timestamp;
-use crate::upstream::upd_xml::{Document, parse_document};
+use crate::upstream::upd_xml::{Document, parse_document, parse_with_prerequisites};
 use crate::upstream::{Fetched, ScanItem, Upstream};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -59,7 +59,7 @@ pub struct ImportedUpdate {
     pub revision: u32,
     pub kb: Option<String>,
     pub title: String,
-    /// True when named on the command line; false for a bundled child taken with it.
+    /// True when named on the command line; false for a bundled child or a needed detectoid taken with it.
     pub requested: bool,
     /// `new`, `updated`, `unchanged`, or `kept` (the store holds a newer revision).
     pub change: &'static str,
@@ -112,13 +112,15 @@ struct Taken {
 /// A category with the source's document of it, when it has one.
 type CategoryDoc = (Category, Option<Vec<u8>>);
 
-/// What the scan of the source found: its categories in full, and per update the newest
-/// revision's key and the bundle edges (as the parent names them, or the child).
+/// What the scan of the source found: its categories in full, per update the newest
+/// revision's key and the bundle edges (as the parent names them, or the child), and which
+/// updates are detectoids.
 #[derive(Default)]
 struct SourceIndex {
     categories: HashMap<String, CategoryDoc>,
     newest: HashMap<String, (u32, u64)>,
     children: HashMap<String, BTreeSet<String>>,
+    detectoids: HashSet<String>,
 }
 
 fn index_source(up: &mut dyn Upstream, progress: &dyn Progress) -> Result<SourceIndex> {
@@ -144,6 +146,9 @@ fn index_source(up: &mut dyn Upstream, progress: &dyn Progress) -> Result<Source
                     for parent in &h.bundled_by {
                         let kids = ix.children.entry(parent.as_str().to_string()).or_default();
                         kids.insert(id.clone());
+                    }
+                    if h.update_type.eq_ignore_ascii_case("Detectoid") {
+                        ix.detectoids.insert(id.clone());
                     }
                     let newer = ix.newest.get(&id).is_none_or(|(r, _)| *r < h.revision);
                     if newer {
@@ -355,6 +360,18 @@ fn close_bundles(
                 }
             }
         }
+        // The detectoids a taken update's document names as prerequisites come too, as a
+        // sync brings them, when the source has them (a missing one is not an error: the
+        // update installs without it; a published package lists it as missing).
+        if let Some(src) = source.as_deref() {
+            for (id, t) in &taken {
+                for pre in prerequisite_detectoids(t, &src.index) {
+                    if !taken.contains_key(&pre) {
+                        wanted.entry(pre).or_insert_with(|| id.clone());
+                    }
+                }
+            }
+        }
         if wanted.is_empty() {
             return Ok(taken);
         }
@@ -391,6 +408,21 @@ fn close_bundles(
             });
         }
     }
+}
+
+/// The plain prerequisites named by the document of `t` that are detectoids in the source.
+fn prerequisite_detectoids(t: &Taken, index: &SourceIndex) -> Vec<String> {
+    let Some(doc) = &t.document else {
+        return Vec::new();
+    };
+    // The document was read once already: it parses.
+    let Ok((_, pre)) = parse_with_prerequisites(doc) else {
+        return Vec::new();
+    };
+    pre.into_iter()
+        .map(|g| g.as_str().to_string())
+        .filter(|g| index.detectoids.contains(g))
+        .collect()
 }
 
 /// The categories the updates need that the source has (with their parents), and the ones

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 const BUNDLE: &str = "4a6dff80-2d3b-4448-9355-3850db95cf32";
 const LCU: &str = "5f82e7d6-8f63-4f0a-817f-72d40c32c46a";
 const SSU: &str = "b2e9d8c4-517d-4a80-808e-4f3f12079f01";
+/// The detectoid the bundle names as a prerequisite: it comes with the bundle.
+const DETECTOID: &str = "e603851b-317c-4304-8805-2ce1f4e47f0f";
 /// A Windows 10 update (KB5034122) of the fixtures.
 const WIN10_JAN: &str = "1d956cd9-8a3f-44d7-8ccb-031ebc0ba36b";
 const WIN11_PRODUCT: &str = "72e7624a-5b00-45d2-b92f-e561c0a6a160";
@@ -101,15 +103,23 @@ fn by_kb_from_a_folder_with_children_categories_and_a_good_payload() {
         .iter()
         .map(|u| u["update_id"].as_str().unwrap())
         .collect();
-    assert_eq!(sorted(ids), sorted(vec![BUNDLE, LCU, SSU]), "{r:#}");
+    assert_eq!(
+        sorted(ids),
+        sorted(vec![BUNDLE, LCU, SSU, DETECTOID]),
+        "{r:#}"
+    );
     assert!(ups.iter().all(|u| u["change"] == "new"), "{r:#}");
-    // The KB is on all three: each was asked for.
-    assert!(ups.iter().all(|u| u["requested"] == true), "{r:#}");
+    // The KB is on all three: each was asked for; the detectoid came with them.
+    assert!(
+        ups.iter()
+            .all(|u| u["requested"] == (u["update_id"] != DETECTOID)),
+        "{r:#}"
+    );
     assert!(
         r["categories"].as_u64().unwrap() >= 4,
         "product, family, company, classification: {r:#}"
     );
-    assert_eq!(r["documents"], 3);
+    assert_eq!(r["documents"], 4);
     assert_eq!(
         r["unknown_categories"].as_array().unwrap().len(),
         0,
@@ -134,7 +144,7 @@ fn by_kb_from_a_folder_with_children_categories_and_a_good_payload() {
     assert_eq!(f["update_id"], LCU);
     assert_eq!(f["added"], true);
     assert_eq!(fs::read(stored_path(&s, &sha_hex(&bytes))).unwrap(), bytes);
-    assert_eq!(catalog_ids(&s), sorted(vec![BUNDLE, LCU, SSU]));
+    assert_eq!(catalog_ids(&s), sorted(vec![BUNDLE, LCU, SSU, DETECTOID]));
     // The others are not catalog imports.
     let others = json(&[
         "updates",
@@ -180,7 +190,13 @@ fn by_guid_brings_the_bundled_children_and_uses_the_store_upstream() {
         Some(Value::Bool(false)),
         "a bundled child: {r:#}"
     );
-    assert_eq!(catalog_ids(&s), sorted(vec![BUNDLE, LCU, SSU]));
+    // And the detectoid the bundle names as a prerequisite, as a sync would bring it.
+    assert_eq!(
+        requested(DETECTOID),
+        Some(Value::Bool(false)),
+        "a needed detectoid: {r:#}"
+    );
+    assert_eq!(catalog_ids(&s), sorted(vec![BUNDLE, LCU, SSU, DETECTOID]));
     // The synced ones are not marked.
     assert!(!catalog_ids(&s).contains(&WIN10_JAN.to_string()));
     // Again: nothing changes.
@@ -385,7 +401,7 @@ fn an_excluded_import_stays_through_syncs_and_takes_a_higher_revision() {
     );
     assert_eq!(
         catalog_ids(&s),
-        sorted(vec![BUNDLE, LCU, SSU]),
+        sorted(vec![BUNDLE, LCU, SSU, DETECTOID]),
         "still marked"
     );
     // A synced update absent from the upstream is still removed as before.
@@ -402,7 +418,8 @@ fn from_a_parent_store_and_carried_by_an_export() {
     let parent = synced_store(dir.path(), "parent");
     let s = synced_from(dir.path(), "s", &upstream_fixtures(), WIN10_ONLY);
     let r = catalog_import(&s, &[BUNDLE], &["--from", p(&parent)]);
-    assert_eq!(r["updates"].as_array().unwrap().len(), 3, "{r:#}");
+    // The bundle, its children and its detectoid (the parent keeps the documents that name it).
+    assert_eq!(r["updates"].as_array().unwrap().len(), 4, "{r:#}");
     assert!(r["source"].as_str().unwrap().contains("store"), "{r:#}");
     // Exported and imported on the isolated side like any other update.
     let (_, bundle) = export(&s, &dir.path().join("media"), &[]);
