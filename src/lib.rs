@@ -22,7 +22,8 @@
 //!   single updates imported from the catalog,
 //!   trusting keys, verify with a public key); they print nothing and know nothing of clap.
 //! - `bundle`: THE format that crosses the air gap; knows nothing of SQLite or the terminal.
-//! - `transfer`: export and import: the only module that knows both the store and `bundle`.
+//! - `transfer`: export and import: the only module that knows both the store and `bundle`;
+//!   also the receipts a downstream point sends back (`transfer/receipt`).
 //! - `publish`: what the isolated network runs, written from a store: `publish/wsus` writes
 //!   the WSUS metadata package(s) for `wsusutil import` (cabinets of `package.xml` and
 //!   `metadata.txt`, from the upstream documents the store keeps), the `WsusContent` folder,

@@ -64,6 +64,8 @@ enum Command {
     Sign(sign::Args),
     Import(import::Args),
     #[command(subcommand)]
+    Receipt(receipt::Cmd),
+    #[command(subcommand)]
     Publish(publish::Cmd),
     #[command(subcommand)]
     Chain(chain::Cmd),
@@ -176,6 +178,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Verify(a) => verify::run(a, progress),
         Command::Sign(a) => sign::run(a, progress),
         Command::Import(a) => import::run(a, progress),
+        Command::Receipt(c) => receipt::run(c, progress),
         Command::Publish(c) => publish::run(c, progress),
         Command::Chain(c) => chain::run(c, progress),
         Command::Check(a) => check::run(a, progress),

@@ -28,6 +28,16 @@ pub fn sync_from(
     };
     let mut up = crate::upstream::open(&source)?;
     let mut report = sync(store, up.as_mut(), opts, clock, progress)?;
+    // A child tells its parent how far it is (receipts/<child id>.json in the parent's folder).
+    if let Some(parent) = up.parent_info()
+        && let Err(e) = crate::transfer::receipt::leave_for_parent(store, &parent, clock())
+    {
+        report.warnings.push(format!(
+            "no receipt left for the parent store {}: {}",
+            parent.path.display(),
+            e.message
+        ));
+    }
     // The sync succeeded and is committed: a catalog that cannot be kept is a warning, not a
     // failed sync.
     if let Some(cab) = up.catalog_file() {

@@ -11,6 +11,11 @@ mod check;
 mod content;
 mod decisions;
 mod documents;
+mod downstream;
+pub use downstream::{
+    DownstreamPoint, DownstreamRecord, ImportedBundle, ImportedSource, KIND_CHILD,
+    KIND_DISCONNECTED, PreviousReceipt, RecentRun,
+};
 mod exchange;
 mod feed;
 mod hierarchy;

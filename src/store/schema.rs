@@ -215,6 +215,32 @@ const MIGRATIONS: &[&str] = &[
         requested INTEGER NOT NULL
     );
     "#,
+    // 10: one row per downstream point (a child that synced from this store, or an
+    // isolated point that sent its receipt across the gap): what it last acknowledged of
+    // this store, with the receipt it came in (store/downstream.rs).
+    r#"
+    CREATE TABLE downstream_points(
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('child', 'disconnected')),
+        received TEXT NOT NULL,
+        receipt_created TEXT NOT NULL,
+        ack_sequence INTEGER,
+        ack_bundle_id TEXT,
+        ack_manifest_sha256 TEXT,
+        ack_change_seq INTEGER,
+        ack_time TEXT,
+        change_seq INTEGER NOT NULL,
+        updates INTEGER NOT NULL,
+        content_missing INTEGER NOT NULL,
+        last_outcome TEXT,
+        last_outcome_time TEXT,
+        last_error TEXT,
+        signed_by TEXT,
+        receipt TEXT NOT NULL
+    );
+    CREATE INDEX downstream_points_name ON downstream_points(name);
+    "#,
 ];
 
 /// The schema version this build writes.

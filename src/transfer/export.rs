@@ -83,8 +83,21 @@ pub fn export(
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<Option<ExportReport>> {
+    export_after(store, opts, None, now, progress)
+}
+
+/// [`export`], building on this store's export `after` instead of its last one when given
+/// (`export --for`: the bundle a downstream point acknowledged), so that the bundle takes
+/// that point from there to now. The bundle still takes the next sequence number.
+pub fn export_after(
+    store: &Store,
+    opts: &ExportOptions,
+    after: Option<u64>,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<Option<ExportReport>> {
     let result = crate::bundle::check_out_dir(&opts.out)
-        .and_then(|()| export_locked(store, opts, now, progress));
+        .and_then(|()| export_locked(store, opts, after, now, progress));
     if let Err(e) = &result
         && e.kind == ErrorKind::Interrupted
     {
@@ -100,6 +113,7 @@ pub fn export(
 fn export_locked(
     store: &Store,
     opts: &ExportOptions,
+    after: Option<u64>,
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<Option<ExportReport>> {
@@ -107,7 +121,7 @@ fn export_locked(
     // every read below sees one state of the store (a sync cannot slip in between), and two
     // exports can never take the same sequence number.
     let lock = store.write_lock()?;
-    let mut sel = select(store, opts)?;
+    let mut sel = select(store, opts, after)?;
     if sel.is_empty() && !opts.allow_empty {
         let base = sel.base_sequence.unwrap_or_default();
         store.log(
@@ -212,11 +226,15 @@ impl Selection {
 /// Chooses the sequence number and the change range, and takes what changed in it: each
 /// update record goes into `metadata.bin` as the store yields it, its files into the content
 /// selection, so that the records are never held together.
-fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
+fn select(store: &Store, opts: &ExportOptions, after: Option<u64>) -> Result<Selection> {
     let last = store.last_export()?;
     let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
-    let full = opts.full || last.is_none();
-    let (kind, base_sequence, from) = match (&last, full) {
+    let base = match after {
+        Some(seq) => store.export_at(seq)?,
+        None => last,
+    };
+    let full = opts.full || base.is_none();
+    let (kind, base_sequence, from) = match (&base, full) {
         (Some(l), false) => (BundleKind::Incremental, Some(l.sequence), l.changes_to),
         _ => (BundleKind::Full, None, 0),
     };
@@ -269,10 +287,10 @@ fn select(store: &Store, opts: &ExportOptions) -> Result<Selection> {
     }
     // Content is carried from the last export that carried content: a metadata-only export
     // in between must not make the next one forget the files it left out.
-    let content_from = if full {
-        0
-    } else {
-        store.last_content_export_seq()?
+    let content_from = match (full, after) {
+        (true, _) => 0,
+        (false, Some(seq)) => store.content_export_seq_upto(seq)?,
+        (false, None) => store.last_content_export_seq()?,
     };
     if !opts.metadata_only && !full {
         for (h, size) in store.referenced_content_added_since(content_from)? {

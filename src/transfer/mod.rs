@@ -11,6 +11,7 @@ mod chain;
 pub mod export;
 pub mod import;
 pub mod media;
+pub mod receipt;
 pub mod repair;
 pub mod signature;
 mod spill;

@@ -117,6 +117,11 @@ pub trait Upstream {
         None
     }
 
+    /// The parent store this source is, when it is one (a child leaves its receipt there).
+    fn parent_info(&self) -> Option<parent::ParentInfo> {
+        None
+    }
+
     /// The source's local decisions (UpdateID, declined): a parent store's declines and
     /// undeclines. Sources that make no decisions have none.
     fn decisions(&mut self) -> Result<Vec<(String, bool)>> {

@@ -14,15 +14,29 @@ use std::path::{Path, PathBuf};
 pub struct ParentStore {
     path: PathBuf,
     store: Store,
+    /// The parent's change sequence when it was opened, before the scan.
+    change_seq: u64,
+}
+
+/// The parent as a sync from it began: where it is, who it is, and its change sequence then
+/// (the child holds at least that much of it after the sync: what its receipt acknowledges).
+#[derive(Clone, Debug)]
+pub struct ParentInfo {
+    pub path: PathBuf,
+    pub store_id: String,
+    pub store_name: String,
+    pub change_seq: u64,
 }
 
 impl ParentStore {
     pub fn open(path: &Path) -> Result<ParentStore> {
         let store = Store::open_readonly(path)
             .map_err(|e| e.context(format!("parent store {}", path.display())))?;
+        let change_seq = store.change_seq()?;
         Ok(ParentStore {
             path: path.to_path_buf(),
             store,
+            change_seq,
         })
     }
 
@@ -53,6 +67,15 @@ impl ParentStore {
 }
 
 impl Upstream for ParentStore {
+    fn parent_info(&self) -> Option<ParentInfo> {
+        Some(ParentInfo {
+            path: self.path.clone(),
+            store_id: self.store.id().to_string(),
+            store_name: self.store.name().to_string(),
+            change_seq: self.change_seq,
+        })
+    }
+
     fn describe(&self) -> String {
         format!("store {} ({})", self.store.name(), self.path.display())
     }

@@ -20,6 +20,7 @@ mod one_read;
 mod publish_round_trip;
 mod publish_share;
 mod publish_wsus;
+mod receipts;
 mod round_trip;
 mod scripts;
 mod sequence;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::transfer::export::{ExportOptions, export};
+use crate::transfer::export::{ExportOptions, export_after};
 use crate::trust::{PasswordUse, SigningKey, resolve_password, secret_key_is_encrypted};
 use std::path::PathBuf;
 
@@ -48,6 +48,11 @@ pub struct Args {
     /// such an export says so and writes nothing).
     #[arg(long)]
     allow_empty: bool,
+    /// The bundle that takes the downstream point POINT (its store id or name, registered
+    /// by `offsync receipt import`) from what it acknowledged to now: incremental from its
+    /// acknowledged bundle, full when it acknowledged nothing this store still has.
+    #[arg(long = "for", value_name = "POINT")]
+    for_point: Option<String>,
     /// Print the result as JSON (fields: see the README).
     #[arg(long)]
     json: bool,
@@ -61,7 +66,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         Some(k) => Some(unlock(&k, a.password_file)?),
     };
     let created = creation_time()?;
-    let opts = ExportOptions {
+    let mut opts = ExportOptions {
         out: a.out,
         full: a.full,
         metadata_only: a.metadata_only,
@@ -75,9 +80,14 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     };
     check_out_dir(&opts.out)?;
     let store = Store::open(&a.store.store)?;
+    let after = match &a.for_point {
+        Some(point) => crate::transfer::receipt::export_base(&store, point)?,
+        None => None,
+    };
+    opts.full |= a.for_point.is_some() && after.is_none();
     // SIGINT and SIGTERM now stop the export at a safe point instead of killing it.
     crate::cli::interrupt::install()?;
-    let Some(r) = export(&store, &opts, now, progress)? else {
+    let Some(r) = export_after(&store, &opts, after, now, progress)? else {
         return nothing_changed(&store, a.json);
     };
     if a.json {

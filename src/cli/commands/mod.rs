@@ -15,6 +15,7 @@ pub mod init;
 pub mod key;
 pub mod publish;
 pub mod publish_wsus;
+pub mod receipt;
 pub mod sign;
 pub mod status;
 pub mod sync;
