@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod criteria;
+pub mod run;
 pub mod status;
 pub mod sync;
 pub mod trust;
