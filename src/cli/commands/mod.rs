@@ -14,6 +14,8 @@ pub mod init;
 pub mod key;
 pub mod publish;
 pub mod publish_wsus;
+pub mod run;
+pub mod schedule;
 pub mod sign;
 pub mod status;
 pub mod sync;
