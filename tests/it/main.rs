@@ -20,6 +20,7 @@ mod publish_round_trip;
 mod publish_share;
 mod publish_wsus;
 mod round_trip;
+mod schedule;
 mod scripts;
 mod sequence;
 mod signing;
