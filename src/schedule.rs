@@ -225,6 +225,7 @@ fn readable_to_cron(spec: &str) -> Result<Option<String>> {
     let bad = |why: &str| Error::usage(format!("schedule '{spec}': {why}")).with_hint(FORMS_HINT);
     let cron = match words.as_slice() {
         ["hourly"] => "0 * * * *".to_string(),
+        ["hourly", ..] => return Err(bad("hourly takes no time (every 30m, every 2h, or cron)")),
         ["daily" | "weekly" | "monthly" | "hourly", ..] if words.len() > 3 => {
             return Err(bad("too many words"));
         }
@@ -383,6 +384,8 @@ mod tests {
             ("every 3d", "unit must be m or h"),
             ("every", ""),
             ("monthly 31", "day of the month from 1 to 28"),
+            ("hourly 05", "hourly takes no time"),
+            ("daily 02:00 03:00", "too many words"),
             ("0 2 * *", "not a valid cron expression"),
             ("0 0 2 * * *", "not a valid cron expression"),
             ("61 2 * * *", "not a valid cron expression"),
