@@ -226,7 +226,7 @@ fn readable_to_cron(spec: &str) -> Result<Option<String>> {
     let cron = match words.as_slice() {
         ["hourly"] => "0 * * * *".to_string(),
         ["hourly", ..] => return Err(bad("hourly takes no time (every 30m, every 2h, or cron)")),
-        ["daily" | "weekly" | "monthly" | "hourly", ..] if words.len() > 3 => {
+        ["daily" | "weekly" | "monthly", ..] if words.len() > 3 => {
             return Err(bad("too many words"));
         }
         ["daily", rest @ ..] => {
