@@ -475,6 +475,46 @@ mod tests {
     }
 
     #[test]
+    fn next_sync_of_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = ts("2026-12-06T10:00:00Z");
+        let mut st = Store::init(&dir.path().join("s"), None, t0).unwrap();
+        assert!(next_sync(&st, t0).unwrap().is_none());
+        save(
+            &mut st,
+            &Schedule::parse("daily 02:30", "Europe/Rome").unwrap(),
+        )
+        .unwrap();
+        let n = next_sync(&st, t0).unwrap().unwrap();
+        assert_eq!((n.at, n.due), (t0, true), "never synced: due now");
+        let mut tx = st.begin().unwrap();
+        tx.record_sync_run(&crate::store::SyncRunRecord {
+            started: t0.rfc3339(),
+            source: "x".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        tx.commit().unwrap();
+        let n = next_sync(&st, t0).unwrap().unwrap();
+        assert_eq!(n.at, ts("2026-12-07T01:30:00Z"));
+        assert_eq!(n.local, "2026-12-07T02:30:00+01:00");
+        assert!(!n.due);
+        assert_eq!(
+            (n.spec.as_str(), n.zone.as_str()),
+            ("daily 02:30", "Europe/Rome")
+        );
+        let later = next_sync(&st, ts("2026-12-09T00:00:00Z")).unwrap().unwrap();
+        assert_eq!(
+            (later.at, later.due),
+            (n.at, true),
+            "overdue: the missed slot"
+        );
+        assert!(clear(&mut st).unwrap());
+        assert!(next_sync(&st, t0).unwrap().is_none());
+        assert!(!clear(&mut st).unwrap());
+    }
+
+    #[test]
     fn a_missed_run_is_due_once() {
         let s = Schedule::parse("daily 03:30", "UTC").unwrap();
         let last = ts("2026-12-01T03:30:05Z");
