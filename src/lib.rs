@@ -16,6 +16,8 @@
 //! - `upstream`: one reader per source kind (folder of `upd:Update` documents, the offline
 //!   catalog `wsusscn2.cab`, parent store).
 //! - `sync`: applies the criteria to an upstream and merges the result into a store.
+//! - `schedule`: when a store syncs on its own (cron or readable forms in a time zone), the
+//!   next runs and whether a sync is due; the `run` loop is `ops::run`.
 //! - `content`: takes downloaded payload files into a store's content folder.
 //! - `ops`: the operations behind the verbs that are more than one library call (criteria
 //!   from names, update lists and declines, status, upstream, a sync from the set upstream,
@@ -50,6 +52,7 @@ pub mod model;
 pub mod ops;
 pub mod progress;
 pub mod publish;
+pub mod schedule;
 pub mod store;
 pub mod sync;
 pub mod text;

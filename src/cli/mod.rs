@@ -53,6 +53,9 @@ enum Command {
     Upstream(upstream::Cmd),
     Sync(sync::Args),
     #[command(subcommand)]
+    Schedule(schedule::Cmd),
+    Run(run::Args),
+    #[command(subcommand)]
     Content(content::Cmd),
     #[command(subcommand)]
     Catalog(catalog::Cmd),
@@ -170,6 +173,8 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Categories(c) => categories::run(c),
         Command::Upstream(c) => upstream::run(c, progress),
         Command::Sync(a) => sync::run(a, progress),
+        Command::Schedule(c) => schedule::run(c, progress),
+        Command::Run(a) => run::run(a, progress),
         Command::Content(c) => content::run(c, progress),
         Command::Catalog(c) => catalog::run(c, progress),
         Command::Updates(c) => updates::run(c, progress),

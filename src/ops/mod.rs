@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod chain;
 pub mod criteria;
+pub mod run;
 pub mod status;
 pub mod sync;
 pub mod trust;

@@ -332,6 +332,13 @@ impl Store {
         )?;
         Ok(())
     }
+
+    /// Removes a value from `store_info` (nothing when it is not there).
+    pub fn remove_setting(&mut self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM store_info WHERE key = ?1", [key])?;
+        Ok(())
+    }
 }
 
 /// The files of the store that SQLite opens itself (the database and its side files): a

@@ -22,6 +22,7 @@ mod publish_share;
 mod publish_wsus;
 mod receipts;
 mod round_trip;
+mod schedule;
 mod scripts;
 mod sequence;
 mod signing;

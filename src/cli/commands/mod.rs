@@ -16,6 +16,8 @@ pub mod key;
 pub mod publish;
 pub mod publish_wsus;
 pub mod receipt;
+pub mod run;
+pub mod schedule;
 pub mod sign;
 pub mod status;
 pub mod sync;

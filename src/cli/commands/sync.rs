@@ -7,7 +7,6 @@ use crate::ops::sync::sync_from;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::sync::SyncOptions;
-use crate::time::Timestamp;
 use std::path::PathBuf;
 
 /// Synchronise update metadata from the upstream, filtered by the criteria.
@@ -33,6 +32,11 @@ pub struct Args {
     /// file system, else as copies, each checked against its SHA-256).
     #[arg(long)]
     metadata_only: bool,
+    /// Sync only when the store's schedule says a sync is due (a slot passed since the last
+    /// sync run started, or it never synced); otherwise print "not due until ..." and exit 0.
+    /// For cron or a systemd timer; see `offsync schedule`.
+    #[arg(long)]
+    if_due: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -45,11 +49,16 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         metadata_only: a.metadata_only,
     };
     let mut store = Store::open(&a.store.store)?;
+    if a.if_due
+        && let Some(done) = super::schedule::not_due(&store, a.json)?
+    {
+        return done;
+    }
     let r = sync_from(
         &mut store,
         a.from.as_deref(),
         &opts,
-        &Timestamp::now,
+        &super::schedule::now,
         progress,
     )?;
     store.report_log_failure(progress);

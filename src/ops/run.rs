@@ -1,0 +1,424 @@
+//! `offsync run`: the foreground loop that syncs a store on its schedule. It sleeps until a
+//! sync is due, syncs from the configured upstream, writes an incremental bundle into a drop
+//! folder after a sync that changed something, and logs each run. The clock and the sleeping
+//! are injected ([`Clock`]), so tests drive the loop with a fake clock and never sleep.
+//!
+//! A run missed while the machine was off happens once at start ([`crate::schedule::is_due`]);
+//! a failed run is retried after 1 minute, then 2, 4, ... (at most 1 hour), or at the next
+//! slot when that comes first, never in a tight loop.
+
+use crate::error::{ErrorKind, Result};
+use crate::ops::sync::sync_from;
+use crate::progress::Progress;
+use crate::schedule::{Due, Schedule, is_due, last_run_started};
+use crate::store::Store;
+use crate::sync::SyncOptions;
+use crate::time::Timestamp;
+use crate::transfer::export::{ExportOptions, export};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What a sleep ended with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The time came.
+    Continue,
+    /// A stop was asked for (SIGTERM, SIGINT): the loop ends.
+    Stop,
+}
+
+/// The time, and waiting for it.
+pub trait Clock {
+    fn now(&self) -> Timestamp;
+    /// Returns once `now() >= t`, or earlier with [`Wake::Stop`] when a stop is asked for.
+    fn sleep_until(&self, t: Timestamp) -> Wake;
+    /// Whether a stop was asked for; checked between steps.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// First retry delay after a failed run, and the longest.
+pub const RETRY_FIRST_SECS: i64 = 60;
+pub const RETRY_MAX_SECS: i64 = 3600;
+
+pub struct RunOptions {
+    /// The drop folder for an incremental bundle after each sync that changed something.
+    pub export_to: Option<PathBuf>,
+    /// Largest bundle volume, in bytes.
+    pub max_volume_size: u64,
+    pub sync: SyncOptions,
+    /// Stop after this many runs (tests; `None` in service).
+    pub max_runs: Option<u64>,
+}
+
+/// What the loop did, one event at a time, for the caller to show.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum RunEvent {
+    /// Waiting until `until` (`local` in the schedule's time zone); `retry` after a failure.
+    Sleeping {
+        until: Timestamp,
+        local: String,
+        retry: bool,
+    },
+    Synced {
+        started: Timestamp,
+        new: u64,
+        updated: u64,
+        expired: u64,
+        removed: u64,
+        categories: u64,
+        content_files: u64,
+    },
+    Exported {
+        bundle_dir: String,
+        sequence: u64,
+        kind: String,
+    },
+    /// The sync changed something, but the store had nothing a new bundle would carry.
+    NothingToExport,
+    Failed {
+        started: Timestamp,
+        error: String,
+        retry_at: Timestamp,
+    },
+    Stopped {
+        reason: StopReason,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// SIGTERM or SIGINT.
+    Signal,
+    /// `max_runs` reached.
+    MaxRuns,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub runs: u64,
+    pub failures: u64,
+    pub stopped: StopReason,
+}
+
+/// One run: what it did, as events; an error fails the run (retried with back-off).
+pub type Step<'a> = dyn FnMut(&mut Store, Timestamp) -> Result<Vec<RunEvent>> + 'a;
+
+/// Runs the loop with the real step: sync from the configured upstream, then the export.
+pub fn run(
+    store: &mut Store,
+    schedule: &Schedule,
+    opts: &RunOptions,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+    on_event: &mut dyn FnMut(&RunEvent),
+) -> Result<RunSummary> {
+    // An export that failed after its sync is owed: the next run exports even if its own
+    // sync changed nothing (the bundle is incremental since the last one, so it catches up).
+    let mut export_owed = false;
+    let mut step = |store: &mut Store, now: Timestamp| {
+        sync_and_export(
+            store,
+            opts,
+            &|| clock.now(),
+            now,
+            progress,
+            &mut export_owed,
+        )
+    };
+    run_with(store, schedule, opts.max_runs, clock, on_event, &mut step)
+}
+
+/// The loop, with the step given (tests give one that fails on purpose).
+pub fn run_with(
+    store: &mut Store,
+    schedule: &Schedule,
+    max_runs: Option<u64>,
+    clock: &dyn Clock,
+    on_event: &mut dyn FnMut(&RunEvent),
+    step: &mut Step<'_>,
+) -> Result<RunSummary> {
+    let mut last = last_run_started(store)?;
+    let mut failures_in_row = 0u32;
+    let mut retry_at: Option<Timestamp> = None;
+    let (mut runs, mut failures) = (0u64, 0u64);
+    let stopped = loop {
+        if clock.stop_requested() {
+            break StopReason::Signal;
+        }
+        if max_runs.is_some_and(|m| runs >= m) {
+            break StopReason::MaxRuns;
+        }
+        let now = clock.now();
+        let wake = match retry_at {
+            Some(r) => r,
+            None => match is_due(schedule, last, now)? {
+                Due::Due => now,
+                Due::NotDue(t) => t,
+            },
+        };
+        if wake > now {
+            on_event(&RunEvent::Sleeping {
+                until: wake,
+                local: schedule.local(wake),
+                retry: retry_at.is_some(),
+            });
+            if clock.sleep_until(wake) == Wake::Stop {
+                break StopReason::Signal;
+            }
+            continue;
+        }
+        let started = clock.now();
+        runs += 1;
+        last = Some(started);
+        retry_at = None;
+        store.log("RUN", "Scheduled run started", started);
+        match step(store, started) {
+            Ok(events) => {
+                failures_in_row = 0;
+                events.iter().for_each(&mut *on_event);
+                store.log("RUN", "Scheduled run succeeded", clock.now());
+            }
+            Err(e) if e.kind == ErrorKind::Interrupted => break StopReason::Signal,
+            Err(e) => {
+                failures += 1;
+                failures_in_row += 1;
+                let finished = clock.now();
+                let retry = Timestamp(finished.0.saturating_add(backoff(failures_in_row)));
+                let next_slot = schedule.next_after(started)?;
+                retry_at = (retry < next_slot).then_some(retry);
+                let at = retry.min(next_slot);
+                store.log(
+                    "RUN",
+                    &format!("Scheduled run failed: {}; next try at {at}", e.message),
+                    finished,
+                );
+                on_event(&RunEvent::Failed {
+                    started,
+                    error: e.message,
+                    retry_at: at,
+                });
+            }
+        }
+    };
+    store.log("RUN", &format!("Stopped ({stopped:?})"), clock.now());
+    on_event(&RunEvent::Stopped { reason: stopped });
+    Ok(RunSummary {
+        runs,
+        failures,
+        stopped,
+    })
+}
+
+/// The delay before retrying after `n` failed runs in a row: 1 minute, doubling, at most 1 hour.
+pub fn backoff(n: u32) -> i64 {
+    let doublings = n.saturating_sub(1).min(16);
+    (RETRY_FIRST_SECS << doublings).min(RETRY_MAX_SECS)
+}
+
+fn sync_and_export(
+    store: &mut Store,
+    opts: &RunOptions,
+    clock: &dyn Fn() -> Timestamp,
+    started: Timestamp,
+    progress: &dyn Progress,
+    export_owed: &mut bool,
+) -> Result<Vec<RunEvent>> {
+    let r = sync_from(store, None, &opts.sync, clock, progress)?;
+    store.report_log_failure(progress);
+    let c = &r.changes;
+    let changed = c.new + c.updated + c.expired + c.removed + r.categories + r.content_files > 0;
+    let mut events = vec![RunEvent::Synced {
+        started,
+        new: c.new,
+        updated: c.updated,
+        expired: c.expired,
+        removed: c.removed,
+        categories: r.categories,
+        content_files: r.content_files,
+    }];
+    let Some(dir) = &opts.export_to else {
+        return Ok(events);
+    };
+    if !changed && !*export_owed {
+        return Ok(events);
+    }
+    *export_owed = true;
+    let eo = ExportOptions {
+        out: dir.clone(),
+        full: false,
+        metadata_only: false,
+        max_volume_size: opts.max_volume_size,
+        created: clock(),
+        valid_until: None,
+        signer: None,
+        allow_empty: false,
+    };
+    let written = export(store, &eo, clock(), progress).map_err(|e| {
+        e.context(format_args!(
+            "the sync succeeded; exporting to {}",
+            dir.display()
+        ))
+    })?;
+    *export_owed = false;
+    events.push(match written {
+        Some(x) => RunEvent::Exported {
+            bundle_dir: x.bundle_dir,
+            sequence: x.sequence,
+            kind: x.kind,
+        },
+        None => RunEvent::NothingToExport,
+    });
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use std::cell::{Cell, RefCell};
+
+    /// A clock that jumps to each time the loop sleeps until, and records those times; it
+    /// asks for a stop after `stop_after` sleeps.
+    struct FakeClock {
+        now: Cell<i64>,
+        sleeps: RefCell<Vec<Timestamp>>,
+        stop_after: usize,
+    }
+
+    impl Clock for FakeClock {
+        fn now(&self) -> Timestamp {
+            Timestamp(self.now.get())
+        }
+        fn sleep_until(&self, t: Timestamp) -> Wake {
+            if self.sleeps.borrow().len() >= self.stop_after {
+                return Wake::Stop;
+            }
+            self.sleeps.borrow_mut().push(t);
+            self.now.set(t.0.max(self.now.get()));
+            Wake::Continue
+        }
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    fn store(dir: &std::path::Path, now: Timestamp) -> Store {
+        Store::init(&dir.join("s"), Some("t"), now).unwrap()
+    }
+
+    #[test]
+    fn failed_runs_back_off_then_follow_the_schedule() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = ts("2026-12-06T01:00:00Z");
+        let mut s = store(dir.path(), start);
+        let sched = Schedule::parse("daily 02:00", "UTC").unwrap();
+        let clock = FakeClock {
+            now: Cell::new(start.0),
+            sleeps: RefCell::new(Vec::new()),
+            stop_after: 100,
+        };
+        let ran = RefCell::new(Vec::new());
+        // Fails 8 times, then succeeds.
+        let mut step = |_: &mut Store, t: Timestamp| {
+            ran.borrow_mut().push(t);
+            if ran.borrow().len() <= 8 {
+                Err(Error::other("upstream unreachable"))
+            } else {
+                Ok(vec![])
+            }
+        };
+        let mut events = Vec::new();
+        let summary = run_with(
+            &mut s,
+            &sched,
+            Some(10),
+            &clock,
+            &mut |e| events.push(e.clone()),
+            &mut step,
+        )
+        .unwrap();
+        assert_eq!((summary.runs, summary.failures), (10, 8));
+        assert_eq!(summary.stopped, StopReason::MaxRuns);
+        let slot = ts("2026-12-06T02:00:00Z").0;
+        let mins = |m: i64| Timestamp(slot + m * 60);
+        // Never synced: due at once (01:00). Then 1, 2, 4, 8, 16, 32, 60, 60 minutes after
+        // each failure, unless the 02:00 slot comes first.
+        assert_eq!(
+            *ran.borrow(),
+            [
+                start,
+                Timestamp(start.0 + 60),    // 01:01
+                Timestamp(start.0 + 180),   // 01:03
+                Timestamp(start.0 + 420),   // 01:07
+                Timestamp(start.0 + 900),   // 01:15
+                Timestamp(start.0 + 1860),  // 01:31
+                mins(0),                    // 02:00: the slot before the 32-minute retry
+                mins(60),                   // 03:00: 64 minutes is capped to 60
+                mins(120),                  // 04:00: succeeded
+                ts("2026-12-07T02:00:00Z"), // next day's slot; back to the schedule
+            ]
+        );
+        let retries: Vec<bool> = events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Sleeping { retry, .. } => Some(*retry),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            retries,
+            [true, true, true, true, true, false, true, true, false]
+        );
+    }
+
+    #[test]
+    fn a_missed_run_happens_once_and_a_stop_ends_the_loop_between_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = ts("2026-11-30T02:00:00Z");
+        let mut s = store(dir.path(), t0);
+        // An earlier sync run, a week before "now": seven daily slots were missed.
+        {
+            let mut tx = s.begin().unwrap();
+            tx.record_sync_run(&crate::store::SyncRunRecord {
+                started: t0.rfc3339(),
+                source: "x".into(),
+                ..Default::default()
+            })
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let now = ts("2026-12-07T09:00:00Z");
+        let sched = Schedule::parse("daily 02:00", "UTC").unwrap();
+        let clock = FakeClock {
+            now: Cell::new(now.0),
+            sleeps: RefCell::new(Vec::new()),
+            stop_after: 1,
+        };
+        let ran = RefCell::new(Vec::new());
+        let mut step = |_: &mut Store, t: Timestamp| {
+            ran.borrow_mut().push(t);
+            Ok(vec![])
+        };
+        let summary = run_with(&mut s, &sched, None, &clock, &mut |_| {}, &mut step).unwrap();
+        // One catch-up run, not seven; then the next slot; then stopped in the next sleep.
+        assert_eq!(*ran.borrow(), [now, ts("2026-12-08T02:00:00Z")]);
+        assert_eq!(*clock.sleeps.borrow(), [ts("2026-12-08T02:00:00Z")]);
+        assert_eq!((summary.runs, summary.stopped), (2, StopReason::Signal));
+        let log =
+            std::fs::read_to_string(dir.path().join("s").join("offsync.log")).unwrap_or_default();
+        assert!(log.contains("Scheduled run started"), "{log}");
+        assert!(log.contains("Stopped (Signal)"), "{log}");
+    }
+
+    #[test]
+    fn backoff_doubles_to_an_hour() {
+        let d: Vec<i64> = (1..=9).map(backoff).collect();
+        assert_eq!(d, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        assert_eq!(backoff(u32::MAX), 3600);
+    }
+}
