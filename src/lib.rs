@@ -17,6 +17,8 @@
 //!   catalog `wsusscn2.cab`, parent store).
 //! - `sync`: applies the criteria to an upstream and merges the result into a store.
 //! - `content`: takes downloaded payload files into a store's content folder.
+//! - `fetch`: downloads over HTTP(S): the missing payload files (`content fetch`) and the
+//!   offline catalog given by URL; resumable, digest-checked, retried, rate-limited.
 //! - `ops`: the operations behind the verbs that are more than one library call (criteria
 //!   from names, update lists and declines, status, upstream, a sync from the set upstream,
 //!   trusting keys, verify with a public key); they print nothing and know nothing of clap.
@@ -41,6 +43,7 @@ pub mod bundle;
 pub mod cli;
 pub mod content;
 pub mod error;
+pub mod fetch;
 pub mod fsutil;
 pub mod hash;
 pub mod limits;

@@ -33,6 +33,13 @@ pub struct Args {
     /// file system, else as copies, each checked against its SHA-256).
     #[arg(long)]
     metadata_only: bool,
+    /// After a successful sync, download the missing payload files of the updates that are
+    /// not declined (as `offsync content fetch`; exit code 20 when some could not be).
+    #[arg(long)]
+    fetch_content: bool,
+    /// Network options: for a catalog given by URL, and for `--fetch-content`.
+    #[command(flatten)]
+    net: crate::cli::commands::content_fetch::NetArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -44,17 +51,60 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         allow_mass_removal: a.allow_mass_removal,
         metadata_only: a.metadata_only,
     };
+    let net = a.net.net()?;
     let mut store = Store::open(&a.store.store)?;
-    let r = sync_from(
+    // An upstream given by URL is downloaded (or found unchanged) first; the sync then reads
+    // a local file.
+    let catalog = crate::fetch::catalog::prepare(&store, a.from.as_deref(), &net, progress)?;
+    let local = catalog.as_ref().map(|c| c.path().to_path_buf());
+    let synced = sync_from(
         &mut store,
-        a.from.as_deref(),
+        local.as_deref().or(a.from.as_deref()),
         &opts,
         &Timestamp::now,
         progress,
-    )?;
+    );
+    let r = match (synced, catalog) {
+        (Ok(r), Some(c)) => {
+            if !c.downloaded {
+                progress.note(&format!(
+                    "the catalog at {} is unchanged since the last download: synced from the kept copy",
+                    esc(&c.url)
+                ));
+            }
+            c.finish(&mut store)?;
+            r
+        }
+        (Ok(r), None) => r,
+        (Err(e), c) => {
+            c.map(|c| c.discard());
+            return Err(e.into());
+        }
+    };
+    let fetched = match a.fetch_content {
+        true => Some(crate::fetch::fetch_content(
+            &mut store,
+            &net,
+            &crate::fetch::FetchOptions {
+                parallel: a.net.parallel(),
+                ..Default::default()
+            },
+            &Timestamp::now,
+            progress,
+        )?),
+        false => None,
+    };
     store.report_log_failure(progress);
+    let incomplete = fetched
+        .as_ref()
+        .and_then(crate::cli::commands::content_fetch::incomplete);
     if a.json {
-        return out_json(&r);
+        let mut v = serde_json::to_value(&r).map_err(|e| crate::error::Error::other(e.to_string()))?;
+        if let (Some(f), Some(o)) = (&fetched, v.as_object_mut()) {
+            o.insert("fetch".into(), serde_json::to_value(f).unwrap_or_default());
+        }
+        out_json(&v)?;
+        return incomplete.map_or(Ok(()), |e| Err(crate::cli::exit::CliError::Reported(e)));
     }
     for w in &r.warnings {
         progress.note(&format!("warning: {w}"));
@@ -77,5 +127,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
             r.content_files, r.content_bytes, r.content_linked
         ))?;
     }
-    crate::cli::commands::upstream::say_decisions(&r.decisions)
+    crate::cli::commands::upstream::say_decisions(&r.decisions)?;
+    if let Some(f) = &fetched {
+        crate::cli::commands::content_fetch::render(f)?;
+    }
+    incomplete.map_or(Ok(()), |e| Err(e.into()))
 }
