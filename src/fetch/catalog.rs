@@ -95,9 +95,8 @@ pub fn prepare(
     let dir = store.staging_dir().join(DOWNLOADS_DIR);
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
     // The kept copy can stand for the server's only when it came from this URL.
-    let kept = kept_catalog(store)?.filter(|_| {
-        store.setting(URL_SETTING).ok().flatten().as_deref() == Some(url.as_str())
-    });
+    let kept = kept_catalog(store)?
+        .filter(|_| store.setting(URL_SETTING).ok().flatten().as_deref() == Some(url.as_str()));
     let unless = match &kept {
         Some(_) => Some(Validators {
             etag: store.setting(ETAG_SETTING)?.filter(|s| !s.is_empty()),
@@ -137,7 +136,14 @@ pub fn prepare(
         on_fresh: Some(&on_fresh),
     };
     progress.start("downloading the offline catalog", None, Unit::Bytes);
-    let got = fetch_file(net, &net.address(&url), &part, &Expect::default(), &ask, progress);
+    let got = fetch_file(
+        net,
+        &net.address(&url),
+        &part,
+        &Expect::default(),
+        &ask,
+        progress,
+    );
     progress.finish();
     match got {
         Ok(Got::NotModified) => Ok(kept.map(|path| PreparedCatalog {
@@ -147,24 +153,8 @@ pub fn prepare(
             validators: Validators::default(),
         })),
         Ok(Got::Body(v, _)) => {
-            let done = dir.join(DONE);
-            fs::rename(&part, &done).map_err(|e| Error::io(&done, "rename", e))?;
             let _ = fs::remove_file(&sidecar_path);
-            // Checked before anything is synced: a page of HTML or a cut file changes nothing.
-            if let Err(e) = crate::upstream::open(&done) {
-                let _ = fs::remove_file(&done);
-                return Err(Error::new(
-                    e.kind,
-                    format!("{url} did not give an offline catalog: {}", e.message),
-                )
-                .with_hint("the store is unchanged; check the address (or the --mirror)"));
-            }
-            Ok(Some(PreparedCatalog {
-                url,
-                path: done,
-                downloaded: true,
-                validators: v,
-            }))
+            checked(url, &part, &dir.join(DONE), v).map(Some)
         }
         Err(Failure::Cancelled) => Err(Error::interrupted(
             "the catalog download",
@@ -172,10 +162,33 @@ pub fn prepare(
         )),
         Err(f) => Err(Error::new(
             ErrorKind::Other,
-            format!("cannot download the offline catalog from {url}: {}", f.reason()),
+            format!(
+                "cannot download the offline catalog from {url}: {}",
+                f.reason()
+            ),
         )
         .with_hint("the store is unchanged; what arrived is kept and the next sync resumes it")),
     }
+}
+
+/// The finished download, moved beside the partial and checked to open as a catalog before
+/// anything is synced: a page of HTML or a cut file changes nothing.
+fn checked(url: String, part: &Path, done: &Path, v: Validators) -> Result<PreparedCatalog> {
+    fs::rename(part, done).map_err(|e| Error::io(done, "rename", e))?;
+    if let Err(e) = crate::upstream::open(done) {
+        let _ = fs::remove_file(done);
+        return Err(Error::new(
+            e.kind,
+            format!("{url} did not give an offline catalog: {}", e.message),
+        )
+        .with_hint("the store is unchanged; check the address (or the --mirror)"));
+    }
+    Ok(PreparedCatalog {
+        url,
+        path: done.to_path_buf(),
+        downloaded: true,
+        validators: v,
+    })
 }
 
 /// The store's kept catalog file, when it is in place.

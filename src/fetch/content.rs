@@ -144,7 +144,17 @@ pub fn fetch_content(
     }
     let total: u64 = runnable.iter().filter_map(|&i| jobs[i].expect.size).sum();
     progress.start("downloading payload files", Some(total), Unit::Bytes);
-    let interrupted = run_jobs(store, net, &jobs, runnable, &dir, opts.parallel, clock, progress, &mut report)?;
+    let interrupted = run_jobs(
+        store,
+        net,
+        &jobs,
+        runnable,
+        &dir,
+        opts.parallel,
+        clock,
+        progress,
+        &mut report,
+    )?;
     progress.finish();
     store.log(
         "FETCH",
@@ -207,7 +217,12 @@ fn run_jobs(
 ) -> Result<bool> {
     let workers = parallel.max(1).min(runnable.len());
     let queue = Mutex::new(runnable);
-    let (tx, rx) = mpsc::channel::<(usize, String, PathBuf, std::result::Result<Digests, Failure>)>();
+    let (tx, rx) = mpsc::channel::<(
+        usize,
+        String,
+        PathBuf,
+        std::result::Result<Digests, Failure>,
+    )>();
     let mut interrupted = false;
     let mut fatal: Option<Error> = None;
     std::thread::scope(|s| {
@@ -227,7 +242,9 @@ fn run_jobs(
                     let r = fetch_file(net, &url, &part, &j.expect, &Ask::default(), progress)
                         .and_then(|g| match g {
                             Got::Body(_, d) => Ok(d),
-                            Got::NotModified => Err(Failure::Permanent("HTTP 304 to a plain request".into())),
+                            Got::NotModified => {
+                                Err(Failure::Permanent("HTTP 304 to a plain request".into()))
+                            }
                         });
                     if tx.send((i, url, part, r)).is_err() {
                         break;
@@ -241,7 +258,14 @@ fn run_jobs(
             match r {
                 Ok(d) if fatal.is_none() => match take_in(store, &part, &d, clock()) {
                     Ok(()) => {
-                        store.log("FETCH", &format!("Downloaded {} of update {} ({} bytes) from {url}", j.name, j.update_id, d.size), clock());
+                        store.log(
+                            "FETCH",
+                            &format!(
+                                "Downloaded {} of update {} ({} bytes) from {url}",
+                                j.name, j.update_id, d.size
+                            ),
+                            clock(),
+                        );
                         report.bytes += d.size;
                         report.downloaded.push(FetchedFile {
                             update_id: j.update_id.clone(),
@@ -302,7 +326,11 @@ fn plan(store: &Store, only: &[String]) -> Result<(Vec<Job>, u64)> {
     let named: Option<HashSet<String>> = if only.is_empty() {
         None
     } else {
-        Some(only.iter().map(|s| store.find_update(s)).collect::<Result<_>>()?)
+        Some(
+            only.iter()
+                .map(|s| store.find_update(s))
+                .collect::<Result<_>>()?,
+        )
     };
     let mut by_update: BTreeMap<String, Vec<ReferencedFile>> = BTreeMap::new();
     for r in store.referenced_files()? {
@@ -338,7 +366,10 @@ fn plan(store: &Store, only: &[String]) -> Result<(Vec<Job>, u64)> {
                 update_id: id.clone(),
                 name: r.name.clone(),
                 url,
-                key: r.sha256.map(|h| hex_lower(&h)).or(r.sha1.map(|h| hex_lower(&h))),
+                key: r
+                    .sha256
+                    .map(|h| hex_lower(&h))
+                    .or(r.sha1.map(|h| hex_lower(&h))),
                 expect: Expect {
                     size: r.size,
                     sha1: r.sha1,

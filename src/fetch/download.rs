@@ -137,7 +137,10 @@ pub fn fetch_file(
 /// between the last byte and taking the file in).
 fn already_whole(part: &Path, expect: &Expect) -> Option<Digests> {
     let size = expect.size?;
-    let len = fs::symlink_metadata(part).ok().filter(|m| m.is_file())?.len();
+    let len = fs::symlink_metadata(part)
+        .ok()
+        .filter(|m| m.is_file())?
+        .len();
     if len != size {
         return None;
     }
@@ -162,10 +165,12 @@ fn try_once(
     let mut headers: Vec<(&str, String)> = Vec::new();
     if have > 0 {
         headers.push(("Range", format!("bytes={have}-")));
-        if let Some(v) = ask.resume_of.and_then(|f| f()) {
-            if let Some(tag) = v.etag.or(v.last_modified) {
-                headers.push(("If-Range", tag));
-            }
+        if let Some(tag) = ask
+            .resume_of
+            .and_then(|f| f())
+            .and_then(|v| v.etag.or(v.last_modified))
+        {
+            headers.push(("If-Range", tag));
         }
     }
     if let Some(v) = ask.unless {
@@ -203,14 +208,14 @@ fn try_once(
         200 => false,
         416 => {
             let _ = fs::remove_file(part);
-            return Err(Failure::transient("HTTP 416: the partial file is longer than the file"));
+            return Err(Failure::transient(
+                "HTTP 416: the partial file is longer than the file",
+            ));
         }
         _ => return Err(status_failure(status, header("retry-after").as_deref())),
     };
-    if !resume {
-        if let Some(f) = ask.on_fresh {
-            f(&validators);
-        }
+    if let Some(f) = ask.on_fresh.filter(|_| !resume) {
+        f(&validators);
     }
     let body = resp.into_body().into_reader();
     let d = receive(net, body, part, resume, progress)?;

@@ -3,9 +3,9 @@
 //! from `--proxy` or else from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (with `NO_PROXY`),
 //! every body byte through the run's rate limit.
 
+use super::Pace;
 use super::rate::RateLimiter;
 use super::retry::{Failure, RetryPolicy, client_failure};
-use super::Pace;
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,14 +62,14 @@ impl Net {
             .into();
         let mirror = match &opts.mirror {
             Some(m) => Some(mirror_parts(m).ok_or_else(|| {
-                Error::usage(format!("--mirror {m} is not an http:// or https:// address"))
-                    .with_hint("give the mirror as http://HOST[:PORT][/PREFIX]")
+                Error::usage(format!(
+                    "--mirror {m} is not an http:// or https:// address"
+                ))
+                .with_hint("give the mirror as http://HOST[:PORT][/PREFIX]")
             })?),
             None => None,
         };
-        let limiter = opts
-            .limit_rate
-            .map(|r| RateLimiter::new(r, pace.as_ref()));
+        let limiter = opts.limit_rate.map(|r| RateLimiter::new(r, pace.as_ref()));
         Ok(Net {
             agent,
             pace,

@@ -131,8 +131,14 @@ mod tests {
             status_failure(429, None),
             Failure::Transient { .. }
         ));
-        assert_eq!(status_failure(404, None), Failure::Permanent("HTTP 404".into()));
-        assert_eq!(status_failure(403, None), Failure::Permanent("HTTP 403".into()));
+        assert_eq!(
+            status_failure(404, None),
+            Failure::Permanent("HTTP 404".into())
+        );
+        assert_eq!(
+            status_failure(403, None),
+            Failure::Permanent("HTTP 403".into())
+        );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 pub fn set_upstream(store: &mut Store, source: &Path, now: Timestamp) -> Result<String> {
     // A catalog by URL is downloaded by each sync (only when it changed), not now.
     if let Some(url) = source.to_str().filter(|s| crate::fetch::is_url(s)) {
-        let described = format!("offline catalog at {url} (downloaded by each sync when it changed)");
+        let described =
+            format!("offline catalog at {url} (downloaded by each sync when it changed)");
         store.set_setting("upstream", url.trim())?;
         store.log("UPSTREAM", &format!("upstream set to {described}"), now);
         return Ok(described);

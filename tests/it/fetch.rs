@@ -51,7 +51,13 @@ fn catalog(files: &[Payload], package: u32) -> Vec<u8> {
         (MICROSOFT, 101, "Company", "Microsoft", None),
         (WINDOWS, 102, "ProductFamily", "Windows", Some(MICROSOFT)),
         (WIN10, 103, "Product", "Windows 10", Some(WINDOWS)),
-        (SECURITY, 104, "UpdateClassification", "Security Updates", None),
+        (
+            SECURITY,
+            104,
+            "UpdateClassification",
+            "Security Updates",
+            None,
+        ),
     ];
     let mut xml = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<OfflineSyncPackage xmlns=\"http://schemas.microsoft.com/msus/2004/02/OfflineSync\" PackageId=\"8a5f1e2c-0000-4000-8000-{package:012}\" CreationDate=\"2024-03-{:02}T10:00:00Z\" PackageVersion=\"1.1\"><Updates>",
@@ -62,7 +68,9 @@ fn catalog(files: &[Payload], package: u32) -> Vec<u8> {
         let pre = parent
             .map(|p| format!("<Prerequisites><UpdateId Id=\"{p}\" /></Prerequisites>"))
             .unwrap_or_default();
-        xml += &format!("<Update CreationDate=\"2003-01-01T00:00:00Z\" DefaultLanguage=\"en\" UpdateId=\"{id}\" RevisionNumber=\"1\" RevisionId=\"{rev}\" IsSoftware=\"false\" DeploymentAction=\"Evaluate\">{pre}</Update>");
+        xml += &format!(
+            "<Update CreationDate=\"2003-01-01T00:00:00Z\" DefaultLanguage=\"en\" UpdateId=\"{id}\" RevisionNumber=\"1\" RevisionId=\"{rev}\" IsSoftware=\"false\" DeploymentAction=\"Evaluate\">{pre}</Update>"
+        );
         let rel = parent.map(|p| format!("<Relationships><Prerequisites><AtLeastOne IsCategory=\"true\"><UpdateIdentity UpdateID=\"{p}\" /></AtLeastOne></Prerequisites></Relationships>")).unwrap_or_default();
         frags.push((format!("c\\{rev}"), format!("<UpdateIdentity UpdateID=\"{id}\" RevisionNumber=\"1\" /><Properties UpdateType=\"Category\" />{rel}").into_bytes()));
         frags.push((format!("x\\{rev}"), format!("<ExtendedProperties DefaultPropertiesLanguage=\"en\" /><HandlerSpecificData type=\"cat:Category\"><CategoryInformation CategoryType=\"{kind}\" /></HandlerSpecificData>").into_bytes()));
@@ -74,7 +82,9 @@ fn catalog(files: &[Payload], package: u32) -> Vec<u8> {
         let rev = 300_000 + k as u32;
         let sha1 = b64(&sha1::Sha1::digest(&f.meta));
         let sha256 = b64(&sha2::Sha256::digest(&f.meta));
-        xml += &format!("<Update CreationDate=\"2024-02-13T18:00:00Z\" DefaultLanguage=\"en\" UpdateId=\"{id}\" RevisionNumber=\"1\" RevisionId=\"{rev}\" IsLeaf=\"true\"><Categories><Category Type=\"Company\" Id=\"{MICROSOFT}\" /><Category Type=\"ProductFamily\" Id=\"{WINDOWS}\" /><Category Type=\"Product\" Id=\"{WIN10}\" /><Category Type=\"UpdateClassification\" Id=\"{SECURITY}\" /></Categories><PayloadFiles><File Id=\"{sha1}\" /></PayloadFiles></Update>");
+        xml += &format!(
+            "<Update CreationDate=\"2024-02-13T18:00:00Z\" DefaultLanguage=\"en\" UpdateId=\"{id}\" RevisionNumber=\"1\" RevisionId=\"{rev}\" IsLeaf=\"true\"><Categories><Category Type=\"Company\" Id=\"{MICROSOFT}\" /><Category Type=\"ProductFamily\" Id=\"{WINDOWS}\" /><Category Type=\"Product\" Id=\"{WIN10}\" /><Category Type=\"UpdateClassification\" Id=\"{SECURITY}\" /></Categories><PayloadFiles><File Id=\"{sha1}\" /></PayloadFiles></Update>"
+        );
         locations += &format!("<FileLocation Id=\"{sha1}\" Url=\"{}\" />", f.url);
         frags.push((format!("c\\{rev}"), format!("<UpdateIdentity UpdateID=\"{id}\" RevisionNumber=\"1\" /><Properties UpdateType=\"Software\" ExplicitlyDeployable=\"true\" />").into_bytes()));
         frags.push((format!("x\\{rev}"), format!("<ExtendedProperties DefaultPropertiesLanguage=\"en\" MsrcSeverity=\"Important\"><KBArticleID>{}</KBArticleID></ExtendedProperties><Files><File Digest=\"{sha1}\" DigestAlgorithm=\"SHA1\" FileName=\"{}\" Size=\"{}\" Modified=\"2024-02-09T10:00:00Z\"><AdditionalDigest Algorithm=\"SHA256\">{sha256}</AdditionalDigest></File></Files>", 5_000_000 + k, f.name, f.meta.len()).into_bytes()));
@@ -130,7 +140,15 @@ fn store_with(dir: &Path, files: &[Payload]) -> PathBuf {
     std::fs::write(&cab, catalog(files, 1)).unwrap();
     let s = init_store(dir, "s");
     run(&["sync", "--store", p(&s), "--from", p(&cab)], 0);
-    set_criteria(&s, &["--product", "Windows 10", "--classification", "Security Updates"]);
+    set_criteria(
+        &s,
+        &[
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Security Updates",
+        ],
+    );
     let r = sync_json(&s, &cab, &[]);
     assert_eq!(r["new"], files.len() as u64, "{r}");
     s
@@ -150,7 +168,12 @@ fn sound_content(s: &Path) -> Vec<String> {
         let e = e.unwrap();
         if e.file_type().is_file() {
             let name = e.file_name().to_string_lossy().into_owned();
-            assert_eq!(sha_hex(&std::fs::read(e.path()).unwrap()), name, "{}", e.path().display());
+            assert_eq!(
+                sha_hex(&std::fs::read(e.path()).unwrap()),
+                name,
+                "{}",
+                e.path().display()
+            );
             names.push(name);
         }
     }
@@ -200,7 +223,10 @@ fn good_files_are_downloaded_checked_logged_and_then_skipped() {
     // The text form says the same.
     let (code, _, out) = go(&mut cmd(), &["content", "fetch", "--store", p(&s)]);
     assert_eq!(code, 0);
-    assert!(out.contains("0 downloaded") && out.contains("3 already present"), "{out}");
+    assert!(
+        out.contains("0 downloaded") && out.contains("3 already present"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -226,7 +252,10 @@ fn a_file_whose_bytes_differ_from_the_metadata_is_retried_once_then_refused() {
     assert_eq!(failed.len(), 1, "{r}");
     assert_eq!(failed[0]["name"], "bad.cab");
     assert_eq!(failed[0]["url"], srv.url("/bad.cab").as_str());
-    assert!(failed[0]["reason"].as_str().unwrap().contains("digests"), "{r}");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("digests"),
+        "{r}"
+    );
     // Downloaded twice, from zero both times.
     let seen = srv.seen("/bad.cab");
     assert_eq!(seen.len(), 2, "{seen:?}");
@@ -331,7 +360,10 @@ fn redirects_are_followed_within_a_limit() {
     assert_eq!(srv.seen("/r3").len(), 1);
     let failed = r["failed"].as_array().unwrap();
     assert_eq!(failed.len(), 1);
-    assert!(failed[0]["reason"].as_str().unwrap().contains("redirect"), "{r}");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("redirect"),
+        "{r}"
+    );
     // The loop is given up on, not retried.
     let hops = srv.seen("/l1").len() + srv.seen("/l2").len();
     assert!((10..=12).contains(&hops), "{hops} requests");
@@ -366,14 +398,20 @@ fn a_503_with_retry_after_is_waited_out_then_retried() {
     let srv = Server::start();
     let b = bytes_of(11, 700);
     srv.route("/busy.cab", &b, Mode::RetryAfter { times: 1, secs: 1 });
-    let s = store_with(dir.path(), &[payload("busy.cab", &b, &srv.url("/busy.cab"))]);
+    let s = store_with(
+        dir.path(),
+        &[payload("busy.cab", &b, &srv.url("/busy.cab"))],
+    );
     // No cap on the wait here: the server's second is obeyed.
     let mut c = cmd();
     c.env_remove("OFFSYNC_TEST_MAX_RETRY_WAIT_MS");
     let (code, _, out) = go(&mut c, &["content", "fetch", "--store", p(&s)]);
     assert_eq!(code, 0, "{out}");
     let seen = srv.seen("/busy.cab");
-    assert_eq!(seen.iter().map(|x| x.status).collect::<Vec<_>>(), [503, 200]);
+    assert_eq!(
+        seen.iter().map(|x| x.status).collect::<Vec<_>>(),
+        [503, 200]
+    );
     let gap = seen[1].at - seen[0].at;
     assert!(gap >= Duration::from_millis(900), "waited {gap:?}");
     assert!(has(&s, &b));
@@ -417,7 +455,10 @@ fn mirror_replaces_scheme_and_host() {
     );
     let (code, r, out) = fetch(&s, &["--dry-run"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(r["planned"][0]["url"], "https://download.invalid/msdownload/update/m.cab");
+    assert_eq!(
+        r["planned"][0]["url"],
+        "https://download.invalid/msdownload/update/m.cab"
+    );
     assert!(srv.all_seen().is_empty(), "a dry run downloads nothing");
     let mirror = format!("http://127.0.0.1:{}", srv.port);
     let (code, r, out) = fetch(&s, &["--mirror", &mirror]);
@@ -462,40 +503,75 @@ fn a_catalog_by_url_is_fetched_then_not_again_until_it_changes() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start();
     let one = [payload("x.cab", &bytes_of(30, 10), &srv.url("/x.cab"))];
-    srv.route_tagged("/wsusscn2.cab", &catalog(&one, 1), Mode::Normal, Some("\"v1\""));
+    srv.route_tagged(
+        "/wsusscn2.cab",
+        &catalog(&one, 1),
+        Mode::Normal,
+        Some("\"v1\""),
+    );
     let s = init_store(dir.path(), "s");
     let url = srv.url("/wsusscn2.cab");
     let (code, _, out) = go(&mut cmd(), &["upstream", "set", "--store", p(&s), &url]);
     assert_eq!(code, 0, "{out}");
     run(&["sync", "--store", p(&s)], 0);
-    set_criteria(&s, &["--product", "Windows 10", "--classification", "Security Updates"]);
+    set_criteria(
+        &s,
+        &[
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Security Updates",
+        ],
+    );
     // Unchanged: a conditional request, answered 304; the sync reads the kept copy.
     let (code, r, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--json"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(r["new"], 1, "{r}");
     assert!(out.contains("unchanged since the last download"), "{out}");
     let seen = srv.seen("/wsusscn2.cab");
-    assert_eq!(seen.iter().map(|x| x.status).collect::<Vec<_>>(), [200, 304]);
+    assert_eq!(
+        seen.iter().map(|x| x.status).collect::<Vec<_>>(),
+        [200, 304]
+    );
     assert_eq!(seen[1].if_none_match.as_deref(), Some("\"v1\""));
     // Changed: downloaded and synced.
     let two = [
         payload("x.cab", &bytes_of(30, 10), &srv.url("/x.cab")),
         payload("y.cab", &bytes_of(31, 10), &srv.url("/y.cab")),
     ];
-    srv.route_tagged("/wsusscn2.cab", &catalog(&two, 2), Mode::Normal, Some("\"v2\""));
+    srv.route_tagged(
+        "/wsusscn2.cab",
+        &catalog(&two, 2),
+        Mode::Normal,
+        Some("\"v2\""),
+    );
     let (code, r, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--json"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!((r["new"].as_u64(), r["unchanged"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(
+        (r["new"].as_u64(), r["unchanged"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
     assert_eq!(srv.seen("/wsusscn2.cab").last().unwrap().status, 200);
     // Not a catalog (a proxy's error page, say): nothing changes.
     let before = state(&s);
-    srv.route_tagged("/wsusscn2.cab", b"<html>blocked</html>", Mode::Normal, Some("\"v3\""));
+    srv.route_tagged(
+        "/wsusscn2.cab",
+        b"<html>blocked</html>",
+        Mode::Normal,
+        Some("\"v3\""),
+    );
     let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s)]);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("did not give an offline catalog"), "{out}");
     assert_eq!(state(&s), before);
     // Cut short every time: nothing changes either.
-    srv.route_tagged("/wsusscn2.cab", &catalog(&two, 3), Mode::Truncated, Some("\"v4\""));
+    srv.route_tagged(
+        "/wsusscn2.cab",
+        &catalog(&two, 3),
+        Mode::Truncated,
+        Some("\"v4\""),
+    );
     let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s)]);
     assert_ne!(code, 0, "{out}");
     assert_eq!(state(&s), before);
@@ -513,10 +589,26 @@ fn sync_fetch_content_downloads_after_the_sync() {
     let s = init_store(dir.path(), "s");
     let url = srv.url("/cat.cab");
     run(&["sync", "--store", p(&s), "--from", &url], 0);
-    set_criteria(&s, &["--product", "Windows 10", "--classification", "Security Updates"]);
+    set_criteria(
+        &s,
+        &[
+            "--product",
+            "Windows 10",
+            "--classification",
+            "Security Updates",
+        ],
+    );
     let (code, r, out) = go(
         &mut cmd(),
-        &["sync", "--store", p(&s), "--from", &url, "--fetch-content", "--json"],
+        &[
+            "sync",
+            "--store",
+            p(&s),
+            "--from",
+            &url,
+            "--fetch-content",
+            "--json",
+        ],
     );
     assert_eq!(code, 0, "{out}");
     assert_eq!(r["new"], 1, "{r}");

@@ -168,7 +168,11 @@ fn serve(
     let inm = headers.get("if-none-match").cloned();
     let (route, hit) = {
         let mut st = state.lock().unwrap();
-        let hit = *st.hits.entry(path.clone()).and_modify(|h| *h += 1).or_insert(1);
+        let hit = *st
+            .hits
+            .entry(path.clone())
+            .and_modify(|h| *h += 1)
+            .or_insert(1);
         (st.routes.get(&path).cloned(), hit)
     };
     let (status, head, body, cut): (u16, Vec<String>, Vec<u8>, Option<usize>) =
@@ -210,10 +214,8 @@ fn answer(
         return (404, vec![], b"not here".to_vec(), None);
     };
     let etag: Vec<String> = r.etag.iter().map(|e| format!("ETag: {e}")).collect();
-    if let (Some(e), Some(i)) = (&r.etag, inm) {
-        if e == i {
-            return (304, etag, vec![], None);
-        }
+    if r.etag.is_some() && r.etag.as_deref() == inm {
+        return (304, etag, vec![], None);
     }
     let start = range
         .and_then(|v| v.strip_prefix("bytes="))
@@ -222,9 +224,12 @@ fn answer(
     let whole = |head: Vec<String>| (200, head, r.body.clone(), None);
     match r.mode {
         Mode::Redirect(to) => (302, vec![format!("Location: {to}")], vec![], None),
-        Mode::RetryAfter { times, secs } if hit <= times => {
-            (503, vec![format!("Retry-After: {secs}")], b"busy".to_vec(), None)
-        }
+        Mode::RetryAfter { times, secs } if hit <= times => (
+            503,
+            vec![format!("Retry-After: {secs}")],
+            b"busy".to_vec(),
+            None,
+        ),
         Mode::IgnoreRange => whole(etag),
         Mode::Truncated => {
             let half = r.body[..r.body.len() / 2].to_vec();

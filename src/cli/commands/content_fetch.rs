@@ -182,6 +182,10 @@ pub(crate) fn render(r: &FetchReport) -> CliResult {
         bytes(r.bytes),
         r.skipped,
         r.failed.len(),
-        if r.dry_run { " (dry run: nothing downloaded)" } else { "" }
+        if r.dry_run {
+            " (dry run: nothing downloaded)"
+        } else {
+            ""
+        }
     ))
 }

@@ -77,7 +77,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         }
         (Ok(r), None) => r,
         (Err(e), c) => {
-            c.map(|c| c.discard());
+            if let Some(c) = c {
+                c.discard();
+            }
             return Err(e.into());
         }
     };
@@ -99,7 +101,8 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         .as_ref()
         .and_then(crate::cli::commands::content_fetch::incomplete);
     if a.json {
-        let mut v = serde_json::to_value(&r).map_err(|e| crate::error::Error::other(e.to_string()))?;
+        let mut v =
+            serde_json::to_value(&r).map_err(|e| crate::error::Error::other(e.to_string()))?;
         if let (Some(f), Some(o)) = (&fetched, v.as_object_mut()) {
             o.insert("fetch".into(), serde_json::to_value(f).unwrap_or_default());
         }
