@@ -113,6 +113,8 @@ impl Pace for RealPace {
 pub fn run(a: FetchArgs, progress: &dyn Progress) -> CliResult {
     let net = a.net.net()?;
     let mut store = Store::open(&a.store.store)?;
+    // Ctrl-C stops at the next chunk: finished files are kept, partial ones resumed later.
+    crate::cli::interrupt::install()?;
     let opts = FetchOptions {
         updates: a.updates,
         parallel: a.net.parallel(),
