@@ -11,8 +11,11 @@ use super::Net;
 use super::download::{Ask, Expect, Got, Validators, fetch_file};
 use super::retry::Failure;
 use crate::error::{Error, ErrorKind, Result};
+use crate::ops::sync::sync_from;
 use crate::progress::{Progress, Unit};
 use crate::store::Store;
+use crate::sync::{SyncOptions, SyncReport};
+use crate::time::Timestamp;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +71,44 @@ impl PreparedCatalog {
     pub fn discard(self) {
         if self.downloaded {
             let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// What became of a catalog given by URL.
+#[derive(Clone, Debug)]
+pub struct CatalogFetch {
+    pub url: String,
+    /// False: the server said the kept copy is current (304), and the sync read that.
+    pub downloaded: bool,
+}
+
+/// [`crate::ops::sync::sync_from`] for an upstream (`from`, else the store's) that may be an
+/// HTTP(S) address: the catalog is downloaded (or found unchanged) first and the sync reads
+/// the local file; the download is remembered only when the sync succeeded.
+pub fn sync_from_source(
+    store: &mut Store,
+    from: Option<&Path>,
+    opts: &SyncOptions,
+    clock: &dyn Fn() -> Timestamp,
+    net: &Net,
+    progress: &dyn Progress,
+) -> Result<(SyncReport, Option<CatalogFetch>)> {
+    let Some(c) = prepare(store, from, net, progress)? else {
+        return Ok((sync_from(store, from, opts, clock, progress)?, None));
+    };
+    match sync_from(store, Some(c.path()), opts, clock, progress) {
+        Ok(r) => {
+            let info = CatalogFetch {
+                url: c.url.clone(),
+                downloaded: c.downloaded,
+            };
+            c.finish(store)?;
+            Ok((r, Some(info)))
+        }
+        Err(e) => {
+            c.discard();
+            Err(e)
         }
     }
 }

@@ -3,7 +3,6 @@
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{esc, out_json, say};
-use crate::ops::sync::sync_from;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::sync::SyncOptions;
@@ -53,36 +52,20 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     };
     let net = a.net.net()?;
     let mut store = Store::open(&a.store.store)?;
-    // An upstream given by URL is downloaded (or found unchanged) first; the sync then reads
-    // a local file.
-    let catalog = crate::fetch::catalog::prepare(&store, a.from.as_deref(), &net, progress)?;
-    let local = catalog.as_ref().map(|c| c.path().to_path_buf());
-    let synced = sync_from(
+    let (r, catalog) = crate::fetch::catalog::sync_from_source(
         &mut store,
-        local.as_deref().or(a.from.as_deref()),
+        a.from.as_deref(),
         &opts,
         &Timestamp::now,
+        &net,
         progress,
-    );
-    let r = match (synced, catalog) {
-        (Ok(r), Some(c)) => {
-            if !c.downloaded {
-                progress.note(&format!(
-                    "the catalog at {} is unchanged since the last download: synced from the kept copy",
-                    esc(&c.url)
-                ));
-            }
-            c.finish(&mut store)?;
-            r
-        }
-        (Ok(r), None) => r,
-        (Err(e), c) => {
-            if let Some(c) = c {
-                c.discard();
-            }
-            return Err(e.into());
-        }
-    };
+    )?;
+    if let Some(c) = catalog.filter(|c| !c.downloaded) {
+        progress.note(&format!(
+            "the catalog at {} is unchanged since the last download: synced from the kept copy",
+            esc(&c.url)
+        ));
+    }
     let fetched = match a.fetch_content {
         true => Some(crate::fetch::fetch_content(
             &mut store,
@@ -101,12 +84,10 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         .as_ref()
         .and_then(crate::cli::commands::content_fetch::incomplete);
     if a.json {
-        let mut v =
-            serde_json::to_value(&r).map_err(|e| crate::error::Error::other(e.to_string()))?;
-        if let (Some(f), Some(o)) = (&fetched, v.as_object_mut()) {
-            o.insert("fetch".into(), serde_json::to_value(f).unwrap_or_default());
-        }
-        out_json(&v)?;
+        out_json(&WithFetch {
+            sync: &r,
+            fetch: fetched.as_ref(),
+        })?;
         return incomplete.map_or(Ok(()), |e| Err(crate::cli::exit::CliError::Reported(e)));
     }
     for w in &r.warnings {
@@ -135,4 +116,13 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         crate::cli::commands::content_fetch::render(f)?;
     }
     incomplete.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// The sync's report, with `fetch` added after `--fetch-content`.
+#[derive(serde::Serialize)]
+struct WithFetch<'a> {
+    #[serde(flatten)]
+    sync: &'a crate::sync::SyncReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetch: Option<&'a crate::fetch::FetchReport>,
 }
