@@ -350,7 +350,12 @@ fn plan(store: &Store, only: &[String]) -> Result<(Vec<Job>, u64)> {
             continue;
         }
         for r in refs {
-            if !seen.insert((r.sha256, r.sha1, r.sha256.is_none().then(|| r.name.clone()))) {
+            let key = r
+                .sha256
+                .map(|h| hex_lower(&h))
+                .or(r.sha1.map(|h| hex_lower(&h)));
+            // Once per digest: two downloads of one file would share its partial file.
+            if !seen.insert(key.clone().unwrap_or_else(|| format!("{id}/{}", r.name))) {
                 continue;
             }
             if store.stored_copy_present(&r)? {
@@ -366,10 +371,7 @@ fn plan(store: &Store, only: &[String]) -> Result<(Vec<Job>, u64)> {
                 update_id: id.clone(),
                 name: r.name.clone(),
                 url,
-                key: r
-                    .sha256
-                    .map(|h| hex_lower(&h))
-                    .or(r.sha1.map(|h| hex_lower(&h))),
+                key,
                 expect: Expect {
                     size: r.size,
                     sha1: r.sha1,
