@@ -618,3 +618,46 @@ fn sync_fetch_content_downloads_after_the_sync() {
     let seen = srv.seen("/cat.cab");
     assert_eq!(seen[1].range.as_deref(), Some("bytes=1000-"), "{seen:?}");
 }
+
+#[test]
+fn only_the_named_updates_are_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let files: Vec<Payload> = (0..3)
+        .map(|k| {
+            let b = bytes_of(50 + k, 400);
+            srv.route(&format!("/u{k}"), &b, Mode::Normal);
+            payload(&format!("u{k}.cab"), &b, &srv.url(&format!("/u{k}")))
+        })
+        .collect();
+    let s = store_with(dir.path(), &files);
+    // The catalog builder gives update k the KB 5000000 + k.
+    let (code, r, out) = fetch(&s, &["--update", "KB5000001"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["needed"], 1, "{r}");
+    assert_eq!(r["downloaded"][0]["name"], "u1.cab");
+    assert!(has(&s, &files[1].meta) && !has(&s, &files[0].meta));
+    assert_eq!(srv.all_seen().len(), 1);
+    let (code, _, out) = fetch(&s, &["--update", "KB4999999"]);
+    assert_eq!(code, 2, "an unknown update is a usage error: {out}");
+}
+
+#[test]
+fn files_whose_metadata_gives_no_address_are_reported_not_fetched() {
+    // Documents from a folder of upd:Update XML carry no download address.
+    let dir = tempfile::tempdir().unwrap();
+    let s = synced_store(dir.path(), "s");
+    let (code, r, out) = fetch(&s, &[]);
+    assert_eq!(code, 20, "{out}");
+    let failed = r["failed"].as_array().unwrap();
+    assert!(!failed.is_empty(), "{r}");
+    assert!(
+        failed.iter().all(|f| f["url"].is_null()
+            && f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no download address")),
+        "{r}"
+    );
+    assert_eq!(r["downloaded"].as_array().unwrap().len(), 0);
+}
