@@ -156,6 +156,9 @@ pub fn fetch_content(
         &mut report,
     )?;
     progress.finish();
+    if opts.updates.is_empty() && !interrupted {
+        remove_stale_partials(&dir, &jobs);
+    }
     store.log(
         "FETCH",
         &format!(
@@ -176,6 +179,26 @@ pub fn fetch_content(
         .with_hint("run `offsync content fetch` again to go on"));
     }
     Ok(report)
+}
+
+/// Removes the partial payload downloads no update needs any more (its update was declined or
+/// removed since, or the file arrived another way), so that they do not pile up. The
+/// catalog's files in the same folder are not payload partials and stay.
+fn remove_stale_partials(dir: &Path, jobs: &[Job]) {
+    let wanted: HashSet<&str> = jobs.iter().filter_map(|j| j.key.as_deref()).collect();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".part")) else {
+            continue;
+        };
+        let digest = matches!(stem.len(), 40 | 64) && stem.bytes().all(|b| b.is_ascii_hexdigit());
+        if digest && !wanted.contains(stem) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 fn failed(j: &Job, url: Option<String>, reason: &str) -> FailedFile {

@@ -334,6 +334,12 @@ fn a_partial_left_by_an_earlier_run_is_resumed_and_one_ignoring_range_restarts()
     assert_eq!((sb[0].status, sb[0].sent), (200, 50_000));
     assert!(has(&s, &a) && has(&s, &b));
     assert!(!partial(&s, &a).exists() && !partial(&s, &b).exists());
+    // A partial of a file no update needs is removed by the next run.
+    let stale = partial(&s, b"a file nobody needs");
+    std::fs::write(&stale, b"a file").unwrap();
+    let (code, _, out) = fetch(&s, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!stale.exists());
 }
 
 #[test]
