@@ -19,6 +19,8 @@
 //! - `schedule`: when a store syncs on its own (cron or readable forms in a time zone), the
 //!   next runs and whether a sync is due; the `run` loop is `ops::run`.
 //! - `content`: takes downloaded payload files into a store's content folder.
+//! - `fetch`: downloads over HTTP(S): the missing payload files (`content fetch`) and the
+//!   offline catalog given by URL; resumable, digest-checked, retried, rate-limited.
 //! - `ops`: the operations behind the verbs that are more than one library call (criteria
 //!   from names, update lists and declines, status, upstream, a sync from the set upstream,
 //!   single updates imported from the catalog,
@@ -45,6 +47,7 @@ pub mod bundle;
 pub mod cli;
 pub mod content;
 pub mod error;
+pub mod fetch;
 pub mod fsutil;
 pub mod hash;
 pub mod limits;

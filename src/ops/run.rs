@@ -8,7 +8,6 @@
 //! slot when that comes first, never in a tight loop.
 
 use crate::error::{ErrorKind, Result};
-use crate::ops::sync::sync_from;
 use crate::progress::Progress;
 use crate::schedule::{Due, Schedule, is_due, last_run_started};
 use crate::store::Store;
@@ -50,6 +49,8 @@ pub struct RunOptions {
     pub sync: SyncOptions,
     /// Stop after this many runs (tests; `None` in service).
     pub max_runs: Option<u64>,
+    /// The HTTP client, for an upstream that is a catalog given by URL.
+    pub net: crate::fetch::Net,
 }
 
 /// What the loop did, one event at a time, for the caller to show.
@@ -227,7 +228,10 @@ fn sync_and_export(
     progress: &dyn Progress,
     export_owed: &mut bool,
 ) -> Result<Vec<RunEvent>> {
-    let r = sync_from(store, None, &opts.sync, clock, progress)?;
+    // As `sync` does: a catalog given by URL is downloaded (when it changed) first.
+    let (r, _) = crate::fetch::catalog::sync_from_source(
+        store, None, &opts.sync, clock, &opts.net, progress,
+    )?;
     store.report_log_failure(progress);
     let c = &r.changes;
     let changed = c.new + c.updated + c.expired + c.removed + r.categories + r.content_files > 0;

@@ -26,6 +26,14 @@ pub fn sync_from(
                 )
             })?,
     };
+    if crate::fetch::is_url(&source.to_string_lossy()) {
+        // The command line downloads it first (crate::fetch::catalog::prepare).
+        return Err(Error::usage(format!(
+            "{} is an address: download the catalog before syncing from it",
+            source.display()
+        ))
+        .with_hint("use `offsync sync`, which downloads a catalog given by URL"));
+    }
     let mut up = crate::upstream::open(&source)?;
     let mut report = sync(store, up.as_mut(), opts, clock, progress)?;
     // A child tells its parent how far it is (receipts/<child id>.json in the parent's folder).

@@ -7,6 +7,14 @@ use std::path::Path;
 
 /// Checks that `source` opens as an upstream, records it, and returns its description.
 pub fn set_upstream(store: &mut Store, source: &Path, now: Timestamp) -> Result<String> {
+    // A catalog by URL is downloaded by each sync (only when it changed), not now.
+    if let Some(url) = source.to_str().filter(|s| crate::fetch::is_url(s)) {
+        let described =
+            format!("offline catalog at {url} (downloaded by each sync when it changed)");
+        store.set_setting("upstream", url.trim())?;
+        store.log("UPSTREAM", &format!("upstream set to {described}"), now);
+        return Ok(described);
+    }
     // Checked now rather than at the next (perhaps scheduled) sync.
     let up = crate::upstream::open(source)?;
     // An absolute path as the operator wrote it (canonicalize would give \\?\ paths on

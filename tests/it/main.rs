@@ -13,8 +13,10 @@ mod common;
 #[cfg(unix)]
 mod crash;
 mod documents;
+mod fetch;
 mod foundation;
 mod hostile;
+mod http_server;
 mod media;
 mod one_read;
 mod publish_round_trip;

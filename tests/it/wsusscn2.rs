@@ -69,7 +69,7 @@ impl Default for Options<'_> {
 }
 
 /// Writes a cabinet of one MSZIP folder.
-fn cab(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn cab(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut b = cab::CabinetBuilder::new();
     let folder = b.add_folder(cab::CompressionType::MsZip);
     for (name, _) in files {

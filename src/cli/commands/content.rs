@@ -23,10 +23,16 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Download the missing payload files of the stored updates from their addresses
+    /// (resumable, digest-checked, retried; see the README).
+    Fetch(super::content_fetch::FetchArgs),
 }
 
 pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
-    let Cmd::Import { store, dir, json } = c;
+    let (store, dir, json) = match c {
+        Cmd::Import { store, dir, json } => (store, dir, json),
+        Cmd::Fetch(a) => return super::content_fetch::run(a, progress),
+    };
     let mut store = Store::open(&store.store)?;
     let r = import_content(&mut store, &dir, Timestamp::now(), progress)?;
     store.report_log_failure(progress);

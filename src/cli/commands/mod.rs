@@ -7,6 +7,7 @@ pub mod categories;
 pub mod chain;
 pub mod check;
 pub mod content;
+pub mod content_fetch;
 pub mod criteria;
 pub mod demo;
 pub mod export;

@@ -87,6 +87,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         max_volume_size: crate::bundle::parse_size(&a.max_volume_size)?,
         sync: SyncOptions::default(),
         max_runs: a.max_runs,
+        net: crate::cli::commands::content_fetch::net(Default::default())?,
     };
     // SIGINT and SIGTERM now end a sleep at once, and a sync at its next safe point.
     crate::cli::interrupt::install()?;

@@ -3,7 +3,6 @@
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{esc, out_json, say};
-use crate::ops::sync::sync_from;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::sync::SyncOptions;
@@ -37,6 +36,13 @@ pub struct Args {
     /// For cron or a systemd timer; see `offsync schedule`.
     #[arg(long)]
     if_due: bool,
+    /// After a successful sync, download the missing payload files of the updates that are
+    /// not declined (as `offsync content fetch`; exit code 20 when some could not be).
+    #[arg(long)]
+    fetch_content: bool,
+    /// Network options: for a catalog given by URL, and for `--fetch-content`.
+    #[command(flatten)]
+    net: crate::cli::commands::content_fetch::NetArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -48,22 +54,50 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         allow_mass_removal: a.allow_mass_removal,
         metadata_only: a.metadata_only,
     };
+    let net = a.net.net()?;
     let mut store = Store::open(&a.store.store)?;
     if a.if_due
         && let Some(done) = super::schedule::not_due(&store, a.json)?
     {
         return done;
     }
-    let r = sync_from(
+    let (r, catalog) = crate::fetch::catalog::sync_from_source(
         &mut store,
         a.from.as_deref(),
         &opts,
         &super::schedule::now,
+        &net,
         progress,
     )?;
+    if let Some(c) = catalog.filter(|c| !c.downloaded) {
+        progress.note(&format!(
+            "the catalog at {} is unchanged since the last download: synced from the kept copy",
+            esc(&c.url)
+        ));
+    }
+    let fetched = match a.fetch_content {
+        true => Some(crate::fetch::fetch_content(
+            &mut store,
+            &net,
+            &crate::fetch::FetchOptions {
+                parallel: a.net.parallel(),
+                ..Default::default()
+            },
+            &super::schedule::now,
+            progress,
+        )?),
+        false => None,
+    };
     store.report_log_failure(progress);
+    let incomplete = fetched
+        .as_ref()
+        .and_then(crate::cli::commands::content_fetch::incomplete);
     if a.json {
-        return out_json(&r);
+        out_json(&WithFetch {
+            sync: &r,
+            fetch: fetched.as_ref(),
+        })?;
+        return incomplete.map_or(Ok(()), |e| Err(crate::cli::exit::CliError::Reported(e)));
     }
     for w in &r.warnings {
         progress.note(&format!("warning: {w}"));
@@ -86,5 +120,18 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
             r.content_files, r.content_bytes, r.content_linked
         ))?;
     }
-    crate::cli::commands::upstream::say_decisions(&r.decisions)
+    crate::cli::commands::upstream::say_decisions(&r.decisions)?;
+    if let Some(f) = &fetched {
+        crate::cli::commands::content_fetch::render(f)?;
+    }
+    incomplete.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// The sync's report, with `fetch` added after `--fetch-content`.
+#[derive(serde::Serialize)]
+struct WithFetch<'a> {
+    #[serde(flatten)]
+    sync: &'a crate::sync::SyncReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetch: Option<&'a crate::fetch::FetchReport>,
 }
