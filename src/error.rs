@@ -76,6 +76,9 @@ error_kinds! {
         "unsafe entry: path traversal, absolute path, symlink, duplicate names";
     /// An entry, a count or a decode exceeds a hard cap.
     Limit = 16, "limit", "limit: an entry, a count or a decode exceeds a hard cap";
+    /// `status --check` found a point in error or stale (the problems are on stdout).
+    Stale = 20, "stale",
+        "stale or failing: `status --check` found a point in error or stale";
     /// Stopped by SIGINT or SIGTERM at a safe point, after removing its partial files
     /// (128 + 2, the shell's code for a process ended by SIGINT).
     Interrupted = 130, "interrupted",

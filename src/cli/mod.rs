@@ -57,6 +57,7 @@ enum Command {
     #[command(subcommand)]
     Updates(updates::Cmd),
     Status(status::Args),
+    Log(log::Args),
     Export(export::Args),
     Verify(verify::Args),
     Sign(sign::Args),
@@ -169,6 +170,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Content(c) => content::run(c, progress),
         Command::Updates(c) => updates::run(c, progress),
         Command::Status(a) => status::run(a),
+        Command::Log(a) => log::run(a),
         Command::Export(a) => export::run(a, progress),
         Command::Verify(a) => verify::run(a, progress),
         Command::Sign(a) => sign::run(a, progress),
