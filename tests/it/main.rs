@@ -15,6 +15,7 @@ mod documents;
 mod foundation;
 mod hostile;
 mod media;
+mod monitoring;
 mod one_read;
 mod publish_round_trip;
 mod publish_share;
