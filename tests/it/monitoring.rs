@@ -342,7 +342,7 @@ fn log_follow_shows_new_lines_until_sigint() {
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen: Vec<Value> = Vec::new();
-    let mut wait_for = |run: i64, seen: &mut Vec<Value>| {
+    let wait_for = |run: i64, seen: &mut Vec<Value>| {
         while !seen.iter().any(|l| {
             l["run"] == run
                 && l["message"]
