@@ -79,6 +79,9 @@ error_kinds! {
     /// Some payload files could not be downloaded (the others were taken in).
     FetchIncomplete = 20, "fetch-incomplete",
         "fetch incomplete: some payload files could not be downloaded (the others were taken in)";
+    /// `status --check` found a point in error or stale (the problems are on stdout).
+    Stale = 21, "stale",
+        "stale or failing: `status --check` found a point in error or stale";
     /// Stopped by SIGINT or SIGTERM at a safe point, after removing its partial files
     /// (128 + 2, the shell's code for a process ended by SIGINT).
     Interrupted = 130, "interrupted",

@@ -84,6 +84,8 @@ pub fn sync(
 ) -> Result<SyncReport> {
     let started = clock();
     let source = upstream.describe();
+    // Its log lines carry the id its sync_runs row will have (`offsync log --run N`).
+    store.begin_sync_run();
     store.log(
         "SYNC",
         &format!("Synchronization started from {source}"),
@@ -92,7 +94,7 @@ pub fn sync(
     let result = run(store, upstream, opts, clock, progress, started, &source);
     // The scan index is only for this run; its temporary file goes now, whatever happened.
     let _ = store.scan_index_drop();
-    match result {
+    let outcome = match result {
         Ok(report) => {
             let now = clock();
             store.log(
@@ -129,7 +131,9 @@ pub fn sync(
             }
             Err(err)
         }
-    }
+    };
+    store.end_sync_run();
+    outcome
 }
 
 /// What the scan read of the upstream. The headers themselves are in the store's scan index

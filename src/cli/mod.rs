@@ -62,6 +62,7 @@ enum Command {
     #[command(subcommand)]
     Updates(updates::Cmd),
     Status(status::Args),
+    Log(log::Args),
     Export(export::Args),
     Verify(verify::Args),
     Sign(sign::Args),
@@ -179,6 +180,7 @@ fn run(command: Command, progress: &TermProgress) -> CliResult {
         Command::Catalog(c) => catalog::run(c, progress),
         Command::Updates(c) => updates::run(c, progress),
         Command::Status(a) => status::run(a),
+        Command::Log(a) => log::run(a),
         Command::Export(a) => export::run(a, progress),
         Command::Verify(a) => verify::run(a, progress),
         Command::Sign(a) => sign::run(a, progress),

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod criteria;
 pub mod run;
 pub mod status;
+pub mod status_page;
 pub mod sync;
 pub mod trust;
 pub mod updates;

@@ -6,12 +6,12 @@
 use crate::fsutil::open_no_follow;
 use crate::text::escape_controls;
 use crate::time::Timestamp;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub(super) const LOG_FILE: &str = "offsync.log";
+pub(crate) const LOG_FILE: &str = "offsync.log";
 
 /// The log of one open store, with the first write that failed since it was last reported.
 pub(super) struct Log {
@@ -20,6 +20,8 @@ pub(super) struct Log {
     /// The log file as last opened, kept across lines: an import writes a line per update,
     /// and opening and measuring the file for each one cost about a tenth of its time.
     open: RefCell<Option<OpenLog>>,
+    /// The sync run (its `sync_runs` id) the lines written now belong to.
+    run: Cell<Option<i64>>,
 }
 
 /// An open log file: its size as this process wrote it, and lines since the path was checked.
@@ -41,12 +43,24 @@ impl Log {
             path: root.join(LOG_FILE),
             failure: RefCell::new(None),
             open: RefCell::new(None),
+            run: Cell::new(None),
         }
+    }
+
+    /// Marks the lines written from now on as those of sync run `run` (or of none).
+    pub(super) fn set_run(&self, run: Option<i64>) {
+        self.run.set(run);
+    }
+
+    /// The sync run the lines written now belong to.
+    pub(super) fn run(&self) -> Option<i64> {
+        self.run.get()
     }
 
     /// Appends a line; a failure is kept (the first one) for [`Log::take_failure`].
     pub(super) fn append(&self, component: &str, message: &str, now: Timestamp) {
-        if let Err(e) = self.append_kept(&format_line(component, message, now)) {
+        let line = format_line(component, message, self.run.get(), now);
+        if let Err(e) = self.append_kept(&line) {
             // Opened again from the path for the next line.
             self.open.borrow_mut().take();
             self.failure
@@ -112,10 +126,12 @@ fn same_file(path: &Path, file: &File) -> bool {
 }
 
 /// One record, one line whatever the message quotes (a store name from a bundle, an error
-/// naming a manifest value): control characters are escaped.
-fn format_line(component: &str, message: &str, now: Timestamp) -> String {
+/// naming a manifest value): control characters are escaped. A line of a sync run starts its
+/// message with `[run N] ` (see `logread`, which parses it back).
+fn format_line(component: &str, message: &str, run: Option<i64>, now: Timestamp) -> String {
+    let run = run.map(|n| format!("[run {n}] ")).unwrap_or_default();
     format!(
-        "{}  {:<8} {}\n",
+        "{}  {:<8} {run}{}\n",
         now.rfc3339(),
         escape_controls(component),
         escape_controls(message)

@@ -354,9 +354,12 @@ impl<'a> Tx<'a> {
     /// Records a finished sync run; returns its id.
     pub fn record_sync_run(&mut self, r: &super::SyncRunRecord) -> Result<i64> {
         self.tx.execute(
-            "INSERT INTO sync_runs(started, finished, source, outcome, new, updated, expired, removed, unchanged,
+            // Under the id the run reserved for its log lines (`Store::begin_sync_run`); a new
+            // one if it reserved none or the id is somehow taken.
+            "INSERT INTO sync_runs(id, started, finished, source, outcome, new, updated, expired, removed, unchanged,
                                    categories, package_id, package_created, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             VALUES (CASE WHEN EXISTS(SELECT 1 FROM sync_runs WHERE id = ?14) THEN NULL ELSE ?14 END,
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 r.started,
                 r.finished,
@@ -370,10 +373,27 @@ impl<'a> Tx<'a> {
                 r.categories as i64,
                 r.package_id,
                 r.package_created,
-                r.error
+                r.error,
+                self.log.run()
             ],
         )?;
-        Ok(self.tx.last_insert_rowid())
+        let id = self.tx.last_insert_rowid();
+        if let Some(logged) = self.log.run()
+            && logged != id
+        {
+            // Another sync recorded the id this one logged under: its lines so far say
+            // `[run {logged}]`; this line, under the real id, says so.
+            self.log.set_run(Some(id));
+            let now =
+                crate::time::Timestamp::parse_rfc3339(r.finished.as_deref().unwrap_or(&r.started))
+                    .unwrap_or(crate::time::Timestamp(0));
+            self.log.append(
+                "SYNC",
+                &format!("This run's lines above are marked run {logged}: another sync recorded that id first"),
+                now,
+            );
+        }
+        Ok(id)
     }
 }
 

@@ -18,6 +18,7 @@ mod foundation;
 mod hostile;
 mod http_server;
 mod media;
+mod monitoring;
 mod one_read;
 mod publish_round_trip;
 mod publish_share;

@@ -14,6 +14,7 @@ pub mod export;
 pub mod import;
 pub mod init;
 pub mod key;
+pub mod log;
 pub mod publish;
 pub mod publish_wsus;
 pub mod receipt;

@@ -8,8 +8,6 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schedule::{self, Due, Schedule};
 use crate::store::Store;
-use crate::time::Timestamp;
-use std::sync::OnceLock;
 
 /// When the store syncs on its own (`offsync run`, or `offsync sync --if-due` from cron or a
 /// systemd timer).
@@ -153,23 +151,8 @@ pub(super) fn not_due(store: &Store, json: bool) -> Result<Option<CliResult>> {
     }))
 }
 
-/// Test hook, not for use: `OFFSYNC_TEST_NOW` (an RFC 3339 time) makes the schedule's clock
-/// start at that time and run on from there, so that tests through the binary can stand
-/// before or after a slot. Read only by `schedule`, `sync` and `run`.
-const TEST_NOW: &str = "OFFSYNC_TEST_NOW";
-
-/// The current time for the schedule verbs (see [`TEST_NOW`]).
-pub(super) fn now() -> Timestamp {
-    static START: OnceLock<Option<(Timestamp, std::time::Instant)>> = OnceLock::new();
-    let start = START.get_or_init(|| {
-        let t = std::env::var(TEST_NOW).ok()?;
-        Some((Timestamp::parse_rfc3339(&t)?, std::time::Instant::now()))
-    });
-    match start {
-        Some((t, at)) => Timestamp(t.0 + at.elapsed().as_secs() as i64),
-        None => Timestamp::now(),
-    }
-}
+/// The current time (the test hook `OFFSYNC_TEST_NOW` is read in `cli::args`).
+pub(super) use crate::cli::args::now;
 
 /// The system's IANA time zone: TZ when it names one, else the operating system's setting,
 /// else UTC (with a note).

@@ -1,0 +1,132 @@
+//! What monitoring reads of a store beyond the last run: the sync history, the last
+//! successful and failed syncs, the last refused import, and the id a sync run takes before it
+//! starts (so that its log lines can carry it; see [`Store::begin_sync_run`]).
+
+use super::Store;
+use crate::error::Result;
+use crate::model::Changes;
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+/// One row of the sync history (`sync_runs`), with its id: the `N` of `offsync log --run N`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SyncRunRow {
+    pub id: i64,
+    pub started: String,
+    pub finished: Option<String>,
+    pub source: String,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+    #[serde(flatten)]
+    pub changes: Changes,
+    pub error: Option<String>,
+}
+
+/// A failed operation as `status` shows it: which, when, and its error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRun {
+    /// `sync` or `import`.
+    pub operation: String,
+    pub at: String,
+    pub message: String,
+}
+
+impl Store {
+    /// The last `limit` sync runs, oldest first.
+    pub fn sync_history(&self, limit: u32) -> Result<Vec<SyncRunRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, started, finished, source, outcome, new, updated, expired, removed, unchanged, error
+             FROM (SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?1) ORDER BY id",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok(SyncRunRow {
+                id: r.get(0)?,
+                started: r.get(1)?,
+                finished: r.get(2)?,
+                source: r.get(3)?,
+                outcome: r.get(4)?,
+                changes: super::queries::changes_at(r, 5)?,
+                error: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// When the last successful sync finished (or started, for a row without an end), and its
+    /// source.
+    pub fn last_successful_sync_at(&self) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT COALESCE(finished, started), source FROM sync_runs
+                 WHERE outcome = 'succeeded' ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The last failed sync, as a [`FailedRun`].
+    pub fn last_failed_sync(&self) -> Result<Option<FailedRun>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT COALESCE(finished, started), COALESCE(error, 'failed') FROM sync_runs
+                 WHERE outcome = 'failed' ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(FailedRun {
+                        operation: "sync".into(),
+                        at: r.get(0)?,
+                        message: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The last refused import, read from the log (an import refused changes nothing in the
+    /// database, by design: its refusal is written to the log only).
+    pub fn last_import_refusal(&self) -> Result<Option<FailedRun>> {
+        let (lines, _) = super::read_log(&self.root, &super::LogFilter::default())?;
+        Ok(lines
+            .into_iter()
+            .rev()
+            .find(|l| {
+                l.component == "IMPORT"
+                    && l.message.starts_with("Import of ")
+                    && l.message.contains(" refused: ")
+            })
+            .map(|l| FailedRun {
+                operation: "import".into(),
+                at: l.time.unwrap_or_default(),
+                message: l
+                    .message
+                    .split_once(" refused: ")
+                    .map_or(l.message.clone(), |(_, m)| m.to_string()),
+            }))
+    }
+
+    /// Takes the id the sync starting now will be recorded under in `sync_runs` (the next
+    /// one), and makes every log line written until [`Store::end_sync_run`] carry it
+    /// (`[run N]`), so that `offsync log --run N` finds them. Nothing is written to the
+    /// database for it (a failed sync changes nothing but its `sync_runs` row); when another
+    /// sync records that id first, the record says so in the log
+    /// ([`super::Tx::record_sync_run`]). `None` when it cannot be read: logging never fails
+    /// a command.
+    pub fn begin_sync_run(&mut self) -> Option<i64> {
+        let id = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM sync_runs", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .ok()?;
+        self.log.set_run(Some(id));
+        Some(id)
+    }
+
+    /// Ends what [`Store::begin_sync_run`] began: later lines carry no run.
+    pub fn end_sync_run(&self) {
+        self.log.set_run(None);
+    }
+}
