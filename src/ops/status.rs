@@ -17,6 +17,13 @@ use serde::Serialize;
 
 const DAY: i64 = 86_400;
 
+/// Files and bytes still to download (`status --json` `to_fetch`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ToFetch {
+    pub files: u64,
+    pub bytes: u64,
+}
+
 /// `status --json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -26,6 +33,9 @@ pub struct Status {
     pub last_sync: Option<LastSync>,
     pub totals: StoreTotals,
     pub content: ContentStats,
+    /// What `content fetch` would download: the missing files of the updates that are not
+    /// declined (each file once).
+    pub to_fetch: ToFetch,
     pub last_export: Option<ExportRecord>,
     pub last_import: Option<ImportRecord>,
     /// The last export or import stopped by SIGINT or SIGTERM.
@@ -286,6 +296,10 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
         last_sync,
         totals: store.totals()?,
         content: store.content_stats()?,
+        to_fetch: {
+            let (files, bytes) = crate::fetch::content::to_fetch(store)?;
+            ToFetch { files, bytes }
+        },
         last_export: store.last_export()?,
         last_import,
         last_interrupted: store.last_interrupted()?,

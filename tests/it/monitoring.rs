@@ -607,3 +607,29 @@ fn the_top_level_status_shows_its_child_and_its_disconnected_point_after_receipt
         assert!(html.contains(name), "{name} not on the page");
     }
 }
+
+/// Issue 14 point 3: `status` says how many files and bytes `content fetch` would still
+/// download; a declined update's files are not among them.
+#[test]
+fn status_counts_what_is_still_to_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = synced_store(dir.path(), "hq");
+    let s = status_at(&hq, None);
+    let files = s["to_fetch"]["files"].as_u64().unwrap();
+    assert!(files > 0, "the fixtures lack some payloads: {s}");
+    assert!(s["to_fetch"]["bytes"].as_u64().unwrap() > 0, "{s}");
+    let dry = json(&["content", "fetch", "--store", p(&hq), "--dry-run", "--json"]);
+    assert_eq!(dry["needed"].as_u64(), Some(files), "{dry}");
+    let text = run(&["status", "--store", p(&hq)], 0);
+    assert!(
+        text.contains(&format!("{files} file(s) (")) && text.contains("still to fetch"),
+        "{text}"
+    );
+    // KB5035845's payload is one of the missing files: declined, it is no longer to fetch.
+    run(&["updates", "decline", "--store", p(&hq), "KB5035845"], 0);
+    let after = status_at(&hq, None);
+    assert!(
+        after["to_fetch"]["files"].as_u64().unwrap() < files,
+        "{after}"
+    );
+}

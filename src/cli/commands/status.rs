@@ -195,6 +195,13 @@ fn text(s: &Status) -> CliResult {
         c.missing,
         bytes(c.missing_bytes)
     ))?;
+    if s.to_fetch.files > 0 {
+        say(format!(
+            "           {} file(s) ({}) still to fetch for the updates not declined: `offsync content fetch`",
+            s.to_fetch.files,
+            bytes(s.to_fetch.bytes)
+        ))?;
+    }
     if c.lost > 0 {
         say(format!(
             "           {} of the missing file(s) recorded but lost or damaged in the content folder: `offsync check --read-data` names them",
