@@ -7,6 +7,25 @@
 
 use std::borrow::Cow;
 
+/// Outside text as HTML content or a quoted attribute value: markup characters as references,
+/// control characters (which HTML does not allow) as U+FFFD. Shared by every page offsync
+/// writes (the share's index, the status page).
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `s` with every character a terminal would act on or not show written as `\u{XXXX}` (hex),
 /// so that it prints as visible text on the line it belongs to. Borrowed when there is nothing
 /// to escape (the usual case). A backslash is kept as it is: the output is for people to read,

@@ -4,6 +4,7 @@
 
 use crate::ops::status::Status;
 use crate::store::SyncRunRow;
+use crate::text::html_escape as esc;
 use std::fmt::Write;
 
 /// How many sync runs the chart shows (the most recent).
@@ -234,22 +235,6 @@ fn chart(h: &mut String, runs: &[SyncRunRow]) {
         "<p>{} run(s) shown, the last {CHART_RUNS} at most.</p>",
         runs.len()
     );
-}
-
-/// HTML text and attribute escaping.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

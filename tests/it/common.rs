@@ -412,3 +412,67 @@ pub fn publish_json(kind: &str, store: &Path, out: &Path, extra: &[&str]) -> Val
     args.extend_from_slice(extra);
     json(&args)
 }
+
+/// Renders `page` in headless Chromium with every host name unresolvable: the DOM after its
+/// scripts ran, and the URLs of the requests the page itself made (the browser's own
+/// background requests, whose initiator is "not an origin", are not the page's); with
+/// `screenshot`, also writes one there.
+pub fn chromium_render(
+    page: &Path,
+    work: &Path,
+    screenshot: Option<&Path>,
+) -> (String, Vec<String>) {
+    let stem = page.file_stem().unwrap().to_string_lossy().into_owned();
+    let chromium = |profile: &str| {
+        let mut c = Command::new("chromium");
+        c.args([
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join(format!("profile-{stem}-{profile}")).display()
+        ));
+        c
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let netlog = work.join(format!("{stem}.netlog.json"));
+    let out = chromium("dom")
+        .arg(format!("--log-net-log={}", netlog.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    ok(&out);
+    let log: Value = serde_json::from_slice(&fs::read(&netlog).unwrap()).unwrap();
+    let start = &log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
+    let requests = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| &e["type"] == start && e["params"]["initiator"] != "not an origin")
+        .filter_map(|e| e["params"]["url"].as_str().map(str::to_string))
+        .collect();
+    if let Some(shot) = screenshot {
+        let out = chromium("shot")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg("--window-size=1200,900")
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("run chromium");
+        ok(&out);
+    }
+    (String::from_utf8_lossy(&out.stdout).into_owned(), requests)
+}

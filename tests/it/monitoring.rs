@@ -4,7 +4,7 @@
 use crate::common::*;
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// A time far after any sync a test makes: every point is stale then.
@@ -379,83 +379,6 @@ fn log_follow_shows_new_lines_until_sigint() {
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
 }
 
-/// Renders `page` in headless Chromium with every host name unresolvable, and writes a
-/// screenshot: (DOM after rendering, URLs of the requests the page made, screenshot path).
-fn chromium(page: &Path, work: &Path) -> (String, Vec<String>, PathBuf) {
-    let base = |extra: &str| {
-        let mut c = Command::new("chromium");
-        c.args([
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--no-first-run",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            work.join(format!("profile-{extra}")).display()
-        ))
-        .args([
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-        ]);
-        c
-    };
-    let netlog = work.join("status.netlog.json");
-    let out = base("dom")
-        .arg(format!("--log-net-log={}", netlog.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    let log: Value = serde_json::from_slice(&fs::read(&netlog).unwrap()).unwrap();
-    let start = &log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
-    let requests = log["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| &e["type"] == start && e["params"]["initiator"] != "not an origin")
-        .filter_map(|e| e["params"]["url"].as_str().map(str::to_string))
-        .collect();
-    let shot = work.join("status.png");
-    let out = base("shot")
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1200,900")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dom, requests, shot)
-}
-
-/// Whether `program` is on the PATH; without it the test skips, unless OFFSYNC_REQUIRE_TOOLS
-/// is set (CI installs it).
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("OFFSYNC_REQUIRE_TOOLS").is_none(),
-            "{program} is not installed and OFFSYNC_REQUIRE_TOOLS is set"
-        );
-        eprintln!("SKIP: {program} is not installed (.ci/run installs it)");
-    }
-    found
-}
-
 #[test]
 fn the_status_page_is_self_contained_escaped_and_renders() {
     let dir = tempfile::tempdir().unwrap();
@@ -493,10 +416,11 @@ fn the_status_page_is_self_contained_escaped_and_renders() {
     // Three bars per run, three runs.
     assert_eq!(html.matches("<rect class=\"new\" x=").count(), 3, "{html}");
     assert!(html.contains("<title>run 2 ("), "{html}");
-    if !have("chromium") {
+    if !crate::bench_smoke::have(&["chromium"]) {
         return;
     }
-    let (dom, requests, shot) = chromium(&page, dir.path());
+    let shot = dir.path().join("status.png");
+    let (dom, requests) = chromium_render(&page, dir.path(), Some(&shot));
     assert!(requests.is_empty(), "the page made requests: {requests:?}");
     for text in [
         "offsync status: hq <b>&amp;\"x\"</b>",

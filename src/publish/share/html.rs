@@ -3,6 +3,8 @@
 //! updates and links to their files. The table reads as it is without script; the script
 //! only adds sorting by date, KB and severity. Every piece of metadata is escaped.
 
+pub use crate::text::html_escape as esc;
+
 /// A file cell entry of an update's row.
 pub struct FileLink<'a> {
     pub name: &'a str,
@@ -24,23 +26,6 @@ pub struct RowFacts<'a> {
     pub products: &'a [String],
     pub superseded: bool,
     pub state: &'a str,
-}
-
-/// Text as HTML content or a quoted attribute value.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A relative path as a link target: each byte outside the unreserved set percent-encoded
