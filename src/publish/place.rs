@@ -52,6 +52,24 @@ pub struct Placer {
     counter: u64,
 }
 
+/// Makes `out/<name>` an empty folder for a run's temporary files (in the output folder, so
+/// that renames into place stay on one file system), removing what an interrupted run left
+/// there. Only the command that owns `name` writes in it.
+pub fn fresh_temp(out: &Path, name: &str) -> Result<PathBuf> {
+    let temp = out.join(name);
+    if fs::symlink_metadata(&temp).is_ok() {
+        fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
+    }
+    fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
+    Ok(temp)
+}
+
+/// The key under which two names are one file on Windows (and on the default file systems
+/// of macOS): compared without regard to case.
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
 impl Placer {
     pub fn new(temp: PathBuf) -> Placer {
         Placer {
@@ -100,6 +118,9 @@ impl Placer {
             let _ = fs::remove_file(&tmp);
             Error::io(dest, "publish", e)
         })?;
+        // The new name is durable before the run goes on (its data was synced before the
+        // rename): a crash never leaves a name pointing at a half-written file.
+        crate::fsutil::sync_dir(dest.parent());
         Ok(placed)
     }
 
@@ -153,8 +174,11 @@ fn copy_to(source: &Path, tmp: &Path) -> Result<Digests> {
         .map_err(|e| Error::io(tmp, "create", e))?;
     let mut w = BufWriter::new(f);
     let d = crate::hash::copy_hashing(&mut r, &mut w).map_err(|e| Error::io(tmp, "write", e))?;
-    w.into_inner()
-        .map_err(|e| Error::io(tmp, "write", e.into_error()))
-        .map(|_f: File| ())?;
+    let f: File = w
+        .into_inner()
+        .map_err(|e| Error::io(tmp, "write", e.into_error()))?;
+    // On disk before the rename makes it visible: a later run that finds a file of the right
+    // size at its place may trust only what it reads, but what it reads must not be a hole.
+    f.sync_all().map_err(|e| Error::io(tmp, "write", e))?;
     Ok(d)
 }

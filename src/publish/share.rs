@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 /// its leading dot keeps it apart from every folder the share makes (names never start
 /// with a dot).
 const TEMP_DIR: &str = ".offsync-partial";
+/// The format marker at the start of the share's `index.json` (`publish wsus` refuses a
+/// folder holding a share).
+pub const INDEX_FORMAT: &str = "offsync-share-index";
 /// The offline catalog's name at the share's root.
 pub const CATALOG_NAME: &str = "wsusscn2.cab";
 /// The store setting naming the offline catalog's content file (hex SHA-256).
@@ -117,12 +120,9 @@ pub fn publish_share(
     progress: &dyn Progress,
 ) -> Result<ShareReport> {
     let out = prepare_out(&opts.out, store.root())?;
-    let temp = out.join(TEMP_DIR);
-    if fs::symlink_metadata(&temp).is_ok() {
-        // Left by an interrupted run: only this command writes there.
-        fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
-    }
-    fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
+    refuse_wsus_publish(&out)?;
+    // What an interrupted run left there is removed: only this command writes there.
+    let temp = super::place::fresh_temp(&out, TEMP_DIR)?;
     // One snapshot: the share's passes (names, files, indexes) see the same updates even
     // when a sync or import commits meanwhile.
     let result = store.read_consistent(|| publish_into(store, &out, &temp, opts, progress));
@@ -531,6 +531,31 @@ fn places(u: &PublishUpdate, folders: &Folders) -> Vec<Place> {
         }
     }
     out
+}
+
+/// Refuses a folder that holds a `publish wsus` (its content folder or its report):
+/// `--prune` would remove it, and the two commands' runs would disturb each other.
+fn refuse_wsus_publish(out: &Path) -> Result<()> {
+    let wsus = [super::wsus::content::CONTENT_DIR, super::wsus::REPORT_FILE]
+        .iter()
+        .find(|n| fs::symlink_metadata(out.join(n)).is_ok());
+    match wsus {
+        None => Ok(()),
+        Some(n) => Err(Error::usage(format!(
+            "{} holds a WSUS publish ({n}); a share cannot share its folder",
+            out.display()
+        ))
+        .with_hint("give `publish share` a folder of its own")),
+    }
+}
+
+/// Whether `dir` holds a share (its `index.json` starts with the share's format marker).
+pub fn holds_share(dir: &Path) -> bool {
+    let mut head = [0u8; 64];
+    let n = crate::fsutil::open_no_follow(&dir.join("index.json"), fs::OpenOptions::new().read(true))
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    String::from_utf8_lossy(&head[..n]).contains(INDEX_FORMAT)
 }
 
 /// The share's folder: created when missing and its parent exists; refused when it is not a

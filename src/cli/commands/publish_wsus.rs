@@ -5,7 +5,9 @@ use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{bytes, out_json, say};
 use crate::progress::Progress;
-use crate::publish::wsus::{DEFAULT_MAX_PACKAGE_BYTES, WsusOptions, WsusReport, publish_wsus};
+use crate::publish::wsus::{
+    DEFAULT_MAX_PACKAGE_BYTES, MAX_PACKAGE_BYTES, WsusOptions, WsusReport, publish_wsus,
+};
 use crate::store::Store;
 use std::path::PathBuf;
 
@@ -30,7 +32,7 @@ pub struct WsusArgs {
     #[arg(long)]
     prune: bool,
     /// Largest package, in uncompressed bytes of metadata.txt and package.xml (binary
-    /// units: 512M, 1G); more records go into further numbered packages.
+    /// units: 512M, 1G; at most 1536M); more records go into further numbered packages.
     #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_PACKAGE_BYTES, value_parser = parse_size)]
     max_package_size: u64,
     /// Print the result as JSON (the same object as publish.json; fields: see the README).
@@ -48,6 +50,8 @@ pub fn run(a: WsusArgs, progress: &dyn Progress) -> CliResult {
         max_package_bytes: a.max_package_size,
         created,
     };
+    // Ctrl-C stops the run between files and records (its temporary files are removed).
+    crate::cli::interrupt::install()?;
     let r = publish_wsus(&store, &opts, progress)?;
     store.report_log_failure(progress);
     warn(&r, progress);
@@ -133,5 +137,12 @@ fn summary(r: &WsusReport) -> CliResult {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    crate::bundle::parse_size(s).map_err(|e| e.message)
+    let v = crate::bundle::parse_size(s).map_err(|e| e.message)?;
+    if v > MAX_PACKAGE_BYTES {
+        return Err(format!(
+            "{s} is more than the largest package offsync writes, {} (1536M): a cabinet member stops short of 2 GiB and old WSUS versions fail on packages near 2 GB; give 1536M or less (more records go into further numbered packages)",
+            MAX_PACKAGE_BYTES
+        ));
+    }
+    Ok(v)
 }

@@ -74,7 +74,10 @@ impl Indexes {
             json_rows: 0,
         };
         ix.json
-            .put("{\n\"format\": \"offsync-share-index\",\n\"version\": 1,\n\"files\": [\n")?;
+            .put(&format!(
+                "{{\n\"format\": \"{}\",\n\"version\": 1,\n\"files\": [\n",
+                super::INDEX_FORMAT
+            ))?;
         ix.csv.put(CSV_HEADER)?;
         ix.html.put(&super::html::head(title))?;
         Ok(ix)

@@ -94,7 +94,8 @@ pub struct Plan {
     pub records: Vec<Planned>,
     pub left_out: Vec<LeftOut>,
     pub missing: Vec<MissingDocument>,
-    /// The updates whose content is laid out (visited and not declined).
+    /// The updates whose content is laid out: every selected update, and every bundled
+    /// child and prerequisite they need that the store holds (declined ones too).
     pub content: Vec<Key>,
     /// Category id -> whether it is a classification.
     pub classifications: HashMap<String, bool>,
@@ -204,12 +205,12 @@ impl Planner<'_> {
                 return Ok(());
             }
         };
-        let Some((u, _, declined)) = self.store.load_update(id)? else {
+        let Some((u, _, _)) = self.store.load_update(id)? else {
             return Ok(());
         };
-        if !declined {
-            self.content.push(key);
-        }
+        // Declined bundled children and prerequisites go into the package with the update
+        // that needs them, so their payloads are laid out too (and kept by `--prune`).
+        self.content.push(key);
         let doc = self.store.document(id, row.revision)?;
         let Some(doc) = doc else {
             match needed_by {
@@ -276,6 +277,13 @@ impl Planner<'_> {
                 .categories_changed_since(s)?
                 .into_iter()
                 .map(|c| c.id.to_string())
+                .chain(
+                    // A category whose document came after its revision did.
+                    self.store
+                        .documents_changed_since(s)?
+                        .into_iter()
+                        .filter(|id| self.cats.contains_key(id)),
+                )
                 .collect(),
         };
         want.extend(std::mem::take(&mut self.needed_cats));
@@ -313,7 +321,7 @@ impl Planner<'_> {
             }
         }
         rows.sort_by(|a, b| (rank(&a.kind), &a.id).cmp(&(rank(&b.kind), &b.id)));
-        Ok(rows
+        Ok(parents_first(rows)
             .into_iter()
             .filter_map(|c| {
                 Some(Planned {
@@ -324,6 +332,37 @@ impl Planner<'_> {
             })
             .collect())
     }
+}
+
+/// `rows` (in kind order) with each category moved after its parent where the kinds alone
+/// would not: a product under a product, a family under a family. The store's hierarchy is
+/// checked to be finite and acyclic when it is written.
+fn parents_first(rows: Vec<CategoryRow>) -> Vec<CategoryRow> {
+    let at: HashMap<String, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
+    let mut done = vec![false; rows.len()];
+    let mut order = Vec::with_capacity(rows.len());
+    for i in 0..rows.len() {
+        // The chain of ancestors among the rows not written yet, then this one.
+        let mut chain = Vec::new();
+        let mut j = Some(i);
+        while let Some(k) = j.filter(|k| !done[*k] && !chain.contains(k)) {
+            chain.push(k);
+            j = rows[k].parent.as_ref().and_then(|p| at.get(p)).copied();
+        }
+        for k in chain.into_iter().rev() {
+            done[k] = true;
+            order.push(k);
+        }
+    }
+    let mut slots: Vec<Option<CategoryRow>> = rows.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|k| slots[k].take())
+        .collect()
 }
 
 /// The `<Update>` parts of update `u`: its files (with a SHA-1: WSUS names files by it), its
@@ -361,4 +400,31 @@ pub fn update_parts(
         }
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, kind: &str, parent: Option<&str>) -> CategoryRow {
+        CategoryRow {
+            id: id.into(),
+            revision: 1,
+            kind: kind.into(),
+            title: id.into(),
+            parent: parent.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_nested_product_comes_after_its_parent() {
+        let rows = vec![
+            row("a", "Company", None),
+            row("b-child", "Product", Some("c-parent")),
+            row("c-parent", "Product", Some("a")),
+            row("d", "UpdateClassification", None),
+        ];
+        let ids: Vec<String> = parents_first(rows).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["a", "c-parent", "b-child", "d"]);
+    }
 }
