@@ -17,6 +17,7 @@ mod foundation;
 mod hostile;
 mod media;
 mod one_read;
+mod publish_fixes;
 mod publish_round_trip;
 mod publish_share;
 mod publish_wsus;
