@@ -247,3 +247,36 @@ fn the_readme_lists_earlier_packages_in_numeric_order() {
     assert!(readme.contains("older packages first"), "{readme}");
     assert!(readme.contains("nothing new to import"), "{readme}");
 }
+
+/// Review item 10: categories come parent first even where the kinds alone would not order
+/// them (a product under a product).
+#[test]
+fn a_nested_product_comes_after_its_parent_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = dir.path().join("up");
+    copy_tree(&upstream_fixtures(), &up);
+    const WIN11: &str = "72e7624a-5b00-45d2-b92f-e561c0a6a160";
+    // Sorts before its parent by id.
+    const CHILD: &str = "00000000-0000-4000-8000-0000000000aa";
+    let text = fs::read_to_string(up.join("category-product-windows-11.xml")).unwrap();
+    let child = text
+        .replace(
+            &format!("UpdateID=\"{WIN11}\""),
+            &format!("UpdateID=\"{CHILD}\""),
+        )
+        .replace(
+            "UpdateID=\"6964aab4-c5b5-43bd-a17d-ffb4346a8e1d\"",
+            &format!("UpdateID=\"{WIN11}\""),
+        )
+        .replace("Windows 11<", "Windows 11 edition<");
+    fs::write(up.join("category-product-windows-11-edition.xml"), child).unwrap();
+    let store = synced_from(dir.path(), "s", &up, BROAD_CRITERIA);
+    let r = wsus(&store, &dir.path().join("pub"), &[]);
+    let ids = published_ids(&r);
+    let at = |id: &str| {
+        ids.iter()
+            .position(|x| x == id)
+            .unwrap_or_else(|| panic!("{id} not published: {r}"))
+    };
+    assert!(at(WIN11) < at(CHILD), "{ids:?}");
+}
