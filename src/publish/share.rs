@@ -487,7 +487,7 @@ fn folder_names(store: &Store) -> Result<Folders> {
         for (id, name) in group {
             let folder = if clash {
                 let short: String = id.chars().filter(|c| *c != '-').take(8).collect();
-                format!("{name}~{short}")
+                names::folder_with_mark(&name, &short)
             } else {
                 name
             };
