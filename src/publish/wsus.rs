@@ -19,9 +19,9 @@ use crate::time::Timestamp;
 use content::ContentReport;
 use package::{PackageHeader, PackageInfo, PackageWriter, RecordEntry};
 pub use plan::Key;
-use plan::{Planned, plan};
+use plan::{Named, Planned, plan};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -86,8 +86,16 @@ pub struct WsusReport {
     pub packages: Vec<PackageInfo>,
     pub records: u64,
     pub published: Vec<PublishedRecord>,
+    /// The first 100 selected updates left out (all are counted in `left_out_count`).
     pub left_out: Vec<LeftOut>,
+    pub left_out_count: u64,
+    /// Reason -> how many updates were left out for it.
+    pub left_out_reasons: BTreeMap<String, u64>,
+    /// The first 100 needed records the package cannot hold (all are counted).
     pub missing_documents: Vec<MissingDocument>,
+    pub missing_documents_count: u64,
+    /// Reason -> how many needed records are missing for it.
+    pub missing_document_reasons: BTreeMap<String, u64>,
     /// Criteria languages the `Languages` table does not know (left out of `package.xml`).
     pub languages_unknown: Vec<String>,
     /// Package files of an earlier publish to this folder, numbered past this one's, removed.
@@ -197,8 +205,12 @@ fn write_publish(
         records: published.len() as u64,
         packages,
         published,
-        left_out: p.left_out,
-        missing_documents: missing,
+        left_out: p.left_out.named,
+        left_out_count: p.left_out.count,
+        left_out_reasons: p.left_out.reasons,
+        missing_documents: missing.named,
+        missing_documents_count: missing.count,
+        missing_document_reasons: missing.reasons,
         languages_unknown,
         stale_packages_removed: stale,
         content,
@@ -310,7 +322,7 @@ fn write_packages(
     header: &PackageHeader,
     records: &[Planned],
     classifications: &HashMap<String, bool>,
-    missing: &mut Vec<MissingDocument>,
+    missing: &mut Named<MissingDocument>,
     progress: &dyn Progress,
 ) -> Result<(Vec<PackageInfo>, Vec<PublishedRecord>)> {
     let mut w = PackageWriter::new(out, temp, base, limit, header);
@@ -327,11 +339,13 @@ fn write_packages(
         let line = match text.and_then(|t| record::record_line(&id, r.revision, &t)) {
             Ok(l) => l,
             Err(why) => {
-                missing.push(MissingDocument {
+                // Published again when a new document comes (it takes a change sequence).
+                let reason = format!("its document cannot be published: {why}");
+                missing.add(&reason.clone(), || MissingDocument {
                     id,
                     kind: r.kind.to_string(),
                     needed_by: None,
-                    reason: format!("its document cannot be published: {why}"),
+                    reason,
                 });
                 continue;
             }

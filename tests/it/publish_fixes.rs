@@ -280,3 +280,55 @@ fn a_nested_product_comes_after_its_parent_product() {
     };
     assert!(at(WIN11) < at(CHILD), "{ids:?}");
 }
+
+/// Review item 13: a store whose updates have no documents (as from wsusscn2.cab) gives one
+/// warning per reason, and the report names at most 100 of each list while counting all.
+#[test]
+fn left_out_updates_are_counted_and_named_at_most_a_hundred() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 120;
+    let docs: Vec<(String, String)> = (0..n)
+        .map(|i| {
+            let id = format!("00000000-0000-4000-8000-{:012}", i + 1);
+            let name = format!("p{i}.cab");
+            let bytes = format!("payload {i}").into_bytes();
+            let d = offsync::hash::hash_reader(&mut bytes.as_slice()).unwrap();
+            let xml = update_with_file_xml(&id, 8000 + i, &name, &name, &d.sha1, &d.sha256, d.size);
+            (format!("u{i}.xml"), xml)
+        })
+        .collect();
+    let up = upstream_of(dir.path(), &docs);
+    let s = synced_from(
+        dir.path(),
+        "s",
+        &up,
+        &[
+            "--product",
+            "a3c2375d-0c8a-42f9-bce0-28333e198407",
+            "--classification",
+            "Security Updates",
+        ],
+    );
+    db(&s)
+        .execute(
+            "DELETE FROM documents WHERE id LIKE '00000000-0000-4000-8000-%'",
+            [],
+        )
+        .unwrap();
+    let out = dir.path().join("pub");
+    let (code, stdout, stderr) = run_any(&[
+        "publish", "wsus", "--store", p(&s), "--out", p(&out), "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["left_out_count"], n, "{r}");
+    assert_eq!(r["left_out"].as_array().unwrap().len(), 100);
+    let reasons = r["left_out_reasons"].as_object().unwrap();
+    assert_eq!(reasons.len(), 1, "{r}");
+    assert_eq!(reasons.values().next().unwrap(), n);
+    assert_eq!(r["content"]["missing"], n);
+    assert_eq!(r["content"]["missing_files"].as_array().unwrap().len(), 100);
+    let lines = stderr.lines().filter(|l| l.contains("left out")).count();
+    assert_eq!(lines, 1, "one warning for the reason:\n{stderr}");
+    assert!(stderr.contains(&format!("left out {n} update(s)")), "{stderr}");
+}

@@ -61,19 +61,41 @@ pub fn run(a: WsusArgs, progress: &dyn Progress) -> CliResult {
     summary(&r)
 }
 
+/// One warning per reason (a store synced from wsusscn2.cab leaves out every update: one
+/// line, not one per update); publish.json names the first 100 of each list.
 fn warn(r: &WsusReport, progress: &dyn Progress) {
-    for l in &r.left_out {
-        progress.warn(&format!("left out {} ({}): {}", l.id, l.title, l.reason));
-    }
-    for m in &r.missing_documents {
-        let by = m
-            .needed_by
-            .as_deref()
-            .map(|b| format!(", needed by {b}"))
-            .unwrap_or_default();
+    let named = |n: u64, listed: usize| {
+        if n as usize > listed {
+            format!(" (publish.json names {listed})")
+        } else {
+            String::new()
+        }
+    };
+    for (reason, n) in &r.left_out_reasons {
+        let which = match (n, r.left_out.first()) {
+            (1, Some(l)) if r.left_out_count == 1 => format!(" {} ({})", l.id, l.title),
+            _ => String::new(),
+        };
         progress.warn(&format!(
-            "not in the package: {} {}{by}: {}",
-            m.kind, m.id, m.reason
+            "left out {n} update(s){which}{}: {reason}",
+            named(r.left_out_count, r.left_out.len())
+        ));
+    }
+    for (reason, n) in &r.missing_document_reasons {
+        let which = match (n, r.missing_documents.first()) {
+            (1, Some(m)) if r.missing_documents_count == 1 => {
+                let by = m
+                    .needed_by
+                    .as_deref()
+                    .map(|b| format!(", needed by {b}"))
+                    .unwrap_or_default();
+                format!(": {} {}{by}", m.kind, m.id)
+            }
+            _ => String::new(),
+        };
+        progress.warn(&format!(
+            "not in the package: {n} needed record(s){which}{}: {reason}",
+            named(r.missing_documents_count, r.missing_documents.len())
         ));
     }
     let c = &r.content;
@@ -130,8 +152,8 @@ fn summary(r: &WsusReport) -> CliResult {
     ))?;
     say(format!(
         "  {} update(s) left out, {} needed record(s) missing; see publish.json and README.txt in {}",
-        r.left_out.len(),
-        r.missing_documents.len(),
+        r.left_out_count,
+        r.missing_documents_count,
         r.out
     ))
 }

@@ -56,6 +56,7 @@ pub struct ContentReport {
     pub bytes_written: u64,
     /// Bytes of every file of the published updates now in place.
     pub bytes_present: u64,
+    /// The first 100 of each kind of problem (all are counted above).
     pub missing_files: Vec<ContentProblem>,
     pub damaged_files: Vec<ContentProblem>,
     pub refused_files: Vec<ContentProblem>,
@@ -167,7 +168,7 @@ impl Layout {
                 Ok(n) => lay_out_one(store, &self.root, &mut self.placer, j, &n, &mut self.report)?,
                 Err(why) => {
                     self.report.refused += 1;
-                    self.report.refused_files.push(problem(j, why));
+                    named(&mut self.report.refused_files, problem(j, why));
                 }
             }
             progress.advance(1);
@@ -186,6 +187,13 @@ pub fn interrupted() -> Error {
         "publish wsus",
         "the files placed so far stay; no package of this run was kept and the publish was not recorded",
     )
+}
+
+/// Keeps `p` in `list` while it names fewer than [`super::plan::MAX_NAMED`] (all are counted).
+fn named(list: &mut Vec<ContentProblem>, p: ContentProblem) {
+    if list.len() < super::plan::MAX_NAMED {
+        list.push(p);
+    }
 }
 
 fn problem(j: &ContentJob, reason: String) -> ContentProblem {
@@ -234,7 +242,7 @@ fn lay_out_one(
         Ok(s) => s,
         Err(why) => {
             r.missing += 1;
-            r.missing_files.push(problem(j, why));
+            named(&mut r.missing_files, problem(j, why));
             return Ok(());
         }
     };
@@ -265,7 +273,7 @@ fn lay_out_one(
         }
         Placed::Missing => {
             r.missing += 1;
-            r.missing_files.push(problem(
+            named(&mut r.missing_files, problem(
                 j,
                 "the store's copy is lost (see `offsync check`)".into(),
             ));
@@ -273,7 +281,7 @@ fn lay_out_one(
         }
         Placed::Damaged => {
             r.damaged += 1;
-            r.damaged_files.push(problem(j, format!(
+            named(&mut r.damaged_files, problem(j, format!(
                 "the store's copy {} does not match its digests: damaged, run `offsync check --read-data`",
                 src.display()
             )));

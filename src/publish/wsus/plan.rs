@@ -11,7 +11,7 @@ use super::package::file_element;
 use super::record::{plain_prerequisites, record_text};
 use crate::error::Result;
 use crate::model::CategoryKind;
-use crate::store::{CategoryRow, Store};
+use crate::store::{CategoryRow, PublishCandidate, Store};
 use base64::Engine;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -90,10 +90,53 @@ pub struct MissingDocument {
     pub reason: String,
 }
 
+/// How many entries of a list the report names (all are counted): a store synced from
+/// wsusscn2.cab leaves out every update, and a report naming 100,000 of them helps nobody.
+pub const MAX_NAMED: usize = 100;
+
+/// A list the report names the first [`MAX_NAMED`] entries of, counting all, with a count
+/// per reason.
+#[derive(Clone, Debug)]
+pub struct Named<T> {
+    pub named: Vec<T>,
+    pub count: u64,
+    pub reasons: BTreeMap<String, u64>,
+}
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named {
+            named: Vec::new(),
+            count: 0,
+            reasons: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where reasons beyond the first [`MAX_NAMED`] distinct ones are counted.
+const OTHER_REASONS: &str = "(other reasons)";
+
+impl<T> Named<T> {
+    /// Counts an entry for `reason`, and keeps it (made by `item`) while fewer than
+    /// [`MAX_NAMED`] are kept.
+    pub fn add(&mut self, reason: &str, item: impl FnOnce() -> T) {
+        self.count += 1;
+        let key = if self.reasons.len() < MAX_NAMED || self.reasons.contains_key(reason) {
+            reason
+        } else {
+            OTHER_REASONS
+        };
+        *self.reasons.entry(key.to_string()).or_default() += 1;
+        if self.named.len() < MAX_NAMED {
+            self.named.push(item());
+        }
+    }
+}
+
 pub struct Plan {
     pub records: Vec<Planned>,
-    pub left_out: Vec<LeftOut>,
-    pub missing: Vec<MissingDocument>,
+    pub left_out: Named<LeftOut>,
+    pub missing: Named<MissingDocument>,
     /// The updates whose content is laid out: every selected update, and every bundled
     /// child and prerequisite they need that the store holds (declined ones too).
     pub content: Vec<Key>,
@@ -111,8 +154,10 @@ struct Planner<'a> {
     detectoids: Vec<Planned>,
     updates: Vec<Planned>,
     needed_cats: BTreeSet<String>,
-    missing: BTreeMap<String, MissingDocument>,
-    left_out: Vec<LeftOut>,
+    missing: Named<MissingDocument>,
+    /// The ids counted in `missing` (each once).
+    missing_ids: HashSet<String>,
+    left_out: Named<LeftOut>,
     content: Vec<Key>,
 }
 
@@ -130,8 +175,9 @@ pub fn plan(store: &Store, since: Option<u64>) -> Result<Plan> {
         detectoids: Vec::new(),
         updates: Vec::new(),
         needed_cats: BTreeSet::new(),
-        missing: BTreeMap::new(),
-        left_out: Vec::new(),
+        missing: Named::default(),
+        missing_ids: HashSet::new(),
+        left_out: Named::default(),
         content: Vec::new(),
     };
     for c in store.publish_candidates(since)? {
@@ -148,7 +194,14 @@ pub fn plan(store: &Store, since: Option<u64>) -> Result<Plan> {
     Ok(Plan {
         records,
         left_out: p.left_out,
-        missing: p.missing.into_values().collect(),
+        missing: Named {
+            named: {
+                let mut m = p.missing.named;
+                m.sort_by(|a, b| a.id.cmp(&b.id));
+                m
+            },
+            ..p.missing
+        },
         content: p.content,
         classifications,
     })
@@ -174,14 +227,23 @@ pub fn content_jobs(store: &Store, id: &str) -> Result<Vec<ContentJob>> {
 
 impl Planner<'_> {
     fn miss(&mut self, id: &str, kind: &str, needed_by: Option<&str>, reason: &str) {
-        self.missing
-            .entry(id.to_string())
-            .or_insert_with(|| MissingDocument {
+        if self.missing_ids.insert(id.to_string()) {
+            self.missing.add(reason, || MissingDocument {
                 id: id.to_string(),
                 kind: kind.to_string(),
                 needed_by: needed_by.map(str::to_string),
                 reason: reason.to_string(),
             });
+        }
+    }
+
+    fn leave_out(&mut self, id: &str, row: &PublishCandidate, reason: String) {
+        self.left_out.add(&reason.clone(), || LeftOut {
+            id: id.to_string(),
+            revision: row.revision,
+            title: row.title.clone(),
+            reason,
+        });
     }
 
     /// Plans update `id` (a selected one when `needed_by` is None) after what it needs.
@@ -214,12 +276,7 @@ impl Planner<'_> {
         let doc = self.store.document(id, row.revision)?;
         let Some(doc) = doc else {
             match needed_by {
-                None => self.left_out.push(LeftOut {
-                    id: id.to_string(),
-                    revision: row.revision,
-                    title: row.title.clone(),
-                    reason: NO_DOCUMENT.into(),
-                }),
+                None => self.leave_out(id, &row, NO_DOCUMENT.into()),
                 Some(_) => self.miss(id, kind, needed_by, NO_DOCUMENT),
             }
             return Ok(());
@@ -229,12 +286,7 @@ impl Planner<'_> {
             Ok(p) => p,
             Err(why) => {
                 let reason = format!("its stored document cannot be read: {why}");
-                self.left_out.push(LeftOut {
-                    id: id.to_string(),
-                    revision: row.revision,
-                    title: row.title.clone(),
-                    reason,
-                });
+                self.leave_out(id, &row, reason);
                 return Ok(());
             }
         };
