@@ -109,7 +109,7 @@ pub fn publish_wsus(
     opts: &WsusOptions,
     progress: &dyn Progress,
 ) -> Result<WsusReport> {
-    let out = prepare_out(&opts.out)?;
+    let out = prepare_out(&opts.out, store.root())?;
     if super::share::holds_share(&out) {
         return Err(Error::usage(format!(
             "{} holds a share written by `publish share`; a WSUS publish cannot share its folder",
@@ -262,16 +262,19 @@ fn lay_out_content(
     Ok(content)
 }
 
-/// Creates the output folder if needed and returns its canonical path.
-fn prepare_out(out: &Path) -> Result<PathBuf> {
+/// Creates the output folder (and its missing parents) and returns its canonical path;
+/// refused inside the store or around it (see [`super::prepare_out`]).
+fn prepare_out(out: &Path, store_root: &Path) -> Result<PathBuf> {
     if fs::symlink_metadata(out).is_ok_and(|m| !m.is_dir()) {
         return Err(
             Error::usage(format!("{} exists and is not a folder", out.display()))
                 .with_hint("give a folder for --out (it is created when missing)"),
         );
     }
-    fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
-    fs::canonicalize(out).map_err(|e| Error::io(out, "resolve", e))
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create", e))?;
+    }
+    super::prepare_out(out, store_root)
 }
 
 /// The packages' `ServerID`: the store id when it is a GUID, else a GUID derived from it
@@ -286,15 +289,7 @@ pub fn server_id(store_id: &str) -> String {
     b.copy_from_slice(&h[..16]);
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    crate::model::guid_text(&b)
 }
 
 /// `offsync-<store name>` (a package is `offsync-<store name>-<change sequence>-<n>.cab`): the store name with anything but ASCII letters, digits, `.`, `_`

@@ -332,3 +332,19 @@ fn left_out_updates_are_counted_and_named_at_most_a_hundred() {
     assert_eq!(lines, 1, "one warning for the reason:\n{stderr}");
     assert!(stderr.contains(&format!("left out {n} update(s)")), "{stderr}");
 }
+
+/// Review item 14: `publish wsus` shares the share's check of the output folder: not inside
+/// the store, nor around it.
+#[test]
+fn publish_wsus_refuses_a_folder_inside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = init_store(dir.path(), "s");
+    for out in [store.join("pub"), store.clone(), dir.path().to_path_buf()] {
+        let (code, _, err) = run_any(&["publish", "wsus", "--store", p(&store), "--out", p(&out)]);
+        assert_eq!(code, 2, "{}: {err}", out.display());
+        assert!(err.contains("inside one another"), "{err}");
+    }
+    assert!(!store.join("pub").exists() && !store.join("WsusContent").exists());
+    // Missing parents are still created.
+    wsus(&store, &dir.path().join("a").join("b"), &[]);
+}

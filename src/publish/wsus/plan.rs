@@ -33,16 +33,7 @@ impl Key {
 
 impl std::fmt::Display for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let x = hex::encode(self.0);
-        write!(
-            f,
-            "{}-{}-{}-{}-{}",
-            &x[..8],
-            &x[8..12],
-            &x[12..16],
-            &x[16..20],
-            &x[20..]
-        )
+        f.write_str(&crate::model::guid_text(&self.0))
     }
 }
 
