@@ -552,10 +552,9 @@ fn refuse_wsus_publish(out: &Path) -> Result<()> {
 /// Whether `dir` holds a share (its `index.json` starts with the share's format marker).
 pub fn holds_share(dir: &Path) -> bool {
     let mut head = [0u8; 64];
-    let n = crate::fsutil::open_no_follow(&dir.join("index.json"), fs::OpenOptions::new().read(true))
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .unwrap_or(0);
+    let n =
+        crate::fsutil::open_no_follow(&dir.join("index.json"), fs::OpenOptions::new().read(true))
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
     String::from_utf8_lossy(&head[..n]).contains(INDEX_FORMAT)
 }
-
-

@@ -127,7 +127,8 @@ pub fn publish_wsus(
     // committing meanwhile changes none of what this publish reads (the publish is recorded
     // with the change sequence it read).
     let temp = super::place::fresh_temp(&out, TEMP_DIR)?;
-    let written = store.read_consistent(|| write_publish(store, opts, &out, &temp, since, progress));
+    let written =
+        store.read_consistent(|| write_publish(store, opts, &out, &temp, since, progress));
     let _ = fs::remove_dir_all(&temp);
     let (report, languages) = written?;
     write_report_files(store, &out, &report, &languages)?;
@@ -246,10 +247,18 @@ fn lay_out_content(
     let mut layout = content::Layout::new(out, temp.to_path_buf())?;
     progress.start("content", None, crate::progress::Unit::Items);
     let mut done: HashSet<Key> = HashSet::new();
-    let mut ids: Vec<String> = planned.iter().chain(keys).filter(|k| done.insert(**k)).map(|k| k.to_string()).collect();
+    let mut ids: Vec<String> = planned
+        .iter()
+        .chain(keys)
+        .filter(|k| done.insert(**k))
+        .map(|k| k.to_string())
+        .collect();
     if since.is_some() && !opts.prune {
         let rest = store.publish_candidates(None)?.into_iter();
-        ids.extend(rest.filter(|c| Key::of(&c.id).is_none_or(|k| done.insert(k))).map(|c| c.id));
+        ids.extend(
+            rest.filter(|c| Key::of(&c.id).is_none_or(|k| done.insert(k)))
+                .map(|c| c.id),
+        );
     }
     for id in &ids {
         layout.add(store, &plan::content_jobs(store, id)?, progress)?;

@@ -48,7 +48,11 @@ fn a_right_sized_wrong_file_in_wsus_content_is_replaced() {
         1,
         "{c}"
     );
-    assert_eq!(fs::read(&placed).unwrap(), good, "replaced by the right bytes");
+    assert_eq!(
+        fs::read(&placed).unwrap(),
+        good,
+        "replaced by the right bytes"
+    );
     // A link to the store's copy is left alone without a read.
     let r = wsus(&store, &out, &["--full"]);
     assert_eq!(r["content"]["bytes_written"], 0, "{r}");
@@ -64,8 +68,10 @@ fn since_last_publishes_an_update_whose_document_came_later() {
     // catalog leaves it); the folder source is read again in full next time.
     {
         let c = db(&store);
-        c.execute("DELETE FROM documents WHERE id = ?1", [B1]).unwrap();
-        c.execute("UPDATE updates SET fingerprint = NULL", []).unwrap();
+        c.execute("DELETE FROM documents WHERE id = ?1", [B1])
+            .unwrap();
+        c.execute("UPDATE updates SET fingerprint = NULL", [])
+            .unwrap();
     }
     let out = dir.path().join("pub");
     let r1 = wsus(&store, &out, &[]);
@@ -75,8 +81,9 @@ fn since_last_publishes_an_update_whose_document_came_later() {
     let s = sync_json(&store, &upstream_fixtures(), &[]);
     assert!(
         db(&store)
-            .query_row("SELECT COUNT(*) FROM documents WHERE id = ?1", [B1], |r| r
-                .get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM documents WHERE id = ?1", [B1], |r| {
+                r.get::<_, i64>(0)
+            })
             .unwrap()
             == 1,
         "the sync kept the document: {s}"
@@ -162,7 +169,12 @@ fn one_sha1_under_two_extensions_is_laid_out_under_both() {
     let bucket = out.join("WsusContent").join(&hex[38..]);
     for ext in ["cab", "msu"] {
         let f = bucket.join(format!("{hex}.{ext}"));
-        assert_eq!(fs::read(&f).ok(), Some(bytes.clone()), "{}: {r}", f.display());
+        assert_eq!(
+            fs::read(&f).ok(),
+            Some(bytes.clone()),
+            "{}: {r}",
+            f.display()
+        );
     }
     assert_eq!(r["content"]["files"], 2, "{r}");
     assert_eq!(r["content"]["pruned"], 0, "{r}");
@@ -181,11 +193,20 @@ fn share_and_wsus_publishes_refuse_each_others_folder() {
     let w = dir.path().join("wsus");
     wsus(&store, &w, &[]);
     let (code, _, err) = run_any(&[
-        "publish", "share", "--store", p(&store), "--out", p(&w), "--prune",
+        "publish",
+        "share",
+        "--store",
+        p(&store),
+        "--out",
+        p(&w),
+        "--prune",
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("WSUS publish"), "{err}");
-    assert!(w.join("WsusContent").join(B1_FILE).is_file(), "nothing removed");
+    assert!(
+        w.join("WsusContent").join(B1_FILE).is_file(),
+        "nothing removed"
+    );
     let sh = dir.path().join("share");
     publish_json("share", &store, &sh, &[]);
     let (code, _, err) = run_any(&["publish", "wsus", "--store", p(&store), "--out", p(&sh)]);
@@ -229,7 +250,11 @@ fn the_readme_lists_earlier_packages_in_numeric_order() {
     let first = r1["packages"][0]["name"].as_str().unwrap().to_string();
     let seq = r1["change_sequence"].as_u64().unwrap();
     assert!(seq > 10, "the fake older packages come before: {seq}");
-    for n in ["offsync-s-10-1.cab", "offsync-s-9-2.cab", "offsync-s-9-1.cab"] {
+    for n in [
+        "offsync-s-10-1.cab",
+        "offsync-s-9-2.cab",
+        "offsync-s-9-1.cab",
+    ] {
         fs::write(out.join(n), b"an earlier package").unwrap();
     }
     // Nothing changed: this run writes no package.
@@ -317,7 +342,13 @@ fn left_out_updates_are_counted_and_named_at_most_a_hundred() {
         .unwrap();
     let out = dir.path().join("pub");
     let (code, stdout, stderr) = run_any(&[
-        "publish", "wsus", "--store", p(&s), "--out", p(&out), "--json",
+        "publish",
+        "wsus",
+        "--store",
+        p(&s),
+        "--out",
+        p(&out),
+        "--json",
     ]);
     assert_eq!(code, 0, "{stderr}");
     let r: Value = serde_json::from_str(&stdout).unwrap();
@@ -330,7 +361,10 @@ fn left_out_updates_are_counted_and_named_at_most_a_hundred() {
     assert_eq!(r["content"]["missing_files"].as_array().unwrap().len(), 100);
     let lines = stderr.lines().filter(|l| l.contains("left out")).count();
     assert_eq!(lines, 1, "one warning for the reason:\n{stderr}");
-    assert!(stderr.contains(&format!("left out {n} update(s)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("left out {n} update(s)")),
+        "{stderr}"
+    );
 }
 
 /// Review item 14: `publish wsus` shares the share's check of the output folder: not inside

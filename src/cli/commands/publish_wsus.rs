@@ -152,9 +152,7 @@ fn summary(r: &WsusReport) -> CliResult {
     ))?;
     say(format!(
         "  {} update(s) left out, {} needed record(s) missing; see publish.json and README.txt in {}",
-        r.left_out_count,
-        r.missing_documents_count,
-        r.out
+        r.left_out_count, r.missing_documents_count, r.out
     ))
 }
 

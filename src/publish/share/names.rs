@@ -89,7 +89,12 @@ fn marked(name: &str, mark: &str, max: usize, keep_ext: bool) -> String {
 /// [`MAX_FILE`]: the name of each of two different files that would otherwise share a name
 /// in one folder.
 pub fn with_digest(name: &str, sha256: &[u8; 32]) -> String {
-    marked(name, &format!("~{}", &hex::encode(sha256)[..8]), MAX_FILE, true)
+    marked(
+        name,
+        &format!("~{}", &hex::encode(sha256)[..8]),
+        MAX_FILE,
+        true,
+    )
 }
 
 /// Folder `name` with `~` and `short` (8 hex digits of the category's GUID) at its end,
@@ -149,7 +154,10 @@ mod tests {
         assert!(n.len() <= MAX_FILE && n.ends_with("~abababab.msu"), "{n}");
         let f = folder_with_mark(&component(&"W".repeat(300), MAX_FOLDER, false), "a3c2375d");
         assert!(f.len() <= MAX_FOLDER && f.ends_with("~a3c2375d"), "{f}");
-        assert_eq!(folder_with_mark("Windows 10", "a3c2375d"), "Windows 10~a3c2375d");
+        assert_eq!(
+            folder_with_mark("Windows 10", "a3c2375d"),
+            "Windows 10~a3c2375d"
+        );
     }
 
     #[test]

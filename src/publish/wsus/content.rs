@@ -206,13 +206,20 @@ fn problem(j: &ContentJob, reason: String) -> ContentProblem {
 }
 
 /// The store's copy of `j`: (SHA-256, SHA-1, size) and its path, or why there is none.
-fn source(store: &Store, j: &ContentJob) -> Result<std::result::Result<(StoredContent, PathBuf), String>> {
+fn source(
+    store: &Store,
+    j: &ContentJob,
+) -> Result<std::result::Result<(StoredContent, PathBuf), String>> {
     let sha256 = match j.sha256 {
         Some(h) => Some(h),
         None => store.content_by_sha1(&j.sha1)?,
     };
     let entry = match sha256 {
-        Some(h) => store.content_entry(&h)?.map(|(size, sha1)| StoredContent { sha256: h, sha1, size }),
+        Some(h) => store.content_entry(&h)?.map(|(size, sha1)| StoredContent {
+            sha256: h,
+            sha1,
+            size,
+        }),
         None => None,
     };
     let Some(stored) = entry else {
@@ -273,18 +280,24 @@ fn lay_out_one(
         }
         Placed::Missing => {
             r.missing += 1;
-            named(&mut r.missing_files, problem(
-                j,
-                "the store's copy is lost (see `offsync check`)".into(),
-            ));
+            named(
+                &mut r.missing_files,
+                problem(j, "the store's copy is lost (see `offsync check`)".into()),
+            );
             return Ok(());
         }
         Placed::Damaged => {
             r.damaged += 1;
-            named(&mut r.damaged_files, problem(j, format!(
-                "the store's copy {} does not match its digests: damaged, run `offsync check --read-data`",
-                src.display()
-            )));
+            named(
+                &mut r.damaged_files,
+                problem(
+                    j,
+                    format!(
+                        "the store's copy {} does not match its digests: damaged, run `offsync check --read-data`",
+                        src.display()
+                    ),
+                ),
+            );
             return Ok(());
         }
     }

@@ -402,10 +402,7 @@ fn parents_first(rows: Vec<CategoryRow>) -> Vec<CategoryRow> {
         }
     }
     let mut slots: Vec<Option<CategoryRow>> = rows.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|k| slots[k].take())
-        .collect()
+    order.into_iter().filter_map(|k| slots[k].take()).collect()
 }
 
 /// The `<Update>` parts of update `u`: its files (with a SHA-1: WSUS names files by it), its
