@@ -50,6 +50,8 @@ pub struct Placer {
     pub temp: PathBuf,
     verified: std::collections::HashSet<[u8; 32]>,
     counter: u64,
+    /// The folders a file was renamed into (synced once each, at the end).
+    renamed_in: std::collections::HashSet<PathBuf>,
 }
 
 /// Makes `out/<name>` an empty folder for a run's temporary files (in the output folder, so
@@ -76,6 +78,15 @@ impl Placer {
             temp,
             verified: Default::default(),
             counter: 0,
+            renamed_in: Default::default(),
+        }
+    }
+
+    /// Makes the names placed by this run durable: syncs each folder a file was renamed into
+    /// once (a sync per file would cost a disk round trip per file of a large publish).
+    pub fn sync_dirs(&mut self) {
+        for d in self.renamed_in.drain() {
+            crate::fsutil::sync_dir(Some(&d));
         }
     }
 
@@ -118,9 +129,13 @@ impl Placer {
             let _ = fs::remove_file(&tmp);
             Error::io(dest, "publish", e)
         })?;
-        // The new name is durable before the run goes on (its data was synced before the
-        // rename): a crash never leaves a name pointing at a half-written file.
-        crate::fsutil::sync_dir(dest.parent());
+        // The data was synced before the rename, so a crash never leaves the name on a
+        // half-written file; the folder is synced once at the end of the run (see `sync_dirs`).
+        if let Some(dir) = dest.parent()
+            && !self.renamed_in.contains(dir)
+        {
+            self.renamed_in.insert(dir.to_path_buf());
+        }
         Ok(placed)
     }
 

@@ -185,6 +185,7 @@ fn publish_into(
     progress.finish();
     drop(clash);
     run.catalog(store)?;
+    run.placer.sync_dirs();
     let summary = serde_json::json!({
         "store_id": store.id(),
         "store_name": store.name(),

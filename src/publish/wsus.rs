@@ -188,7 +188,8 @@ fn write_publish(
         progress,
     )?;
     let stale = remove_stale_packages(out, &base, packages.len())?;
-    let content = lay_out_content(store, opts, out, temp, since, &p.content, progress)?;
+    let content = lay_out_content(store, opts, out, temp, since, &p.content, progress)
+        .inspect_err(|_| package::remove_packages(out, &packages))?;
     let report = WsusReport {
         store_id: store.id().to_string(),
         store_name: store.name().to_string(),
@@ -333,6 +334,7 @@ fn write_packages(
     let mut published = Vec::with_capacity(records.len());
     for r in records {
         if progress.cancelled() {
+            w.abandon();
             return Err(content::interrupted());
         }
         let id = r.id.to_string();

@@ -382,3 +382,62 @@ fn publish_wsus_refuses_a_folder_inside_the_store() {
     // Missing parents are still created.
     wsus(&store, &dir.path().join("a").join("b"), &[]);
 }
+
+/// A progress whose `cancelled` turns true after `after` items advanced (a Ctrl-C arriving
+/// in the middle of the content step, without a race against a real signal).
+struct CancelAfter {
+    after: u64,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl offsync::progress::Progress for CancelAfter {
+    fn start(&self, _: &str, _: Option<u64>, _: offsync::progress::Unit) {}
+    fn advance(&self, n: u64) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn finish(&self) {}
+    fn note(&self, _: &str) {}
+    fn cancelled(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::SeqCst) >= self.after
+    }
+}
+
+fn dot_entries(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.ends_with(".cab") || n == "publish.json")
+        .collect()
+}
+
+/// Review item 7: a cancelled `publish wsus` (what Ctrl-C does: the command installs the
+/// handler, the library checks `cancelled`) stops with the interrupted error (exit 130),
+/// leaves no temporary file nor package of the run in DIR, and records no publish; the next
+/// run starts clean.
+#[test]
+fn a_cancelled_wsus_publish_stops_and_leaves_no_temporary_files() {
+    use offsync::publish::wsus::{DEFAULT_MAX_PACKAGE_BYTES, WsusOptions, publish_wsus};
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = synced_store(dir.path(), "s");
+    let out = dir.path().join("pub");
+    let opts = WsusOptions {
+        out: out.clone(),
+        full: false,
+        prune: false,
+        max_package_bytes: DEFAULT_MAX_PACKAGE_BYTES,
+        created: offsync::time::Timestamp::now(),
+    };
+    let store = offsync::store::Store::open(&store_dir).unwrap();
+    let cancel = CancelAfter {
+        after: 2,
+        done: Default::default(),
+    };
+    let e = publish_wsus(&store, &opts, &cancel).unwrap_err();
+    assert_eq!(e.kind, offsync::error::ErrorKind::Interrupted, "{e:?}");
+    assert_eq!(dot_entries(&out), Vec::<String>::new(), "left in DIR");
+    drop(store);
+    // Not recorded: the next run is a full one and writes the package.
+    let r = wsus(&store_dir, &out, &[]);
+    assert_eq!(r["mode"], "full", "{r}");
+    assert_eq!(r["packages"].as_array().unwrap().len(), 1);
+}

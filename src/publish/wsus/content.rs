@@ -176,7 +176,8 @@ impl Layout {
         Ok(())
     }
 
-    pub fn finish(self) -> ContentReport {
+    pub fn finish(mut self) -> ContentReport {
+        self.placer.sync_dirs();
         self.report
     }
 }

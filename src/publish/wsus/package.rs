@@ -278,6 +278,20 @@ impl PackageWriter {
         self.finish_current()?;
         Ok(self.written)
     }
+
+    /// Removes the packages written so far (a run that stops keeps none: a package whose
+    /// publish is not recorded would be written again by the next run).
+    pub fn abandon(self) {
+        remove_packages(&self.dir, &self.written);
+    }
+}
+
+/// Removes the package files `packages` from `dir`, as far as it can (used on the way out of
+/// a failed run).
+pub fn remove_packages(dir: &Path, packages: &[PackageInfo]) {
+    for p in packages {
+        let _ = fs::remove_file(dir.join(&p.name));
+    }
 }
 
 /// The members' date in the cabinet: the package's creation time (so that a publish with
