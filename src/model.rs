@@ -372,6 +372,19 @@ pub fn hex_lower(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
+/// The lowercase GUID text (8-4-4-4-12 hex digits) of 16 bytes in text order.
+pub fn guid_text(b: &[u8; 16]) -> String {
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
 /// Parses a lowercase or uppercase hex digest of exactly N bytes.
 pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let v = hex::decode(s.trim()).ok()?;

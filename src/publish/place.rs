@@ -50,6 +50,26 @@ pub struct Placer {
     pub temp: PathBuf,
     verified: std::collections::HashSet<[u8; 32]>,
     counter: u64,
+    /// The folders a file was renamed into (synced once each, at the end).
+    renamed_in: std::collections::HashSet<PathBuf>,
+}
+
+/// Makes `out/<name>` an empty folder for a run's temporary files (in the output folder, so
+/// that renames into place stay on one file system), removing what an interrupted run left
+/// there. Only the command that owns `name` writes in it.
+pub fn fresh_temp(out: &Path, name: &str) -> Result<PathBuf> {
+    let temp = out.join(name);
+    if fs::symlink_metadata(&temp).is_ok() {
+        fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
+    }
+    fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
+    Ok(temp)
+}
+
+/// The key under which two names are one file on Windows (and on the default file systems
+/// of macOS): compared without regard to case.
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
 }
 
 impl Placer {
@@ -58,6 +78,15 @@ impl Placer {
             temp,
             verified: Default::default(),
             counter: 0,
+            renamed_in: Default::default(),
+        }
+    }
+
+    /// Makes the names placed by this run durable: syncs each folder a file was renamed into
+    /// once (a sync per file would cost a disk round trip per file of a large publish).
+    pub fn sync_dirs(&mut self) {
+        for d in self.renamed_in.drain() {
+            crate::fsutil::sync_dir(Some(&d));
         }
     }
 
@@ -100,6 +129,13 @@ impl Placer {
             let _ = fs::remove_file(&tmp);
             Error::io(dest, "publish", e)
         })?;
+        // The data was synced before the rename, so a crash never leaves the name on a
+        // half-written file; the folder is synced once at the end of the run (see `sync_dirs`).
+        if let Some(dir) = dest.parent()
+            && !self.renamed_in.contains(dir)
+        {
+            self.renamed_in.insert(dir.to_path_buf());
+        }
         Ok(placed)
     }
 
@@ -153,8 +189,11 @@ fn copy_to(source: &Path, tmp: &Path) -> Result<Digests> {
         .map_err(|e| Error::io(tmp, "create", e))?;
     let mut w = BufWriter::new(f);
     let d = crate::hash::copy_hashing(&mut r, &mut w).map_err(|e| Error::io(tmp, "write", e))?;
-    w.into_inner()
-        .map_err(|e| Error::io(tmp, "write", e.into_error()))
-        .map(|_f: File| ())?;
+    let f: File = w
+        .into_inner()
+        .map_err(|e| Error::io(tmp, "write", e.into_error()))?;
+    // On disk before the rename makes it visible: a later run that finds a file of the right
+    // size at its place may trust only what it reads, but what it reads must not be a hole.
+    f.sync_all().map_err(|e| Error::io(tmp, "write", e))?;
     Ok(d)
 }

@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 /// its leading dot keeps it apart from every folder the share makes (names never start
 /// with a dot).
 const TEMP_DIR: &str = ".offsync-partial";
+/// The format marker at the start of the share's `index.json` (`publish wsus` refuses a
+/// folder holding a share).
+pub const INDEX_FORMAT: &str = "offsync-share-index";
 /// The offline catalog's name at the share's root.
 pub const CATALOG_NAME: &str = "wsusscn2.cab";
 /// The store setting naming the offline catalog's content file (hex SHA-256).
@@ -116,13 +119,10 @@ pub fn publish_share(
     opts: &ShareOptions,
     progress: &dyn Progress,
 ) -> Result<ShareReport> {
-    let out = prepare_out(&opts.out, store.root())?;
-    let temp = out.join(TEMP_DIR);
-    if fs::symlink_metadata(&temp).is_ok() {
-        // Left by an interrupted run: only this command writes there.
-        fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
-    }
-    fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
+    let out = super::prepare_out(&opts.out, store.root())?;
+    refuse_wsus_publish(&out)?;
+    // What an interrupted run left there is removed: only this command writes there.
+    let temp = super::place::fresh_temp(&out, TEMP_DIR)?;
     // One snapshot: the share's passes (names, files, indexes) see the same updates even
     // when a sync or import commits meanwhile.
     let result = store.read_consistent(|| publish_into(store, &out, &temp, opts, progress));
@@ -185,6 +185,7 @@ fn publish_into(
     progress.finish();
     drop(clash);
     run.catalog(store)?;
+    run.placer.sync_dirs();
     let summary = serde_json::json!({
         "store_id": store.id(),
         "store_name": store.name(),
@@ -487,7 +488,7 @@ fn folder_names(store: &Store) -> Result<Folders> {
         for (id, name) in group {
             let folder = if clash {
                 let short: String = id.chars().filter(|c| *c != '-').take(8).collect();
-                format!("{name}~{short}")
+                names::folder_with_mark(&name, &short)
             } else {
                 name
             };
@@ -533,46 +534,28 @@ fn places(u: &PublishUpdate, folders: &Folders) -> Vec<Place> {
     out
 }
 
-/// The share's folder: created when missing and its parent exists; refused when it is not a
-/// folder, or when it and the store are inside one another (`--prune` would remove the
-/// store's own files).
-fn prepare_out(out: &Path, store_root: &Path) -> Result<PathBuf> {
-    let resolve = |p: &Path| fs::canonicalize(p).map_err(|e| Error::io(p, "resolve", e));
-    let missing = match fs::metadata(out) {
-        Ok(m) if m.is_dir() => false,
-        Ok(_) => return Err(Error::usage(format!("{} is not a folder", out.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => return Err(Error::io(out, "read", e)),
-    };
-    let abs = if missing {
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-        let name = out.file_name();
-        match (parent.map_or(Ok(PathBuf::from(".")), &resolve), name) {
-            (Ok(p), Some(n)) if p.is_dir() => p.join(n),
-            _ => {
-                return Err(Error::usage(format!(
-                    "{} does not exist, and neither does the folder it would be made in",
-                    out.display()
-                ))
-                .with_hint(
-                    "create (or mount) the parent folder first; publish creates only the last one",
-                ));
-            }
-        }
-    } else {
-        resolve(out)?
-    };
-    let store = resolve(store_root)?;
-    if abs.starts_with(&store) || store.starts_with(&abs) {
-        return Err(Error::usage(format!(
-            "the share {} and the store {} are inside one another",
-            abs.display(),
-            store.display()
+/// Refuses a folder that holds a `publish wsus` (its content folder or its report):
+/// `--prune` would remove it, and the two commands' runs would disturb each other.
+fn refuse_wsus_publish(out: &Path) -> Result<()> {
+    let wsus = [super::wsus::content::CONTENT_DIR, super::wsus::REPORT_FILE]
+        .iter()
+        .find(|n| fs::symlink_metadata(out.join(n)).is_ok());
+    match wsus {
+        None => Ok(()),
+        Some(n) => Err(Error::usage(format!(
+            "{} holds a WSUS publish ({n}); a share cannot share its folder",
+            out.display()
         ))
-        .with_hint("publish to a folder of its own, outside the store"));
+        .with_hint("give `publish share` a folder of its own")),
     }
-    if missing {
-        fs::create_dir(&abs).map_err(|e| Error::io(&abs, "create", e))?;
-    }
-    Ok(abs)
+}
+
+/// Whether `dir` holds a share (its `index.json` starts with the share's format marker).
+pub fn holds_share(dir: &Path) -> bool {
+    let mut head = [0u8; 64];
+    let n =
+        crate::fsutil::open_no_follow(&dir.join("index.json"), fs::OpenOptions::new().read(true))
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
+    String::from_utf8_lossy(&head[..n]).contains(INDEX_FORMAT)
 }

@@ -19,9 +19,9 @@ use crate::time::Timestamp;
 use content::ContentReport;
 use package::{PackageHeader, PackageInfo, PackageWriter, RecordEntry};
 pub use plan::Key;
-use plan::{Planned, plan};
+use plan::{Named, Planned, plan};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,15 @@ pub use plan::{LeftOut, MissingDocument};
 /// The largest package, in uncompressed bytes of `metadata.txt` and `package.xml`: 1 GiB,
 /// well under the 2 GB that old WSUS versions failed on.
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 1 << 30;
+
+/// The largest `--max-package-size`: 1.5 GiB. The cabinet format stops a member at 0x7fff8000
+/// bytes (2 GiB), and FORMATS.md section 5 says to stay well under 2 GB.
+pub const MAX_PACKAGE_BYTES: u64 = 3 << 29;
+
+/// The folder in DIR where a run writes before renaming into place (package parts and
+/// content files), removed when the run ends and, if it was interrupted, at the next run.
+/// Not the share's: a run of one command never removes the other's.
+const TEMP_DIR: &str = ".offsync-wsus-partial";
 
 /// The name of the report written into the output folder.
 pub const REPORT_FILE: &str = "publish.json";
@@ -77,8 +86,16 @@ pub struct WsusReport {
     pub packages: Vec<PackageInfo>,
     pub records: u64,
     pub published: Vec<PublishedRecord>,
+    /// The first 100 selected updates left out (all are counted in `left_out_count`).
     pub left_out: Vec<LeftOut>,
+    pub left_out_count: u64,
+    /// Reason -> how many updates were left out for it.
+    pub left_out_reasons: BTreeMap<String, u64>,
+    /// The first 100 needed records the package cannot hold (all are counted).
     pub missing_documents: Vec<MissingDocument>,
+    pub missing_documents_count: u64,
+    /// Reason -> how many needed records are missing for it.
+    pub missing_document_reasons: BTreeMap<String, u64>,
     /// Criteria languages the `Languages` table does not know (left out of `package.xml`).
     pub languages_unknown: Vec<String>,
     /// Package files of an earlier publish to this folder, numbered past this one's, removed.
@@ -92,7 +109,14 @@ pub fn publish_wsus(
     opts: &WsusOptions,
     progress: &dyn Progress,
 ) -> Result<WsusReport> {
-    let out = prepare_out(&opts.out)?;
+    let out = prepare_out(&opts.out, store.root())?;
+    if super::share::holds_share(&out) {
+        return Err(Error::usage(format!(
+            "{} holds a share written by `publish share`; a WSUS publish cannot share its folder",
+            out.display()
+        ))
+        .with_hint("give `publish wsus` a folder of its own"));
+    }
     let out_key = out.to_string_lossy().into_owned();
     let last = store.last_wsus_publish(&out_key)?;
     let since = match (&last, opts.full) {
@@ -102,8 +126,11 @@ pub fn publish_wsus(
     // One snapshot of the store for the plan, the packages and the content: a sync or import
     // committing meanwhile changes none of what this publish reads (the publish is recorded
     // with the change sequence it read).
-    let (report, languages) =
-        store.read_consistent(|| write_publish(store, opts, &out, since, progress))?;
+    let temp = super::place::fresh_temp(&out, TEMP_DIR)?;
+    let written =
+        store.read_consistent(|| write_publish(store, opts, &out, &temp, since, progress));
+    let _ = fs::remove_dir_all(&temp);
+    let (report, languages) = written?;
     write_report_files(store, &out, &report, &languages)?;
     let (out_key, change_sequence) = (report.out.clone(), report.change_sequence);
     store.record_wsus_publish(&WsusPublishRecord {
@@ -133,6 +160,7 @@ fn write_publish(
     store: &Store,
     opts: &WsusOptions,
     out: &Path,
+    temp: &Path,
     since: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<(WsusReport, Vec<String>)> {
@@ -150,33 +178,18 @@ fn write_publish(
     let mut missing = p.missing;
     let (packages, published) = write_packages(
         store,
-        out,
+        (out, temp),
         &base,
         opts.max_package_bytes,
         &header,
         &p.records,
         &p.classifications,
         &mut missing,
+        progress,
     )?;
     let stale = remove_stale_packages(out, &base, packages.len())?;
-    // Content is laid out for every selected update, not only the changed ones: a payload
-    // taken in after the previous publish belongs there too, and a file already in place
-    // costs a look at its size, no read.
-    let mut layout = content::Layout::new(out)?;
-    progress.start("content", None, crate::progress::Unit::Items);
-    for k in &p.content {
-        layout.add(store, &plan::content_jobs(store, &k.to_string())?, progress)?;
-    }
-    if since.is_some() {
-        for c in store.publish_candidates(None)? {
-            layout.add(store, &plan::content_jobs(store, &c.id)?, progress)?;
-        }
-    }
-    progress.finish();
-    let mut content = layout.finish();
-    if opts.prune {
-        content.pruned = content::prune(out, &keep_names(store)?)?;
-    }
+    let content = lay_out_content(store, opts, out, temp, since, &p.content, progress)
+        .inspect_err(|_| package::remove_packages(out, &packages))?;
     let report = WsusReport {
         store_id: store.id().to_string(),
         store_name: store.name().to_string(),
@@ -194,8 +207,12 @@ fn write_publish(
         records: published.len() as u64,
         packages,
         published,
-        left_out: p.left_out,
-        missing_documents: missing,
+        left_out: p.left_out.named,
+        left_out_count: p.left_out.count,
+        left_out_reasons: p.left_out.reasons,
+        missing_documents: missing.named,
+        missing_documents_count: missing.count,
+        missing_document_reasons: missing.reasons,
         languages_unknown,
         stale_packages_removed: stale,
         content,
@@ -203,16 +220,71 @@ fn write_publish(
     Ok((report, criteria.languages))
 }
 
-/// Creates the output folder if needed and returns its canonical path.
-fn prepare_out(out: &Path) -> Result<PathBuf> {
+/// Lays out the content of the plan's updates (`planned`: every update that gets a record or
+/// is selected, declined bundled children and prerequisites too) and, with `since`, of every
+/// other selected update; prunes what none of them references when asked.
+fn lay_out_content(
+    store: &Store,
+    opts: &WsusOptions,
+    out: &Path,
+    temp: &Path,
+    since: Option<u64>,
+    planned: &[Key],
+    progress: &dyn Progress,
+) -> Result<ContentReport> {
+    // What pruning keeps: the content of a full plan (with `since`, the plan of this run
+    // holds only what changed).
+    let full;
+    let keys = match (since, opts.prune) {
+        (Some(_), true) => {
+            full = plan(store, None)?.content;
+            &full
+        }
+        _ => planned,
+    };
+    // Content is laid out for every selected update, not only the changed ones: a payload
+    // taken in after the previous publish belongs there too, and a file already in place
+    // costs a look at its size when it is a link to the store's copy.
+    let mut layout = content::Layout::new(out, temp.to_path_buf())?;
+    progress.start("content", None, crate::progress::Unit::Items);
+    let mut done: HashSet<Key> = HashSet::new();
+    let mut ids: Vec<String> = planned
+        .iter()
+        .chain(keys)
+        .filter(|k| done.insert(**k))
+        .map(|k| k.to_string())
+        .collect();
+    if since.is_some() && !opts.prune {
+        let rest = store.publish_candidates(None)?.into_iter();
+        ids.extend(
+            rest.filter(|c| Key::of(&c.id).is_none_or(|k| done.insert(k)))
+                .map(|c| c.id),
+        );
+    }
+    for id in &ids {
+        layout.add(store, &plan::content_jobs(store, id)?, progress)?;
+    }
+    progress.finish();
+    let mut content = layout.finish();
+    if opts.prune {
+        content.pruned = content::prune(out, &keep_names(store, keys)?)?;
+    }
+    Ok(content)
+}
+
+/// Creates the output folder (and its missing parents) and returns its canonical path;
+/// refused inside the store or around it (see [`super::prepare_out`]).
+fn prepare_out(out: &Path, store_root: &Path) -> Result<PathBuf> {
     if fs::symlink_metadata(out).is_ok_and(|m| !m.is_dir()) {
         return Err(
             Error::usage(format!("{} exists and is not a folder", out.display()))
                 .with_hint("give a folder for --out (it is created when missing)"),
         );
     }
-    fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
-    fs::canonicalize(out).map_err(|e| Error::io(out, "resolve", e))
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create", e))?;
+    }
+    super::prepare_out(out, store_root)
 }
 
 /// The packages' `ServerID`: the store id when it is a GUID, else a GUID derived from it
@@ -227,15 +299,7 @@ pub fn server_id(store_id: &str) -> String {
     b.copy_from_slice(&h[..16]);
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    crate::model::guid_text(&b)
 }
 
 /// `offsync-<store name>` (a package is `offsync-<store name>-<change sequence>-<n>.cab`): the store name with anything but ASCII letters, digits, `.`, `_`
@@ -257,17 +321,22 @@ pub fn package_base(store_name: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 fn write_packages(
     store: &Store,
-    out: &Path,
+    (out, temp): (&Path, &Path),
     base: &str,
     limit: u64,
     header: &PackageHeader,
     records: &[Planned],
     classifications: &HashMap<String, bool>,
-    missing: &mut Vec<MissingDocument>,
+    missing: &mut Named<MissingDocument>,
+    progress: &dyn Progress,
 ) -> Result<(Vec<PackageInfo>, Vec<PublishedRecord>)> {
-    let mut w = PackageWriter::new(out, base, limit, header);
+    let mut w = PackageWriter::new(out, temp, base, limit, header);
     let mut published = Vec::with_capacity(records.len());
     for r in records {
+        if progress.cancelled() {
+            w.abandon();
+            return Err(content::interrupted());
+        }
         let id = r.id.to_string();
         let text = store
             .document(&id, r.revision)?
@@ -276,11 +345,13 @@ fn write_packages(
         let line = match text.and_then(|t| record::record_line(&id, r.revision, &t)) {
             Ok(l) => l,
             Err(why) => {
-                missing.push(MissingDocument {
+                // Published again when a new document comes (it takes a change sequence).
+                let reason = format!("its document cannot be published: {why}");
+                missing.add(&reason.clone(), || MissingDocument {
                     id,
                     kind: r.kind.to_string(),
                     needed_by: None,
-                    reason: format!("its document cannot be published: {why}"),
+                    reason,
                 });
                 continue;
             }
@@ -338,13 +409,14 @@ fn remove_stale_packages(out: &Path, base: &str, written: usize) -> Result<Vec<S
     }
 }
 
-/// The WSUS names of every file of every selected update (what pruning keeps).
-fn keep_names(store: &Store) -> Result<BTreeSet<String>> {
+/// The WSUS names, folded to one case, of every file of the updates `keys` (what pruning
+/// keeps).
+fn keep_names(store: &Store, keys: &[Key]) -> Result<BTreeSet<String>> {
     let mut keep = BTreeSet::new();
-    for c in store.publish_candidates(None)? {
-        for j in plan::content_jobs(store, &c.id)? {
+    for k in keys {
+        for j in plan::content_jobs(store, &k.to_string())? {
             if let Ok(n) = content::wsus_name(&j.sha1, &j.name) {
-                keep.insert(n);
+                keep.insert(super::place::fold(&n));
             }
         }
     }
@@ -361,7 +433,9 @@ fn write_report_files(
         .map_err(|e| Error::other(format!("cannot encode the publish report: {e}")))?;
     crate::fsutil::atomic_write(&out.join(REPORT_FILE), &json)?;
     let names: Vec<String> = report.packages.iter().map(|p| p.name.clone()).collect();
-    let text = readme::readme(store.name(), &report.created, &names, languages);
+    let listed = readme::packages_in(out, &package_base(store.name()), &names)
+        .map_err(|e| Error::io(out, "read", e))?;
+    let text = readme::readme(store.name(), &report.created, &listed, languages);
     crate::fsutil::atomic_write(&out.join(README_FILE), text.as_bytes())
 }
 

@@ -20,8 +20,10 @@ pub use crate::limits::MAX_DOCUMENT_BYTES;
 impl Tx<'_> {
     /// Keeps `xml` as the upstream's document of revision `revision` of `id`, replacing the
     /// one kept for an older revision (never a newer one: a source that is behind cannot take
-    /// a newer revision's document away).
-    pub fn put_document(&self, id: &Guid, revision: u32, xml: &[u8]) -> Result<()> {
+    /// a newer revision's document away). A document that is new or different takes the next
+    /// change sequence (`documents.changed_seq`): `publish wsus --since-last` publishes an
+    /// update whose document arrived after its revision did.
+    pub fn put_document(&mut self, id: &Guid, revision: u32, xml: &[u8]) -> Result<()> {
         if xml.len() > MAX_DOCUMENT_BYTES {
             return Err(Error::new(
                 ErrorKind::Limit,
@@ -30,6 +32,16 @@ impl Tx<'_> {
                     xml.len()
                 ),
             ));
+        }
+        let sha256 = crate::hash::sha256(xml);
+        let kept: Option<(u32, Vec<u8>)> = self
+            .prepare_cached("SELECT revision, sha256 FROM documents WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((rev, h)) = &kept
+            && (*rev > revision || (*rev == revision && h[..] == sha256[..]))
+        {
+            return Ok(());
         }
         let mut enc = flate2::write::DeflateEncoder::new(
             Vec::with_capacity(xml.len() / 3 + 64),
@@ -40,19 +52,21 @@ impl Tx<'_> {
         let packed = enc
             .finish()
             .map_err(|e| Error::other(format!("cannot compress a document: {e}")))?;
-        self.execute(
-            "INSERT INTO documents(id, revision, size, sha256, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+        let seq = self.next_seq();
+        self.prepare_cached(
+            "INSERT INTO documents(id, revision, size, sha256, doc, changed_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, size = excluded.size,
-                 sha256 = excluded.sha256, doc = excluded.doc
-             WHERE excluded.revision >= documents.revision",
-            params![
-                id.as_str(),
-                revision,
-                xml.len() as i64,
-                &crate::hash::sha256(xml)[..],
-                packed
-            ],
-        )?;
+                 sha256 = excluded.sha256, doc = excluded.doc, changed_seq = excluded.changed_seq",
+        )?
+        .execute(params![
+            id.as_str(),
+            revision,
+            xml.len() as i64,
+            &sha256[..],
+            packed,
+            seq as i64
+        ])?;
         Ok(())
     }
 
@@ -129,13 +143,13 @@ mod tests {
             .encode_utf16()
             .flat_map(|u| u.to_le_bytes())
             .collect();
-        let tx = store.begin().unwrap();
+        let mut tx = store.begin().unwrap();
         tx.put_document(&id, 7, &xml).unwrap();
         tx.commit().unwrap();
         assert_eq!(store.document(id.as_str(), 7).unwrap(), Some(xml.clone()));
         assert_eq!(store.document(id.as_str(), 8).unwrap(), None);
         // A newer revision replaces it; an older one then does not.
-        let tx = store.begin().unwrap();
+        let mut tx = store.begin().unwrap();
         tx.put_document(&id, 8, b"<x/>").unwrap();
         tx.put_document(&id, 7, &xml).unwrap();
         tx.commit().unwrap();
@@ -155,7 +169,7 @@ mod tests {
         let mut writer = Store::open(&dir).unwrap();
         let id = Guid::parse("00000000-0000-4000-8000-000000000002").unwrap();
         let put = |w: &mut Store, rev: u32| {
-            let tx = w.begin().unwrap();
+            let mut tx = w.begin().unwrap();
             tx.put_document(&id, rev, b"<x/>").unwrap();
             tx.commit().unwrap();
         };

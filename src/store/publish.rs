@@ -49,16 +49,28 @@ fn candidate(r: &rusqlite::Row<'_>) -> rusqlite::Result<PublishCandidate> {
 impl Store {
     /// The updates a publish selects, by id: every update that is neither removed nor
     /// declined, or with `since` only those whose revision or local decision changed after
-    /// that change sequence (an update declined again drops out; one undeclined comes in).
+    /// that change sequence (an update declined again drops out; one undeclined comes in), or
+    /// whose upstream document arrived or changed after it.
     pub fn publish_candidates(&self, since: Option<u64>) -> Result<Vec<PublishCandidate>> {
         let since = since.map_or(-1, |s| s as i64);
         let mut st = self.conn.prepare(&format!(
             "SELECT {CANDIDATE_COLUMNS} FROM updates
              WHERE state != 'removed' AND declined = 0
-               AND (changed_seq > ?1 OR decided_seq > ?1)
+               AND (changed_seq > ?1 OR decided_seq > ?1
+                    OR update_id IN (SELECT id FROM documents WHERE changed_seq > ?1))
              ORDER BY update_id"
         ))?;
         let rows = st.query_map([since], candidate)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The ids whose kept upstream document arrived or changed after change sequence `since`
+    /// (categories among them are published again by `publish wsus --since-last`).
+    pub fn documents_changed_since(&self, since: u64) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id FROM documents WHERE changed_seq > ?1 ORDER BY id")?;
+        let rows = st.query_map([since as i64], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

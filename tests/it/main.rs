@@ -20,6 +20,7 @@ mod http_server;
 mod media;
 mod monitoring;
 mod one_read;
+mod publish_fixes;
 mod publish_round_trip;
 mod publish_share;
 mod publish_wsus;

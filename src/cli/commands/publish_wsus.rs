@@ -5,7 +5,9 @@ use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
 use crate::cli::output::{bytes, out_json, say};
 use crate::progress::Progress;
-use crate::publish::wsus::{DEFAULT_MAX_PACKAGE_BYTES, WsusOptions, WsusReport, publish_wsus};
+use crate::publish::wsus::{
+    DEFAULT_MAX_PACKAGE_BYTES, MAX_PACKAGE_BYTES, WsusOptions, WsusReport, publish_wsus,
+};
 use crate::store::Store;
 use std::path::PathBuf;
 
@@ -30,7 +32,7 @@ pub struct WsusArgs {
     #[arg(long)]
     prune: bool,
     /// Largest package, in uncompressed bytes of metadata.txt and package.xml (binary
-    /// units: 512M, 1G); more records go into further numbered packages.
+    /// units: 512M, 1G; at most 1536M); more records go into further numbered packages.
     #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_PACKAGE_BYTES, value_parser = parse_size)]
     max_package_size: u64,
     /// Print the result as JSON (the same object as publish.json; fields: see the README).
@@ -48,6 +50,8 @@ pub fn run(a: WsusArgs, progress: &dyn Progress) -> CliResult {
         max_package_bytes: a.max_package_size,
         created,
     };
+    // Ctrl-C stops the run between files and records (its temporary files are removed).
+    crate::cli::interrupt::install()?;
     let r = publish_wsus(&store, &opts, progress)?;
     store.report_log_failure(progress);
     warn(&r, progress);
@@ -57,19 +61,41 @@ pub fn run(a: WsusArgs, progress: &dyn Progress) -> CliResult {
     summary(&r)
 }
 
+/// One warning per reason (a store synced from wsusscn2.cab leaves out every update: one
+/// line, not one per update); publish.json names the first 100 of each list.
 fn warn(r: &WsusReport, progress: &dyn Progress) {
-    for l in &r.left_out {
-        progress.warn(&format!("left out {} ({}): {}", l.id, l.title, l.reason));
-    }
-    for m in &r.missing_documents {
-        let by = m
-            .needed_by
-            .as_deref()
-            .map(|b| format!(", needed by {b}"))
-            .unwrap_or_default();
+    let named = |n: u64, listed: usize| {
+        if n as usize > listed {
+            format!(" (publish.json names {listed})")
+        } else {
+            String::new()
+        }
+    };
+    for (reason, n) in &r.left_out_reasons {
+        let which = match (n, r.left_out.first()) {
+            (1, Some(l)) if r.left_out_count == 1 => format!(" {} ({})", l.id, l.title),
+            _ => String::new(),
+        };
         progress.warn(&format!(
-            "not in the package: {} {}{by}: {}",
-            m.kind, m.id, m.reason
+            "left out {n} update(s){which}{}: {reason}",
+            named(r.left_out_count, r.left_out.len())
+        ));
+    }
+    for (reason, n) in &r.missing_document_reasons {
+        let which = match (n, r.missing_documents.first()) {
+            (1, Some(m)) if r.missing_documents_count == 1 => {
+                let by = m
+                    .needed_by
+                    .as_deref()
+                    .map(|b| format!(", needed by {b}"))
+                    .unwrap_or_default();
+                format!(": {} {}{by}", m.kind, m.id)
+            }
+            _ => String::new(),
+        };
+        progress.warn(&format!(
+            "not in the package: {n} needed record(s){which}{}: {reason}",
+            named(r.missing_documents_count, r.missing_documents.len())
         ));
     }
     let c = &r.content;
@@ -126,12 +152,17 @@ fn summary(r: &WsusReport) -> CliResult {
     ))?;
     say(format!(
         "  {} update(s) left out, {} needed record(s) missing; see publish.json and README.txt in {}",
-        r.left_out.len(),
-        r.missing_documents.len(),
-        r.out
+        r.left_out_count, r.missing_documents_count, r.out
     ))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    crate::bundle::parse_size(s).map_err(|e| e.message)
+    let v = crate::bundle::parse_size(s).map_err(|e| e.message)?;
+    if v > MAX_PACKAGE_BYTES {
+        return Err(format!(
+            "{s} is more than the largest package offsync writes, {} (1536M): a cabinet member stops short of 2 GiB and old WSUS versions fail on packages near 2 GB; give 1536M or less (more records go into further numbered packages)",
+            MAX_PACKAGE_BYTES
+        ));
+    }
+    Ok(v)
 }

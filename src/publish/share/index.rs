@@ -73,8 +73,10 @@ impl Indexes {
             html: Pending::create(temp.join("index.html"))?,
             json_rows: 0,
         };
-        ix.json
-            .put("{\n\"format\": \"offsync-share-index\",\n\"version\": 1,\n\"files\": [\n")?;
+        ix.json.put(&format!(
+            "{{\n\"format\": \"{}\",\n\"version\": 1,\n\"files\": [\n",
+            super::INDEX_FORMAT
+        ))?;
         ix.csv.put(CSV_HEADER)?;
         ix.html.put(&super::html::head(title))?;
         Ok(ix)

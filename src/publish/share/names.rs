@@ -4,11 +4,14 @@
 
 use crate::hash::sha256;
 
-/// Longest folder name, in bytes of UTF-8 (product and classification titles).
-pub const MAX_FOLDER: usize = 100;
-/// Longest file name, in bytes of UTF-8: with two folder levels and a share root the whole
-/// path stays within what Windows clients handle without long-path support.
-pub const MAX_FILE: usize = 150;
+/// Longest folder name, in bytes of UTF-8 (product and classification titles), clash mark
+/// included.
+pub const MAX_FOLDER: usize = 60;
+/// Longest file name, in bytes of UTF-8, clash mark included. A UTF-8 byte count is never
+/// below the UTF-16 length Windows counts, so a share path is at most 60 + 1 + 60 + 1 + 100 =
+/// 222 characters below the share's root: within the 259 that Windows clients open without
+/// long-path support when the root (`\\server\share\`, a drive and folder) takes at most 37.
+pub const MAX_FILE: usize = 100;
 /// Longest extension kept when a file name is shortened.
 const MAX_EXT: usize = 16;
 
@@ -62,6 +65,13 @@ pub fn component(text: &str, max: usize, keep_ext: bool) -> String {
 /// digits of the original's SHA-256, before the extension when it is kept.
 fn shorten(name: &str, original: &str, max: usize, keep_ext: bool) -> String {
     let mark = format!("~{}", &hex::encode(sha256(original.as_bytes()))[..8]);
+    marked(name, &mark, max, keep_ext)
+}
+
+/// `name` with `mark` before its extension (the part after the last dot, up to 16 bytes) when
+/// `keep_ext`, at the end otherwise; the rest cut on a character boundary so that the whole
+/// stays within `max` bytes.
+fn marked(name: &str, mark: &str, max: usize, keep_ext: bool) -> String {
     let ext = match name.rfind('.') {
         Some(i) if keep_ext && name.len() - i <= MAX_EXT && i > 0 => &name[i..],
         _ => "",
@@ -75,16 +85,22 @@ fn shorten(name: &str, original: &str, max: usize, keep_ext: bool) -> String {
     format!("{head}{mark}{ext}")
 }
 
-/// `name` with `~` and the first 8 hex digits of `sha256` before its extension: the name of
-/// each of two different files that would otherwise share a name in one folder.
+/// `name` with `~` and the first 8 hex digits of `sha256` before its extension, within
+/// [`MAX_FILE`]: the name of each of two different files that would otherwise share a name
+/// in one folder.
 pub fn with_digest(name: &str, sha256: &[u8; 32]) -> String {
-    let mark = format!("~{}", &hex::encode(sha256)[..8]);
-    match name.rfind('.') {
-        Some(i) if i > 0 && name.len() - i <= MAX_EXT => {
-            format!("{}{mark}{}", &name[..i], &name[i..])
-        }
-        _ => format!("{name}{mark}"),
-    }
+    marked(
+        name,
+        &format!("~{}", &hex::encode(sha256)[..8]),
+        MAX_FILE,
+        true,
+    )
+}
+
+/// Folder `name` with `~` and `short` (8 hex digits of the category's GUID) at its end,
+/// within [`MAX_FOLDER`]: each of two categories whose folder names would be one.
+pub fn folder_with_mark(name: &str, short: &str) -> String {
+    marked(name, &format!("~{short}"), MAX_FOLDER, false)
 }
 
 /// The key under which names clash: Windows compares names without regard to case.
@@ -128,6 +144,20 @@ mod tests {
         assert_ne!(n, component(&other, MAX_FILE, true));
         let folder = component(&"W".repeat(300), MAX_FOLDER, false);
         assert_eq!(folder.len(), MAX_FOLDER);
+    }
+
+    #[test]
+    fn clash_marks_stay_within_the_limits() {
+        let h = [0xab; 32];
+        let long = component(&format!("{}.msu", "x".repeat(300)), MAX_FILE, true);
+        let n = with_digest(&long, &h);
+        assert!(n.len() <= MAX_FILE && n.ends_with("~abababab.msu"), "{n}");
+        let f = folder_with_mark(&component(&"W".repeat(300), MAX_FOLDER, false), "a3c2375d");
+        assert!(f.len() <= MAX_FOLDER && f.ends_with("~a3c2375d"), "{f}");
+        assert_eq!(
+            folder_with_mark("Windows 10", "a3c2375d"),
+            "Windows 10~a3c2375d"
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub fn prune(
     produced: &HashSet<PathBuf>,
     catalog_kept: bool,
 ) -> Result<u64> {
+    // Compared without regard to case: on a file system that ignores case, a file whose
+    // name changed only in case since the last run is this run's file (the placer found it
+    // there and left it), not a stray.
+    let produced: HashSet<String> = produced.iter().map(|p| folded(p)).collect();
     let mut removed = 0;
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut stack: Vec<PathBuf> = Vec::new();
@@ -49,7 +53,7 @@ pub fn prune(
                 .map_err(|err| Error::io(&e.path(), "examine", err))?;
             if ty.is_dir() {
                 stack.push(child);
-            } else if !produced.contains(&child) {
+            } else if !produced.contains(&folded(&child)) {
                 remove_file(root, &child)?;
                 removed += 1;
             }
@@ -72,7 +76,34 @@ pub fn prune(
     Ok(removed)
 }
 
+fn folded(rel: &Path) -> String {
+    crate::publish::place::fold(&rel.to_string_lossy())
+}
+
 fn remove_file(root: &Path, rel: &Path) -> Result<()> {
     let p = root.join(rel);
     fs::remove_file(&p).map_err(|e| Error::io(&p, "remove", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_renamed_only_in_case_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("Windows").join("Updates");
+        fs::create_dir_all(&sub).unwrap();
+        // On disk as an earlier run named it; this run produced the other case (on a file
+        // system that ignores case the placer found the file there and left it).
+        fs::write(sub.join("kb1-x64.CAB"), b"x").unwrap();
+        fs::write(sub.join("stray.cab"), b"x").unwrap();
+        let produced: HashSet<PathBuf> = [Path::new("windows/updates/KB1-x64.cab").to_path_buf()]
+            .into_iter()
+            .collect();
+        let removed = prune(dir.path(), ".offsync-partial", &produced, false).unwrap();
+        assert_eq!(removed, 1);
+        assert!(sub.join("kb1-x64.CAB").exists());
+        assert!(!sub.join("stray.cab").exists());
+    }
 }

@@ -2,15 +2,17 @@
 //! `WsusContent/<XX>/<SHA-1, 40 uppercase hex>.<ext>`, `XX` the SHA-1's last two hex digits.
 //!
 //! Each file is hard-linked from the store's content folder when both are on one file system
-//! (and read once to check it), copied otherwise (checked while it is copied); a file whose
-//! SHA-1 is not its name is not published. A file already at its place with its size is left
-//! alone and not read (the cost of a publish is one read of each new file at most). Nothing
+//! (and read once to check it), copied otherwise (checked while it is copied, and synced to
+//! disk before it is renamed into place); a file whose SHA-1 is not its name is not
+//! published. A file already at its place is left alone when it is the store's copy itself
+//! (a link: not read) or when it reads back with its digests (a copy: read once per run);
+//! anything else there is replaced. Nothing
 //! is deleted unless pruning, and pruning removes only regular files with content names in
 //! the two-hex-digit folders, never following a symbolic link.
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::publish::place::{Expected, Placed, Placer};
+use crate::publish::place::{Expected, Placed, Placer, fold};
 use crate::store::{Store, StoredContent};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
@@ -54,6 +56,7 @@ pub struct ContentReport {
     pub bytes_written: u64,
     /// Bytes of every file of the published updates now in place.
     pub bytes_present: u64,
+    /// The first 100 of each kind of problem (all are counted above).
     pub missing_files: Vec<ContentProblem>,
     pub damaged_files: Vec<ContentProblem>,
     pub refused_files: Vec<ContentProblem>,
@@ -115,30 +118,23 @@ fn refuse_link(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The folder in DIR where files are written before they are renamed into place (in DIR, so
-/// that the rename stays on one file system); removed when the content step ends.
-const TEMP_DIR: &str = ".offsync-partial";
-
 /// Lays out content files under `out/WsusContent`, one update's files at a time; each
 /// distinct file once.
 pub struct Layout {
     root: PathBuf,
     placer: Placer,
-    seen: HashSet<[u8; 20]>,
+    /// The WSUS names laid out by this run, folded to one case: one SHA-1 may be published
+    /// under two extensions (two updates naming one file differently), and WSUS asks for each.
+    seen: HashSet<String>,
     report: ContentReport,
 }
 
 impl Layout {
-    pub fn new(out: &Path) -> Result<Layout> {
+    /// A layout under `out`, writing through the run's temporary folder `temp` (in `out`).
+    pub fn new(out: &Path, temp: PathBuf) -> Result<Layout> {
         let root = out.join(CONTENT_DIR);
         refuse_link(&root)?;
         fs::create_dir_all(&root).map_err(|e| Error::io(&root, "create", e))?;
-        // What an interrupted run left is replaced.
-        let temp = out.join(TEMP_DIR);
-        if fs::symlink_metadata(&temp).is_ok() {
-            fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, "remove", e))?;
-        }
-        fs::create_dir(&temp).map_err(|e| Error::io(&temp, "create", e))?;
         Ok(Layout {
             root,
             placer: Placer::new(temp),
@@ -155,97 +151,129 @@ impl Layout {
         progress: &dyn Progress,
     ) -> Result<()> {
         for j in jobs {
-            if self.seen.insert(j.sha1) {
-                self.report.files += 1;
-                lay_out_one(store, &self.root, &mut self.placer, j, &mut self.report)?;
-                progress.advance(1);
+            if progress.cancelled() {
+                return Err(interrupted());
             }
+            let name = wsus_name(&j.sha1, &j.name);
+            let key = match &name {
+                Ok(n) => fold(n),
+                // Not a content name: refused once per file.
+                Err(_) => format!("!{}", hex::encode(j.sha1)),
+            };
+            if !self.seen.insert(key) {
+                continue;
+            }
+            self.report.files += 1;
+            match name {
+                Ok(n) => lay_out_one(store, &self.root, &mut self.placer, j, &n, &mut self.report)?,
+                Err(why) => {
+                    self.report.refused += 1;
+                    named(&mut self.report.refused_files, problem(j, why));
+                }
+            }
+            progress.advance(1);
         }
         Ok(())
     }
 
-    pub fn finish(self) -> ContentReport {
-        let _ = fs::remove_dir_all(&self.placer.temp);
+    pub fn finish(mut self) -> ContentReport {
+        self.placer.sync_dirs();
         self.report
     }
 }
 
-fn lay_out_one(
-    store: &Store,
-    root: &Path,
-    placer: &mut Placer,
-    j: &ContentJob,
-    r: &mut ContentReport,
-) -> Result<()> {
-    let problem = |reason: String| ContentProblem {
+/// The error of a publish stopped by a signal.
+pub fn interrupted() -> Error {
+    Error::interrupted(
+        "publish wsus",
+        "the files placed so far stay; no package of this run was kept and the publish was not recorded",
+    )
+}
+
+/// Keeps `p` in `list` while it names fewer than [`super::plan::MAX_NAMED`] (all are counted).
+fn named(list: &mut Vec<ContentProblem>, p: ContentProblem) {
+    if list.len() < super::plan::MAX_NAMED {
+        list.push(p);
+    }
+}
+
+fn problem(j: &ContentJob, reason: String) -> ContentProblem {
+    ContentProblem {
         update_id: j.update_id.clone(),
         name: j.name.clone(),
         sha1: hex::encode(j.sha1),
         reason,
-    };
-    let name = match wsus_name(&j.sha1, &j.name) {
-        Ok(n) => n,
-        Err(why) => {
-            r.refused += 1;
-            r.refused_files.push(problem(why));
-            return Ok(());
-        }
-    };
+    }
+}
+
+/// The store's copy of `j`: (SHA-256, SHA-1, size) and its path, or why there is none.
+fn source(
+    store: &Store,
+    j: &ContentJob,
+) -> Result<std::result::Result<(StoredContent, PathBuf), String>> {
     let sha256 = match j.sha256 {
         Some(h) => Some(h),
         None => store.content_by_sha1(&j.sha1)?,
     };
     let entry = match sha256 {
-        Some(h) => store.content_entry(&h)?.map(|(size, sha1)| (h, sha1, size)),
+        Some(h) => store.content_entry(&h)?.map(|(size, sha1)| StoredContent {
+            sha256: h,
+            sha1,
+            size,
+        }),
         None => None,
     };
-    let Some((sha256, stored_sha1, size)) = entry else {
-        r.missing += 1;
-        r.missing_files
-            .push(problem("the store does not hold it".into()));
-        return Ok(());
+    let Some(stored) = entry else {
+        return Ok(Err("the store does not hold it".into()));
     };
-    let src = store.content_path(&sha256);
-    if !fs::symlink_metadata(&src).is_ok_and(|m| m.is_file() && m.len() == size) {
-        r.missing += 1;
-        r.missing_files.push(problem(
+    let src = store.content_path(&stored.sha256);
+    if !fs::symlink_metadata(&src).is_ok_and(|m| m.is_file() && m.len() == stored.size) {
+        return Ok(Err(
             "the store's copy is lost or not of its recorded size (see `offsync check`)".into(),
         ));
-        return Ok(());
     }
-    let rel = relative_path(&name);
-    let dest = root.join(&rel);
-    let bucket = dest.parent().expect("content paths have a bucket");
-    refuse_link(bucket)?;
-    match fs::symlink_metadata(&dest) {
-        Ok(m) if m.is_file() && m.len() == size => {
-            r.unchanged += 1;
-            r.bytes_present += size;
+    Ok(Ok((stored, src)))
+}
+
+/// Lays out one file under its WSUS name `name`. A file already at its place is left alone
+/// when it is the store's copy itself (a link an earlier run made: its size is looked at, it
+/// is not read) or when it is read and matches its digests; anything else there is replaced.
+fn lay_out_one(
+    store: &Store,
+    root: &Path,
+    placer: &mut Placer,
+    j: &ContentJob,
+    name: &str,
+    r: &mut ContentReport,
+) -> Result<()> {
+    let (stored, src) = match source(store, j)? {
+        Ok(s) => s,
+        Err(why) => {
+            r.missing += 1;
+            named(&mut r.missing_files, problem(j, why));
             return Ok(());
         }
-        Ok(m) if m.is_dir() => {
-            return Err(Error::usage(format!(
-                "{} is a folder where a content file belongs",
-                dest.display()
-            ))
-            .with_hint("remove it, then publish again"));
-        }
-        _ => {}
+    };
+    let dest = root.join(relative_path(name));
+    let bucket = dest.parent().expect("content paths have a bucket");
+    refuse_link(bucket)?;
+    if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::usage(format!(
+            "{} is a folder where a content file belongs",
+            dest.display()
+        ))
+        .with_hint("remove it, then publish again"));
     }
     fs::create_dir_all(bucket).map_err(|e| Error::io(bucket, "create", e))?;
     let want = Expected {
-        stored: StoredContent {
-            sha256,
-            sha1: stored_sha1,
-            size,
-        },
+        stored,
         sha1: Some(j.sha1),
         size: None,
     };
+    let size = stored.size;
     match placer.place(&src, &dest, &want)? {
         Placed::Linked => r.linked += 1,
         Placed::Copied => r.copied += 1,
-        // Checked above by size; a right-sized file found at `dest` is not rewritten.
         Placed::Unchanged => {
             r.unchanged += 1;
             r.bytes_present += size;
@@ -253,17 +281,24 @@ fn lay_out_one(
         }
         Placed::Missing => {
             r.missing += 1;
-            r.missing_files.push(problem(
-                "the store's copy is lost (see `offsync check`)".into(),
-            ));
+            named(
+                &mut r.missing_files,
+                problem(j, "the store's copy is lost (see `offsync check`)".into()),
+            );
             return Ok(());
         }
         Placed::Damaged => {
             r.damaged += 1;
-            r.damaged_files.push(problem(format!(
-                "the store's copy {} does not match its digests: damaged, run `offsync check --read-data`",
-                src.display()
-            )));
+            named(
+                &mut r.damaged_files,
+                problem(
+                    j,
+                    format!(
+                        "the store's copy {} does not match its digests: damaged, run `offsync check --read-data`",
+                        src.display()
+                    ),
+                ),
+            );
             return Ok(());
         }
     }
@@ -272,7 +307,8 @@ fn lay_out_one(
     Ok(())
 }
 
-/// Removes the content files under `out/WsusContent` that `keep` (WSUS names) does not hold.
+/// Removes the content files under `out/WsusContent` that `keep` (WSUS names, folded with
+/// [`fold`]) does not hold.
 pub fn prune(out: &Path, keep: &BTreeSet<String>) -> Result<u64> {
     let root = out.join(CONTENT_DIR);
     refuse_link(&root)?;
@@ -293,7 +329,13 @@ pub fn prune(out: &Path, keep: &BTreeSet<String>) -> Result<u64> {
             let f = f.map_err(|e| Error::io(&bpath, "read", e))?;
             let name = f.file_name().to_string_lossy().into_owned();
             let is_file = f.file_type().is_ok_and(|t| t.is_file());
-            if is_file && is_content_name(&name) && name[38..40] == bname && !keep.contains(&name) {
+            // `keep` is folded: a file whose name differs only in case is the kept one on a
+            // file system that ignores case (where the run found it and left it).
+            if is_file
+                && is_content_name(&name)
+                && name[38..40] == bname
+                && !keep.contains(&fold(&name))
+            {
                 let path = f.path();
                 fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
                 removed += 1;
@@ -320,5 +362,23 @@ mod tests {
         assert!(is_content_name(&n));
         assert!(!is_content_name("readme.txt"));
         assert!(!is_content_name(&format!("{}.", "AB".repeat(20))));
+    }
+}
+
+#[cfg(test)]
+mod prune_tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_a_file_whose_extension_changed_only_in_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let hex = "AB".repeat(20);
+        let bucket = dir.path().join(CONTENT_DIR).join("AB");
+        fs::create_dir_all(&bucket).unwrap();
+        fs::write(bucket.join(format!("{hex}.CAB")), b"x").unwrap();
+        fs::write(bucket.join(format!("{}.cab", "CD".repeat(19) + "AB")), b"x").unwrap();
+        let keep: BTreeSet<String> = [fold(&format!("{hex}.cab"))].into_iter().collect();
+        assert_eq!(prune(dir.path(), &keep).unwrap(), 1);
+        assert!(bucket.join(format!("{hex}.CAB")).exists());
     }
 }

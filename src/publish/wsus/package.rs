@@ -68,6 +68,9 @@ struct Open {
 /// Writes numbered packages `<base>-<n>.cab` into `dir`.
 pub struct PackageWriter {
     dir: PathBuf,
+    /// Where the parts and the cabinet are written before the rename into `dir`: the run's
+    /// temporary folder, which the next run sweeps when this one is interrupted.
+    temp: PathBuf,
     base: String,
     limit: u64,
     header: String,
@@ -81,7 +84,15 @@ const FILES_END: &str = "</Files><Updates>";
 const TAIL: &str = "</Updates></ExportPackage>";
 
 impl PackageWriter {
-    pub fn new(dir: &Path, base: &str, limit: u64, h: &PackageHeader) -> PackageWriter {
+    /// A writer of packages into `dir`, with temporary files in `temp` (on the same file
+    /// system); `limit` is held to [`super::MAX_PACKAGE_BYTES`].
+    pub fn new(
+        dir: &Path,
+        temp: &Path,
+        base: &str,
+        limit: u64,
+        h: &PackageHeader,
+    ) -> PackageWriter {
         let header = format!(
             "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><ExportPackage ServerID=\"{}\" CreationTime=\"{}\" FormatVersion=\"1.0\" ProtocolVersion=\"1.20\">{}",
             attr(&h.server_id),
@@ -90,8 +101,9 @@ impl PackageWriter {
         );
         PackageWriter {
             dir: dir.to_path_buf(),
+            temp: temp.to_path_buf(),
             base: base.to_string(),
-            limit,
+            limit: limit.min(super::MAX_PACKAGE_BYTES),
             header,
             created: h.created,
             open: None,
@@ -156,9 +168,9 @@ impl PackageWriter {
         let tmp = || {
             tempfile::Builder::new()
                 .prefix(".offsync-publish-")
-                .tempfile_in(&self.dir)
+                .tempfile_in(&self.temp)
                 .map(BufWriter::new)
-                .map_err(|e| Error::io(&self.dir, "create a temporary file in", e))
+                .map_err(|e| Error::io(&self.temp, "create a temporary file in", e))
         };
         let n = self.written.len() + 1;
         Ok(Open {
@@ -195,7 +207,7 @@ impl PackageWriter {
         let mut files = o.files.into_inner().map_err(|e| io(e.into_error()))?;
         let mut xml = tempfile::Builder::new()
             .prefix(".offsync-publish-")
-            .tempfile_in(&self.dir)
+            .tempfile_in(&self.temp)
             .map_err(io)?;
         {
             let mut w = BufWriter::new(xml.as_file_mut());
@@ -234,7 +246,7 @@ impl PackageWriter {
         folder.add_file("metadata.txt").set_datetime(stamp);
         let out = tempfile::Builder::new()
             .prefix(".offsync-publish-")
-            .tempfile_in(&self.dir)
+            .tempfile_in(&self.temp)
             .map_err(io)?;
         let mut cw = b.build(BufWriter::new(out)).map_err(io)?;
         while let Some(mut fw) = cw.next_file().map_err(io)? {
@@ -265,6 +277,20 @@ impl PackageWriter {
     pub fn finish(mut self) -> Result<Vec<PackageInfo>> {
         self.finish_current()?;
         Ok(self.written)
+    }
+
+    /// Removes the packages written so far (a run that stops keeps none: a package whose
+    /// publish is not recorded would be written again by the next run).
+    pub fn abandon(self) {
+        remove_packages(&self.dir, &self.written);
+    }
+}
+
+/// Removes the package files `packages` from `dir`, as far as it can (used on the way out of
+/// a failed run).
+pub fn remove_packages(dir: &Path, packages: &[PackageInfo]) {
+    for p in packages {
+        let _ = fs::remove_file(dir.join(&p.name));
     }
 }
 

@@ -11,7 +11,7 @@ use super::package::file_element;
 use super::record::{plain_prerequisites, record_text};
 use crate::error::Result;
 use crate::model::CategoryKind;
-use crate::store::{CategoryRow, Store};
+use crate::store::{CategoryRow, PublishCandidate, Store};
 use base64::Engine;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -33,16 +33,7 @@ impl Key {
 
 impl std::fmt::Display for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let x = hex::encode(self.0);
-        write!(
-            f,
-            "{}-{}-{}-{}-{}",
-            &x[..8],
-            &x[8..12],
-            &x[12..16],
-            &x[16..20],
-            &x[20..]
-        )
+        f.write_str(&crate::model::guid_text(&self.0))
     }
 }
 
@@ -90,11 +81,55 @@ pub struct MissingDocument {
     pub reason: String,
 }
 
+/// How many entries of a list the report names (all are counted): a store synced from
+/// wsusscn2.cab leaves out every update, and a report naming 100,000 of them helps nobody.
+pub const MAX_NAMED: usize = 100;
+
+/// A list the report names the first [`MAX_NAMED`] entries of, counting all, with a count
+/// per reason.
+#[derive(Clone, Debug)]
+pub struct Named<T> {
+    pub named: Vec<T>,
+    pub count: u64,
+    pub reasons: BTreeMap<String, u64>,
+}
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named {
+            named: Vec::new(),
+            count: 0,
+            reasons: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where reasons beyond the first [`MAX_NAMED`] distinct ones are counted.
+const OTHER_REASONS: &str = "(other reasons)";
+
+impl<T> Named<T> {
+    /// Counts an entry for `reason`, and keeps it (made by `item`) while fewer than
+    /// [`MAX_NAMED`] are kept.
+    pub fn add(&mut self, reason: &str, item: impl FnOnce() -> T) {
+        self.count += 1;
+        let key = if self.reasons.len() < MAX_NAMED || self.reasons.contains_key(reason) {
+            reason
+        } else {
+            OTHER_REASONS
+        };
+        *self.reasons.entry(key.to_string()).or_default() += 1;
+        if self.named.len() < MAX_NAMED {
+            self.named.push(item());
+        }
+    }
+}
+
 pub struct Plan {
     pub records: Vec<Planned>,
-    pub left_out: Vec<LeftOut>,
-    pub missing: Vec<MissingDocument>,
-    /// The updates whose content is laid out (visited and not declined).
+    pub left_out: Named<LeftOut>,
+    pub missing: Named<MissingDocument>,
+    /// The updates whose content is laid out: every selected update, and every bundled
+    /// child and prerequisite they need that the store holds (declined ones too).
     pub content: Vec<Key>,
     /// Category id -> whether it is a classification.
     pub classifications: HashMap<String, bool>,
@@ -110,8 +145,10 @@ struct Planner<'a> {
     detectoids: Vec<Planned>,
     updates: Vec<Planned>,
     needed_cats: BTreeSet<String>,
-    missing: BTreeMap<String, MissingDocument>,
-    left_out: Vec<LeftOut>,
+    missing: Named<MissingDocument>,
+    /// The ids counted in `missing` (each once).
+    missing_ids: HashSet<String>,
+    left_out: Named<LeftOut>,
     content: Vec<Key>,
 }
 
@@ -129,8 +166,9 @@ pub fn plan(store: &Store, since: Option<u64>) -> Result<Plan> {
         detectoids: Vec::new(),
         updates: Vec::new(),
         needed_cats: BTreeSet::new(),
-        missing: BTreeMap::new(),
-        left_out: Vec::new(),
+        missing: Named::default(),
+        missing_ids: HashSet::new(),
+        left_out: Named::default(),
         content: Vec::new(),
     };
     for c in store.publish_candidates(since)? {
@@ -147,7 +185,14 @@ pub fn plan(store: &Store, since: Option<u64>) -> Result<Plan> {
     Ok(Plan {
         records,
         left_out: p.left_out,
-        missing: p.missing.into_values().collect(),
+        missing: Named {
+            named: {
+                let mut m = p.missing.named;
+                m.sort_by(|a, b| a.id.cmp(&b.id));
+                m
+            },
+            ..p.missing
+        },
         content: p.content,
         classifications,
     })
@@ -173,14 +218,23 @@ pub fn content_jobs(store: &Store, id: &str) -> Result<Vec<ContentJob>> {
 
 impl Planner<'_> {
     fn miss(&mut self, id: &str, kind: &str, needed_by: Option<&str>, reason: &str) {
-        self.missing
-            .entry(id.to_string())
-            .or_insert_with(|| MissingDocument {
+        if self.missing_ids.insert(id.to_string()) {
+            self.missing.add(reason, || MissingDocument {
                 id: id.to_string(),
                 kind: kind.to_string(),
                 needed_by: needed_by.map(str::to_string),
                 reason: reason.to_string(),
             });
+        }
+    }
+
+    fn leave_out(&mut self, id: &str, row: &PublishCandidate, reason: String) {
+        self.left_out.add(&reason.clone(), || LeftOut {
+            id: id.to_string(),
+            revision: row.revision,
+            title: row.title.clone(),
+            reason,
+        });
     }
 
     /// Plans update `id` (a selected one when `needed_by` is None) after what it needs.
@@ -204,21 +258,16 @@ impl Planner<'_> {
                 return Ok(());
             }
         };
-        let Some((u, _, declined)) = self.store.load_update(id)? else {
+        let Some((u, _, _)) = self.store.load_update(id)? else {
             return Ok(());
         };
-        if !declined {
-            self.content.push(key);
-        }
+        // Declined bundled children and prerequisites go into the package with the update
+        // that needs them, so their payloads are laid out too (and kept by `--prune`).
+        self.content.push(key);
         let doc = self.store.document(id, row.revision)?;
         let Some(doc) = doc else {
             match needed_by {
-                None => self.left_out.push(LeftOut {
-                    id: id.to_string(),
-                    revision: row.revision,
-                    title: row.title.clone(),
-                    reason: NO_DOCUMENT.into(),
-                }),
+                None => self.leave_out(id, &row, NO_DOCUMENT.into()),
                 Some(_) => self.miss(id, kind, needed_by, NO_DOCUMENT),
             }
             return Ok(());
@@ -228,12 +277,7 @@ impl Planner<'_> {
             Ok(p) => p,
             Err(why) => {
                 let reason = format!("its stored document cannot be read: {why}");
-                self.left_out.push(LeftOut {
-                    id: id.to_string(),
-                    revision: row.revision,
-                    title: row.title.clone(),
-                    reason,
-                });
+                self.leave_out(id, &row, reason);
                 return Ok(());
             }
         };
@@ -276,6 +320,13 @@ impl Planner<'_> {
                 .categories_changed_since(s)?
                 .into_iter()
                 .map(|c| c.id.to_string())
+                .chain(
+                    // A category whose document came after its revision did.
+                    self.store
+                        .documents_changed_since(s)?
+                        .into_iter()
+                        .filter(|id| self.cats.contains_key(id)),
+                )
                 .collect(),
         };
         want.extend(std::mem::take(&mut self.needed_cats));
@@ -313,7 +364,7 @@ impl Planner<'_> {
             }
         }
         rows.sort_by(|a, b| (rank(&a.kind), &a.id).cmp(&(rank(&b.kind), &b.id)));
-        Ok(rows
+        Ok(parents_first(rows)
             .into_iter()
             .filter_map(|c| {
                 Some(Planned {
@@ -324,6 +375,34 @@ impl Planner<'_> {
             })
             .collect())
     }
+}
+
+/// `rows` (in kind order) with each category moved after its parent where the kinds alone
+/// would not: a product under a product, a family under a family. The store's hierarchy is
+/// checked to be finite and acyclic when it is written.
+fn parents_first(rows: Vec<CategoryRow>) -> Vec<CategoryRow> {
+    let at: HashMap<String, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
+    let mut done = vec![false; rows.len()];
+    let mut order = Vec::with_capacity(rows.len());
+    for i in 0..rows.len() {
+        // The chain of ancestors among the rows not written yet, then this one.
+        let mut chain = Vec::new();
+        let mut j = Some(i);
+        while let Some(k) = j.filter(|k| !done[*k] && !chain.contains(k)) {
+            chain.push(k);
+            j = rows[k].parent.as_ref().and_then(|p| at.get(p)).copied();
+        }
+        for k in chain.into_iter().rev() {
+            done[k] = true;
+            order.push(k);
+        }
+    }
+    let mut slots: Vec<Option<CategoryRow>> = rows.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|k| slots[k].take()).collect()
 }
 
 /// The `<Update>` parts of update `u`: its files (with a SHA-1: WSUS names files by it), its
@@ -361,4 +440,31 @@ pub fn update_parts(
         }
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, kind: &str, parent: Option<&str>) -> CategoryRow {
+        CategoryRow {
+            id: id.into(),
+            revision: 1,
+            kind: kind.into(),
+            title: id.into(),
+            parent: parent.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_nested_product_comes_after_its_parent() {
+        let rows = vec![
+            row("a", "Company", None),
+            row("b-child", "Product", Some("c-parent")),
+            row("c-parent", "Product", Some("a")),
+            row("d", "UpdateClassification", None),
+        ];
+        let ids: Vec<String> = parents_first(rows).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["a", "c-parent", "b-child", "d"]);
+    }
 }

@@ -1,10 +1,54 @@
 //! `README.txt`: what to do with the folder on the WSUS server.
 
-/// The text of `README.txt` for the packages `packages` (file names, in import order).
+/// A package file in the output folder: its name, and whether this publish wrote it.
+pub struct Listed {
+    pub name: String,
+    pub this_run: bool,
+}
+
+/// Every package `<base>-<sequence>-<n>.cab` in `dir`, in import order: by sequence, then by
+/// n, as numbers (`-9-` before `-10-`). Earlier publishes' packages stay in the folder on
+/// purpose (one not imported yet must still be imported, first); `this_run` names this
+/// publish's.
+pub fn packages_in(
+    dir: &std::path::Path,
+    base: &str,
+    this_run: &[String],
+) -> std::io::Result<Vec<Listed>> {
+    let mut found: Vec<((u64, u64), String)> = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        let numbers = name
+            .strip_prefix(base)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.strip_suffix(".cab"))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(seq, n)| Some((seq.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
+        if let Some(k) = numbers
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            found.push((k, name));
+        }
+    }
+    found.sort();
+    Ok(found
+        .into_iter()
+        .map(|(_, name)| Listed {
+            this_run: this_run.contains(&name),
+            name,
+        })
+        .collect())
+}
+
+/// The text of `README.txt` for the packages `packages` (every package in the folder, in
+/// import order).
 pub fn readme(
     store_name: &str,
     created: &str,
-    packages: &[String],
+    packages: &[Listed],
     languages: &[String],
 ) -> String {
     let mut s = String::new();
@@ -24,15 +68,25 @@ pub fn readme(
          \x20  it needs itself. In an elevated command prompt:\r\n\r\n\
          \x20  cd \"%ProgramFiles%\\Update Services\\Tools\"\r\n",
     );
-    if packages.is_empty() {
+    if !packages.iter().any(|p| p.this_run) {
         s.push_str(
-            "   (nothing to import this time: no metadata changed since the last publish)\r\n",
+            "   (nothing new to import this time: no metadata changed since the last publish)\r\n",
+        );
+    }
+    if packages.iter().any(|p| !p.this_run) {
+        s.push_str(
+            "\r\n   The folder also holds the packages of earlier publishes (marked below). Import\r\n\
+             \x20  any you have not imported yet, older packages first, in this order:\r\n\r\n",
         );
     }
     for p in packages {
-        let log = p.strip_suffix(".cab").unwrap_or(p);
+        let log = p.name.strip_suffix(".cab").unwrap_or(&p.name);
+        if !p.this_run {
+            s.push_str("   (from an earlier publish:)\r\n");
+        }
         s.push_str(&format!(
-            "   wsusutil.exe import <this folder>\\{p} <this folder>\\{log}-import.log\r\n"
+            "   wsusutil.exe import <this folder>\\{} <this folder>\\{log}-import.log\r\n",
+            p.name
         ));
     }
     if packages.len() > 1 {

@@ -184,15 +184,7 @@ pub fn lowercase_guid(text: &[u8]) -> Option<[u8; 16]> {
 
 /// The GUID text of 16 bytes from [`lowercase_guid`].
 pub fn guid_text(id: &[u8; 16]) -> String {
-    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    crate::model::guid_text(id)
 }
 
 /// Reads the XML of `head.units` UTF-16 code units into `xml`: UTF-8 characters are counted
