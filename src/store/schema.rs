@@ -241,7 +241,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX downstream_points_name ON downstream_points(name);
     "#,
-    // publish fixes: the change sequence at which each kept document arrived or changed, so
+    // 11: the change sequence at which each kept document arrived or changed, so
     // that `publish wsus --since-last` publishes an update whose document came after its
     // revision (0 for documents kept before: an earlier publish may have missed them only if
     // they came later, which a `--full` publish repairs).
