@@ -51,6 +51,13 @@ pub fn sync_dir(dir: Option<&Path>) {
 pub fn sync_dir_strict(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
+        // The parent of a bare file name (`--out r.json`) is the empty path: the current
+        // folder.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         File::open(dir)?.sync_all()
     }
     #[cfg(not(unix))]

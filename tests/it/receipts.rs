@@ -329,3 +329,28 @@ fn forged_unsigned_older_and_impostor_receipts_are_refused() {
     receipt_export(&impostor, &claim, &signed, None);
     refused(&top, &claim, 12, "claims the name 'iso'");
 }
+
+/// A bare file name for `--out` (or `--html`) is a file in the current folder: writing it must
+/// not fail on flushing its folder (the parent of `r.json` is the empty path).
+#[test]
+fn a_file_name_without_a_folder_is_written_in_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = synced_store(dir.path(), "s");
+    for args in [
+        vec!["receipt", "export", "--store", p(&s), "--out", "r.json"],
+        vec!["status", "--store", p(&s), "--html", "page.html"],
+    ] {
+        let out = offsync()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("r.json").is_file());
+    assert!(dir.path().join("page.html").is_file());
+}
