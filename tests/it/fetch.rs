@@ -445,6 +445,37 @@ fn limit_rate_caps_the_total_bandwidth() {
 }
 
 #[test]
+fn a_slow_server_is_waited_for_and_its_file_arrives_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    // 4 KiB in 256-byte pieces 60 ms apart: about a second of trickle.
+    let b = bytes_of(31, 4096);
+    srv.route(
+        "/slow.cab",
+        &b,
+        Mode::Slow {
+            chunk: 256,
+            pause_ms: 60,
+        },
+    );
+    let f = payload("slow.cab", &b, &srv.url("/slow.cab"));
+    let s = store_with(dir.path(), std::slice::from_ref(&f));
+    let t = Instant::now();
+    let (code, r, out) = fetch(&s, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(t.elapsed() >= Duration::from_millis(900), "not trickled");
+    assert_eq!(r["downloaded"].as_array().unwrap().len(), 1, "{r}");
+    assert!(has(&s, &f.meta));
+    // One request: the slow answer was neither cut short nor retried (the server notes a
+    // request once it has sent it all, a moment after the client has it).
+    let t = Instant::now();
+    while srv.seen("/slow.cab").is_empty() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(srv.seen("/slow.cab").len(), 1);
+}
+
+#[test]
 fn mirror_replaces_scheme_and_host() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start();

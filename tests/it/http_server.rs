@@ -25,6 +25,8 @@ pub enum Mode {
     Redirect(String),
     /// 503 with `Retry-After: secs` for the first `times` requests, then normal.
     RetryAfter { times: usize, secs: u32 },
+    /// Normal, but the body trickles: `chunk` bytes, then a pause of `pause_ms`, and so on.
+    Slow { chunk: usize, pause_ms: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -175,6 +177,10 @@ fn serve(
             .or_insert(1);
         (st.routes.get(&path).cloned(), hit)
     };
+    let trickle = match route.as_ref().map(|r| &r.mode) {
+        Some(Mode::Slow { chunk, pause_ms }) => Some((*chunk, Duration::from_millis(*pause_ms))),
+        _ => None,
+    };
     let (status, head, body, cut): (u16, Vec<String>, Vec<u8>, Option<usize>) =
         answer(route, hit, range.as_deref(), inm.as_deref());
     std::thread::sleep(delay);
@@ -189,7 +195,18 @@ fn serve(
     out += "\r\n";
     conn.write_all(out.as_bytes())?;
     let sent = cut.unwrap_or(body.len()).min(body.len());
-    conn.write_all(&body[..sent])?;
+    match trickle {
+        Some((chunk, pause)) => {
+            for (i, part) in body[..sent].chunks(chunk.max(1)).enumerate() {
+                if i > 0 {
+                    std::thread::sleep(pause);
+                }
+                conn.write_all(part)?;
+                conn.flush()?;
+            }
+        }
+        None => conn.write_all(&body[..sent])?,
+    }
     conn.flush()?;
     state.lock().unwrap().seen.push(Seen {
         path,
