@@ -99,15 +99,19 @@ impl Store {
 
     /// Categories changed after change sequence `from`, by id.
     pub fn categories_changed_since(&self, from: u64) -> Result<Vec<Category>> {
+        // With those whose document arrived or changed since (the same revision: a sync from
+        // documents after one from the offline catalog), so that it crosses too.
         categories_where(
             &self.conn,
-            "changed_seq > ?1 ORDER BY id",
+            "changed_seq > ?1 OR id IN (SELECT id FROM documents WHERE changed_seq > ?1)
+             ORDER BY id",
             params![from as i64],
         )
     }
 
     /// Streams the updates changed after change sequence `from`, by UpdateID, with their
-    /// state and change sequence.
+    /// state and change sequence; and those whose document changed after `from` (their change
+    /// sequence is then `from` or lower).
     pub fn for_each_update_changed_since(
         &self,
         from: u64,
@@ -118,11 +122,22 @@ impl Store {
         // incremental export takes the changed rows by the change index and sorts them (in
         // SQLite's sorter, which spills to disk beyond its cache); a full one walks the table
         // in UpdateID order and sorts nothing.
+        // An incremental export also takes the unchanged rows whose document arrived or
+        // changed since (the same revision, first synced from the offline catalog, then from
+        // documents): they come with their old change sequence, which tells the caller that
+        // only the document is new.
         let sql = if from == 0 {
-            "SELECT doc, state, changed_seq FROM updates WHERE changed_seq > ?1 ORDER BY update_id"
+            "SELECT doc, state, changed_seq, update_id FROM updates WHERE changed_seq > ?1
+             ORDER BY update_id"
         } else {
-            "SELECT doc, state, changed_seq FROM updates INDEXED BY updates_changed
-             WHERE changed_seq > ?1 ORDER BY update_id"
+            "SELECT doc, state, changed_seq, update_id FROM updates INDEXED BY updates_changed
+             WHERE changed_seq > ?1
+             UNION ALL
+             SELECT u.doc, u.state, u.changed_seq, u.update_id
+             FROM documents d INDEXED BY documents_changed
+             JOIN updates u ON u.update_id = d.id
+             WHERE d.changed_seq > ?1 AND u.changed_seq <= ?1 AND d.revision = u.revision
+             ORDER BY 4"
         };
         let mut st = self.conn.prepare(sql)?;
         let mut rows = st.query([from as i64])?;

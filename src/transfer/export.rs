@@ -258,7 +258,9 @@ fn select(store: &Store, opts: &ExportOptions, after: Option<u64>) -> Result<Sel
             state: super::record_state(state),
             changed_seq: seq,
         };
-        if !opts.metadata_only && r.state != bundle::RecordState::Removed {
+        // An update sent again only for its document (its row unchanged since `from`) carries
+        // no content: its files crossed with it before.
+        if !opts.metadata_only && r.state != bundle::RecordState::Removed && seq > from {
             content.add_files_of(store, &r)?;
         }
         spool.update(&r)?;

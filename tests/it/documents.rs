@@ -136,3 +136,46 @@ fn a_detectoid_comes_with_the_updates_that_need_it_and_only_with_them() {
     assert!(listed(&child).contains(&DETECTOID.to_string()));
     assert_eq!(listed(&child).len(), listed(&win11).len());
 }
+
+/// A document that arrives for a revision the store already holds (first synced from the
+/// offline catalog, which has none, then from documents) crosses in the next incremental
+/// bundle, without the update's content again, and the isolated store keeps it.
+#[test]
+fn a_document_that_came_later_crosses_in_the_next_incremental_bundle() {
+    const LCU: &str = "5f82e7d6-8f63-4f0a-817f-72d40c32c46a";
+    let dir = tempfile::tempdir().unwrap();
+    let hq = synced_store(dir.path(), "hq");
+    {
+        let c = rusqlite::Connection::open(hq.join("offsync.db")).unwrap();
+        c.execute("DELETE FROM documents WHERE id = ?1", [LCU])
+            .unwrap();
+        // The folder is read again in full next time.
+        c.execute("UPDATE updates SET fingerprint = NULL", [])
+            .unwrap();
+    }
+    let (_, first) = export(&hq, &dir.path().join("m1"), &[]);
+    let iso = init_store(dir.path(), "iso");
+    import_json(&iso, &first);
+    assert!(
+        Store::open(&iso)
+            .unwrap()
+            .document(LCU, 200)
+            .unwrap()
+            .is_none()
+    );
+
+    // The same revision again, now with its document.
+    run(
+        &["sync", "--store", p(&hq), "--from", p(&upstream_fixtures())],
+        0,
+    );
+    let (r, second) = export(&hq, &dir.path().join("m2"), &[]);
+    assert_eq!(r["kind"], "incremental", "{r}");
+    assert_eq!(r["updates"], 1, "only the update whose document came: {r}");
+    assert_eq!(r["content_files"], 0, "its content crossed before: {r}");
+    let i = import_json(&iso, &second);
+    assert_eq!(i["unchanged"], 1, "{i}");
+    let kept = Store::open(&iso).unwrap().document(LCU, 200).unwrap();
+    let hq_doc = Store::open(&hq).unwrap().document(LCU, 200).unwrap();
+    assert!(kept.is_some() && kept == hq_doc);
+}
