@@ -57,6 +57,8 @@ pub struct Status {
     pub last_error: Option<FailedRun>,
     /// When the next scheduled sync is due; none without a schedule.
     pub next_sync: Option<Timestamp>,
+    /// The same in the schedule's time zone (RFC 3339 with its offset).
+    pub next_sync_local: Option<String>,
     pub thresholds: Thresholds,
     /// The points downstream of this one: children that synced from it, isolated points
     /// that sent receipts.
@@ -235,6 +237,8 @@ pub struct StatusInputs {
     pub now: Timestamp,
     pub thresholds: Thresholds,
     pub next_sync: Option<Timestamp>,
+    /// `next_sync` in the schedule's time zone.
+    pub next_sync_local: Option<String>,
     pub downstream: Vec<DownstreamInput>,
 }
 
@@ -310,6 +314,7 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
         last_successful_sync: success.map(|s| s.0),
         last_error: latest(failed_sync, refused),
         next_sync: inputs.next_sync,
+        next_sync_local: inputs.next_sync_local.clone(),
         thresholds: th,
         downstream,
         ok: warnings.is_empty(),

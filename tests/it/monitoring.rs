@@ -487,6 +487,10 @@ fn the_top_level_status_shows_its_child_and_its_disconnected_point_after_receipt
     let s = status_at(&hq, None);
     assert_eq!(s["role"], "top-level", "{s}");
     assert!(s["next_sync"].is_string(), "a schedule is set: {s}");
+    assert!(
+        s["next_sync_local"].as_str().unwrap().contains("T03:30:00"),
+        "{s}"
+    );
     let down = s["downstream"].as_array().unwrap();
     let by_name = |n: &str| {
         down.iter()

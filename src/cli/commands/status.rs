@@ -76,10 +76,12 @@ pub fn run(a: Args) -> CliResult {
     let now = crate::cli::args::now();
     set_thresholds(&a, now)?;
     let store = Store::open_readonly(&a.store.store)?;
+    let next = crate::schedule::next_sync(&store, now)?;
     let inputs = StatusInputs {
         now,
         thresholds: Thresholds::load(&store)?,
-        next_sync: crate::schedule::next_sync(&store, now)?.map(|n| n.at),
+        next_sync: next.as_ref().map(|n| n.at),
+        next_sync_local: next.map(|n| n.local),
         downstream: downstream_inputs(&store)?,
     };
     let s = status(&store, &inputs)?;
@@ -179,7 +181,10 @@ fn text(s: &Status) -> CliResult {
         ))?;
     }
     if let Some(n) = s.next_sync {
-        say(format!("next sync  {n}"))?;
+        match &s.next_sync_local {
+            Some(local) => say(format!("next sync  {local} ({n})"))?,
+            None => say(format!("next sync  {n}"))?,
+        }
     }
     let t = &s.totals;
     say(format!(
