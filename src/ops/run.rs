@@ -79,6 +79,12 @@ pub enum RunEvent {
     },
     /// The sync changed something, but the store had nothing a new bundle would carry.
     NothingToExport,
+    /// Receipts its children left in the store's receipts folder, registered (accepted) or
+    /// refused (each one is judged as `receipt import` judges it).
+    Receipts {
+        accepted: u64,
+        refused: u64,
+    },
     Failed {
         started: Timestamp,
         error: String,
@@ -244,6 +250,22 @@ fn sync_and_export(
         categories: r.categories,
         content_files: r.content_files,
     }];
+    // A parent's own scheduled job keeps `status` current about its children: the receipts
+    // they left since the last run are registered. A folder that cannot be read is not a
+    // failed run (the sync succeeded); `receipt import` says why.
+    if let Ok((_, outcomes)) = crate::transfer::receipt::import_folder(store, started) {
+        use crate::transfer::receipt::Registered;
+        let count = |f: &dyn Fn(&crate::transfer::receipt::FileOutcome) -> bool| {
+            outcomes.iter().filter(|o| f(o)).count() as u64
+        };
+        // A receipt registered already (the child has not synced since) is not news.
+        let accepted =
+            count(&|o| matches!(o.registered, Some(Registered::New | Registered::Updated)));
+        let refused = count(&|o| o.error.is_some());
+        if accepted + refused > 0 {
+            events.push(RunEvent::Receipts { accepted, refused });
+        }
+    }
     let Some(dir) = &opts.export_to else {
         return Ok(events);
     };

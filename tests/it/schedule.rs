@@ -338,3 +338,31 @@ fn run_stops_on_a_signal_between_steps() {
     // One sync only: the second start found it not due.
     assert_eq!(log.matches("Scheduled run started").count(), 1, "{log}");
 }
+
+/// A parent's scheduled run registers the receipts its children left in its receipts folder,
+/// so that its `status` shows them without another command; a receipt already registered is
+/// not reported again.
+#[test]
+fn run_registers_the_receipts_children_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scheduled_store(dir.path(), "weekly sun 02:00");
+    run(&["sync", "--store", p(&s)], 0);
+    set_criteria(&s, BROAD_CRITERIA);
+    run(&["sync", "--store", p(&s)], 0);
+    let child = init_store(dir.path(), "branch");
+    run(&["sync", "--store", p(&child), "--from", p(&s)], 0);
+    let args = ["run", "--store", p(&s), "--json", "--max-runs", "1"];
+    let o = at("2027-01-05T10:00:00Z", &args);
+    let ev = events(&o.stdout);
+    assert_eq!(kinds(&ev), ["synced", "receipts", "stopped"], "{ev:?}");
+    assert_eq!(
+        (&ev[1]["accepted"], &ev[1]["refused"]),
+        (&1.into(), &0.into())
+    );
+    let st = json(&["status", "--store", p(&s), "--json"]);
+    assert_eq!(st["downstream"][0]["name"], "branch", "{st}");
+    assert_eq!(st["downstream"][0]["kind"], "child", "{st}");
+    // The next run finds nothing new.
+    let o = at("2027-01-12T10:00:00Z", &args);
+    assert_eq!(kinds(&events(&o.stdout)), ["synced", "stopped"]);
+}

@@ -159,6 +159,9 @@ fn text(e: &RunEvent) -> String {
             esc(bundle_dir)
         ),
         RunEvent::NothingToExport => "  nothing new to export".to_string(),
+        RunEvent::Receipts { accepted, refused } => format!(
+            "  receipts of child points: {accepted} registered, {refused} refused (`offsync receipt import --store S` says why)"
+        ),
         RunEvent::Failed {
             started,
             error,
