@@ -4,7 +4,7 @@
 //! `transfer::receipt`; this module only keeps and queries rows.
 
 use super::Store;
-use super::exchange::ExportRecord;
+use super::exchange::{EXPORT_COLUMNS, ExportRecord, export_row};
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -227,43 +227,22 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished, path,
-                        manifest_sha256, categories, updates, removed, content_files, content_bytes, missing_files,
-                        metadata_only
-                 FROM exports WHERE sequence = ?1",
+                &format!("SELECT {EXPORT_COLUMNS} FROM exports WHERE sequence = ?1"),
                 [sequence as i64],
-                |r| {
-                    let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
-                    Ok(ExportRecord {
-                        sequence: n(0)?,
-                        bundle_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        base_sequence: opt_u64(r.get(3)?),
-                        changes_from: n(4)?,
-                        changes_to: n(5)?,
-                        created: r.get(6)?,
-                        finished: r.get(7)?,
-                        path: r.get(8)?,
-                        manifest_sha256: r.get(9)?,
-                        categories: n(10)?,
-                        updates: n(11)?,
-                        removed: n(12)?,
-                        content_files: n(13)?,
-                        content_bytes: n(14)?,
-                        missing_files: n(15)?,
-                        metadata_only: r.get(16)?,
-                    })
-                },
+                export_row,
             )
             .optional()?)
     }
 
     /// The change sequence up to which the exports up to `sequence` that carried content
     /// carried it: where content starts for a bundle that builds on export `sequence`.
-    pub fn content_export_seq_upto(&self, sequence: u64) -> Result<u64> {
+    pub fn content_export_seq_upto(&self, sequence: u64, point: &str) -> Result<u64> {
+        // The point has what the shared chain and its own bundles carried, not what other
+        // points' own bundles did.
         let v: Option<i64> = self.conn.query_row(
-            "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0 AND sequence <= ?1",
-            [sequence as i64],
+            "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0 AND sequence <= ?1
+             AND (for_point IS NULL OR for_point = ?2)",
+            params![sequence as i64, point],
             |r| r.get(0),
         )?;
         Ok(v.unwrap_or(0) as u64)
@@ -399,10 +378,13 @@ fn measure_behind(
             .optional()?,
         _ => None,
     };
+    // The bundles meant for it: the shared chain's and its own, not other points' own.
+    let id = point.id.clone();
     let exports_after = |seq: i64| -> Result<u64> {
         Ok(conn.query_row(
-            "SELECT COUNT(*) FROM exports WHERE sequence > ?1",
-            [seq],
+            "SELECT COUNT(*) FROM exports WHERE sequence > ?1
+             AND (for_point IS NULL OR for_point = ?2)",
+            params![seq, id],
             |r| r.get::<_, i64>(0),
         )? as u64)
     };

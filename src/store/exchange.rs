@@ -29,6 +29,39 @@ pub struct ExportRecord {
     pub content_bytes: u64,
     pub missing_files: u64,
     pub metadata_only: bool,
+    /// The downstream point an `export --for` bundle was made for; none for the bundles of
+    /// the shared chain.
+    pub for_point: Option<String>,
+}
+
+/// The columns [`export_row`] reads, in its order.
+pub(super) const EXPORT_COLUMNS: &str = "sequence, bundle_id, kind, base_sequence, changes_from,
+    changes_to, created, finished, path, manifest_sha256, categories, updates, removed,
+    content_files, content_bytes, missing_files, metadata_only, for_point";
+
+/// One `exports` row selected with [`EXPORT_COLUMNS`].
+pub(super) fn export_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExportRecord> {
+    let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+    Ok(ExportRecord {
+        sequence: n(0)?,
+        bundle_id: r.get(1)?,
+        kind: r.get(2)?,
+        base_sequence: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+        changes_from: n(4)?,
+        changes_to: n(5)?,
+        created: r.get(6)?,
+        finished: r.get(7)?,
+        path: r.get(8)?,
+        manifest_sha256: r.get(9)?,
+        categories: n(10)?,
+        updates: n(11)?,
+        removed: n(12)?,
+        content_files: n(13)?,
+        content_bytes: n(14)?,
+        missing_files: n(15)?,
+        metadata_only: r.get(16)?,
+        for_point: r.get(17)?,
+    })
 }
 
 /// A finished import (only successful imports are recorded: a refused bundle leaves the
@@ -56,32 +89,25 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished, path,
-                        manifest_sha256, categories, updates, removed, content_files, content_bytes, missing_files,
-                        metadata_only
-                 FROM exports ORDER BY sequence DESC LIMIT 1",
+                &format!("SELECT {EXPORT_COLUMNS} FROM exports ORDER BY sequence DESC LIMIT 1"),
                 [],
-                |r| {
-                    Ok(ExportRecord {
-                        sequence: r.get::<_, i64>(0)? as u64,
-                        bundle_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        base_sequence: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
-                        changes_from: r.get::<_, i64>(4)? as u64,
-                        changes_to: r.get::<_, i64>(5)? as u64,
-                        created: r.get(6)?,
-                        finished: r.get(7)?,
-                        path: r.get(8)?,
-                        manifest_sha256: r.get(9)?,
-                        categories: r.get::<_, i64>(10)? as u64,
-                        updates: r.get::<_, i64>(11)? as u64,
-                        removed: r.get::<_, i64>(12)? as u64,
-                        content_files: r.get::<_, i64>(13)? as u64,
-                        content_bytes: r.get::<_, i64>(14)? as u64,
-                        missing_files: r.get::<_, i64>(15)? as u64,
-                        metadata_only: r.get(16)?,
-                    })
-                },
+                export_row,
+            )
+            .optional()?)
+    }
+
+    /// The last export of the shared chain (not made `--for` one point): what the next plain
+    /// export builds on.
+    pub fn last_shared_export(&self) -> Result<Option<ExportRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {EXPORT_COLUMNS} FROM exports WHERE for_point IS NULL
+                     ORDER BY sequence DESC LIMIT 1"
+                ),
+                [],
+                export_row,
             )
             .optional()?)
     }
@@ -470,11 +496,11 @@ impl Store {
         })
     }
 
-    /// The change sequence up to which the last export that carried content carried it (0
-    /// when none did).
+    /// The change sequence up to which the last export of the shared chain that carried
+    /// content carried it (0 when none did).
     pub fn last_content_export_seq(&self) -> Result<u64> {
         let v: Option<i64> = self.conn.query_row(
-            "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0",
+            "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0 AND for_point IS NULL",
             [],
             |r| r.get(0),
         )?;
@@ -487,8 +513,8 @@ impl WriteLock<'_> {
         self.conn.execute(
             "INSERT INTO exports(sequence, bundle_id, kind, base_sequence, changes_from, changes_to, created, finished,
                                  path, manifest_sha256, categories, updates, removed, content_files, content_bytes,
-                                 missing_files, metadata_only)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                                 missing_files, metadata_only, for_point)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 r.sequence as i64,
                 r.bundle_id,
@@ -506,7 +532,8 @@ impl WriteLock<'_> {
                 r.content_files as i64,
                 r.content_bytes as i64,
                 r.missing_files as i64,
-                r.metadata_only
+                r.metadata_only,
+                r.for_point
             ],
         )?;
         Ok(())

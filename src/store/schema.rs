@@ -249,6 +249,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX documents_changed ON documents(changed_seq);
     "#,
+    // 12: the downstream point an `export --for POINT` bundle was made for (NULL: a bundle for
+    // every point). The shared chain builds on the bundles for every point only, so that a
+    // point's catch-up bundle never becomes another point's base.
+    r#"
+    ALTER TABLE exports ADD COLUMN for_point TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -19,8 +19,8 @@ pub enum ChainDecision {
 /// source: the same bundle again is a no-op; a different bundle with a sequence already
 /// imported (equivocation), an older one (rollback), one too far ahead (of the last one, or of
 /// sequence 1 for the first bundle from a source), or an incremental
-/// bundle that does not build on the last one (a gap) is refused, each with its own message
-/// (exit 13). A full bundle newer than everything applies over any gap.
+/// bundle whose base is after the last one imported (a gap) is refused, each with its own
+/// message (exit 13). A full bundle newer than everything applies over any gap.
 pub fn check_chain(
     history: &[ImportRecord],
     m: &Manifest,
@@ -95,7 +95,12 @@ pub fn check_chain(
                     "the manifest is incremental but names no base sequence",
                 )
             })?;
-            if Some(base) == last {
+            // A base at or before the last imported bundle applies: the bundle holds every
+            // change since its base, so what this store lacks is in it, and what it holds
+            // already comes again unchanged (a revision never goes back). That is how a point
+            // that took a bundle made `--for` it rejoins the shared chain, whose next bundle
+            // builds on the shared one before.
+            if last.is_some_and(|l| base <= l) {
                 return Ok(ChainDecision::Apply);
             }
             let first_missing = last.map_or(1, |l| l + 1);

@@ -86,18 +86,30 @@ pub fn export(
     export_after(store, opts, None, now, progress)
 }
 
-/// [`export`], building on this store's export `after` instead of its last one when given
-/// (`export --for`: the bundle a downstream point acknowledged), so that the bundle takes
-/// that point from there to now. The bundle still takes the next sequence number.
+/// The downstream point an `export --for` bundle is made for.
+#[derive(Clone, Debug)]
+pub struct ExportTarget {
+    /// Its store id.
+    pub point_id: String,
+    /// The export of this store it acknowledged, when this store still has it (else the
+    /// bundle is a full one).
+    pub acknowledged: Option<u64>,
+}
+
+/// [`export`], or with `target` the bundle for one downstream point (`export --for`): built
+/// on the export it acknowledged, so that it takes that point from there to now. It takes
+/// the next sequence number but stays out of the shared chain: the next plain export still
+/// builds on the last plain one, and the point imports it too (an incremental bundle whose
+/// base is at or before the point's last applies; see `transfer::chain`).
 pub fn export_after(
     store: &Store,
     opts: &ExportOptions,
-    after: Option<u64>,
+    target: Option<&ExportTarget>,
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<Option<ExportReport>> {
     let result = crate::bundle::check_out_dir(&opts.out)
-        .and_then(|()| export_locked(store, opts, after, now, progress));
+        .and_then(|()| export_locked(store, opts, target, now, progress));
     if let Err(e) = &result
         && e.kind == ErrorKind::Interrupted
     {
@@ -113,7 +125,7 @@ pub fn export_after(
 fn export_locked(
     store: &Store,
     opts: &ExportOptions,
-    after: Option<u64>,
+    target: Option<&ExportTarget>,
     now: Timestamp,
     progress: &dyn Progress,
 ) -> Result<Option<ExportReport>> {
@@ -121,7 +133,7 @@ fn export_locked(
     // every read below sees one state of the store (a sync cannot slip in between), and two
     // exports can never take the same sequence number.
     let lock = store.write_lock()?;
-    let mut sel = select(store, opts, after)?;
+    let mut sel = select(store, opts, target)?;
     if sel.is_empty() && !opts.allow_empty {
         let base = sel.base_sequence.unwrap_or_default();
         store.log(
@@ -191,6 +203,7 @@ fn export_locked(
         content_bytes: report.content_bytes,
         missing_files: report.missing_files,
         metadata_only: opts.metadata_only,
+        for_point: target.map(|t| t.point_id.clone()),
     })?;
     lock.commit()?;
     store.log("EXPORT", &log_line(&report), now);
@@ -226,12 +239,16 @@ impl Selection {
 /// Chooses the sequence number and the change range, and takes what changed in it: each
 /// update record goes into `metadata.bin` as the store yields it, its files into the content
 /// selection, so that the records are never held together.
-fn select(store: &Store, opts: &ExportOptions, after: Option<u64>) -> Result<Selection> {
+fn select(store: &Store, opts: &ExportOptions, target: Option<&ExportTarget>) -> Result<Selection> {
+    // Sequence numbers are unique across the shared chain and the points' own bundles.
     let last = store.last_export()?;
     let sequence = last.as_ref().map_or(1, |l| l.sequence + 1);
-    let base = match after {
-        Some(seq) => store.export_at(seq)?,
-        None => last,
+    let base = match target {
+        Some(t) => match t.acknowledged {
+            Some(seq) => store.export_at(seq)?,
+            None => None,
+        },
+        None => store.last_shared_export()?,
     };
     let full = opts.full || base.is_none();
     let (kind, base_sequence, from) = match (&base, full) {
@@ -289,9 +306,12 @@ fn select(store: &Store, opts: &ExportOptions, after: Option<u64>) -> Result<Sel
     }
     // Content is carried from the last export that carried content: a metadata-only export
     // in between must not make the next one forget the files it left out.
-    let content_from = match (full, after) {
+    let content_from = match (full, target) {
         (true, _) => 0,
-        (false, Some(seq)) => store.content_export_seq_upto(seq)?,
+        (false, Some(t)) => {
+            let seq = base.as_ref().map_or(0, |b| b.sequence);
+            store.content_export_seq_upto(seq, &t.point_id)?
+        }
         (false, None) => store.last_content_export_seq()?,
     };
     if !opts.metadata_only && !full {

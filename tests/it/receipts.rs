@@ -354,3 +354,82 @@ fn a_file_name_without_a_folder_is_written_in_the_current_folder() {
     assert!(dir.path().join("r.json").is_file());
     assert!(dir.path().join("page.html").is_file());
 }
+
+/// `content` of `status --json`: (present, missing).
+fn content_of(store: &Path) -> (u64, u64) {
+    let st = json(&["status", "--store", p(store), "--json"]);
+    (
+        st["content"]["present"].as_u64().unwrap(),
+        st["content"]["missing"].as_u64().unwrap(),
+    )
+}
+
+/// A catch-up bundle made `--for` one point stays out of the shared chain: the next plain
+/// export still builds on the last plain one, so another point that follows the plain chain
+/// takes it (and the content added meanwhile), and the caught-up point takes it too.
+#[test]
+fn a_bundle_for_one_point_does_not_break_the_chain_of_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    // hq without its payloads yet.
+    let hq = synced_from(dir.path(), "hq", &upstream_fixtures(), BROAD_CRITERIA);
+    let (a, b) = (
+        init_store(dir.path(), "site-a"),
+        init_store(dir.path(), "site-b"),
+    );
+    let churn = || {
+        run(&["updates", "decline", "--store", p(&hq), "KB5034122"], 0);
+        run(&["updates", "undecline", "--store", p(&hq), "KB5034122"], 0);
+    };
+    // 1 to both; 2 (plain) to site-b only.
+    let (_, b1) = export(&hq, &dir.path().join("m1"), &[]);
+    import_json(&a, &b1);
+    import_json(&b, &b1);
+    churn();
+    let (_, b2) = export(&hq, &dir.path().join("m2"), &[]);
+    import_json(&b, &b2);
+    // site-a says it holds 1; payloads arrive at hq; hq catches site-a up with bundle 3.
+    let ra = dir.path().join("a.json");
+    receipt_export(&a, &ra, &[], Some(1_800_000_000));
+    assert_eq!(receipt_import(&hq, &[&ra]).0, 0);
+    run(
+        &[
+            "content",
+            "import",
+            "--store",
+            p(&hq),
+            p(&content_fixtures()),
+        ],
+        0,
+    );
+    let (r3, b3) = export_for(&hq, &dir.path().join("m3"), "site-a");
+    assert_eq!(
+        (r3["sequence"].as_u64(), r3["base_sequence"].as_u64()),
+        (Some(3), Some(1)),
+        "{r3}"
+    );
+    assert!(r3["content_files"].as_u64().unwrap() > 0, "{r3}");
+    import_json(&a, &b3);
+    // site-b is not behind because of site-a's own bundle.
+    let rb = dir.path().join("b.json");
+    receipt_export(&b, &rb, &[], Some(1_800_000_000));
+    assert_eq!(receipt_import(&hq, &[&rb]).0, 0);
+    assert_eq!(point(&hq, "site-b")["bundles_behind"], 0);
+
+    // The next plain bundle builds on 2, the last plain one, and carries the payloads that
+    // went to site-a only.
+    churn();
+    let (r4, b4) = export(&hq, &dir.path().join("m4"), &[]);
+    assert_eq!(
+        (r4["sequence"].as_u64(), r4["base_sequence"].as_u64()),
+        (Some(4), Some(2)),
+        "{r4}"
+    );
+    assert_eq!(r4["content_files"], r3["content_files"], "{r4}");
+    let ib = import_json(&b, &b4);
+    assert_eq!(ib["outcome"], "imported", "{ib}");
+    // site-a, at 3, takes 4 as well (its base 2 is before 3).
+    let ia = import_json(&a, &b4);
+    assert_eq!(ia["outcome"], "imported", "{ia}");
+    assert_eq!(content_of(&a), content_of(&hq));
+    assert_eq!(content_of(&b), content_of(&hq));
+}

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::transfer::export::{ExportOptions, export_after};
+use crate::transfer::export::{ExportOptions, ExportTarget, export_after};
 use crate::trust::{PasswordUse, SigningKey, resolve_password, secret_key_is_encrypted};
 use std::path::PathBuf;
 
@@ -80,14 +80,21 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     };
     check_out_dir(&opts.out)?;
     let store = Store::open(&a.store.store)?;
-    let after = match &a.for_point {
-        Some(point) => crate::transfer::receipt::export_base(&store, point)?,
+    let target = match &a.for_point {
+        Some(point) => Some(ExportTarget {
+            acknowledged: crate::transfer::receipt::export_base(&store, point)?,
+            // export_base has found it.
+            point_id: store
+                .downstream_point(point)?
+                .map(|d| d.id)
+                .unwrap_or_default(),
+        }),
         None => None,
     };
-    opts.full |= a.for_point.is_some() && after.is_none();
+    opts.full |= target.as_ref().is_some_and(|t| t.acknowledged.is_none());
     // SIGINT and SIGTERM now stop the export at a safe point instead of killing it.
     crate::cli::interrupt::install()?;
-    let Some(r) = export_after(&store, &opts, after, now, progress)? else {
+    let Some(r) = export_after(&store, &opts, target.as_ref(), now, progress)? else {
         return nothing_changed(&store, a.json);
     };
     if a.json {
