@@ -88,37 +88,43 @@ pub fn check_chain(
     }
     match m.kind {
         BundleKind::Full => Ok(ChainDecision::Apply),
-        BundleKind::Incremental => {
-            let base = m.base_sequence.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Corrupt,
-                    "the manifest is incremental but names no base sequence",
-                )
-            })?;
-            // A base at or before the last imported bundle applies: the bundle holds every
-            // change since its base, so what this store lacks is in it, and what it holds
-            // already comes again unchanged (a revision never goes back). That is how a point
-            // that took a bundle made `--for` it rejoins the shared chain, whose next bundle
-            // builds on the shared one before.
-            if last.is_some_and(|l| base <= l) {
-                return Ok(ChainDecision::Apply);
-            }
-            let first_missing = last.map_or(1, |l| l + 1);
-            let missing: Vec<String> = (first_missing..m.sequence).map(|s| s.to_string()).collect();
-            let what = if missing.is_empty() {
-                format!("it builds on sequence {base}, which this store has not imported")
-            } else {
-                format!("missing sequence(s) {}", missing.join(", "))
-            };
-            Err(seq_err(
-                format!(
-                    "gap in the chain from store '{}': bundle {} is incremental and {what}",
-                    m.source.store_name, m.sequence
-                ),
-                "import the missing bundles first, or ask for a full bundle (`offsync export --full`)",
-            ))
-        }
+        BundleKind::Incremental => check_base(last, m),
     }
+}
+
+/// An incremental bundle applies when its base is the last bundle imported or one before it;
+/// else it is a gap.
+fn check_base(last: Option<u64>, m: &Manifest) -> Result<ChainDecision> {
+    let seq_err =
+        |msg: String, hint: &str| Error::new(ErrorKind::OutOfSequence, msg).with_hint(hint);
+    let base = m.base_sequence.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Corrupt,
+            "the manifest is incremental but names no base sequence",
+        )
+    })?;
+    // A base at or before the last imported bundle applies: the bundle holds every
+    // change since its base, so what this store lacks is in it, and what it holds
+    // already comes again unchanged (a revision never goes back). That is how a point
+    // that took a bundle made `--for` it rejoins the shared chain, whose next bundle
+    // builds on the shared one before.
+    if last.is_some_and(|l| base <= l) {
+        return Ok(ChainDecision::Apply);
+    }
+    let first_missing = last.map_or(1, |l| l + 1);
+    let missing: Vec<String> = (first_missing..m.sequence).map(|s| s.to_string()).collect();
+    let what = if missing.is_empty() {
+        format!("it builds on sequence {base}, which this store has not imported")
+    } else {
+        format!("missing sequence(s) {}", missing.join(", "))
+    };
+    Err(seq_err(
+        format!(
+            "gap in the chain from store '{}': bundle {} is incremental and {what}",
+            m.source.store_name, m.sequence
+        ),
+        "import the missing bundles first, or ask for a full bundle (`offsync export --full`)",
+    ))
 }
 
 /// Refuses a bundle past its validity, and a clock earlier than `last_import` (a clock set

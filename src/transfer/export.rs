@@ -236,6 +236,42 @@ impl Selection {
     }
 }
 
+/// The update records changed after `from` (and those whose document did), each with its
+/// upstream document, into `spool`; their files into `content`.
+fn add_updates(
+    store: &Store,
+    opts: &ExportOptions,
+    from: u64,
+    spool: &mut MetadataSpool,
+    content: &mut ContentPick,
+) -> Result<()> {
+    store.for_each_update_changed_since(from, &mut |u, state, seq| {
+        let r = UpdateRecord {
+            update: u,
+            state: super::record_state(state),
+            changed_seq: seq,
+        };
+        // An update sent again only for its document (its row unchanged since `from`) carries
+        // no content: its files crossed with it before.
+        if !opts.metadata_only && r.state != bundle::RecordState::Removed && seq > from {
+            content.add_files_of(store, &r)?;
+        }
+        spool.update(&r)?;
+        // The upstream's own document travels with the record, so that the isolated side
+        // can publish it to WSUS byte for byte.
+        let (id, revision) = (&r.update.id, r.update.revision);
+        match store.document(id.as_str(), revision)? {
+            Some(xml) => spool.document(&DocumentRecord {
+                id: id.clone(),
+                revision,
+                xml,
+            }),
+            None => Ok(()),
+        }
+    })?;
+    Ok(())
+}
+
 /// Chooses the sequence number and the change range, and takes what changed in it: each
 /// update record goes into `metadata.bin` as the store yields it, its files into the content
 /// selection, so that the records are never held together.
@@ -269,30 +305,7 @@ fn select(store: &Store, opts: &ExportOptions, target: Option<&ExportTarget>) ->
         }
     }
     let mut content = ContentPick::default();
-    store.for_each_update_changed_since(from, &mut |u, state, seq| {
-        let r = UpdateRecord {
-            update: u,
-            state: super::record_state(state),
-            changed_seq: seq,
-        };
-        // An update sent again only for its document (its row unchanged since `from`) carries
-        // no content: its files crossed with it before.
-        if !opts.metadata_only && r.state != bundle::RecordState::Removed && seq > from {
-            content.add_files_of(store, &r)?;
-        }
-        spool.update(&r)?;
-        // The upstream's own document travels with the record, so that the isolated side
-        // can publish it to WSUS byte for byte.
-        let (id, revision) = (&r.update.id, r.update.revision);
-        match store.document(id.as_str(), revision)? {
-            Some(xml) => spool.document(&DocumentRecord {
-                id: id.clone(),
-                revision,
-                xml,
-            }),
-            None => Ok(()),
-        }
-    })?;
+    add_updates(store, opts, from, &mut spool, &mut content)?;
     // Decisions travel as their own records: a decline re-sends neither the update nor its
     // content.
     for d in store.decisions_changed_since(from)? {
