@@ -129,8 +129,10 @@ pub fn fetch_content(
             .collect();
         return Ok(report);
     }
+    // Held until the run ends: the partial files are this run's alone.
+    let _lock = super::lock_downloads(store)?;
     let dir = store.staging_dir().join(DOWNLOADS_DIR);
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+    net.set_parallel(opts.parallel);
     let mut runnable = VecDeque::new();
     for (i, j) in jobs.iter().enumerate() {
         match (&j.url, &j.key) {
@@ -307,6 +309,11 @@ fn run_jobs(
                 },
                 Ok(_) => {}
                 Err(Failure::Cancelled) => interrupted = true,
+                // The disk failed: as when the store cannot take files in.
+                Err(Failure::Local(why)) => {
+                    queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    fatal.get_or_insert(Failure::local_error(&why));
+                }
                 Err(f) => {
                     let f = failed(j, Some(url), f.reason());
                     log_failed(store, &f, clock());

@@ -82,7 +82,14 @@ pub fn fetch_file(
 ) -> Result<Got, Failure> {
     let mut attempt = 1;
     let mut restarted = false;
+    // The longest the partial has been: a try that makes it longer is progress, and the
+    // count of tries starts again (a flaky link that delivers a piece each time gets there).
+    let mut longest = partial_len(part);
     loop {
+        if let Some(why) = net.given_up() {
+            return Err(Failure::Permanent(why));
+        }
+        let received = net.received();
         let r = match already_whole(part, expect) {
             Some(d) => Ok(Got::Body(Validators::default(), d)),
             None => try_once(net, url, part, ask, progress),
@@ -115,6 +122,16 @@ pub fn fetch_file(
                 reason,
                 retry_after,
             } => {
+                if net.received() == received
+                    && let Some(why) = net.dry_failure(&reason)
+                {
+                    return Err(Failure::Permanent(why));
+                }
+                let now = partial_len(part);
+                if now > longest {
+                    longest = now;
+                    attempt = 1;
+                }
                 attempt += 1;
                 if attempt > net.retry.attempts {
                     return Err(Failure::Permanent(format!(
@@ -131,6 +148,13 @@ pub fn fetch_file(
             other => return Err(other),
         }
     }
+}
+
+fn partial_len(part: &Path) -> u64 {
+    fs::symlink_metadata(part)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len())
 }
 
 /// The partial's digests when it already holds the whole expected file (a run that ended
@@ -158,18 +182,21 @@ fn try_once(
     ask: &Ask<'_>,
     progress: &dyn Progress,
 ) -> Result<Got, Failure> {
-    let have = fs::symlink_metadata(part)
-        .ok()
-        .filter(|m| m.is_file())
-        .map_or(0, |m| m.len());
+    let mut have = partial_len(part);
     let mut headers: Vec<(&str, String)> = Vec::new();
+    // A file with no digest to check (the catalog) is resumed only when the server can be
+    // asked to send the rest of the same version: a strong ETag (a weak one never matches
+    // If-Range) or else Last-Modified. Without either, a changed file would be spliced.
+    let if_range = ask
+        .resume_of
+        .map(|f| f().and_then(|v| v.etag.filter(|e| !e.starts_with("W/")).or(v.last_modified)));
+    if have > 0 && matches!(if_range, Some(None)) {
+        let _ = fs::remove_file(part);
+        have = 0;
+    }
     if have > 0 {
         headers.push(("Range", format!("bytes={have}-")));
-        if let Some(tag) = ask
-            .resume_of
-            .and_then(|f| f())
-            .and_then(|v| v.etag.or(v.last_modified))
-        {
+        if let Some(Some(tag)) = if_range {
             headers.push(("If-Range", tag));
         }
     }
@@ -238,7 +265,7 @@ fn receive(
     progress: &dyn Progress,
 ) -> Result<Digests, Failure> {
     let io = |what: &str, e: std::io::Error| {
-        Failure::Permanent(format!("cannot {what} {}: {e}", part.display()))
+        Failure::Local(format!("cannot {what} {}: {e}", part.display()))
     };
     let mut s1 = Sha1::new();
     let mut s256 = Sha256::new();
