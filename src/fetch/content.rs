@@ -271,7 +271,9 @@ fn run_jobs(
                                 Err(Failure::Permanent("HTTP 304 to a plain request".into()))
                             }
                         });
-                    if tx.send((i, url, part, r)).is_err() {
+                    // The disk failed: this worker takes nothing more either.
+                    let local = matches!(r, Err(Failure::Local(_)));
+                    if tx.send((i, url, part, r)).is_err() || local {
                         break;
                     }
                 }
