@@ -145,7 +145,12 @@ pub fn fetch_content(
         log_failed(store, f, clock());
     }
     let total: u64 = runnable.iter().filter_map(|&i| jobs[i].expect.size).sum();
-    progress.start("downloading payload files", Some(total), Unit::Bytes);
+    let files = runnable.len();
+    progress.start(
+        &format!("downloading {files} payload file(s)"),
+        Some(total),
+        Unit::Bytes,
+    );
     let interrupted = run_jobs(
         store,
         net,

@@ -85,6 +85,9 @@ pub fn fetch_file(
     // The longest the partial has been: a try that makes it longer is progress, and the
     // count of tries starts again (a flaky link that delivers a piece each time gets there).
     let mut longest = partial_len(part);
+    // Bytes of this file the progress bar has been given: it shows each file's furthest
+    // point, so a resume or a restart from zero never counts bytes twice.
+    let mut counted = 0u64;
     loop {
         if let Some(why) = net.given_up() {
             return Err(Failure::Permanent(why));
@@ -92,7 +95,7 @@ pub fn fetch_file(
         let received = net.received();
         let r = match already_whole(part, expect) {
             Some(d) => Ok(Got::Body(Validators::default(), d)),
-            None => try_once(net, url, part, ask, progress),
+            None => try_once(net, url, part, ask, progress, &mut counted),
         };
         let failure = match r {
             Ok(Got::Body(v, d)) => {
@@ -181,6 +184,7 @@ fn try_once(
     part: &Path,
     ask: &Ask<'_>,
     progress: &dyn Progress,
+    counted: &mut u64,
 ) -> Result<Got, Failure> {
     let mut have = partial_len(part);
     let mut headers: Vec<(&str, String)> = Vec::new();
@@ -245,7 +249,7 @@ fn try_once(
         f(&validators);
     }
     let body = resp.into_body().into_reader();
-    let d = receive(net, body, part, resume, progress)?;
+    let d = receive(net, body, part, resume, progress, counted)?;
     Ok(Got::Body(validators, d))
 }
 
@@ -263,7 +267,14 @@ fn receive(
     part: &Path,
     resume: bool,
     progress: &dyn Progress,
+    counted: &mut u64,
 ) -> Result<Digests, Failure> {
+    let mut shown = |size: u64| {
+        if size > *counted {
+            progress.advance(size - *counted);
+            *counted = size;
+        }
+    };
     let io = |what: &str, e: std::io::Error| {
         Failure::Local(format!("cannot {what} {}: {e}", part.display()))
     };
@@ -289,6 +300,8 @@ fn receive(
             s256.update(&buf[..n]);
             size += n as u64;
         }
+        // What an earlier run left is part of the work done.
+        shown(size);
     }
     loop {
         if progress.cancelled() {
@@ -311,7 +324,7 @@ fn receive(
         s1.update(&buf[..n]);
         s256.update(&buf[..n]);
         size += n as u64;
-        progress.advance(n as u64);
+        shown(size);
         net.throttle(n as u64);
     }
     file.sync_all().map_err(|e| io("flush", e))?;
@@ -325,6 +338,40 @@ fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the bytes the bar is given.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicU64);
+
+    impl Progress for Counting {
+        fn start(&self, _: &str, _: Option<u64>, _: crate::progress::Unit) {}
+        fn advance(&self, n: u64) {
+            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn finish(&self) {}
+        fn note(&self, _: &str) {}
+    }
+
+    #[test]
+    fn progress_counts_a_resumed_partial_once_and_a_restart_not_twice() {
+        let pace = std::sync::Arc::new(crate::fetch::rate::tests::FakePace::default());
+        let net = Net::new(&Default::default(), pace).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        let bar = Counting::default();
+        let got = |b: &Counting| b.0.load(std::sync::atomic::Ordering::Relaxed);
+        // An earlier run left 300 bytes; 200 more arrive.
+        std::fs::write(&part, [1u8; 300]).unwrap();
+        let mut counted = 0;
+        let d = receive(&net, &[2u8; 200][..], &part, true, &bar, &mut counted).unwrap();
+        assert_eq!((d.size, got(&bar)), (500, 500));
+        // The server then ignores Range: 500 bytes from zero add nothing already counted.
+        receive(&net, &[3u8; 500][..], &part, false, &bar, &mut counted).unwrap();
+        assert_eq!(got(&bar), 500);
+        // A resume within the run counts only the new bytes.
+        receive(&net, &[4u8; 100][..], &part, true, &bar, &mut counted).unwrap();
+        assert_eq!(got(&bar), 600);
+    }
 
     #[test]
     fn content_range_start() {

@@ -1,7 +1,8 @@
 //! The HTTP client as offsync configures it: redirects followed up to a limit (Microsoft's
 //! download hosts redirect), HTTPS checked against the platform's certificate store, a proxy
-//! from `--proxy` or else from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (with `NO_PROXY`),
-//! every body byte through the run's rate limit.
+//! from `--proxy` (for every address) or else the first set of `ALL_PROXY`, `HTTPS_PROXY`,
+//! `HTTP_PROXY` (ureq's order, for every scheme; with `NO_PROXY`), every body byte through
+//! the run's rate limit.
 
 use super::Pace;
 use super::rate::RateLimiter;
@@ -51,6 +52,20 @@ impl Net {
             })?),
             None => ureq::Proxy::try_from_env(),
         };
+        // ureq is built without SOCKS: such a proxy would fail every download one by one.
+        if let Some(p) = &proxy
+            && !matches!(
+                p.protocol(),
+                ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+            )
+        {
+            return Err(Error::usage(format!(
+                "the proxy {}:{} is a SOCKS proxy, which offsync does not support",
+                p.host(),
+                p.port()
+            ))
+            .with_hint("use an HTTP proxy: --proxy http://HOST:PORT, or HTTPS_PROXY/HTTP_PROXY with ALL_PROXY unset"));
+        }
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();

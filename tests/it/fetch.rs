@@ -971,3 +971,63 @@ fn a_wrong_content_range_a_too_long_partial_and_a_429_are_handled() {
     assert_eq!(many.iter().map(|x| x.status).collect::<Vec<_>>(), [429, 429, 200]);
     assert!(has(&s, &a) && has(&s, &b) && has(&s, &c));
 }
+
+#[test]
+fn catalog_import_reads_the_kept_catalog_when_the_upstream_is_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let (s, _) = url_synced(dir.path(), &srv, "\"v1\"");
+    let before = srv.all_seen().len();
+    let (code, r, out) = go(
+        &mut cmd(),
+        &["catalog", "import", "--store", p(&s), "KB5000000", "--json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["updates"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(srv.all_seen().len(), before, "read from the kept copy");
+    // No kept catalog yet: a usage error that says what to do.
+    let fresh = init_store(dir.path(), "fresh");
+    let url = srv.url("/wsusscn2.cab");
+    run(&["upstream", "set", "--store", p(&fresh), &url], 0);
+    let (code, _, out) = go(&mut cmd(), &["catalog", "import", "--store", p(&fresh), "KB5000000"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("run `offsync sync` first"), "{out}");
+}
+
+#[test]
+fn a_socks_proxy_is_refused_as_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let b = bytes_of(95, 100);
+    srv.route("/k.cab", &b, Mode::Normal);
+    let s = store_with(dir.path(), &[payload("k.cab", &b, &srv.url("/k.cab"))]);
+    let mut c = cmd();
+    c.env("ALL_PROXY", "socks5://127.0.0.1:9");
+    let (code, _, out) = go(&mut c, &["content", "fetch", "--store", p(&s)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("SOCKS"), "{out}");
+    let (code, _, out) = fetch(&s, &["--proxy", "socks5://127.0.0.1:9"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn run_takes_the_network_options_for_a_catalog_by_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let one = [payload("x.cab", &bytes_of(96, 10), &srv.url("/x.cab"))];
+    srv.route("/cab/wsusscn2.cab", &catalog(&one, 1), Mode::Normal);
+    let s = init_store(dir.path(), "s");
+    // `.invalid` never resolves: only the mirror reaches the catalog.
+    let url = "https://catalog.invalid/cab/wsusscn2.cab";
+    run(&["upstream", "set", "--store", p(&s), url], 0);
+    run(&["schedule", "set", "--store", p(&s), "daily 03:00", "--tz", "UTC"], 0);
+    let mirror = format!("http://127.0.0.1:{}", srv.port);
+    let out = cmd()
+        .args(["run", "--store", p(&s), "--json", "--max-runs", "1", "--mirror", &mirror])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("\"event\":\"synced\""), "{text}");
+    assert_eq!(srv.seen("/cab/wsusscn2.cab").len(), 1);
+}
