@@ -137,7 +137,13 @@ pub fn record_failed_sync(
 }
 
 /// The "Synchronization failed" log line and the failed sync_runs row.
-fn record_failure(store: &mut Store, source: &str, started: Timestamp, now: Timestamp, err: &Error) {
+fn record_failure(
+    store: &mut Store,
+    source: &str,
+    started: Timestamp,
+    now: Timestamp,
+    err: &Error,
+) {
     store.log(
         "SYNC",
         &format!("Synchronization failed: {}", err.message),

@@ -149,7 +149,7 @@ pub fn sync_from_source(
 /// catalog unless the server says the kept one is current, and returns the local file to sync
 /// from. `None` when the upstream is a local path.
 pub fn prepare(
-    store: &mut Store,
+    store: &Store,
     from: Option<&Path>,
     net: &Net,
     progress: &dyn Progress,
@@ -167,20 +167,7 @@ pub fn prepare(
     let url = spec.trim().to_string();
     let lock = super::lock_downloads(store)?;
     let dir = store.staging_dir().join(DOWNLOADS_DIR);
-    // The kept copy can stand for the server's only when it came from this URL and is still
-    // the file downloaded from it.
-    let same = |key: &str, want: &str| store.setting(key).ok().flatten().as_deref() == Some(want);
-    let kept = kept_catalog(store)?
-        .filter(|(_, h)| same(URL_SETTING, &url) && same(SHA256_SETTING, h))
-        .map(|(p, _)| p);
-    let unless = match &kept {
-        Some(_) => Some(Validators {
-            etag: store.setting(ETAG_SETTING)?.filter(|s| !s.is_empty()),
-            last_modified: store.setting(MODIFIED_SETTING)?.filter(|s| !s.is_empty()),
-        }),
-        None => None,
-    }
-    .filter(|v| v.etag.is_some() || v.last_modified.is_some());
+    let (kept, unless) = conditional(store, &url)?;
     let part = dir.join(PART);
     let sidecar_path = dir.join(SIDECAR);
     let sidecar: Option<Sidecar> = fs::read(&sidecar_path)
@@ -248,20 +235,46 @@ pub fn prepare(
                 _lock: lock,
             }))
         }
-        Err(Failure::Local(why)) => Err(Failure::local_error(&why)),
-        Err(Failure::Cancelled) => Err(Error::interrupted(
+        Err(f) => Err(download_error(&url, f)),
+    }
+}
+
+/// The error a failed catalog download ends the sync with.
+fn download_error(url: &str, f: Failure) -> Error {
+    match f {
+        Failure::Local(why) => Failure::local_error(&why),
+        Failure::Cancelled => Error::interrupted(
             "the catalog download",
             "what arrived is kept and resumed by the next sync",
-        )),
-        Err(f) => Err(Error::new(
+        ),
+        f => Error::new(
             ErrorKind::Other,
             format!(
                 "cannot download the offline catalog from {url}: {}",
                 f.reason()
             ),
         )
-        .with_hint("the store is unchanged; what arrived is kept and the next sync resumes it")),
+        .with_hint("the store is unchanged; what arrived is kept and the next sync resumes it"),
     }
+}
+
+/// The kept catalog that can stand for the server's, and the validators to ask "only if
+/// changed" with: only when the store keeps the catalog from this URL and it is still the
+/// file downloaded from it.
+fn conditional(store: &Store, url: &str) -> Result<(Option<PathBuf>, Option<Validators>)> {
+    let same = |key: &str, want: &str| store.setting(key).ok().flatten().as_deref() == Some(want);
+    let kept = kept_catalog(store)?
+        .filter(|(_, h)| same(URL_SETTING, url) && same(SHA256_SETTING, h))
+        .map(|(p, _)| p);
+    let unless = match &kept {
+        Some(_) => Some(Validators {
+            etag: store.setting(ETAG_SETTING)?.filter(|s| !s.is_empty()),
+            last_modified: store.setting(MODIFIED_SETTING)?.filter(|s| !s.is_empty()),
+        }),
+        None => None,
+    }
+    .filter(|v| v.etag.is_some() || v.last_modified.is_some());
+    Ok((kept, unless))
 }
 
 /// The finished download, moved beside the partial and checked to open as a catalog before

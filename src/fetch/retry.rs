@@ -57,8 +57,9 @@ pub enum Failure {
 impl Failure {
     /// The storage error a [`Failure::Local`] stops the run with.
     pub fn local_error(reason: &str) -> crate::error::Error {
-        crate::error::Error::new(crate::error::ErrorKind::Storage, reason.to_string())
-            .with_hint("free space or fix the store's staging folder, then run again (what arrived is kept)")
+        crate::error::Error::new(crate::error::ErrorKind::Storage, reason.to_string()).with_hint(
+            "free space or fix the store's staging folder, then run again (what arrived is kept)",
+        )
     }
 
     pub fn transient(reason: impl Into<String>) -> Failure {
@@ -70,9 +71,9 @@ impl Failure {
 
     pub fn reason(&self) -> &str {
         match self {
-            Failure::Transient { reason, .. } | Failure::Permanent(reason) | Failure::Local(reason) => {
-                reason
-            }
+            Failure::Transient { reason, .. }
+            | Failure::Permanent(reason)
+            | Failure::Local(reason) => reason,
             Failure::Cancelled => "interrupted",
         }
     }

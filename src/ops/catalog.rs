@@ -195,15 +195,17 @@ fn open_source(
         true => kept_catalog_of(store, &path)?,
         false => Ok(path),
     };
-    let opened = path.and_then(|path| crate::upstream::open(&path)).and_then(|mut up| {
-        let index = index_source(up.as_mut(), progress)?;
-        let describe = up.describe();
-        Ok(Source {
-            up,
-            index,
-            describe,
-        })
-    });
+    let opened = path
+        .and_then(|path| crate::upstream::open(&path))
+        .and_then(|mut up| {
+            let index = index_source(up.as_mut(), progress)?;
+            let describe = up.describe();
+            Ok(Source {
+                up,
+                index,
+                describe,
+            })
+        });
     match opened {
         Ok(s) => Ok(Some(s)),
         Err(e) if !needed && from.is_none() => {

@@ -773,7 +773,12 @@ fn a_failed_catalog_download_or_an_unreadable_upstream_is_a_failed_sync() {
     assert_eq!(st["last_sync"]["outcome"], "failed", "{st}");
     assert!(st["last_error"].to_string().contains("HTTP 404"), "{st}");
     let l = log(&s);
-    assert!(l.contains(&format!("Synchronization failed: cannot download the offline catalog from {url}")), "{l}");
+    assert!(
+        l.contains(&format!(
+            "Synchronization failed: cannot download the offline catalog from {url}"
+        )),
+        "{l}"
+    );
     let (code, _, out) = go(&mut cmd(), &["status", "--store", p(&s), "--check"]);
     assert_eq!(code, 21, "{out}");
     // A parent store that cannot be reached: a failed sync, and still a child.
@@ -847,7 +852,12 @@ fn a_catalog_is_resumed_only_with_a_strong_validator_never_spliced() {
         assert_eq!((last.range, last.status), (None, 200), "case {k}");
     }
     // A strong ETag: the server decides (If-Range); a changed file comes whole.
-    srv.route_tagged("/wsusscn2.cab", &catalog(&two, 5), Mode::Normal, Some("\"v5\""));
+    srv.route_tagged(
+        "/wsusscn2.cab",
+        &catalog(&two, 5),
+        Mode::Normal,
+        Some("\"v5\""),
+    );
     catalog_partial(&s, &url, &old, old.len() / 2, Some("\"v1\""));
     let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", &url]);
     assert_eq!(code, 0, "{out}");
@@ -857,10 +867,16 @@ fn a_catalog_is_resumed_only_with_a_strong_validator_never_spliced() {
     // The same version is resumed.
     srv.route_tagged("/wsusscn2.cab", &old, Mode::Normal, Some("\"v1\""));
     catalog_partial(&s, &url, &old, 100, Some("\"v1\""));
-    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", &url, "--allow-older"]);
+    let (code, _, out) = go(
+        &mut cmd(),
+        &["sync", "--store", p(&s), "--from", &url, "--allow-older"],
+    );
     assert_eq!(code, 0, "{out}");
     let last = srv.seen("/wsusscn2.cab").last().cloned().unwrap();
-    assert_eq!((last.status, last.range.as_deref()), (206, Some("bytes=100-")));
+    assert_eq!(
+        (last.status, last.range.as_deref()),
+        (206, Some("bytes=100-"))
+    );
     sound_content(&s);
 }
 
@@ -906,7 +922,14 @@ fn the_run_gives_up_when_nothing_arrives_from_anywhere() {
     let files: Vec<Payload> = (0..10)
         .map(|k| {
             let b = bytes_of(80 + k, 500);
-            srv.route(&format!("/n{k}"), &b, Mode::Fail { code: 503, times: 1000 });
+            srv.route(
+                &format!("/n{k}"),
+                &b,
+                Mode::Fail {
+                    code: 503,
+                    times: 1000,
+                },
+            );
             payload(&format!("n{k}.cab"), &b, &srv.url(&format!("/n{k}")))
         })
         .collect();
@@ -916,7 +939,10 @@ fn the_run_gives_up_when_nothing_arrives_from_anywhere() {
     let failed = r["failed"].as_array().unwrap();
     assert_eq!(failed.len(), 10, "{r}");
     assert!(
-        failed.iter().all(|f| f["reason"].as_str().unwrap().contains("network unreachable")),
+        failed.iter().all(|f| f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("network unreachable")),
         "{r}"
     );
     // Six tries in a row (3 × 2 downloads) and the ones under way: not 10 × 6.
@@ -931,7 +957,10 @@ fn a_file_that_arrives_a_piece_per_try_gets_there() {
     // Ten pieces, each try one more: more tries than the 6 allowed without progress.
     let b = bytes_of(90, 10_000);
     srv.route("/piece.cab", &b, Mode::Dribble { at: 1000 });
-    let s = store_with(dir.path(), &[payload("piece.cab", &b, &srv.url("/piece.cab"))]);
+    let s = store_with(
+        dir.path(),
+        &[payload("piece.cab", &b, &srv.url("/piece.cab"))],
+    );
     let (code, _, out) = fetch(&s, &[]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(srv.seen("/piece.cab").len(), 10);
@@ -945,7 +974,14 @@ fn a_wrong_content_range_a_too_long_partial_and_a_429_are_handled() {
     let (a, b, c) = (bytes_of(91, 3000), bytes_of(92, 3000), bytes_of(93, 3000));
     srv.route("/wr.cab", &a, Mode::WrongRange);
     srv.route("/long.cab", &b, Mode::Normal);
-    srv.route("/many.cab", &c, Mode::Fail { code: 429, times: 2 });
+    srv.route(
+        "/many.cab",
+        &c,
+        Mode::Fail {
+            code: 429,
+            times: 2,
+        },
+    );
     let s = store_with(
         dir.path(),
         &[
@@ -966,9 +1002,15 @@ fn a_wrong_content_range_a_too_long_partial_and_a_429_are_handled() {
     assert_eq!((wr.len(), wr[1].range.as_deref()), (2, None), "{wr:?}");
     // The partial longer than the file: 416, then from zero.
     let long = srv.seen("/long.cab");
-    assert_eq!(long.iter().map(|x| x.status).collect::<Vec<_>>(), [416, 200]);
+    assert_eq!(
+        long.iter().map(|x| x.status).collect::<Vec<_>>(),
+        [416, 200]
+    );
     let many = srv.seen("/many.cab");
-    assert_eq!(many.iter().map(|x| x.status).collect::<Vec<_>>(), [429, 429, 200]);
+    assert_eq!(
+        many.iter().map(|x| x.status).collect::<Vec<_>>(),
+        [429, 429, 200]
+    );
     assert!(has(&s, &a) && has(&s, &b) && has(&s, &c));
 }
 
@@ -989,7 +1031,10 @@ fn catalog_import_reads_the_kept_catalog_when_the_upstream_is_a_url() {
     let fresh = init_store(dir.path(), "fresh");
     let url = srv.url("/wsusscn2.cab");
     run(&["upstream", "set", "--store", p(&fresh), &url], 0);
-    let (code, _, out) = go(&mut cmd(), &["catalog", "import", "--store", p(&fresh), "KB5000000"]);
+    let (code, _, out) = go(
+        &mut cmd(),
+        &["catalog", "import", "--store", p(&fresh), "KB5000000"],
+    );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("run `offsync sync` first"), "{out}");
 }
@@ -1020,10 +1065,30 @@ fn run_takes_the_network_options_for_a_catalog_by_url() {
     // `.invalid` never resolves: only the mirror reaches the catalog.
     let url = "https://catalog.invalid/cab/wsusscn2.cab";
     run(&["upstream", "set", "--store", p(&s), url], 0);
-    run(&["schedule", "set", "--store", p(&s), "daily 03:00", "--tz", "UTC"], 0);
+    run(
+        &[
+            "schedule",
+            "set",
+            "--store",
+            p(&s),
+            "daily 03:00",
+            "--tz",
+            "UTC",
+        ],
+        0,
+    );
     let mirror = format!("http://127.0.0.1:{}", srv.port);
     let out = cmd()
-        .args(["run", "--store", p(&s), "--json", "--max-runs", "1", "--mirror", &mirror])
+        .args([
+            "run",
+            "--store",
+            p(&s),
+            "--json",
+            "--max-runs",
+            "1",
+            "--mirror",
+            &mirror,
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -189,8 +189,13 @@ fn serve(
         Some(Mode::Slow { chunk, pause_ms }) => Some((*chunk, Duration::from_millis(*pause_ms))),
         _ => None,
     };
-    let (status, head, body, cut): (u16, Vec<String>, Vec<u8>, Option<usize>) =
-        answer(route, hit, range.as_deref(), inm.as_deref(), if_range.as_deref());
+    let (status, head, body, cut): (u16, Vec<String>, Vec<u8>, Option<usize>) = answer(
+        route,
+        hit,
+        range.as_deref(),
+        inm.as_deref(),
+        if_range.as_deref(),
+    );
     std::thread::sleep(delay);
     let mut out = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
     for h in &head {
@@ -245,9 +250,8 @@ fn answer(
         return (304, etag, vec![], None);
     }
     // If-Range: the rest only of the same version (a strong ETag match), else the whole.
-    let range = range.filter(|_| {
-        if_range.is_none_or(|t| !t.starts_with("W/") && r.etag.as_deref() == Some(t))
-    });
+    let range = range
+        .filter(|_| if_range.is_none_or(|t| !t.starts_with("W/") && r.etag.as_deref() == Some(t)));
     let start = range
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.strip_suffix('-'))
