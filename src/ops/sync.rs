@@ -37,10 +37,14 @@ pub fn sync_from(
     let mut up = match crate::upstream::open(&source) {
         Ok(up) => up,
         Err(e) => {
-            // Unreachable share, missing file: a failed sync as much as one that fails later.
-            let now = clock();
-            let shown = source.display().to_string();
-            crate::sync::record_failed_sync(store, &shown, now, now, &e);
+            // The store's own upstream unreachable (a share offline, the parent store moved):
+            // a failed sync as much as one that fails later. A `--from` that names no upstream
+            // is the command line's mistake, refused with nothing recorded.
+            if from.is_none() {
+                let now = clock();
+                let shown = source.display().to_string();
+                crate::sync::record_failed_sync(store, &shown, now, now, &e);
+            }
             return Err(e);
         }
     };
