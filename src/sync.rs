@@ -108,32 +108,62 @@ pub fn sync(
             Ok(report)
         }
         Err(err) => {
-            let now = clock();
-            store.log(
-                "SYNC",
-                &format!("Synchronization failed: {}", err.message),
-                now,
-            );
-            // Recorded in its own transaction after the failed one rolled back. If even this
-            // fails (the disk is full, say), the original error is what the operator needs.
-            let record = SyncRunRecord {
-                started: started.rfc3339(),
-                finished: Some(now.rfc3339()),
-                source,
-                outcome: SyncOutcome::Failed,
-                error: Some(err.message.clone()),
-                ..Default::default()
-            };
-            if let Ok(mut tx) = store.begin()
-                && tx.record_sync_run(&record).is_ok()
-            {
-                let _ = tx.commit();
-            }
+            record_failure(store, &source, started, clock(), &err);
             Err(err)
         }
     };
     store.end_sync_run();
     outcome
+}
+
+/// Records a sync that failed before it could read its upstream (the catalog download failed,
+/// the upstream cannot be opened): the same log line and failed run as a sync that failed
+/// later, so that `status`, `status --check` and `log --run` see it.
+pub fn record_failed_sync(
+    store: &mut Store,
+    source: &str,
+    started: Timestamp,
+    now: Timestamp,
+    err: &Error,
+) {
+    store.begin_sync_run();
+    store.log(
+        "SYNC",
+        &format!("Synchronization started from {source}"),
+        started,
+    );
+    record_failure(store, source, started, now, err);
+    store.end_sync_run();
+}
+
+/// The "Synchronization failed" log line and the failed sync_runs row.
+fn record_failure(
+    store: &mut Store,
+    source: &str,
+    started: Timestamp,
+    now: Timestamp,
+    err: &Error,
+) {
+    store.log(
+        "SYNC",
+        &format!("Synchronization failed: {}", err.message),
+        now,
+    );
+    // Recorded in its own transaction after the failed one rolled back. If even this
+    // fails (the disk is full, say), the original error is what the operator needs.
+    let record = SyncRunRecord {
+        started: started.rfc3339(),
+        finished: Some(now.rfc3339()),
+        source: source.to_string(),
+        outcome: SyncOutcome::Failed,
+        error: Some(err.message.clone()),
+        ..Default::default()
+    };
+    if let Ok(mut tx) = store.begin()
+        && tx.record_sync_run(&record).is_ok()
+    {
+        let _ = tx.commit();
+    }
 }
 
 /// What the scan read of the upstream. The headers themselves are in the store's scan index

@@ -11,6 +11,7 @@ use super::Net;
 use super::download::{Ask, Expect, Got, Validators, fetch_file};
 use super::retry::Failure;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::hex_lower;
 use crate::ops::sync::sync_from;
 use crate::progress::{Progress, Unit};
 use crate::store::Store;
@@ -23,6 +24,9 @@ use std::path::{Path, PathBuf};
 const URL_SETTING: &str = "catalog_http_url";
 const ETAG_SETTING: &str = "catalog_http_etag";
 const MODIFIED_SETTING: &str = "catalog_http_last_modified";
+/// The SHA-256 (hex) of the catalog those validators describe: they stand for the kept
+/// catalog only while it is that file (a `sync --from local.cab` replaces it).
+const SHA256_SETTING: &str = "catalog_http_sha256";
 
 /// The partial download, the finished one, and the sidecar that ties the partial to one URL
 /// and one version of it (so that a restart resumes only the same file).
@@ -38,6 +42,10 @@ pub struct PreparedCatalog {
     /// Downloaded by this run (else: unchanged, the store's kept copy).
     pub downloaded: bool,
     validators: Validators,
+    /// SHA-256 (hex) of the downloaded file.
+    sha256: String,
+    /// The partial and the finished download are this run's until it ends.
+    _lock: super::DownloadLock,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -56,12 +64,25 @@ impl PreparedCatalog {
     /// version for the next conditional request and removes the download.
     pub fn finish(self, store: &mut Store) -> Result<()> {
         if self.downloaded {
-            store.set_setting(URL_SETTING, &self.url)?;
-            store.set_setting(ETAG_SETTING, self.validators.etag.as_deref().unwrap_or(""))?;
-            store.set_setting(
-                MODIFIED_SETTING,
-                self.validators.last_modified.as_deref().unwrap_or(""),
-            )?;
+            // Only when the sync kept this very file: validators for another catalog would
+            // make the next sync accept a 304 for a catalog it does not have.
+            let kept = store
+                .catalog()?
+                .is_some_and(|(h, _)| hex_lower(&h) == self.sha256);
+            let v = &self.validators;
+            let (url, etag, modified, sha) = match kept {
+                true => (
+                    self.url.as_str(),
+                    v.etag.as_deref().unwrap_or(""),
+                    v.last_modified.as_deref().unwrap_or(""),
+                    self.sha256.as_str(),
+                ),
+                false => ("", "", "", ""),
+            };
+            store.set_setting(URL_SETTING, url)?;
+            store.set_setting(ETAG_SETTING, etag)?;
+            store.set_setting(MODIFIED_SETTING, modified)?;
+            store.set_setting(SHA256_SETTING, sha)?;
             let _ = fs::remove_file(&self.path);
         }
         Ok(())
@@ -94,7 +115,18 @@ pub fn sync_from_source(
     net: &Net,
     progress: &dyn Progress,
 ) -> Result<(SyncReport, Option<CatalogFetch>)> {
-    let Some(c) = prepare(store, from, net, progress)? else {
+    let started = clock();
+    let prepared = prepare(store, from, net, progress).inspect_err(|e| {
+        // A catalog that cannot be downloaded is a failed sync (status, log --run).
+        let source = match from {
+            Some(f) => Some(f.to_string_lossy().into_owned()),
+            None => store.setting("upstream").ok().flatten(),
+        };
+        if let Some(source) = source {
+            crate::sync::record_failed_sync(store, &source, started, clock(), e);
+        }
+    })?;
+    let Some(c) = prepared else {
         return Ok((sync_from(store, from, opts, clock, progress)?, None));
     };
     match sync_from(store, Some(c.path()), opts, clock, progress) {
@@ -133,19 +165,9 @@ pub fn prepare(
         return Ok(None);
     }
     let url = spec.trim().to_string();
+    let lock = super::lock_downloads(store)?;
     let dir = store.staging_dir().join(DOWNLOADS_DIR);
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
-    // The kept copy can stand for the server's only when it came from this URL.
-    let kept = kept_catalog(store)?
-        .filter(|_| store.setting(URL_SETTING).ok().flatten().as_deref() == Some(url.as_str()));
-    let unless = match &kept {
-        Some(_) => Some(Validators {
-            etag: store.setting(ETAG_SETTING)?.filter(|s| !s.is_empty()),
-            last_modified: store.setting(MODIFIED_SETTING)?.filter(|s| !s.is_empty()),
-        }),
-        None => None,
-    }
-    .filter(|v| v.etag.is_some() || v.last_modified.is_some());
+    let (kept, unless) = conditional(store, &url)?;
     let part = dir.join(PART);
     let sidecar_path = dir.join(SIDECAR);
     let sidecar: Option<Sidecar> = fs::read(&sidecar_path)
@@ -187,34 +209,77 @@ pub fn prepare(
     );
     progress.finish();
     match got {
-        Ok(Got::NotModified) => Ok(kept.map(|path| PreparedCatalog {
-            url,
-            path,
-            downloaded: false,
-            validators: Validators::default(),
-        })),
-        Ok(Got::Body(v, _)) => {
+        Ok(Got::NotModified) => {
+            // What a partial holds is of a version the server no longer offers.
+            let _ = fs::remove_file(&part);
             let _ = fs::remove_file(&sidecar_path);
-            checked(url, &part, &dir.join(DONE), v).map(Some)
+            Ok(kept.map(|path| PreparedCatalog {
+                url,
+                path,
+                downloaded: false,
+                validators: Validators::default(),
+                sha256: String::new(),
+                _lock: lock,
+            }))
         }
-        Err(Failure::Cancelled) => Err(Error::interrupted(
+        Ok(Got::Body(v, d)) => {
+            let _ = fs::remove_file(&sidecar_path);
+            let done = dir.join(DONE);
+            checked(&url, &part, &done)?;
+            Ok(Some(PreparedCatalog {
+                url,
+                path: done,
+                downloaded: true,
+                validators: v,
+                sha256: hex_lower(&d.sha256),
+                _lock: lock,
+            }))
+        }
+        Err(f) => Err(download_error(&url, f)),
+    }
+}
+
+/// The error a failed catalog download ends the sync with.
+fn download_error(url: &str, f: Failure) -> Error {
+    match f {
+        Failure::Local(why) => Failure::local_error(&why),
+        Failure::Cancelled => Error::interrupted(
             "the catalog download",
             "what arrived is kept and resumed by the next sync",
-        )),
-        Err(f) => Err(Error::new(
+        ),
+        f => Error::new(
             ErrorKind::Other,
             format!(
                 "cannot download the offline catalog from {url}: {}",
                 f.reason()
             ),
         )
-        .with_hint("the store is unchanged; what arrived is kept and the next sync resumes it")),
+        .with_hint("the store is unchanged; what arrived is kept and the next sync resumes it"),
     }
+}
+
+/// The kept catalog that can stand for the server's, and the validators to ask "only if
+/// changed" with: only when the store keeps the catalog from this URL and it is still the
+/// file downloaded from it.
+fn conditional(store: &Store, url: &str) -> Result<(Option<PathBuf>, Option<Validators>)> {
+    let same = |key: &str, want: &str| store.setting(key).ok().flatten().as_deref() == Some(want);
+    let kept = kept_catalog(store)?
+        .filter(|(_, h)| same(URL_SETTING, url) && same(SHA256_SETTING, h))
+        .map(|(p, _)| p);
+    let unless = match &kept {
+        Some(_) => Some(Validators {
+            etag: store.setting(ETAG_SETTING)?.filter(|s| !s.is_empty()),
+            last_modified: store.setting(MODIFIED_SETTING)?.filter(|s| !s.is_empty()),
+        }),
+        None => None,
+    }
+    .filter(|v| v.etag.is_some() || v.last_modified.is_some());
+    Ok((kept, unless))
 }
 
 /// The finished download, moved beside the partial and checked to open as a catalog before
 /// anything is synced: a page of HTML or a cut file changes nothing.
-fn checked(url: String, part: &Path, done: &Path, v: Validators) -> Result<PreparedCatalog> {
+fn checked(url: &str, part: &Path, done: &Path) -> Result<()> {
     fs::rename(part, done).map_err(|e| Error::io(done, "rename", e))?;
     if let Err(e) = crate::upstream::open(done) {
         let _ = fs::remove_file(done);
@@ -224,20 +289,15 @@ fn checked(url: String, part: &Path, done: &Path, v: Validators) -> Result<Prepa
         )
         .with_hint("the store is unchanged; check the address (or the --mirror)"));
     }
-    Ok(PreparedCatalog {
-        url,
-        path: done.to_path_buf(),
-        downloaded: true,
-        validators: v,
-    })
+    Ok(())
 }
 
-/// The store's kept catalog file, when it is in place.
-fn kept_catalog(store: &Store) -> Result<Option<PathBuf>> {
+/// The store's kept catalog file and its SHA-256 (hex), when it is in place.
+fn kept_catalog(store: &Store) -> Result<Option<(PathBuf, String)>> {
     Ok(store.catalog()?.and_then(|(h, size)| {
         let p = store.content_path(&h);
         fs::symlink_metadata(&p)
             .is_ok_and(|m| m.is_file() && m.len() == size)
-            .then_some(p)
+            .then_some((p, hex_lower(&h)))
     }))
 }

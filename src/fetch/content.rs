@@ -129,8 +129,10 @@ pub fn fetch_content(
             .collect();
         return Ok(report);
     }
+    // Held until the run ends: the partial files are this run's alone.
+    let _lock = super::lock_downloads(store)?;
     let dir = store.staging_dir().join(DOWNLOADS_DIR);
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+    net.set_parallel(opts.parallel);
     let mut runnable = VecDeque::new();
     for (i, j) in jobs.iter().enumerate() {
         match (&j.url, &j.key) {
@@ -143,7 +145,12 @@ pub fn fetch_content(
         log_failed(store, f, clock());
     }
     let total: u64 = runnable.iter().filter_map(|&i| jobs[i].expect.size).sum();
-    progress.start("downloading payload files", Some(total), Unit::Bytes);
+    let files = runnable.len();
+    progress.start(
+        &format!("downloading {files} payload file(s)"),
+        Some(total),
+        Unit::Bytes,
+    );
     let interrupted = run_jobs(
         store,
         net,
@@ -269,7 +276,9 @@ fn run_jobs(
                                 Err(Failure::Permanent("HTTP 304 to a plain request".into()))
                             }
                         });
-                    if tx.send((i, url, part, r)).is_err() {
+                    // The disk failed: this worker takes nothing more either.
+                    let local = matches!(r, Err(Failure::Local(_)));
+                    if tx.send((i, url, part, r)).is_err() || local {
                         break;
                     }
                 }
@@ -307,6 +316,11 @@ fn run_jobs(
                 },
                 Ok(_) => {}
                 Err(Failure::Cancelled) => interrupted = true,
+                // The disk failed: as when the store cannot take files in.
+                Err(Failure::Local(why)) => {
+                    queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    fatal.get_or_insert(Failure::local_error(&why));
+                }
                 Err(f) => {
                     let f = failed(j, Some(url), f.reason());
                     log_failed(store, &f, clock());

@@ -82,10 +82,20 @@ pub fn fetch_file(
 ) -> Result<Got, Failure> {
     let mut attempt = 1;
     let mut restarted = false;
+    // The longest the partial has been: a try that makes it longer is progress, and the
+    // count of tries starts again (a flaky link that delivers a piece each time gets there).
+    let mut longest = partial_len(part);
+    // Bytes of this file the progress bar has been given: it shows each file's furthest
+    // point, so a resume or a restart from zero never counts bytes twice.
+    let mut counted = 0u64;
     loop {
+        if let Some(why) = net.given_up() {
+            return Err(Failure::Permanent(why));
+        }
+        let received = net.received();
         let r = match already_whole(part, expect) {
             Some(d) => Ok(Got::Body(Validators::default(), d)),
-            None => try_once(net, url, part, ask, progress),
+            None => try_once(net, url, part, ask, progress, &mut counted),
         };
         let failure = match r {
             Ok(Got::Body(v, d)) => {
@@ -115,6 +125,16 @@ pub fn fetch_file(
                 reason,
                 retry_after,
             } => {
+                if net.received() == received
+                    && let Some(why) = net.dry_failure(&reason)
+                {
+                    return Err(Failure::Permanent(why));
+                }
+                let now = partial_len(part);
+                if now > longest {
+                    longest = now;
+                    attempt = 1;
+                }
                 attempt += 1;
                 if attempt > net.retry.attempts {
                     return Err(Failure::Permanent(format!(
@@ -131,6 +151,13 @@ pub fn fetch_file(
             other => return Err(other),
         }
     }
+}
+
+fn partial_len(part: &Path) -> u64 {
+    fs::symlink_metadata(part)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len())
 }
 
 /// The partial's digests when it already holds the whole expected file (a run that ended
@@ -157,19 +184,23 @@ fn try_once(
     part: &Path,
     ask: &Ask<'_>,
     progress: &dyn Progress,
+    counted: &mut u64,
 ) -> Result<Got, Failure> {
-    let have = fs::symlink_metadata(part)
-        .ok()
-        .filter(|m| m.is_file())
-        .map_or(0, |m| m.len());
+    let mut have = partial_len(part);
     let mut headers: Vec<(&str, String)> = Vec::new();
+    // A file with no digest to check (the catalog) is resumed only when the server can be
+    // asked to send the rest of the same version: a strong ETag (a weak one never matches
+    // If-Range) or else Last-Modified. Without either, a changed file would be spliced.
+    let if_range = ask
+        .resume_of
+        .map(|f| f().and_then(|v| v.etag.filter(|e| !e.starts_with("W/")).or(v.last_modified)));
+    if have > 0 && matches!(if_range, Some(None)) {
+        let _ = fs::remove_file(part);
+        have = 0;
+    }
     if have > 0 {
         headers.push(("Range", format!("bytes={have}-")));
-        if let Some(tag) = ask
-            .resume_of
-            .and_then(|f| f())
-            .and_then(|v| v.etag.or(v.last_modified))
-        {
+        if let Some(Some(tag)) = if_range {
             headers.push(("If-Range", tag));
         }
     }
@@ -218,7 +249,7 @@ fn try_once(
         f(&validators);
     }
     let body = resp.into_body().into_reader();
-    let d = receive(net, body, part, resume, progress)?;
+    let d = receive(net, body, part, resume, progress, counted)?;
     Ok(Got::Body(validators, d))
 }
 
@@ -236,9 +267,16 @@ fn receive(
     part: &Path,
     resume: bool,
     progress: &dyn Progress,
+    counted: &mut u64,
 ) -> Result<Digests, Failure> {
+    let mut shown = |size: u64| {
+        if size > *counted {
+            progress.advance(size - *counted);
+            *counted = size;
+        }
+    };
     let io = |what: &str, e: std::io::Error| {
-        Failure::Permanent(format!("cannot {what} {}: {e}", part.display()))
+        Failure::Local(format!("cannot {what} {}: {e}", part.display()))
     };
     let mut s1 = Sha1::new();
     let mut s256 = Sha256::new();
@@ -262,6 +300,8 @@ fn receive(
             s256.update(&buf[..n]);
             size += n as u64;
         }
+        // What an earlier run left is part of the work done.
+        shown(size);
     }
     loop {
         if progress.cancelled() {
@@ -284,7 +324,7 @@ fn receive(
         s1.update(&buf[..n]);
         s256.update(&buf[..n]);
         size += n as u64;
-        progress.advance(n as u64);
+        shown(size);
         net.throttle(n as u64);
     }
     file.sync_all().map_err(|e| io("flush", e))?;
@@ -298,6 +338,40 @@ fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the bytes the bar is given.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicU64);
+
+    impl Progress for Counting {
+        fn start(&self, _: &str, _: Option<u64>, _: crate::progress::Unit) {}
+        fn advance(&self, n: u64) {
+            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn finish(&self) {}
+        fn note(&self, _: &str) {}
+    }
+
+    #[test]
+    fn progress_counts_a_resumed_partial_once_and_a_restart_not_twice() {
+        let pace = std::sync::Arc::new(crate::fetch::rate::tests::FakePace::default());
+        let net = Net::new(&Default::default(), pace).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        let bar = Counting::default();
+        let got = |b: &Counting| b.0.load(std::sync::atomic::Ordering::Relaxed);
+        // An earlier run left 300 bytes; 200 more arrive.
+        std::fs::write(&part, [1u8; 300]).unwrap();
+        let mut counted = 0;
+        let d = receive(&net, &[2u8; 200][..], &part, true, &bar, &mut counted).unwrap();
+        assert_eq!((d.size, got(&bar)), (500, 500));
+        // The server then ignores Range: 500 bytes from zero add nothing already counted.
+        receive(&net, &[3u8; 500][..], &part, false, &bar, &mut counted).unwrap();
+        assert_eq!(got(&bar), 500);
+        // A resume within the run counts only the new bytes.
+        receive(&net, &[4u8; 100][..], &part, true, &bar, &mut counted).unwrap();
+        assert_eq!(got(&bar), 600);
+    }
 
     #[test]
     fn content_range_start() {

@@ -1,13 +1,15 @@
 //! The HTTP client as offsync configures it: redirects followed up to a limit (Microsoft's
 //! download hosts redirect), HTTPS checked against the platform's certificate store, a proxy
-//! from `--proxy` or else from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (with `NO_PROXY`),
-//! every body byte through the run's rate limit.
+//! from `--proxy` (for every address) or else the first set of `ALL_PROXY`, `HTTPS_PROXY`,
+//! `HTTP_PROXY` (ureq's order, for every scheme; with `NO_PROXY`), every body byte through
+//! the run's rate limit.
 
 use super::Pace;
 use super::rate::RateLimiter;
 use super::retry::{Failure, RetryPolicy, client_failure};
 use crate::error::{Error, Result};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Redirects followed for one request; more is a failure (a loop, or a misconfigured mirror).
@@ -33,6 +35,12 @@ pub struct Net {
     /// The mirror's `scheme://authority` and path prefix (without a trailing `/`).
     mirror: Option<(String, String)>,
     pub(crate) retry: RetryPolicy,
+    /// Body bytes received by the run, all downloads together.
+    received: AtomicU64,
+    /// Transient failures in a row, across all downloads, while no byte arrived anywhere.
+    dry: AtomicU32,
+    /// After this many such failures the run gives up on the network.
+    give_up_after: AtomicU32,
 }
 
 impl Net {
@@ -44,6 +52,20 @@ impl Net {
             })?),
             None => ureq::Proxy::try_from_env(),
         };
+        // ureq is built without SOCKS: such a proxy would fail every download one by one.
+        if let Some(p) = &proxy
+            && !matches!(
+                p.protocol(),
+                ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+            )
+        {
+            return Err(Error::usage(format!(
+                "the proxy {}:{} is a SOCKS proxy, which offsync does not support",
+                p.host(),
+                p.port()
+            ))
+            .with_hint("use an HTTP proxy: --proxy http://HOST:PORT, or HTTPS_PROXY/HTTP_PROXY with ALL_PROXY unset"));
+        }
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();
@@ -76,6 +98,39 @@ impl Net {
             limiter,
             mirror,
             retry: opts.retry.clone(),
+            received: AtomicU64::new(0),
+            dry: AtomicU32::new(0),
+            give_up_after: AtomicU32::new(3 * 4),
+        })
+    }
+
+    /// Sets how many downloads run at once: the run gives up on the network after three
+    /// failures per download in a row with nothing received anywhere.
+    pub fn set_parallel(&self, n: usize) {
+        let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX / 3);
+        self.give_up_after
+            .store(n.saturating_mul(3), Ordering::Relaxed);
+    }
+
+    pub(crate) fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Counts a transient failure of a try that received nothing while nothing arrived
+    /// elsewhere either; past the limit, why the run gives up (each file left then fails at
+    /// once instead of costing minutes of retries).
+    pub(crate) fn dry_failure(&self, reason: &str) -> Option<String> {
+        let n = self.dry.fetch_add(1, Ordering::Relaxed) + 1;
+        (n >= self.give_up_after.load(Ordering::Relaxed)).then(|| {
+            format!("network unreachable: {n} tries in a row failed with nothing received (last: {reason})")
+        })
+    }
+
+    /// Why the run has given up on the network, once it has.
+    pub(crate) fn given_up(&self) -> Option<String> {
+        let n = self.dry.load(Ordering::Relaxed);
+        (n >= self.give_up_after.load(Ordering::Relaxed)).then(|| {
+            format!("network unreachable: not tried after {n} tries in a row failed with nothing received")
         })
     }
 
@@ -103,6 +158,9 @@ impl Net {
 
     /// Counts `n` body bytes against the rate limit, waiting when the run is ahead of it.
     pub(crate) fn throttle(&self, n: u64) {
+        // Bytes arrive: the network works, whatever failed before.
+        self.received.fetch_add(n, Ordering::Relaxed);
+        self.dry.store(0, Ordering::Relaxed);
         if let Some(l) = &self.limiter {
             l.take(n, self.pace.as_ref());
         }

@@ -47,3 +47,41 @@ pub fn is_url(spec: &str) -> bool {
 /// own: the store's recovery removes the staging folder's own `.partial` files, and a partial
 /// download must survive to be resumed.
 pub const DOWNLOADS_DIR: &str = "downloads";
+
+/// The lock file in [`DOWNLOADS_DIR`]: one download run at a time per store. Two runs (a
+/// scheduled `sync --fetch-content` beside a manual `content fetch`) would otherwise write the
+/// same partial files, and one could cut the catalog the other is syncing from.
+const LOCK_FILE: &str = ".lock";
+
+/// Held while a run downloads into the store's staging folder; released when dropped.
+#[derive(Debug)]
+pub struct DownloadLock {
+    _file: std::fs::File,
+}
+
+/// Takes the store's download lock (creating the downloads folder), or fails at once with a
+/// busy error when another process holds it.
+pub fn lock_downloads(store: &crate::store::Store) -> crate::error::Result<DownloadLock> {
+    use crate::error::{Error, ErrorKind};
+    let dir = store.staging_dir().join(DOWNLOADS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, "open", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DownloadLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::new(
+            ErrorKind::Busy,
+            format!(
+                "another download is running in this store ({} is locked)",
+                path.display()
+            ),
+        )
+        .with_hint("wait for the other `content fetch` or `sync` to finish, then run again")),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, "lock", e)),
+    }
+}

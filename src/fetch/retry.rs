@@ -49,9 +49,19 @@ pub enum Failure {
     Permanent(String),
     /// The operator asked the run to stop; the partial file stays, to be resumed.
     Cancelled,
+    /// The local disk failed (full, read-only...): every other file would fail alike, so the
+    /// run stops with a storage error instead of trying them all.
+    Local(String),
 }
 
 impl Failure {
+    /// The storage error a [`Failure::Local`] stops the run with.
+    pub fn local_error(reason: &str) -> crate::error::Error {
+        crate::error::Error::new(crate::error::ErrorKind::Storage, reason.to_string()).with_hint(
+            "free space or fix the store's staging folder, then run again (what arrived is kept)",
+        )
+    }
+
     pub fn transient(reason: impl Into<String>) -> Failure {
         Failure::Transient {
             reason: reason.into(),
@@ -61,7 +71,9 @@ impl Failure {
 
     pub fn reason(&self) -> &str {
         match self {
-            Failure::Transient { reason, .. } | Failure::Permanent(reason) => reason,
+            Failure::Transient { reason, .. }
+            | Failure::Permanent(reason)
+            | Failure::Local(reason) => reason,
             Failure::Cancelled => "interrupted",
         }
     }

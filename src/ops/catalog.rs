@@ -190,15 +190,22 @@ fn open_source(
         }
         return Ok(None);
     };
-    let opened = crate::upstream::open(&path).and_then(|mut up| {
-        let index = index_source(up.as_mut(), progress)?;
-        let describe = up.describe();
-        Ok(Source {
-            up,
-            index,
-            describe,
-        })
-    });
+    // An upstream given by URL is read from the catalog the last sync downloaded and kept.
+    let path = match crate::fetch::is_url(&path.to_string_lossy()) {
+        true => kept_catalog_of(store, &path)?,
+        false => Ok(path),
+    };
+    let opened = path
+        .and_then(|path| crate::upstream::open(&path))
+        .and_then(|mut up| {
+            let index = index_source(up.as_mut(), progress)?;
+            let describe = up.describe();
+            Ok(Source {
+                up,
+                index,
+                describe,
+            })
+        });
     match opened {
         Ok(s) => Ok(Some(s)),
         Err(e) if !needed && from.is_none() => {
@@ -210,6 +217,19 @@ fn open_source(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The store's kept offline catalog, standing for an upstream given by URL; an error (for
+/// the caller to report or warn about) when the store keeps none.
+fn kept_catalog_of(store: &Store, url: &Path) -> Result<Result<PathBuf>> {
+    Ok(match store.catalog()? {
+        Some((h, _)) => Ok(store.content_path(&h)),
+        None => Err(Error::usage(format!(
+            "{} is an address and this store keeps no offline catalog downloaded from it",
+            url.display()
+        ))
+        .with_hint("run `offsync sync` first: it downloads the catalog and keeps it")),
+    })
 }
 
 /// Keys handed to one call of [`Upstream::fetch`].

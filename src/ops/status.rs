@@ -326,7 +326,10 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
 /// source of the last successful sync (`sync --from`; a parent store describes itself as
 /// `store NAME (PATH)`); neither makes a disconnected point.
 fn role_of(upstream: Option<&str>, synced_from: Option<&String>) -> (Role, Option<&'static str>) {
-    if let Some(u) = upstream {
+    // An upstream that cannot be read now (a share offline) says nothing of the role: the
+    // last successful sync's source does.
+    let readable = |u: &str| crate::fetch::is_url(u) || std::path::Path::new(u).exists();
+    if let Some(u) = upstream.filter(|u| readable(u) || synced_from.is_none()) {
         let path = std::path::Path::new(u);
         if Store::is_store(path) {
             return (Role::Child, Some("store"));

@@ -34,7 +34,20 @@ pub fn sync_from(
         ))
         .with_hint("use `offsync sync`, which downloads a catalog given by URL"));
     }
-    let mut up = crate::upstream::open(&source)?;
+    let mut up = match crate::upstream::open(&source) {
+        Ok(up) => up,
+        Err(e) => {
+            // The store's own upstream unreachable (a share offline, the parent store moved):
+            // a failed sync as much as one that fails later. A `--from` that names no upstream
+            // is the command line's mistake, refused with nothing recorded.
+            if from.is_none() {
+                let now = clock();
+                let shown = source.display().to_string();
+                crate::sync::record_failed_sync(store, &shown, now, now, &e);
+            }
+            return Err(e);
+        }
+    };
     let mut report = sync(store, up.as_mut(), opts, clock, progress)?;
     // A child tells its parent how far it is (receipts/<child id>.json in the parent's folder).
     if let Some(parent) = up.parent_info()

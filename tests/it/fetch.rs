@@ -622,7 +622,13 @@ fn sync_fetch_content_downloads_after_the_sync() {
     let b = bytes_of(40, 2500);
     srv.route("/z.cab", &b, Mode::Normal);
     let files = [payload("z.cab", &b, &srv.url("/z.cab"))];
-    srv.route("/cat.cab", &catalog(&files, 1), Mode::DropOnce { at: 1000 });
+    // Tagged: a catalog is resumed only with a strong validator to send as If-Range.
+    srv.route_tagged(
+        "/cat.cab",
+        &catalog(&files, 1),
+        Mode::DropOnce { at: 1000 },
+        Some("\"c1\""),
+    );
     let s = init_store(dir.path(), "s");
     let url = srv.url("/cat.cab");
     run(&["sync", "--store", p(&s), "--from", &url], 0);
@@ -654,6 +660,7 @@ fn sync_fetch_content_downloads_after_the_sync() {
     // The catalog's first download broke off and was resumed.
     let seen = srv.seen("/cat.cab");
     assert_eq!(seen[1].range.as_deref(), Some("bytes=1000-"), "{seen:?}");
+    assert_eq!(seen[1].if_range.as_deref(), Some("\"c1\""), "{seen:?}");
 }
 
 #[test]
@@ -697,4 +704,395 @@ fn files_whose_metadata_gives_no_address_are_reported_not_fetched() {
         "{r}"
     );
     assert_eq!(r["downloaded"].as_array().unwrap().len(), 0);
+}
+
+// ---- Review fixes (issue 14 review) ----
+
+/// A catalog with one payload served at `srv`, tagged `etag`, set as the store's upstream by
+/// URL and synced once; returns the store and the catalog's URL.
+fn url_synced(dir: &Path, srv: &Server, etag: &str) -> (PathBuf, String) {
+    let one = [payload("x.cab", &bytes_of(60, 10), &srv.url("/x.cab"))];
+    srv.route_tagged("/wsusscn2.cab", &catalog(&one, 1), Mode::Normal, Some(etag));
+    let s = init_store(dir, "s");
+    let url = srv.url("/wsusscn2.cab");
+    let (code, _, out) = go(&mut cmd(), &["upstream", "set", "--store", p(&s), &url]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s)]);
+    assert_eq!(code, 0, "{out}");
+    (s, url)
+}
+
+fn downloads(s: &Path) -> PathBuf {
+    s.join("staging").join("downloads")
+}
+
+#[test]
+fn a_second_download_run_in_the_same_store_is_refused_as_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let b = bytes_of(61, 1000);
+    srv.route("/a.cab", &b, Mode::Normal);
+    let s = store_with(dir.path(), &[payload("a.cab", &b, &srv.url("/a.cab"))]);
+    // Another process (here: this test) holds the store's download lock.
+    std::fs::create_dir_all(downloads(&s)).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(downloads(&s).join(".lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let (code, _, out) = fetch(&s, &[]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("another download is running"), "{out}");
+    assert!(srv.all_seen().is_empty() && !has(&s, &b));
+    let url = srv.url("/wsusscn2.cab");
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", &url]);
+    assert_eq!(code, 3, "{out}");
+    drop(lock);
+    let (code, _, out) = fetch(&s, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(has(&s, &b));
+}
+
+fn status(s: &Path) -> Value {
+    let (_, v, out) = go(&mut cmd(), &["status", "--store", p(s), "--json"]);
+    assert!(!v.is_null(), "{out}");
+    v
+}
+
+#[test]
+fn a_failed_catalog_download_or_an_unreadable_upstream_is_a_failed_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let s = init_store(dir.path(), "s");
+    let url = srv.url("/missing.cab");
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", &url]);
+    assert_ne!(code, 0, "{out}");
+    let st = status(&s);
+    assert_eq!(st["last_sync"]["outcome"], "failed", "{st}");
+    assert!(st["last_error"].to_string().contains("HTTP 404"), "{st}");
+    let l = log(&s);
+    assert!(
+        l.contains(&format!(
+            "Synchronization failed: cannot download the offline catalog from {url}"
+        )),
+        "{l}"
+    );
+    let (code, _, out) = go(&mut cmd(), &["status", "--store", p(&s), "--check"]);
+    assert_eq!(code, 21, "{out}");
+    // A parent store that cannot be reached: a failed sync, and still a child.
+    let parent = synced_store(dir.path(), "parent");
+    let child = init_store(dir.path(), "child");
+    run(&["upstream", "set", "--store", p(&child), p(&parent)], 0);
+    run(&["sync", "--store", p(&child)], 0);
+    assert_eq!(status(&child)["role"], "child");
+    let away = dir.path().join("parent-away");
+    std::fs::rename(&parent, &away).unwrap();
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&child)]);
+    assert_ne!(code, 0, "{out}");
+    let st = status(&child);
+    assert_eq!(st["last_sync"]["outcome"], "failed", "{st}");
+    assert_eq!(st["role"], "child", "{st}");
+}
+
+#[test]
+fn a_kept_catalog_replaced_by_a_local_sync_is_not_taken_for_the_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let (s, _) = url_synced(dir.path(), &srv, "\"v1\"");
+    // Another catalog, synced from a local file, replaces the kept one.
+    let other = dir.path().join("other.cab");
+    let two = [
+        payload("x.cab", &bytes_of(60, 10), &srv.url("/x.cab")),
+        payload("y.cab", &bytes_of(62, 10), &srv.url("/y.cab")),
+    ];
+    std::fs::write(&other, catalog(&two, 7)).unwrap();
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", p(&other)]);
+    assert_eq!(code, 0, "{out}");
+    // The next URL sync must not ask "only if changed" for a catalog it no longer holds.
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--allow-older"]);
+    assert_eq!(code, 0, "{out}");
+    let last = srv.seen("/wsusscn2.cab").last().cloned().unwrap();
+    assert_eq!((last.status, last.if_none_match), (200, None));
+    // Now it holds the server's again: the next one is a 304.
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s)]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(srv.seen("/wsusscn2.cab").last().unwrap().status, 304);
+    sound_content(&s);
+}
+
+/// Leaves the first `n` bytes of `bytes` as the catalog's partial download of `url`, with a
+/// sidecar naming these validators.
+fn catalog_partial(s: &Path, url: &str, bytes: &[u8], n: usize, etag: Option<&str>) {
+    std::fs::create_dir_all(downloads(s)).unwrap();
+    std::fs::write(downloads(s).join("catalog.part"), &bytes[..n]).unwrap();
+    let side = serde_json::json!({"url": url, "validators": {"etag": etag, "last_modified": null}});
+    std::fs::write(downloads(s).join("catalog.part.json"), side.to_string()).unwrap();
+}
+
+#[test]
+fn a_catalog_is_resumed_only_with_a_strong_validator_never_spliced() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let s = init_store(dir.path(), "s");
+    let url = srv.url("/wsusscn2.cab");
+    let one = [payload("x.cab", &bytes_of(63, 10), &srv.url("/x.cab"))];
+    let two = [payload("y.cab", &bytes_of(64, 10), &srv.url("/y.cab"))];
+    let old = catalog(&one, 1);
+    // No validator, then a weak one: the partial (of the old version) is dropped.
+    for (k, etag) in [None, Some("W/\"v1\"")].into_iter().enumerate() {
+        let new = catalog(&two, 2 + k as u32);
+        let tag = format!("W/\"v{}\"", 2 + k);
+        srv.route_tagged("/wsusscn2.cab", &new, Mode::Normal, Some(&tag));
+        catalog_partial(&s, &url, &old, old.len() / 2, etag);
+        let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", &url]);
+        assert_eq!(code, 0, "case {k}: {out}");
+        let last = srv.seen("/wsusscn2.cab").last().cloned().unwrap();
+        assert_eq!((last.range, last.status), (None, 200), "case {k}");
+    }
+    // A strong ETag: the server decides (If-Range); a changed file comes whole.
+    srv.route_tagged(
+        "/wsusscn2.cab",
+        &catalog(&two, 5),
+        Mode::Normal,
+        Some("\"v5\""),
+    );
+    catalog_partial(&s, &url, &old, old.len() / 2, Some("\"v1\""));
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s), "--from", &url]);
+    assert_eq!(code, 0, "{out}");
+    let last = srv.seen("/wsusscn2.cab").last().cloned().unwrap();
+    assert_eq!(last.if_range.as_deref(), Some("\"v1\""));
+    assert_eq!(last.status, 200);
+    // The same version is resumed.
+    srv.route_tagged("/wsusscn2.cab", &old, Mode::Normal, Some("\"v1\""));
+    catalog_partial(&s, &url, &old, 100, Some("\"v1\""));
+    let (code, _, out) = go(
+        &mut cmd(),
+        &["sync", "--store", p(&s), "--from", &url, "--allow-older"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let last = srv.seen("/wsusscn2.cab").last().cloned().unwrap();
+    assert_eq!(
+        (last.status, last.range.as_deref()),
+        (206, Some("bytes=100-"))
+    );
+    sound_content(&s);
+}
+
+#[test]
+fn a_304_removes_a_stale_catalog_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let (s, url) = url_synced(dir.path(), &srv, "\"v1\"");
+    catalog_partial(&s, &url, &bytes_of(65, 5000), 5000, Some("\"v9\""));
+    let (code, _, out) = go(&mut cmd(), &["sync", "--store", p(&s)]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(srv.seen("/wsusscn2.cab").last().unwrap().status, 304);
+    assert!(!downloads(&s).join("catalog.part").exists());
+    assert!(!downloads(&s).join("catalog.part.json").exists());
+}
+
+#[test]
+fn a_local_disk_error_stops_the_run_with_a_storage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let files: Vec<Payload> = (0..4)
+        .map(|k| {
+            let b = bytes_of(70 + k, 2000);
+            srv.route(&format!("/e{k}"), &b, Mode::Normal);
+            payload(&format!("e{k}.cab"), &b, &srv.url(&format!("/e{k}")))
+        })
+        .collect();
+    let s = store_with(dir.path(), &files);
+    // Every partial file's place is taken by a folder: nothing can be written.
+    for f in &files {
+        std::fs::create_dir_all(partial(&s, &f.meta)).unwrap();
+    }
+    let (code, _, out) = fetch(&s, &["--parallel", "1"]);
+    assert_eq!(code, 4, "a storage error, not a per-file failure: {out}");
+    assert_eq!(srv.all_seen().len(), 1, "the run stopped at the first");
+    assert!(out.contains("cannot open"), "{out}");
+}
+
+#[test]
+fn the_run_gives_up_when_nothing_arrives_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let files: Vec<Payload> = (0..10)
+        .map(|k| {
+            let b = bytes_of(80 + k, 500);
+            srv.route(
+                &format!("/n{k}"),
+                &b,
+                Mode::Fail {
+                    code: 503,
+                    times: 1000,
+                },
+            );
+            payload(&format!("n{k}.cab"), &b, &srv.url(&format!("/n{k}")))
+        })
+        .collect();
+    let s = store_with(dir.path(), &files);
+    let (code, r, out) = fetch(&s, &["--parallel", "2"]);
+    assert_eq!(code, 20, "{out}");
+    let failed = r["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 10, "{r}");
+    assert!(
+        failed.iter().all(|f| f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("network unreachable")),
+        "{r}"
+    );
+    // Six tries in a row (3 × 2 downloads) and the ones under way: not 10 × 6.
+    let tries = srv.all_seen().len();
+    assert!(tries <= 8, "{tries} requests");
+}
+
+#[test]
+fn a_file_that_arrives_a_piece_per_try_gets_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    // Ten pieces, each try one more: more tries than the 6 allowed without progress.
+    let b = bytes_of(90, 10_000);
+    srv.route("/piece.cab", &b, Mode::Dribble { at: 1000 });
+    let s = store_with(
+        dir.path(),
+        &[payload("piece.cab", &b, &srv.url("/piece.cab"))],
+    );
+    let (code, _, out) = fetch(&s, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(srv.seen("/piece.cab").len(), 10);
+    assert!(has(&s, &b));
+}
+
+#[test]
+fn a_wrong_content_range_a_too_long_partial_and_a_429_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let (a, b, c) = (bytes_of(91, 3000), bytes_of(92, 3000), bytes_of(93, 3000));
+    srv.route("/wr.cab", &a, Mode::WrongRange);
+    srv.route("/long.cab", &b, Mode::Normal);
+    srv.route(
+        "/many.cab",
+        &c,
+        Mode::Fail {
+            code: 429,
+            times: 2,
+        },
+    );
+    let s = store_with(
+        dir.path(),
+        &[
+            payload("wr.cab", &a, &srv.url("/wr.cab")),
+            payload("long.cab", &b, &srv.url("/long.cab")),
+            payload("many.cab", &c, &srv.url("/many.cab")),
+        ],
+    );
+    std::fs::write(partial(&s, &a), &a[..1000]).unwrap();
+    let mut longer = b.clone();
+    longer.extend_from_slice(b"and more");
+    std::fs::write(partial(&s, &b), &longer).unwrap();
+    let (code, r, out) = fetch(&s, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["downloaded"].as_array().unwrap().len(), 3, "{r}");
+    // The 206 from elsewhere was not appended: the file started again from zero.
+    let wr = srv.seen("/wr.cab");
+    assert_eq!((wr.len(), wr[1].range.as_deref()), (2, None), "{wr:?}");
+    // The partial longer than the file: 416, then from zero.
+    let long = srv.seen("/long.cab");
+    assert_eq!(
+        long.iter().map(|x| x.status).collect::<Vec<_>>(),
+        [416, 200]
+    );
+    let many = srv.seen("/many.cab");
+    assert_eq!(
+        many.iter().map(|x| x.status).collect::<Vec<_>>(),
+        [429, 429, 200]
+    );
+    assert!(has(&s, &a) && has(&s, &b) && has(&s, &c));
+}
+
+#[test]
+fn catalog_import_reads_the_kept_catalog_when_the_upstream_is_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let (s, _) = url_synced(dir.path(), &srv, "\"v1\"");
+    let before = srv.all_seen().len();
+    let (code, r, out) = go(
+        &mut cmd(),
+        &["catalog", "import", "--store", p(&s), "KB5000000", "--json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["updates"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(srv.all_seen().len(), before, "read from the kept copy");
+    // No kept catalog yet: a usage error that says what to do.
+    let fresh = init_store(dir.path(), "fresh");
+    let url = srv.url("/wsusscn2.cab");
+    run(&["upstream", "set", "--store", p(&fresh), &url], 0);
+    let (code, _, out) = go(
+        &mut cmd(),
+        &["catalog", "import", "--store", p(&fresh), "KB5000000"],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("run `offsync sync` first"), "{out}");
+}
+
+#[test]
+fn a_socks_proxy_is_refused_as_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let b = bytes_of(95, 100);
+    srv.route("/k.cab", &b, Mode::Normal);
+    let s = store_with(dir.path(), &[payload("k.cab", &b, &srv.url("/k.cab"))]);
+    let mut c = cmd();
+    c.env("ALL_PROXY", "socks5://127.0.0.1:9");
+    let (code, _, out) = go(&mut c, &["content", "fetch", "--store", p(&s)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("SOCKS"), "{out}");
+    let (code, _, out) = fetch(&s, &["--proxy", "socks5://127.0.0.1:9"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn run_takes_the_network_options_for_a_catalog_by_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    let one = [payload("x.cab", &bytes_of(96, 10), &srv.url("/x.cab"))];
+    srv.route("/cab/wsusscn2.cab", &catalog(&one, 1), Mode::Normal);
+    let s = init_store(dir.path(), "s");
+    // `.invalid` never resolves: only the mirror reaches the catalog.
+    let url = "https://catalog.invalid/cab/wsusscn2.cab";
+    run(&["upstream", "set", "--store", p(&s), url], 0);
+    run(
+        &[
+            "schedule",
+            "set",
+            "--store",
+            p(&s),
+            "daily 03:00",
+            "--tz",
+            "UTC",
+        ],
+        0,
+    );
+    let mirror = format!("http://127.0.0.1:{}", srv.port);
+    let out = cmd()
+        .args([
+            "run",
+            "--store",
+            p(&s),
+            "--json",
+            "--max-runs",
+            "1",
+            "--mirror",
+            &mirror,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("\"event\":\"synced\""), "{text}");
+    assert_eq!(srv.seen("/cab/wsusscn2.cab").len(), 1);
 }

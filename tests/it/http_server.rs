@@ -27,6 +27,12 @@ pub enum Mode {
     RetryAfter { times: usize, secs: u32 },
     /// Normal, but the body trickles: `chunk` bytes, then a pause of `pause_ms`, and so on.
     Slow { chunk: usize, pause_ms: u64 },
+    /// Normal (Range honoured), but every answer closes after `at` body bytes.
+    Dribble { at: usize },
+    /// `code` (no Retry-After) for the first `times` requests, then normal.
+    Fail { code: u16, times: usize },
+    /// A Range request gets a 206 whose Content-Range starts at 0 (not where asked).
+    WrongRange,
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +49,7 @@ pub struct Seen {
     pub path: String,
     pub range: Option<String>,
     pub if_none_match: Option<String>,
+    pub if_range: Option<String>,
     pub status: u16,
     /// Body bytes sent.
     pub sent: usize,
@@ -168,6 +175,7 @@ fn serve(
     }
     let range = headers.get("range").cloned();
     let inm = headers.get("if-none-match").cloned();
+    let if_range = headers.get("if-range").cloned();
     let (route, hit) = {
         let mut st = state.lock().unwrap();
         let hit = *st
@@ -181,8 +189,13 @@ fn serve(
         Some(Mode::Slow { chunk, pause_ms }) => Some((*chunk, Duration::from_millis(*pause_ms))),
         _ => None,
     };
-    let (status, head, body, cut): (u16, Vec<String>, Vec<u8>, Option<usize>) =
-        answer(route, hit, range.as_deref(), inm.as_deref());
+    let (status, head, body, cut): (u16, Vec<String>, Vec<u8>, Option<usize>) = answer(
+        route,
+        hit,
+        range.as_deref(),
+        inm.as_deref(),
+        if_range.as_deref(),
+    );
     std::thread::sleep(delay);
     let mut out = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
     for h in &head {
@@ -212,6 +225,7 @@ fn serve(
         path,
         range,
         if_none_match: inm,
+        if_range,
         status,
         sent,
         at: start.elapsed(),
@@ -226,6 +240,7 @@ fn answer(
     hit: usize,
     range: Option<&str>,
     inm: Option<&str>,
+    if_range: Option<&str>,
 ) -> (u16, Vec<String>, Vec<u8>, Option<usize>) {
     let Some(r) = route else {
         return (404, vec![], b"not here".to_vec(), None);
@@ -234,6 +249,9 @@ fn answer(
     if r.etag.is_some() && r.etag.as_deref() == inm {
         return (304, etag, vec![], None);
     }
+    // If-Range: the rest only of the same version (a strong ETag match), else the whole.
+    let range = range
+        .filter(|_| if_range.is_none_or(|t| !t.starts_with("W/") && r.etag.as_deref() == Some(t)));
     let start = range
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.strip_suffix('-'))
@@ -253,6 +271,13 @@ fn answer(
             (200, etag, half, None)
         }
         Mode::DropOnce { at } if hit == 1 => (200, etag, r.body.clone(), Some(at)),
+        Mode::Fail { code, times } if hit <= times => (code, vec![], b"no".to_vec(), None),
+        Mode::WrongRange if start.is_some() => {
+            let mut head = etag;
+            let n = r.body.len();
+            head.push(format!("Content-Range: bytes 0-{}/{n}", n - 1));
+            (206, head, r.body.clone(), None)
+        }
         _ => match start {
             Some(s) if s < r.body.len() => {
                 let mut head = etag;
@@ -261,10 +286,17 @@ fn answer(
                     r.body.len() - 1,
                     r.body.len()
                 ));
-                (206, head, r.body[s..].to_vec(), None)
+                let cut = match r.mode {
+                    Mode::Dribble { at } => Some(at),
+                    _ => None,
+                };
+                (206, head, r.body[s..].to_vec(), cut)
             }
             Some(_) => (416, vec![], vec![], None),
-            None => whole(etag),
+            None => match r.mode {
+                Mode::Dribble { at } => (200, etag, r.body.clone(), Some(at)),
+                _ => whole(etag),
+            },
         },
     }
 }

@@ -106,7 +106,15 @@ impl Pace for RealPace {
         std::thread::sleep(d)
     }
     fn sleep_before_retry(&self, d: Duration) {
-        std::thread::sleep(self.retry_cap.map_or(d, |c| d.min(c)))
+        // In short steps: a wait of minutes (Retry-After) must not hold up Ctrl-C.
+        let until = Instant::now() + self.retry_cap.map_or(d, |c| d.min(c));
+        while !crate::cli::interrupt::requested() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(250)));
+        }
     }
 }
 

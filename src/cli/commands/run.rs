@@ -40,6 +40,9 @@ pub struct Args {
     /// Test hook, not for use: stop after this many runs.
     #[arg(long, hide = true, value_name = "N")]
     max_runs: Option<u64>,
+    /// For a catalog given by URL: --limit-rate, --mirror, --proxy as for `sync`.
+    #[command(flatten)]
+    net: crate::cli::commands::content_fetch::NetArgs,
 }
 
 /// The real clock: the time (with the test hook of `schedule`), and a sleep that looks at the
@@ -87,7 +90,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
         max_volume_size: crate::bundle::parse_size(&a.max_volume_size)?,
         sync: SyncOptions::default(),
         max_runs: a.max_runs,
-        net: crate::cli::commands::content_fetch::net(Default::default())?,
+        net: a.net.net()?,
     };
     // SIGINT and SIGTERM now end a sleep at once, and a sync at its next safe point.
     crate::cli::interrupt::install()?;
