@@ -31,6 +31,34 @@ pub struct FailedRun {
     pub message: String,
 }
 
+/// A refused import as its log line tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedImport {
+    pub at: String,
+    /// `bundle ID (sequence N)`, when the bundle's manifest was read before the refusal.
+    pub bundle: Option<String>,
+    pub message: String,
+}
+
+/// The refusal a log line records (`Import of [bundle ID (sequence N) ]refused: why`).
+fn refused_import(l: &super::LogLine) -> Option<RefusedImport> {
+    if l.component != "IMPORT" {
+        return None;
+    }
+    let rest = l.message.strip_prefix("Import of ")?;
+    let (which, message) = rest.split_once("refused: ")?;
+    let which = which.trim();
+    // Not a message that merely contains the word (an interrupted import's, say).
+    if !which.is_empty() && !which.ends_with(')') {
+        return None;
+    }
+    Some(RefusedImport {
+        at: l.time.clone().unwrap_or_default(),
+        bundle: (!which.is_empty()).then(|| which.to_string()),
+        message: message.to_string(),
+    })
+}
+
 impl Store {
     /// The last `limit` sync runs, oldest first.
     pub fn sync_history(&self, limit: u32) -> Result<Vec<SyncRunRow>> {
@@ -88,23 +116,17 @@ impl Store {
     /// The last refused import, read from the log (an import refused changes nothing in the
     /// database, by design: its refusal is written to the log only).
     pub fn last_import_refusal(&self) -> Result<Option<FailedRun>> {
+        Ok(self.last_refused_import()?.map(|r| FailedRun {
+            operation: "import".into(),
+            at: r.at,
+            message: r.message,
+        }))
+    }
+
+    /// The last refused import with the bundle the log names, read from the log.
+    pub fn last_refused_import(&self) -> Result<Option<RefusedImport>> {
         let (lines, _) = super::read_log(&self.root, &super::LogFilter::default())?;
-        Ok(lines
-            .into_iter()
-            .rev()
-            .find(|l| {
-                l.component == "IMPORT"
-                    && l.message.starts_with("Import of ")
-                    && l.message.contains(" refused: ")
-            })
-            .map(|l| FailedRun {
-                operation: "import".into(),
-                at: l.time.unwrap_or_default(),
-                message: l
-                    .message
-                    .split_once(" refused: ")
-                    .map_or(l.message.clone(), |(_, m)| m.to_string()),
-            }))
+        Ok(lines.into_iter().rev().find_map(|l| refused_import(&l)))
     }
 
     /// Takes the id the sync starting now will be recorded under in `sync_runs` (the next

@@ -162,8 +162,43 @@ pub fn build(store: &Store, now: Timestamp) -> Result<Receipt> {
             missing: c.missing,
             missing_bytes: c.missing_bytes,
         },
-        recent: store.recent_runs(RECENT_RUNS)?,
+        recent: recent_with_refusal(store)?,
     })
+}
+
+/// The store's recent imports and syncs, with its last refused import when no import was
+/// applied after it: a refused bundle (out of sequence, badly signed) is how an isolated
+/// point usually fails, and the refusal is kept in the log only (a refused import leaves
+/// the database as it was), so the store above would otherwise never hear of it.
+fn recent_with_refusal(store: &Store) -> Result<Vec<RecentRun>> {
+    let mut recent = store.recent_runs(RECENT_RUNS)?;
+    let Some(refusal) = store.last_refused_import()? else {
+        return Ok(recent);
+    };
+    let Some(at) = Timestamp::parse_rfc3339(&refusal.at) else {
+        return Ok(recent);
+    };
+    let last_import = store
+        .last_import()?
+        .and_then(|i| Timestamp::parse_rfc3339(&i.imported));
+    if last_import.is_some_and(|i| i > at) {
+        return Ok(recent);
+    }
+    let run = RecentRun {
+        operation: "import".into(),
+        at: at.rfc3339(),
+        outcome: "refused".into(),
+        source: refusal.bundle.unwrap_or_else(|| "a bundle".into()),
+        error: Some(refusal.message),
+    };
+    // Newest first: before the first run that is not later than the refusal.
+    let pos = recent
+        .iter()
+        .position(|r| Timestamp::parse_rfc3339(&r.at).is_none_or(|t| t <= at))
+        .unwrap_or(recent.len());
+    recent.insert(pos, run);
+    recent.truncate(RECENT_RUNS);
+    Ok(recent)
 }
 
 /// The bytes of a receipt file: pretty JSON and a final line break.

@@ -1,0 +1,103 @@
+//! Fixes from the review of issue 13's code: refused imports reach the store above in
+//! receipts, a failed run is retried before the next slot, times in the future, point names,
+//! the catalog import's log, and receipts judged and written in one transaction.
+
+use crate::common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+
+/// `offsync ARGS` with OFFSYNC_TEST_NOW set (when given): (exit code, stdout, stderr).
+fn at(now: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut c = offsync();
+    if let Some(n) = now {
+        c.env("OFFSYNC_TEST_NOW", n);
+    }
+    let out = c.args(args).output().expect("run offsync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn problems(s: &Value) -> Vec<String> {
+    s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["problem"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn receipt_of(store: &Path, out: &Path, now: Option<&str>) -> Value {
+    let (code, o, e) = at(
+        now,
+        &[
+            "receipt",
+            "export",
+            "--store",
+            p(store),
+            "--out",
+            p(out),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{e}");
+    serde_json::from_str::<Value>(&o).unwrap()["receipt"].clone()
+}
+
+/// `receipt import --json`: (exit code, report, stderr).
+fn receipt_import(store: &Path, files: &[&Path], now: Option<&str>) -> (i32, Value, String) {
+    let mut args = vec!["receipt", "import", "--store", p(store), "--json"];
+    args.extend(files.iter().map(|f| p(f)));
+    let (code, out, err) = at(now, &args);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (code, v, err)
+}
+
+fn point(store: &Path, name: &str) -> Value {
+    let all = json(&["receipt", "list", "--store", p(store), "--json"]);
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no point '{name}' in {all}"))
+        .clone()
+}
+
+/// Review item 2: an isolated point whose last import was refused says so in its receipt,
+/// and the store above warns of it (`status --check` fails).
+#[test]
+fn a_refused_import_reaches_the_store_above_in_the_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = synced_store(dir.path(), "hq");
+    let iso = init_store(dir.path(), "iso");
+    let (_, bundle) = export(&hq, &dir.path().join("m1"), &[]);
+    import_json(&iso, &bundle);
+    let (_, damaged) = export(&hq, &dir.path().join("m2"), &["--full"]);
+    fs::remove_file(volumes(&damaged)[0].clone()).unwrap();
+    let (code, _, _) = run_any(&["import", "--store", p(&iso), p(&damaged)]);
+    assert_ne!(code, 0, "the damaged bundle is refused");
+
+    let file = dir.path().join("iso.json");
+    let r = receipt_of(&iso, &file, None);
+    assert_eq!(r["recent"][0]["operation"], "import", "{r}");
+    assert_eq!(r["recent"][0]["outcome"], "refused", "{r}");
+    assert!(r["recent"][0]["error"].is_string(), "{r}");
+    assert!(r["recent"][0]["source"].is_string(), "{r}");
+    assert_eq!(r["recent"][1]["outcome"], "imported", "{r}");
+
+    let (code, v, e) = receipt_import(&hq, &[&file], None);
+    assert_eq!(code, 0, "{v} {e}");
+    assert_eq!(point(&hq, "iso")["last_outcome"], "refused");
+    let s = json(&["status", "--store", p(&hq), "--json"]);
+    assert!(
+        problems(&s).contains(&"downstream-failed".to_string()),
+        "{s}"
+    );
+    let (code, out, _) = at(None, &["status", "--store", p(&hq), "--check"]);
+    assert_eq!(code, 21, "{out}");
+    assert!(out.contains("downstream-failed iso"), "{out}");
+
+}
