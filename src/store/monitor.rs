@@ -113,6 +113,16 @@ impl Store {
             .optional()?)
     }
 
+    /// How many sync runs in a row failed, counting back from the last one.
+    pub fn sync_failures_in_row(&self) -> Result<u32> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'failed' AND id >
+               COALESCE((SELECT MAX(id) FROM sync_runs WHERE outcome != 'failed'), 0)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u32)
+    }
+
     /// The last refused import, read from the log (an import refused changes nothing in the
     /// database, by design: its refusal is written to the log only).
     pub fn last_import_refusal(&self) -> Result<Option<FailedRun>> {

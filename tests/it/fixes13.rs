@@ -99,5 +99,81 @@ fn a_refused_import_reaches_the_store_above_in_the_receipt() {
     let (code, out, _) = at(None, &["status", "--store", p(&hq), "--check"]);
     assert_eq!(code, 21, "{out}");
     assert!(out.contains("downstream-failed iso"), "{out}");
+}
 
+/// A store whose upstream folder holds a malformed document (so its syncs fail, recorded as
+/// failed runs), scheduled `spec` in UTC; returns the store and the folder.
+fn failing_scheduled_store(dir: &Path, spec: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let s = init_store(dir, "s");
+    let gone = dir.join("upstream");
+    fs::create_dir(&gone).unwrap();
+    fs::write(gone.join("bad.xml"), "<notxml").unwrap();
+    run(&["upstream", "set", "--store", p(&s), p(&gone)], 0);
+    run(
+        &["schedule", "set", "--store", p(&s), spec, "--tz", "UTC"],
+        0,
+    );
+    (s, gone)
+}
+
+/// Seconds from the start of the day of an RFC 3339 time (tests stay within one day).
+fn secs(t: &str) -> i64 {
+    let c: Vec<i64> = t[11..19].split(':').map(|x| x.parse().unwrap()).collect();
+    c[0] * 3600 + c[1] * 60 + c[2]
+}
+
+/// Review item 6: after a failed sync, `sync --if-due` retries with the back-off of `run`
+/// (1 minute, then 2, ...), not at the next slot a week later; `status` says when.
+#[test]
+fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, up) = failing_scheduled_store(dir.path(), "weekly sun 02:00");
+    let if_due = ["sync", "--store", p(&s), "--if-due", "--json"];
+    // 2026-12-07 is a Monday: the next slot is six days away.
+    let (code, _, _) = at(Some("2026-12-07T10:00:00Z"), &if_due);
+    assert_ne!(code, 0, "the sync fails");
+    let (code, out, e) = at(Some("2026-12-07T10:00:30Z"), &if_due);
+    assert_eq!(code, 0, "{e}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "not-due", "{v}");
+    let next = v["next_run"].as_str().unwrap();
+    assert!(
+        next.starts_with("2026-12-07T10:01:0"),
+        "a minute later: {v}"
+    );
+    let st = json(&["status", "--store", p(&s), "--json"]);
+    assert!(
+        st["next_sync"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-07T10:01:0"),
+        "{st}"
+    );
+    // Due again after the minute: it tries (and fails again), then waits two minutes.
+    let (code, _, _) = at(Some("2026-12-07T10:01:30Z"), &if_due);
+    assert_ne!(code, 0, "it was due, and failed again");
+    let (code, out, _) = at(Some("2026-12-07T10:02:00Z"), &if_due);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let d = secs(v["next_run"].as_str().unwrap()) - secs("2026-12-07T10:01:30Z");
+    assert!(
+        (120..=125).contains(&d),
+        "two minutes after the second failure: {v}"
+    );
+    // The back-off never goes past the next slot: an hour's wait at most.
+    for m in 0..6 {
+        let (code, _, _) = at(Some(&format!("2026-12-07T1{}:00:00Z", m + 1)), &if_due);
+        assert_ne!(code, 0);
+    }
+    let (_, out, _) = at(Some("2026-12-07T16:00:30Z"), &if_due);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let d = secs(v["next_run"].as_str().unwrap()) - secs("2026-12-07T16:00:00Z");
+    assert!((3600..=3605).contains(&d), "at most an hour: {v}");
+    // Once a retry succeeds, the schedule's slots again.
+    fs::remove_file(up.join("bad.xml")).unwrap();
+    let (code, _, e) = at(Some("2026-12-07T17:01:00Z"), &if_due);
+    assert_eq!(code, 0, "{e}");
+    let (_, out, _) = at(Some("2026-12-07T17:02:00Z"), &if_due);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["next_run"], "2026-12-13T02:00:00Z", "{v}");
 }
