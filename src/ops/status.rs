@@ -17,6 +17,10 @@ use serde::Serialize;
 
 const DAY: i64 = 86_400;
 
+/// How far after the current time a recorded time may be before it counts as a wrong clock
+/// (a day: clocks set by hand on isolated machines drift, time zones get mixed up).
+pub const CLOCK_SKEW_SECS: i64 = DAY;
+
 /// Files and bytes still to download (`status --json` `to_fetch`).
 #[derive(Clone, Debug, Serialize)]
 pub struct ToFetch {
@@ -181,8 +185,9 @@ pub struct Warning {
     /// The point's store name.
     pub point: String,
     pub point_id: String,
-    /// `sync-failed`, `sync-stale`, `import-failed`, `import-stale`, `downstream-failed`,
-    /// `downstream-bundles-behind` or `downstream-days-behind`.
+    /// `sync-failed`, `sync-stale`, `sync-in-future`, `import-failed`, `import-stale`,
+    /// `import-in-future`, `downstream-failed`, `downstream-bundles-behind` or
+    /// `downstream-days-behind`.
     pub problem: &'static str,
     /// The problem in a sentence.
     pub message: String,
@@ -397,6 +402,21 @@ pub fn own_warnings(own: &OwnFacts, now: Timestamp, th: &Thresholds) -> Vec<Warn
         )),
         Some(_) => None,
     };
+    // A time after now: the clock was wrong when it was recorded, or is wrong now. Either
+    // way the point is never "stale" by it, so say so rather than stay silent.
+    let future = |last: Option<Timestamp>, what: &str, problem| {
+        last.filter(|t| t.0 > now.0.saturating_add(CLOCK_SKEW_SECS))
+            .map(|t| {
+                warn(
+                    problem,
+                    format!(
+                        "the last successful {what} is recorded at {t}, after the current time {now}: the clock was wrong then or is wrong now"
+                    ),
+                )
+            })
+    };
+    out.extend(future(own.last_success, "sync", "sync-in-future"));
+    out.extend(future(own.last_import, "import", "import-in-future"));
     let staleness = match own.role {
         Role::TopLevel | Role::Child => stale(own.last_success, th.sync_days, "sync", "sync-stale"),
         Role::Disconnected => stale(own.last_import, th.import_days, "import", "import-stale"),
