@@ -445,3 +445,62 @@ fn measure_behind(
     point.changes_behind = change_seq.saturating_sub(point.acknowledged_change_seq.unwrap_or(0));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn record(id: &str, name: &str) -> DownstreamRecord {
+        DownstreamRecord {
+            id: id.into(),
+            name: name.into(),
+            kind: KIND_DISCONNECTED.into(),
+            received: "2026-12-06T00:00:00Z".into(),
+            receipt_created: "2026-12-06T00:00:00Z".into(),
+            ack_sequence: None,
+            ack_bundle_id: None,
+            ack_manifest_sha256: None,
+            ack_change_seq: None,
+            ack_time: None,
+            change_seq: 0,
+            updates: 0,
+            content_missing: 0,
+            last_outcome: None,
+            last_outcome_time: None,
+            last_error: None,
+            signed_by: None,
+            receipt: "{}".into(),
+        }
+    }
+
+    /// Two points with one name (registered before names were checked for known points):
+    /// the name names neither; the error lists both ids.
+    #[test]
+    fn a_name_that_several_points_have_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::init(&dir.path().join("s"), None, Timestamp(1_796_464_800)).unwrap();
+        let tx = st.begin().unwrap();
+        tx.put_downstream(&record("00000000-0000-0000-0000-000000000001", "site"))
+            .unwrap();
+        tx.put_downstream(&record("00000000-0000-0000-0000-000000000002", "site"))
+            .unwrap();
+        tx.commit().unwrap();
+        let e = st.downstream_point("site").unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Usage);
+        assert!(
+            e.message.contains("-000000000001, 00000000"),
+            "{}",
+            e.message
+        );
+        let by_id = st
+            .downstream_point("00000000-0000-0000-0000-000000000002")
+            .unwrap();
+        assert_eq!(by_id.map(|p| p.name).as_deref(), Some("site"));
+        assert!(
+            st.forget_downstream("00000000-0000-0000-0000-000000000001")
+                .unwrap()
+        );
+        assert!(st.downstream_point("site").unwrap().is_some());
+    }
+}

@@ -177,3 +177,159 @@ fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["next_run"], "2026-12-13T02:00:00Z", "{v}");
 }
+
+/// `receipt export` of `store` into `out` with the receipt written at `created` (seconds).
+fn receipt_at(store: &Path, out: &Path, created: i64) {
+    let o = offsync()
+        .env("SOURCE_DATE_EPOCH", created.to_string())
+        .args(["receipt", "export", "--store", p(store), "--out", p(out)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Review item 4: a sync made while the clock was years ahead neither silences the schedule
+/// nor hides staleness; a receipt from a clock ahead is refused, and a point registered from
+/// one can be forgotten.
+#[test]
+fn a_time_in_the_future_silences_neither_the_schedule_nor_the_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = init_store(dir.path(), "s");
+    run(
+        &["upstream", "set", "--store", p(&s), p(&upstream_fixtures())],
+        0,
+    );
+    run(
+        &[
+            "schedule",
+            "set",
+            "--store",
+            p(&s),
+            "weekly sun 02:00",
+            "--tz",
+            "UTC",
+        ],
+        0,
+    );
+    let if_due = ["sync", "--store", p(&s), "--if-due", "--json"];
+    let (code, out, e) = at(Some("2031-01-01T00:00:00Z"), &if_due);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["outcome"],
+        "succeeded"
+    );
+    // Back to the right time: the point says its clock was wrong, and a sync is due.
+    let now = "2026-12-07T10:00:00Z";
+    let (_, out, _) = at(Some(now), &["status", "--store", p(&s), "--json"]);
+    let st: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        problems(&st).contains(&"sync-in-future".to_string()),
+        "{st}"
+    );
+    let (code, out, _) = at(Some(now), &["status", "--store", p(&s), "--check"]);
+    assert_eq!(code, 21, "{out}");
+    assert!(out.contains("sync-in-future s: "), "{out}");
+    let (code, out, e) = at(Some(now), &if_due);
+    assert_eq!(code, 0, "{e}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "succeeded", "due, not silent until 2031: {v}");
+
+    // A receipt written more than a day ahead of the store above: refused (14), nothing
+    // registered.
+    let hq = init_store(dir.path(), "hq");
+    let iso = init_store(dir.path(), "iso");
+    let ahead = dir.path().join("ahead.json");
+    receipt_at(&iso, &ahead, 1_924_992_000); // 2031-01-01
+    let before = fingerprint(&hq);
+    let (code, v, _) = receipt_import(&hq, &[&ahead], Some(now));
+    assert_eq!(code, 14, "{v}");
+    assert!(
+        v["files"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("clock"),
+        "{v}"
+    );
+    assert_eq!(
+        fingerprint(&hq),
+        before,
+        "a refused receipt changes nothing"
+    );
+    // Registered while both clocks were ahead, that receipt makes every later one "older":
+    // `receipt forget` drops the point, and its next receipt registers it anew.
+    let (code, v, _) = receipt_import(&hq, &[&ahead], Some("2031-01-01T00:00:00Z"));
+    assert_eq!(code, 0, "{v}");
+    let right = dir.path().join("right.json");
+    receipt_at(&iso, &right, 1_796_637_600); // 2026-12-07T10:00:00Z
+    let (code, v, _) = receipt_import(&hq, &[&right], Some(now));
+    assert_eq!(code, 13, "{v}");
+    let (code, out, e) = at(
+        Some(now),
+        &["receipt", "forget", "--store", p(&hq), "iso", "--json"],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["name"], "iso");
+    let (code, v, _) = receipt_import(&hq, &[&right], Some(now));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["files"][0]["registered"], "new", "{v}");
+    let (code, _, e) = at(
+        Some(now),
+        &["receipt", "forget", "--store", p(&hq), "nobody"],
+    );
+    assert_eq!(code, 2, "{e}");
+}
+
+/// Review item 5: a known point cannot take another registered point's name (so that
+/// `export --for NAME` cannot pick the wrong one).
+#[test]
+fn a_known_point_cannot_take_another_points_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = init_store(dir.path(), "hq");
+    let a = init_store(dir.path(), "a");
+    let b = init_store(dir.path(), "b");
+    let (ra, rb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    receipt_at(&a, &ra, 1_796_464_800);
+    receipt_at(&b, &rb, 1_796_464_800);
+    assert_eq!(receipt_import(&hq, &[&ra, &rb], None).0, 0);
+    // b's next receipt calls it 'a'.
+    let renamed = dir.path().join("b-renamed.json");
+    receipt_at(&b, &renamed, 1_796_464_900);
+    let text = fs::read_to_string(&renamed).unwrap();
+    let claimed = text.replacen("\"store_name\": \"b\"", "\"store_name\": \"a\"", 1);
+    assert_ne!(text, claimed);
+    fs::write(&renamed, claimed).unwrap();
+    let before = fingerprint(&hq);
+    let (code, v, _) = receipt_import(&hq, &[&renamed], None);
+    assert_eq!(code, 12, "{v}");
+    let msg = v["files"][0]["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("claims the name 'a'"), "{msg}");
+    assert!(msg.contains("registered as 'b'"), "{msg}");
+    assert_eq!(fingerprint(&hq), before);
+    assert_eq!(point(&hq, "b")["name"], "b");
+}
+
+/// Review item 10: a disconnected point's receipt that turns up in the receipts folder does
+/// not turn it into a child.
+#[test]
+fn a_point_keeps_the_kind_it_was_first_registered_as() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = init_store(dir.path(), "hq");
+    let iso = init_store(dir.path(), "iso");
+    let carried = dir.path().join("iso.json");
+    receipt_at(&iso, &carried, 1_796_464_800);
+    assert_eq!(receipt_import(&hq, &[&carried], None).0, 0);
+    assert_eq!(point(&hq, "iso")["kind"], "disconnected");
+    let id = point(&hq, "iso")["id"].as_str().unwrap().to_string();
+    let folder = hq.join("receipts");
+    fs::create_dir_all(&folder).unwrap();
+    receipt_at(&iso, &folder.join(format!("{id}.json")), 1_796_464_900);
+    let (code, v, _) = receipt_import(&hq, &[], None);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["files"][0]["registered"], "updated", "{v}");
+    assert_eq!(point(&hq, "iso")["kind"], "disconnected");
+}
