@@ -333,3 +333,47 @@ fn a_point_keeps_the_kind_it_was_first_registered_as() {
     assert_eq!(v["files"][0]["registered"], "updated", "{v}");
     assert_eq!(point(&hq, "iso")["kind"], "disconnected");
 }
+
+/// Review item 8: a catalog import that fails after its updates were written (here: the
+/// payload cannot be put in place) logs no update as imported, and logs the refusal.
+#[test]
+fn a_failed_catalog_import_logs_no_update_as_imported() {
+    const PAYLOAD: &str = "windows11.0-kb5034765-x64_86343e77d1ed7165a16263b602549197ab9f94a8.cab";
+    let dir = tempfile::tempdir().unwrap();
+    let s = init_store(dir.path(), "s");
+    let payload = content_fixtures().join(PAYLOAD);
+    // A folder where the payload's content file goes: putting it in place fails.
+    let blocker = stored_path(&s, &sha_hex(&fs::read(&payload).unwrap()));
+    fs::create_dir_all(blocker.join("x")).unwrap();
+    let up = upstream_fixtures();
+    let args = [
+        "catalog",
+        "import",
+        "--store",
+        p(&s),
+        "KB5034765",
+        "--from",
+        p(&up),
+        "--file",
+        p(&payload),
+    ];
+    let (code, _, err) = run_any(&args);
+    assert_ne!(code, 0, "{err}");
+    let log = fs::read_to_string(s.join("offsync.log")).unwrap();
+    assert!(
+        !log.contains("(imported from the catalog)"),
+        "the log claims what was not stored:\n{log}"
+    );
+    assert!(log.contains("Catalog import refused: "), "{log}");
+    assert!(
+        json(&["updates", "list", "--store", p(&s), "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Once it can be stored, the lines come, after the commit.
+    fs::remove_dir_all(&blocker).unwrap();
+    run(&args, 0);
+    let log = fs::read_to_string(s.join("offsync.log")).unwrap();
+    assert!(log.contains("(imported from the catalog)"), "{log}");
+}
