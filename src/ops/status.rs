@@ -271,10 +271,10 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
     let success = store.last_successful_sync_at()?;
     let (role, upstream_kind) = role_of(upstream.as_deref(), success.as_ref().map(|s| &s.1));
     let failed_sync = store.last_failed_sync()?;
-    let refused = store.last_import_refusal()?;
     let imported_at = last_import
         .as_ref()
         .and_then(|i| Timestamp::parse_rfc3339(&i.imported));
+    let refused = last_refusal(store, failed_sync.as_ref(), imported_at)?;
     let own = OwnFacts {
         name: store.name().to_string(),
         id: store.id().to_string(),
@@ -325,6 +325,26 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
         ok: warnings.is_empty(),
         warnings,
     })
+}
+
+/// The last refused import that matters to a status: one after the last failed sync (else the
+/// failed sync is the last error) or after the last import (else no warning). Without either,
+/// the whole log may be read (backwards, to the first refusal).
+fn last_refusal(
+    store: &Store,
+    failed_sync: Option<&FailedRun>,
+    imported_at: Option<Timestamp>,
+) -> Result<Option<FailedRun>> {
+    let failed_at = failed_sync.and_then(|f| Timestamp::parse_rfc3339(&f.at));
+    let since = match (failed_at, imported_at) {
+        (Some(f), Some(i)) => Some(f.min(i)),
+        _ => None,
+    };
+    Ok(store.last_refused_import(since)?.map(|r| FailedRun {
+        operation: "import".into(),
+        at: r.at,
+        message: r.message,
+    }))
 }
 
 /// The role from the upstream set (a store folder makes a child) or, without one, from the

@@ -5,6 +5,7 @@
 use super::Store;
 use crate::error::Result;
 use crate::model::Changes;
+use crate::time::Timestamp;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
@@ -126,17 +127,21 @@ impl Store {
     /// The last refused import, read from the log (an import refused changes nothing in the
     /// database, by design: its refusal is written to the log only).
     pub fn last_import_refusal(&self) -> Result<Option<FailedRun>> {
-        Ok(self.last_refused_import()?.map(|r| FailedRun {
+        Ok(self.last_refused_import(None)?.map(|r| FailedRun {
             operation: "import".into(),
             at: r.at,
             message: r.message,
         }))
     }
 
-    /// The last refused import with the bundle the log names, read from the log.
-    pub fn last_refused_import(&self) -> Result<Option<RefusedImport>> {
-        let (lines, _) = super::read_log(&self.root, &super::LogFilter::default())?;
-        Ok(lines.into_iter().rev().find_map(|l| refused_import(&l)))
+    /// The last refused import with the bundle the log names, read from the log backwards
+    /// (the newest file first, stopping at the first refusal, or at the first line older than
+    /// `since`: a refusal before then does not matter to the caller).
+    pub fn last_refused_import(&self, since: Option<Timestamp>) -> Result<Option<RefusedImport>> {
+        let line = super::logread::find_last(&self.root, b"refused: ", since, &|l| {
+            refused_import(l).is_some()
+        })?;
+        Ok(line.as_ref().and_then(refused_import))
     }
 
     /// Takes the id the sync starting now will be recorded under in `sync_runs` (the next

@@ -174,15 +174,15 @@ pub fn build(store: &Store, now: Timestamp) -> Result<Receipt> {
 /// the database as it was), so the store above would otherwise never hear of it.
 fn recent_with_refusal(store: &Store) -> Result<Vec<RecentRun>> {
     let mut recent = store.recent_runs(RECENT_RUNS)?;
-    let Some(refusal) = store.last_refused_import()? else {
+    let last_import = store
+        .last_import()?
+        .and_then(|i| Timestamp::parse_rfc3339(&i.imported));
+    let Some(refusal) = store.last_refused_import(last_import)? else {
         return Ok(recent);
     };
     let Some(at) = Timestamp::parse_rfc3339(&refusal.at) else {
         return Ok(recent);
     };
-    let last_import = store
-        .last_import()?
-        .and_then(|i| Timestamp::parse_rfc3339(&i.imported));
     if last_import.is_some_and(|i| i > at) {
         return Ok(recent);
     }
