@@ -377,3 +377,46 @@ fn a_failed_catalog_import_logs_no_update_as_imported() {
     let log = fs::read_to_string(s.join("offsync.log")).unwrap();
     assert!(log.contains("(imported from the catalog)"), "{log}");
 }
+
+/// Review item 9: `receipt import`, `catalog import` and `export` run on the test clock, as
+/// every other command does.
+#[test]
+fn receipt_import_catalog_import_and_export_take_the_test_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = synced_store(dir.path(), "s");
+    let when = Some("2030-01-01T00:00:00Z");
+    let media = dir.path().join("m");
+    fs::create_dir_all(&media).unwrap();
+    let (code, _, e) = at(when, &["export", "--store", p(&s), "--out", p(&media)]);
+    assert_eq!(code, 0, "{e}");
+    let up = upstream_fixtures();
+    let (code, _, e) = at(
+        when,
+        &[
+            "catalog",
+            "import",
+            "--store",
+            p(&s),
+            "KB5034765",
+            "--from",
+            p(&up),
+        ],
+    );
+    assert_eq!(code, 0, "{e}");
+    let iso = init_store(dir.path(), "iso");
+    let r = dir.path().join("iso.json");
+    receipt_at(&iso, &r, 1_796_464_800);
+    assert_eq!(receipt_import(&s, &[&r], when).0, 0);
+    let log = fs::read_to_string(s.join("offsync.log")).unwrap();
+    for component in ["EXPORT", "CATALOG", "RECEIPT"] {
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with("2030-01-01T00:00:0") && l.contains(component)),
+            "no {component} line at the test time:\n{log}"
+        );
+    }
+    assert_eq!(
+        point(&s, "iso")["received"].as_str().unwrap()[..10],
+        *"2030-01-01"
+    );
+}
