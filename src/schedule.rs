@@ -216,7 +216,10 @@ pub fn last_run(store: &Store) -> Result<LastRun> {
             .as_deref()
             .and_then(Timestamp::parse_rfc3339)
             .or(started);
-        finished.map(|f| (f, store.sync_failures_in_row().unwrap_or(1)))
+        match finished {
+            Some(f) => Some((f, store.sync_failures_in_row()?.max(1))),
+            None => None,
+        }
     } else {
         None
     };
@@ -277,10 +280,15 @@ pub fn next_sync(store: &Store, now: Timestamp) -> Result<Option<NextSync>> {
         return Ok(None);
     };
     let last = last_run(store)?;
-    let at = next_due(&s, &last)?.map_or(now, |(t, _)| t);
+    let is_due = due(&s, &last, now)? == Due::Due;
+    let mut at = next_due(&s, &last)?.map_or(now, |(t, _)| t);
+    if is_due && at > now {
+        // Due because the last run is recorded in the future (a wrong clock): due now.
+        at = now;
+    }
     Ok(Some(NextSync {
         local: s.local_rfc3339(at),
-        due: due(&s, &last, now)? == Due::Due,
+        due: is_due,
         spec: s.spec,
         zone: s.zone,
         at,
@@ -587,6 +595,48 @@ mod tests {
         assert!(clear(&mut st).unwrap());
         assert!(next_sync(&st, t0).unwrap().is_none());
         assert!(!clear(&mut st).unwrap());
+    }
+
+    #[test]
+    fn a_failed_run_is_retried_with_back_off_capped_at_the_next_slot() {
+        let s = Schedule::parse("weekly sun 02:00", "UTC").unwrap();
+        let started = ts("2026-12-07T10:00:00Z");
+        let failed = |finished: &str, n| LastRun {
+            started: Some(started),
+            failed: Some((ts(finished), n)),
+        };
+        let last = failed("2026-12-07T10:00:05Z", 1);
+        assert_eq!(
+            due(&s, &last, ts("2026-12-07T10:01:00Z")).unwrap(),
+            Due::NotDue(ts("2026-12-07T10:01:05Z"))
+        );
+        assert_eq!(
+            due(&s, &last, ts("2026-12-07T10:01:05Z")).unwrap(),
+            Due::Due
+        );
+        assert_eq!(
+            next_due(&s, &failed("2026-12-07T10:00:05Z", 3)).unwrap(),
+            Some((ts("2026-12-07T10:04:05Z"), true))
+        );
+        // An hour at most; and never past the next slot.
+        assert_eq!(
+            next_due(&s, &failed("2026-12-07T10:00:05Z", 30)).unwrap(),
+            Some((ts("2026-12-07T11:00:05Z"), true))
+        );
+        let near_slot = LastRun {
+            started: Some(ts("2026-12-13T01:30:00Z")),
+            failed: Some((ts("2026-12-13T01:30:00Z"), 9)),
+        };
+        assert_eq!(
+            next_due(&s, &near_slot).unwrap(),
+            Some((ts("2026-12-13T02:00:00Z"), false))
+        );
+        // A last run recorded in the future (a wrong clock): due now, not in 2031.
+        let ahead = LastRun {
+            started: Some(ts("2031-01-01T00:00:00Z")),
+            failed: None,
+        };
+        assert_eq!(due(&s, &ahead, started).unwrap(), Due::Due);
     }
 
     #[test]
