@@ -141,7 +141,11 @@ fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
         next.starts_with("2026-12-07T10:01:0"),
         "a minute later: {v}"
     );
-    let st = json(&["status", "--store", p(&s), "--json"]);
+    let (_, out, _) = at(
+        Some("2026-12-07T10:00:30Z"),
+        &["status", "--store", p(&s), "--json"],
+    );
+    let st: Value = serde_json::from_str(&out).unwrap();
     assert!(
         st["next_sync"]
             .as_str()
