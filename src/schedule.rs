@@ -128,23 +128,102 @@ pub fn next_after(spec: &str, zone: &str, t: Timestamp) -> Result<Timestamp> {
     Schedule::parse(spec, zone)?.next_after(t)
 }
 
-/// Whether a sync is due at `now`, given when the last sync run started: due when a slot lies
-/// in (last start, now], or when nothing ever ran. A machine that was off for several slots
-/// gets one run, not one per slot, because only the first slot after the last start counts.
+/// Whether a sync is due at `now`, given when the last sync run started (see [`due`]; this
+/// knows nothing of failures).
 pub fn is_due(
     schedule: &Schedule,
     last_run_started: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<Due> {
-    let Some(last) = last_run_started else {
-        return Ok(Due::Due);
+    due(
+        schedule,
+        &LastRun {
+            started: last_run_started,
+            failed: None,
+        },
+        now,
+    )
+}
+
+/// First retry delay after a failed run, and the longest.
+pub const RETRY_FIRST_SECS: i64 = 60;
+pub const RETRY_MAX_SECS: i64 = 3600;
+
+/// The delay before retrying after `n` failed runs in a row: 1 minute, doubling, at most 1 hour.
+pub fn backoff(n: u32) -> i64 {
+    let doublings = n.saturating_sub(1).min(16);
+    (RETRY_FIRST_SECS << doublings).min(RETRY_MAX_SECS)
+}
+
+/// What the rule for "due" needs to know of the past runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LastRun {
+    /// When the last run started (of any outcome).
+    pub started: Option<Timestamp>,
+    /// When the last run failed: when it finished, and how many runs in a row failed.
+    pub failed: Option<(Timestamp, u32)>,
+}
+
+/// When the next run is due after `last`, and whether that is a retry of a failed run (which
+/// comes before the next slot); `None` when nothing ever ran (due at once). A failed run is
+/// retried at its end plus [`backoff`] of the failures in a row, or at the next slot when that
+/// comes first: one transient failure does not cost a whole period (a week, for a weekly
+/// schedule), and a failing upstream is not hammered.
+pub fn next_due(schedule: &Schedule, last: &LastRun) -> Result<Option<(Timestamp, bool)>> {
+    let Some(started) = last.started else {
+        return Ok(None);
     };
-    let next = schedule.next_after(last)?;
-    Ok(if next <= now {
-        Due::Due
-    } else {
-        Due::NotDue(next)
+    let slot = schedule.next_after(started)?;
+    Ok(Some(match last.failed {
+        Some((finished, n)) => {
+            let retry = Timestamp(finished.0.saturating_add(backoff(n.max(1))));
+            if retry < slot {
+                (retry, true)
+            } else {
+                (slot, false)
+            }
+        }
+        None => (slot, false),
+    }))
+}
+
+/// The one rule for "due", used by `run` and by `sync --if-due`: due when the time
+/// [`next_due`] gives has come, or when nothing ever ran. A machine that was off for several
+/// slots gets one run, not one per slot, because only the first slot after the last start
+/// counts. A last run that started (or finished) after `now` means the clock was wrong then
+/// or is now: due, rather than silent until that time comes.
+pub fn due(schedule: &Schedule, last: &LastRun, now: Timestamp) -> Result<Due> {
+    let in_future =
+        last.started.is_some_and(|t| t > now) || last.failed.is_some_and(|(t, _)| t > now);
+    if in_future {
+        return Ok(Due::Due);
+    }
+    Ok(match next_due(schedule, last)? {
+        Some((at, _)) if at > now => Due::NotDue(at),
+        _ => Due::Due,
     })
+}
+
+/// What the store's sync history says of the last runs, for [`due`].
+pub fn last_run(store: &Store) -> Result<LastRun> {
+    let Some(l) = store.last_sync()? else {
+        return Ok(LastRun::default());
+    };
+    let started = Timestamp::parse_rfc3339(&l.started);
+    let failed = if l.outcome == crate::model::SyncOutcome::Failed {
+        let finished = l
+            .finished
+            .as_deref()
+            .and_then(Timestamp::parse_rfc3339)
+            .or(started);
+        match finished {
+            Some(f) => Some((f, store.sync_failures_in_row()?.max(1))),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(LastRun { started, failed })
 }
 
 /// The store's schedule, if one is set.
@@ -186,8 +265,8 @@ pub fn last_run_started(store: &Store) -> Result<Option<Timestamp>> {
 pub struct NextSync {
     pub spec: String,
     pub zone: String,
-    /// The first slot after the last sync run's start (in the past when a run is overdue);
-    /// `now` when the store never synced.
+    /// The first slot after the last sync run's start, or the retry before it after a failed
+    /// run (in the past when a run is overdue); `now` when the store never synced.
     pub at: Timestamp,
     /// `at` in the schedule's time zone (RFC 3339 with the offset).
     pub local: String,
@@ -200,14 +279,16 @@ pub fn next_sync(store: &Store, now: Timestamp) -> Result<Option<NextSync>> {
     let Some(s) = load(store)? else {
         return Ok(None);
     };
-    let last = last_run_started(store)?;
-    let at = match last {
-        Some(l) => s.next_after(l)?,
-        None => now,
-    };
+    let last = last_run(store)?;
+    let is_due = due(&s, &last, now)? == Due::Due;
+    let mut at = next_due(&s, &last)?.map_or(now, |(t, _)| t);
+    if is_due && at > now {
+        // Due because the last run is recorded in the future (a wrong clock): due now.
+        at = now;
+    }
     Ok(Some(NextSync {
         local: s.local_rfc3339(at),
-        due: is_due(&s, last, now)? == Due::Due,
+        due: is_due,
         spec: s.spec,
         zone: s.zone,
         at,
@@ -490,7 +571,9 @@ mod tests {
         let mut tx = st.begin().unwrap();
         tx.record_sync_run(&crate::store::SyncRunRecord {
             started: t0.rfc3339(),
+            finished: Some(t0.rfc3339()),
             source: "x".into(),
+            outcome: crate::model::SyncOutcome::Succeeded,
             ..Default::default()
         })
         .unwrap();
@@ -512,6 +595,48 @@ mod tests {
         assert!(clear(&mut st).unwrap());
         assert!(next_sync(&st, t0).unwrap().is_none());
         assert!(!clear(&mut st).unwrap());
+    }
+
+    #[test]
+    fn a_failed_run_is_retried_with_back_off_capped_at_the_next_slot() {
+        let s = Schedule::parse("weekly sun 02:00", "UTC").unwrap();
+        let started = ts("2026-12-07T10:00:00Z");
+        let failed = |finished: &str, n| LastRun {
+            started: Some(started),
+            failed: Some((ts(finished), n)),
+        };
+        let last = failed("2026-12-07T10:00:05Z", 1);
+        assert_eq!(
+            due(&s, &last, ts("2026-12-07T10:01:00Z")).unwrap(),
+            Due::NotDue(ts("2026-12-07T10:01:05Z"))
+        );
+        assert_eq!(
+            due(&s, &last, ts("2026-12-07T10:01:05Z")).unwrap(),
+            Due::Due
+        );
+        assert_eq!(
+            next_due(&s, &failed("2026-12-07T10:00:05Z", 3)).unwrap(),
+            Some((ts("2026-12-07T10:04:05Z"), true))
+        );
+        // An hour at most; and never past the next slot.
+        assert_eq!(
+            next_due(&s, &failed("2026-12-07T10:00:05Z", 30)).unwrap(),
+            Some((ts("2026-12-07T11:00:05Z"), true))
+        );
+        let near_slot = LastRun {
+            started: Some(ts("2026-12-13T01:30:00Z")),
+            failed: Some((ts("2026-12-13T01:30:00Z"), 9)),
+        };
+        assert_eq!(
+            next_due(&s, &near_slot).unwrap(),
+            Some((ts("2026-12-13T02:00:00Z"), false))
+        );
+        // A last run recorded in the future (a wrong clock): due now, not in 2031.
+        let ahead = LastRun {
+            started: Some(ts("2031-01-01T00:00:00Z")),
+            failed: None,
+        };
+        assert_eq!(due(&s, &ahead, started).unwrap(), Due::Due);
     }
 
     #[test]

@@ -559,8 +559,34 @@ fn mismatch(path: &Path, d: &Digests) -> Error {
     .with_hint("download the payload again from the catalog, and give it with the update it belongs to")
 }
 
-/// Imports the updates `req` names into `store`, all or nothing.
+/// Imports the updates `req` names into `store`, all or nothing. The log says what was
+/// imported only once it is committed, and says why when nothing was.
 pub fn catalog_import(
+    store: &mut Store,
+    req: &CatalogImport<'_>,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<CatalogImportReport> {
+    let result = import_logged_after_commit(store, req, now, progress);
+    if let Err(e) = &result {
+        let what = if e.kind == crate::error::ErrorKind::Interrupted {
+            "interrupted"
+        } else {
+            "refused"
+        };
+        let line = std::iter::once(format!(
+            "Catalog import {what}: {}; nothing was stored",
+            e.message
+        ))
+        .chain(e.details.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ");
+        store.log("CATALOG", &line, now);
+    }
+    result
+}
+
+fn import_logged_after_commit(
     store: &mut Store,
     req: &CatalogImport<'_>,
     now: Timestamp,
@@ -587,8 +613,16 @@ pub fn catalog_import(
     let mut tx = store.begin()?;
     let staged = stage_payloads(req.files, &taken, &staging, progress)?;
     let mut publisher = Publisher::new(tx.root());
-    let written = write_all(&mut tx, &taken, source.as_ref(), &mut report, now)
-        .and_then(|()| take_payloads(&mut tx, &mut publisher, &staged, &mut report, now));
+    let mut lines = Vec::new();
+    let written = write_all(
+        &mut tx,
+        &taken,
+        source.as_ref(),
+        &mut report,
+        &mut lines,
+        now,
+    )
+    .and_then(|()| take_payloads(&mut tx, &mut publisher, &staged, &mut report, now));
     if let Err(e) = written {
         for s in &staged {
             let _ = fs::remove_file(&s.staged);
@@ -601,18 +635,24 @@ pub fn catalog_import(
         return Err(e);
     }
     publisher.committed();
+    for l in &lines {
+        store.log("CATALOG", l, now);
+    }
     for w in &report.warnings {
         store.log("CATALOG", &format!("Warning: {w}"), now);
     }
     Ok(report)
 }
 
-/// Writes the categories, the updates (through the sync's merge), their documents and marks.
+/// Writes the categories, the updates (through the sync's merge), their documents and marks;
+/// the log lines go to `lines`, for the caller to write once the transaction is committed
+/// (a log line written at once would claim an update that a failed commit never stored).
 fn write_all(
     tx: &mut Tx<'_>,
     taken: &BTreeMap<String, Taken>,
     source: Option<&Source>,
     report: &mut CatalogImportReport,
+    lines: &mut Vec<String>,
     now: Timestamp,
 ) -> Result<()> {
     let (categories, unknown) = needed_categories(taken, source, &tx.category_parents()?);
@@ -645,11 +685,7 @@ fn write_all(
         }
         tx.mark_catalog_import(id, &now.rfc3339(), &from, t.requested)?;
         let line = crate::store::update_line(change, &t.update);
-        tx.log(
-            "CATALOG",
-            &format!("{line} (imported from the catalog)"),
-            now,
-        );
+        lines.push(format!("{line} (imported from the catalog)"));
         report.updates.push(ImportedUpdate {
             update_id: id.clone(),
             revision: t.update.revision,

@@ -3,13 +3,14 @@
 //! folder after a sync that changed something, and logs each run. The clock and the sleeping
 //! are injected ([`Clock`]), so tests drive the loop with a fake clock and never sleep.
 //!
-//! A run missed while the machine was off happens once at start ([`crate::schedule::is_due`]);
-//! a failed run is retried after 1 minute, then 2, 4, ... (at most 1 hour), or at the next
-//! slot when that comes first, never in a tight loop.
+//! When a run is due is [`crate::schedule::due`]'s rule, the one `sync --if-due` follows too:
+//! a run missed while the machine was off happens once at start; a failed run is retried after
+//! 1 minute, then 2, 4, ... (at most 1 hour), or at the next slot when that comes first, never
+//! in a tight loop.
 
 use crate::error::{ErrorKind, Result};
 use crate::progress::Progress;
-use crate::schedule::{Due, Schedule, is_due, last_run_started};
+use crate::schedule::{Due, LastRun, Schedule, due, last_run, next_due};
 use crate::store::Store;
 use crate::sync::SyncOptions;
 use crate::time::Timestamp;
@@ -37,9 +38,8 @@ pub trait Clock {
     }
 }
 
-/// First retry delay after a failed run, and the longest.
-pub const RETRY_FIRST_SECS: i64 = 60;
-pub const RETRY_MAX_SECS: i64 = 3600;
+/// The retry delays after failed runs live with the rule for "due".
+pub use crate::schedule::{RETRY_FIRST_SECS, RETRY_MAX_SECS, backoff};
 
 pub struct RunOptions {
     /// The drop folder for an incremental bundle after each sync that changed something.
@@ -148,9 +148,9 @@ pub fn run_with(
     on_event: &mut dyn FnMut(&RunEvent),
     step: &mut Step<'_>,
 ) -> Result<RunSummary> {
-    let mut last = last_run_started(store)?;
-    let mut failures_in_row = 0u32;
-    let mut retry_at: Option<Timestamp> = None;
+    // Started from the store's history: a restarted `run` retries a failed sync with the
+    // same back-off rather than waiting for the next slot.
+    let mut last: LastRun = last_run(store)?;
     let (mut runs, mut failures) = (0u64, 0u64);
     let stopped = loop {
         if clock.stop_requested() {
@@ -160,18 +160,12 @@ pub fn run_with(
             break StopReason::MaxRuns;
         }
         let now = clock.now();
-        let wake = match retry_at {
-            Some(r) => r,
-            None => match is_due(schedule, last, now)? {
-                Due::Due => now,
-                Due::NotDue(t) => t,
-            },
-        };
-        if wake > now {
+        if let Due::NotDue(wake) = due(schedule, &last, now)? {
+            let retry = next_due(schedule, &last)?.is_some_and(|(_, r)| r);
             on_event(&RunEvent::Sleeping {
                 until: wake,
                 local: schedule.local(wake),
-                retry: retry_at.is_some(),
+                retry,
             });
             if clock.sleep_until(wake) == Wake::Stop {
                 break StopReason::Signal;
@@ -180,24 +174,23 @@ pub fn run_with(
         }
         let started = clock.now();
         runs += 1;
-        last = Some(started);
-        retry_at = None;
+        let failures_in_row = last.failed.map_or(0, |(_, n)| n);
+        last = LastRun {
+            started: Some(started),
+            failed: None,
+        };
         store.log("RUN", "Scheduled run started", started);
         match step(store, started) {
             Ok(events) => {
-                failures_in_row = 0;
                 events.iter().for_each(&mut *on_event);
                 store.log("RUN", "Scheduled run succeeded", clock.now());
             }
             Err(e) if e.kind == ErrorKind::Interrupted => break StopReason::Signal,
             Err(e) => {
                 failures += 1;
-                failures_in_row += 1;
                 let finished = clock.now();
-                let retry = Timestamp(finished.0.saturating_add(backoff(failures_in_row)));
-                let next_slot = schedule.next_after(started)?;
-                retry_at = (retry < next_slot).then_some(retry);
-                let at = retry.min(next_slot);
+                last.failed = Some((finished, failures_in_row.saturating_add(1)));
+                let at = next_due(schedule, &last)?.map_or(finished, |(t, _)| t);
                 store.log(
                     "RUN",
                     &format!("Scheduled run failed: {}; next try at {at}", e.message),
@@ -218,12 +211,6 @@ pub fn run_with(
         failures,
         stopped,
     })
-}
-
-/// The delay before retrying after `n` failed runs in a row: 1 minute, doubling, at most 1 hour.
-pub fn backoff(n: u32) -> i64 {
-    let doublings = n.saturating_sub(1).min(16);
-    (RETRY_FIRST_SECS << doublings).min(RETRY_MAX_SECS)
 }
 
 fn sync_and_export(

@@ -17,6 +17,10 @@ use serde::Serialize;
 
 const DAY: i64 = 86_400;
 
+/// How far after the current time a recorded time may be before it counts as a wrong clock
+/// (a day: clocks set by hand on isolated machines drift, time zones get mixed up).
+pub const CLOCK_SKEW_SECS: i64 = DAY;
+
 /// Files and bytes still to download (`status --json` `to_fetch`).
 #[derive(Clone, Debug, Serialize)]
 pub struct ToFetch {
@@ -181,8 +185,9 @@ pub struct Warning {
     /// The point's store name.
     pub point: String,
     pub point_id: String,
-    /// `sync-failed`, `sync-stale`, `import-failed`, `import-stale`, `downstream-failed`,
-    /// `downstream-bundles-behind` or `downstream-days-behind`.
+    /// `sync-failed`, `sync-stale`, `sync-in-future`, `import-failed`, `import-stale`,
+    /// `import-in-future`, `downstream-failed`, `downstream-bundles-behind` or
+    /// `downstream-days-behind`.
     pub problem: &'static str,
     /// The problem in a sentence.
     pub message: String,
@@ -266,10 +271,10 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
     let success = store.last_successful_sync_at()?;
     let (role, upstream_kind) = role_of(upstream.as_deref(), success.as_ref().map(|s| &s.1));
     let failed_sync = store.last_failed_sync()?;
-    let refused = store.last_import_refusal()?;
     let imported_at = last_import
         .as_ref()
         .and_then(|i| Timestamp::parse_rfc3339(&i.imported));
+    let refused = last_refusal(store, failed_sync.as_ref(), imported_at)?;
     let own = OwnFacts {
         name: store.name().to_string(),
         id: store.id().to_string(),
@@ -320,6 +325,26 @@ pub fn status(store: &Store, inputs: &StatusInputs) -> Result<Status> {
         ok: warnings.is_empty(),
         warnings,
     })
+}
+
+/// The last refused import that matters to a status: one after the last failed sync (else the
+/// failed sync is the last error) or after the last import (else no warning). Without either,
+/// the whole log may be read (backwards, to the first refusal).
+fn last_refusal(
+    store: &Store,
+    failed_sync: Option<&FailedRun>,
+    imported_at: Option<Timestamp>,
+) -> Result<Option<FailedRun>> {
+    let failed_at = failed_sync.and_then(|f| Timestamp::parse_rfc3339(&f.at));
+    let since = match (failed_at, imported_at) {
+        (Some(f), Some(i)) => Some(f.min(i)),
+        _ => None,
+    };
+    Ok(store.last_refused_import(since)?.map(|r| FailedRun {
+        operation: "import".into(),
+        at: r.at,
+        message: r.message,
+    }))
 }
 
 /// The role from the upstream set (a store folder makes a child) or, without one, from the
@@ -400,6 +425,21 @@ pub fn own_warnings(own: &OwnFacts, now: Timestamp, th: &Thresholds) -> Vec<Warn
         )),
         Some(_) => None,
     };
+    // A time after now: the clock was wrong when it was recorded, or is wrong now. Either
+    // way the point is never "stale" by it, so say so rather than stay silent.
+    let future = |last: Option<Timestamp>, what: &str, problem| {
+        last.filter(|t| t.0 > now.0.saturating_add(CLOCK_SKEW_SECS))
+            .map(|t| {
+                warn(
+                    problem,
+                    format!(
+                        "the last successful {what} is recorded at {t}, after the current time {now}: the clock was wrong then or is wrong now"
+                    ),
+                )
+            })
+    };
+    out.extend(future(own.last_success, "sync", "sync-in-future"));
+    out.extend(future(own.last_import, "import", "import-in-future"));
     let staleness = match own.role {
         Role::TopLevel | Role::Child => stale(own.last_success, th.sync_days, "sync", "sync-stale"),
         Role::Disconnected => stale(own.last_import, th.import_days, "import", "import-stale"),

@@ -3,8 +3,8 @@
 //! reports about the sources above it. The receipt format itself lives in
 //! `transfer::receipt`; this module only keeps and queries rows.
 
-use super::Store;
 use super::exchange::{EXPORT_COLUMNS, ExportRecord, export_row};
+use super::{Store, Tx};
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,8 @@ pub struct DownstreamPoint {
 #[derive(Clone, Debug)]
 pub struct PreviousReceipt {
     pub name: String,
+    /// [`KIND_CHILD`] or [`KIND_DISCONNECTED`], as first registered.
+    pub kind: String,
     pub receipt_created: String,
     pub ack_sequence: Option<u64>,
     pub ack_change_seq: Option<u64>,
@@ -145,81 +147,33 @@ impl Store {
         points_where(&self.conn, "1 ORDER BY name, id", params![])
     }
 
-    /// The downstream point `spec` names: its store id, or its name.
+    /// The downstream point `spec` names: its store id, or its name. A name that several
+    /// points have (registered before names were checked) is a usage error listing their ids.
     pub fn downstream_point(&self, spec: &str) -> Result<Option<DownstreamPoint>> {
         let by_id = points_where(&self.conn, "lower(id) = lower(?1)", params![spec])?;
         if let Some(p) = by_id.into_iter().next() {
             return Ok(Some(p));
         }
-        Ok(
-            points_where(&self.conn, "name = ?1 ORDER BY id", params![spec])?
-                .into_iter()
-                .next(),
-        )
+        let mut named = points_where(&self.conn, "name = ?1 ORDER BY id", params![spec])?;
+        if named.len() > 1 {
+            let ids: Vec<String> = named.iter().map(|p| p.id.clone()).collect();
+            return Err(crate::error::Error::usage(format!(
+                "{} downstream points are named '{spec}': {}",
+                named.len(),
+                ids.join(", ")
+            ))
+            .with_hint("name the point by its store id"));
+        }
+        Ok(named.pop())
     }
 
-    /// The latest receipt registered for the point with this store id.
-    pub fn previous_receipt(&self, id: &str) -> Result<Option<PreviousReceipt>> {
+    /// Drops the downstream point with this store id (`receipt forget`); whether it was there.
+    /// Its next receipt registers it anew.
+    pub fn forget_downstream(&mut self, id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT name, receipt_created, ack_sequence, ack_change_seq, receipt
-                 FROM downstream_points WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(PreviousReceipt {
-                        name: r.get(0)?,
-                        receipt_created: r.get(1)?,
-                        ack_sequence: opt_u64(r.get(2)?),
-                        ack_change_seq: opt_u64(r.get(3)?),
-                        receipt: r.get(4)?,
-                    })
-                },
-            )
-            .optional()?)
-    }
-
-    /// The id of another point registered under `name`, if any.
-    pub fn downstream_id_named(&self, name: &str, except_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT id FROM downstream_points WHERE name = ?1 AND id != ?2 ORDER BY id LIMIT 1",
-                [name, except_id],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    /// Registers a point's receipt, replacing the one before (one statement: all or nothing).
-    pub fn put_downstream(&self, r: &DownstreamRecord) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO downstream_points(id, name, kind, received, receipt_created, ack_sequence,
-                 ack_bundle_id, ack_manifest_sha256, ack_change_seq, ack_time, change_seq, updates,
-                 content_missing, last_outcome, last_outcome_time, last_error, signed_by, receipt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-            params![
-                r.id,
-                r.name,
-                r.kind,
-                r.received,
-                r.receipt_created,
-                r.ack_sequence.map(|v| v as i64),
-                r.ack_bundle_id,
-                r.ack_manifest_sha256,
-                r.ack_change_seq.map(|v| v as i64),
-                r.ack_time,
-                r.change_seq as i64,
-                r.updates as i64,
-                r.content_missing as i64,
-                r.last_outcome,
-                r.last_outcome_time,
-                r.last_error,
-                r.signed_by,
-                r.receipt
-            ],
-        )?;
-        Ok(())
+            .execute("DELETE FROM downstream_points WHERE id = ?1", [id])?
+            > 0)
     }
 
     /// This store's export with this sequence number, if it made one.
@@ -304,6 +258,76 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Judging a receipt and registering it happen in one write transaction (BEGIN IMMEDIATE), so
+/// that two imports at once cannot let an older receipt replace a newer one.
+impl Tx<'_> {
+    /// The latest receipt registered for the point with this store id.
+    pub fn previous_receipt(&self, id: &str) -> Result<Option<PreviousReceipt>> {
+        let conn: &Connection = self;
+        Ok(conn
+            .query_row(
+                "SELECT name, kind, receipt_created, ack_sequence, ack_change_seq, receipt
+                 FROM downstream_points WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(PreviousReceipt {
+                        name: r.get(0)?,
+                        kind: r.get(1)?,
+                        receipt_created: r.get(2)?,
+                        ack_sequence: opt_u64(r.get(3)?),
+                        ack_change_seq: opt_u64(r.get(4)?),
+                        receipt: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The id of another point registered under `name`, if any.
+    pub fn downstream_id_named(&self, name: &str, except_id: &str) -> Result<Option<String>> {
+        let conn: &Connection = self;
+        Ok(conn
+            .query_row(
+                "SELECT id FROM downstream_points WHERE name = ?1 AND id != ?2 ORDER BY id LIMIT 1",
+                [name, except_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Registers a point's receipt, replacing the one before.
+    pub fn put_downstream(&self, r: &DownstreamRecord) -> Result<()> {
+        let conn: &Connection = self;
+        conn.execute(
+            "INSERT OR REPLACE INTO downstream_points(id, name, kind, received, receipt_created, ack_sequence,
+                 ack_bundle_id, ack_manifest_sha256, ack_change_seq, ack_time, change_seq, updates,
+                 content_missing, last_outcome, last_outcome_time, last_error, signed_by, receipt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                r.id,
+                r.name,
+                r.kind,
+                r.received,
+                r.receipt_created,
+                r.ack_sequence.map(|v| v as i64),
+                r.ack_bundle_id,
+                r.ack_manifest_sha256,
+                r.ack_change_seq.map(|v| v as i64),
+                r.ack_time,
+                r.change_seq as i64,
+                r.updates as i64,
+                r.content_missing as i64,
+                r.last_outcome,
+                r.last_outcome_time,
+                r.last_error,
+                r.signed_by,
+                r.receipt
+            ],
+        )?;
+        Ok(())
     }
 }
 
@@ -402,4 +426,63 @@ fn measure_behind(
     }
     point.changes_behind = change_seq.saturating_sub(point.acknowledged_change_seq.unwrap_or(0));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn record(id: &str, name: &str) -> DownstreamRecord {
+        DownstreamRecord {
+            id: id.into(),
+            name: name.into(),
+            kind: KIND_DISCONNECTED.into(),
+            received: "2026-12-06T00:00:00Z".into(),
+            receipt_created: "2026-12-06T00:00:00Z".into(),
+            ack_sequence: None,
+            ack_bundle_id: None,
+            ack_manifest_sha256: None,
+            ack_change_seq: None,
+            ack_time: None,
+            change_seq: 0,
+            updates: 0,
+            content_missing: 0,
+            last_outcome: None,
+            last_outcome_time: None,
+            last_error: None,
+            signed_by: None,
+            receipt: "{}".into(),
+        }
+    }
+
+    /// Two points with one name (registered before names were checked for known points):
+    /// the name names neither; the error lists both ids.
+    #[test]
+    fn a_name_that_several_points_have_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::init(&dir.path().join("s"), None, Timestamp(1_796_464_800)).unwrap();
+        let tx = st.begin().unwrap();
+        tx.put_downstream(&record("00000000-0000-0000-0000-000000000001", "site"))
+            .unwrap();
+        tx.put_downstream(&record("00000000-0000-0000-0000-000000000002", "site"))
+            .unwrap();
+        tx.commit().unwrap();
+        let e = st.downstream_point("site").unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Usage);
+        assert!(
+            e.message.contains("-000000000001, 00000000"),
+            "{}",
+            e.message
+        );
+        let by_id = st
+            .downstream_point("00000000-0000-0000-0000-000000000002")
+            .unwrap();
+        assert_eq!(by_id.map(|p| p.name).as_deref(), Some("site"));
+        assert!(
+            st.forget_downstream("00000000-0000-0000-0000-000000000001")
+                .unwrap()
+        );
+        assert!(st.downstream_point("site").unwrap().is_some());
+    }
 }

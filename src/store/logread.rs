@@ -138,6 +138,86 @@ pub fn read_log(root: &Path, filter: &LogFilter) -> Result<(Vec<LogLine>, LogRea
     Ok((out, follow))
 }
 
+/// The time a log line starts with, read without parsing the rest of it.
+fn line_time(line: &[u8]) -> Option<Timestamp> {
+    let end = line.windows(2).position(|w| w == b"  ")?;
+    Timestamp::parse_rfc3339(std::str::from_utf8(&line[..end]).ok()?)
+}
+
+/// How much of a log file [`find_last`] reads at a time, from the end.
+const BACK_CHUNK: u64 = 64 * 1024;
+
+/// The newest line of the store's log in `root` that `pick` takes, reading backwards from the
+/// end of `offsync.log` (then the rotated files, newest first) and stopping at the first line
+/// taken, or at the first line older than `stop_before` (lines are written in time order):
+/// monitoring asks for the last line of a kind on every `status`, and a log is up to
+/// 4 × 10 MiB. `prefilter` is a byte string the line must contain, checked before the line is
+/// parsed. A line being written (no line break yet) is left out, as [`read_log`] does.
+pub fn find_last(
+    root: &Path,
+    prefilter: &[u8],
+    stop_before: Option<Timestamp>,
+    pick: &dyn Fn(&LogLine) -> bool,
+) -> Result<Option<LogLine>> {
+    for path in log_files(root).iter().rev() {
+        let mut f = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, "read", e)),
+        };
+        let len = f.metadata().map_err(|e| Error::io(path, "read", e))?.len();
+        let mut pos = len;
+        // The bytes after the last line break seen so far (the start of a line cut by a chunk
+        // boundary); at the very end of the file, a line being written.
+        let mut carry: Vec<u8> = Vec::new();
+        let mut at_end = true;
+        while pos > 0 {
+            let n = BACK_CHUNK.min(pos);
+            pos -= n;
+            let mut buf = vec![0u8; n as usize];
+            f.seek(SeekFrom::Start(pos))
+                .and_then(|_| f.read_exact(&mut buf))
+                .map_err(|e| Error::io(path, "read", e))?;
+            buf.extend_from_slice(&carry);
+            let start = if pos > 0 {
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => i + 1,
+                    None => {
+                        carry = buf;
+                        continue;
+                    }
+                }
+            } else {
+                0
+            };
+            let mut segments: Vec<&[u8]> = buf[start..].split(|b| *b == b'\n').collect();
+            if at_end {
+                // After the last line break: a line not yet complete (or nothing).
+                segments.pop();
+                at_end = false;
+            }
+            for seg in segments.iter().rev().filter(|s| !s.is_empty()) {
+                if let Some(stop) = stop_before
+                    && line_time(seg).is_some_and(|t| t < stop)
+                {
+                    return Ok(None);
+                }
+                let candidate =
+                    prefilter.is_empty() || seg.windows(prefilter.len()).any(|w| w == prefilter);
+                if !candidate {
+                    continue;
+                }
+                let line = LogLine::parse(&String::from_utf8_lossy(seg));
+                if pick(&line) {
+                    return Ok(Some(line));
+                }
+            }
+            carry = buf[..start.saturating_sub(1)].to_vec();
+        }
+    }
+    Ok(None)
+}
+
 /// Follows `offsync.log` from where [`read_log`] left it: each [`LogReader::poll`] returns
 /// the complete lines written since. When the log was rotated (the file at the path is
 /// shorter than what was read), the new file is read from its start.
@@ -237,6 +317,54 @@ mod tests {
         // A message that merely mentions a run later on is not one.
         let l = LogLine::parse("2026-11-26T13:45:00Z  IMPORT   Import of [run 4] x");
         assert_eq!(l.run, None);
+    }
+
+    /// The newest line taken, across chunk boundaries and rotated files; a torn last line
+    /// left out; the search stops at a line older than the bound.
+    #[test]
+    fn find_last_reads_backwards_across_chunks_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |i: u64, what: &str| {
+            format!(
+                "{}  IMPORT   {what} {i} {}\n",
+                Timestamp(1_800_000_000 + i as i64).rfc3339(),
+                "x".repeat(100)
+            )
+        };
+        let mut old = String::new();
+        old.push_str(&line(0, "refused"));
+        (1..2000).for_each(|i| old.push_str(&line(i, "ok")));
+        std::fs::write(dir.path().join("offsync.log.1"), &old).unwrap();
+        let mut cur = String::new();
+        (2000..3000).for_each(|i| cur.push_str(&line(i, "ok")));
+        cur.push_str(&line(3000, "refused"));
+        (3001..5000).for_each(|i| cur.push_str(&line(i, "ok")));
+        // A line being written: not taken.
+        cur.push_str("2027-01-15T08:00:00Z  IMPORT   refused 9999 (half writ");
+        std::fs::write(dir.path().join(LOG_FILE), &cur).unwrap();
+        let refused = |l: &LogLine| l.message.starts_with("refused ");
+        let found = find_last(dir.path(), b"refused", None, &refused)
+            .unwrap()
+            .unwrap();
+        assert!(found.message.starts_with("refused 3000 "), "{found:?}");
+        std::fs::write(
+            dir.path().join(LOG_FILE),
+            cur.replace("refused 3000", "ok 3000"),
+        )
+        .unwrap();
+        let found = find_last(dir.path(), b"refused", None, &refused)
+            .unwrap()
+            .unwrap();
+        assert!(found.message.starts_with("refused 0 "), "{found:?}");
+        let bound = Some(Timestamp(1_800_000_000 + 10));
+        assert_eq!(
+            find_last(dir.path(), b"refused", bound, &refused).unwrap(),
+            None
+        );
+        assert_eq!(
+            find_last(&dir.path().join("none"), b"", None, &refused).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use log::update_line;
 mod logread;
 pub use logread::{LogFilter, LogLine, LogReader, parse_since, read_log};
 mod monitor;
-pub use monitor::{FailedRun, SyncRunRow};
+pub use monitor::{FailedRun, RefusedImport, SyncRunRow};
 mod publishable;
 pub use publishable::{PublishCategory, PublishFile, PublishUpdate, StoredContent};
 mod publish;

@@ -5,6 +5,7 @@
 use super::Store;
 use crate::error::Result;
 use crate::model::Changes;
+use crate::time::Timestamp;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,34 @@ pub struct FailedRun {
     pub operation: String,
     pub at: String,
     pub message: String,
+}
+
+/// A refused import as its log line tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedImport {
+    pub at: String,
+    /// `bundle ID (sequence N)`, when the bundle's manifest was read before the refusal.
+    pub bundle: Option<String>,
+    pub message: String,
+}
+
+/// The refusal a log line records (`Import of [bundle ID (sequence N) ]refused: why`).
+fn refused_import(l: &super::LogLine) -> Option<RefusedImport> {
+    if l.component != "IMPORT" {
+        return None;
+    }
+    let rest = l.message.strip_prefix("Import of ")?;
+    let (which, message) = rest.split_once("refused: ")?;
+    let which = which.trim();
+    // Not a message that merely contains the word (an interrupted import's, say).
+    if !which.is_empty() && !which.ends_with(')') {
+        return None;
+    }
+    Some(RefusedImport {
+        at: l.time.clone().unwrap_or_default(),
+        bundle: (!which.is_empty()).then(|| which.to_string()),
+        message: message.to_string(),
+    })
 }
 
 impl Store {
@@ -85,26 +114,34 @@ impl Store {
             .optional()?)
     }
 
+    /// How many sync runs in a row failed, counting back from the last one.
+    pub fn sync_failures_in_row(&self) -> Result<u32> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'failed' AND id >
+               COALESCE((SELECT MAX(id) FROM sync_runs WHERE outcome != 'failed'), 0)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u32)
+    }
+
     /// The last refused import, read from the log (an import refused changes nothing in the
     /// database, by design: its refusal is written to the log only).
     pub fn last_import_refusal(&self) -> Result<Option<FailedRun>> {
-        let (lines, _) = super::read_log(&self.root, &super::LogFilter::default())?;
-        Ok(lines
-            .into_iter()
-            .rev()
-            .find(|l| {
-                l.component == "IMPORT"
-                    && l.message.starts_with("Import of ")
-                    && l.message.contains(" refused: ")
-            })
-            .map(|l| FailedRun {
-                operation: "import".into(),
-                at: l.time.unwrap_or_default(),
-                message: l
-                    .message
-                    .split_once(" refused: ")
-                    .map_or(l.message.clone(), |(_, m)| m.to_string()),
-            }))
+        Ok(self.last_refused_import(None)?.map(|r| FailedRun {
+            operation: "import".into(),
+            at: r.at,
+            message: r.message,
+        }))
+    }
+
+    /// The last refused import with the bundle the log names, read from the log backwards
+    /// (the newest file first, stopping at the first refusal, or at the first line older than
+    /// `since`: a refusal before then does not matter to the caller).
+    pub fn last_refused_import(&self, since: Option<Timestamp>) -> Result<Option<RefusedImport>> {
+        let line = super::logread::find_last(&self.root, b"refused: ", since, &|l| {
+            refused_import(l).is_some()
+        })?;
+        Ok(line.as_ref().and_then(refused_import))
     }
 
     /// Takes the id the sync starting now will be recorded under in `sync_runs` (the next

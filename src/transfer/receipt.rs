@@ -10,7 +10,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Guid;
-use crate::store::{DownstreamRecord, ImportedBundle, KIND_CHILD, RecentRun, Store};
+use crate::store::{
+    DownstreamPoint, DownstreamRecord, ImportedBundle, KIND_CHILD, RecentRun, Store, Tx,
+};
 use crate::time::Timestamp;
 use crate::trust::{self, SignatureCheck, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -162,8 +164,43 @@ pub fn build(store: &Store, now: Timestamp) -> Result<Receipt> {
             missing: c.missing,
             missing_bytes: c.missing_bytes,
         },
-        recent: store.recent_runs(RECENT_RUNS)?,
+        recent: recent_with_refusal(store)?,
     })
+}
+
+/// The store's recent imports and syncs, with its last refused import when no import was
+/// applied after it: a refused bundle (out of sequence, badly signed) is how an isolated
+/// point usually fails, and the refusal is kept in the log only (a refused import leaves
+/// the database as it was), so the store above would otherwise never hear of it.
+fn recent_with_refusal(store: &Store) -> Result<Vec<RecentRun>> {
+    let mut recent = store.recent_runs(RECENT_RUNS)?;
+    let last_import = store
+        .last_import()?
+        .and_then(|i| Timestamp::parse_rfc3339(&i.imported));
+    let Some(refusal) = store.last_refused_import(last_import)? else {
+        return Ok(recent);
+    };
+    let Some(at) = Timestamp::parse_rfc3339(&refusal.at) else {
+        return Ok(recent);
+    };
+    if last_import.is_some_and(|i| i > at) {
+        return Ok(recent);
+    }
+    let run = RecentRun {
+        operation: "import".into(),
+        at: at.rfc3339(),
+        outcome: "refused".into(),
+        source: refusal.bundle.unwrap_or_else(|| "a bundle".into()),
+        error: Some(refusal.message),
+    };
+    // Newest first: before the first run that is not later than the refusal.
+    let pos = recent
+        .iter()
+        .position(|r| Timestamp::parse_rfc3339(&r.at).is_none_or(|t| t <= at))
+        .unwrap_or(recent.len());
+    recent.insert(pos, run);
+    recent.truncate(RECENT_RUNS);
+    Ok(recent)
 }
 
 /// The bytes of a receipt file: pretty JSON and a final line break.
@@ -308,7 +345,12 @@ pub struct FileOutcome {
 }
 
 /// Judges and registers one receipt file; the store changes only when it is accepted.
-pub fn import_file(store: &Store, file: &Path, kind: &'static str, now: Timestamp) -> FileOutcome {
+pub fn import_file(
+    store: &mut Store,
+    file: &Path,
+    kind: &'static str,
+    now: Timestamp,
+) -> FileOutcome {
     let mut out = FileOutcome {
         file: file.to_path_buf(),
         point_id: None,
@@ -351,7 +393,7 @@ pub fn import_file(store: &Store, file: &Path, kind: &'static str, now: Timestam
 }
 
 fn judge_and_register(
-    store: &Store,
+    store: &mut Store,
     file: &Path,
     kind: &'static str,
     now: Timestamp,
@@ -369,10 +411,26 @@ fn judge_and_register(
         ))
         .with_hint("import the receipt on the store above the point that wrote it"));
     }
-    let record = record_of(store, &receipt, kind, &bytes, out.signed_by.clone(), now)?;
-    let registered = compare_with_previous(store, &receipt, &record)?;
+    if receipt.created.0 > now.0.saturating_add(crate::ops::status::CLOCK_SKEW_SECS) {
+        return Err(Error::new(
+            ErrorKind::Expired,
+            format!(
+                "the receipt of point '{}' ({}) was written at {}, more than a day after this store's time now ({now}): the point's clock (or this one's) is wrong",
+                receipt.store_name,
+                receipt.store_id,
+                receipt.created.rfc3339()
+            ),
+        )
+        .with_hint("set the point's clock right and write its receipt again (`offsync receipt export`); a point registered from a wrong clock is dropped with `offsync receipt forget POINT`"));
+    }
+    let mut record = record_of(store, &receipt, kind, &bytes, out.signed_by.clone(), now)?;
+    // The check and the write in one transaction: two imports at once cannot let an older
+    // receipt replace a newer one.
+    let tx = store.begin()?;
+    let registered = compare_with_previous(&tx, &receipt, &mut record)?;
     if registered != Registered::Unchanged {
-        store.put_downstream(&record)?;
+        tx.put_downstream(&record)?;
+        tx.commit()?;
     }
     Ok(registered)
 }
@@ -446,25 +504,33 @@ fn record_of(
     })
 }
 
-/// The rules against the point's previous receipt, and against another point's name.
+/// The rules against the point's previous receipt, and against another point's name. A known
+/// point keeps the kind it was first registered as (a disconnected point's receipt that turns
+/// up in the receipts folder does not make it a child).
 fn compare_with_previous(
-    store: &Store,
+    tx: &Tx<'_>,
     receipt: &Receipt,
-    record: &DownstreamRecord,
+    record: &mut DownstreamRecord,
 ) -> Result<Registered> {
-    let Some(prev) = store.previous_receipt(&receipt.store_id)? else {
-        if let Some(other) = store.downstream_id_named(&receipt.store_name, &receipt.store_id)? {
-            return Err(Error::new(
-                ErrorKind::Untrusted,
-                format!(
-                    "the receipt comes from store {}, unknown here, but claims the name '{}', which point {other} has",
-                    receipt.store_id, receipt.store_name
-                ),
-            )
-            .with_hint("if that point was rebuilt, give the new store another name (`offsync init --name`); otherwise find out who wrote this receipt"));
-        }
+    let prev = tx.previous_receipt(&receipt.store_id)?;
+    if let Some(other) = tx.downstream_id_named(&receipt.store_name, &receipt.store_id)? {
+        let who = match &prev {
+            None => format!("store {}, unknown here,", receipt.store_id),
+            Some(p) => format!("point {} (registered as '{}')", receipt.store_id, p.name),
+        };
+        return Err(Error::new(
+            ErrorKind::Untrusted,
+            format!(
+                "the receipt comes from {who} but claims the name '{}', which point {other} has",
+                receipt.store_name
+            ),
+        )
+        .with_hint("if that point was rebuilt, give the new store another name (`offsync init --name`), or drop the old point (`offsync receipt forget ID`); otherwise find out who wrote this receipt"));
+    }
+    let Some(prev) = prev else {
         return Ok(Registered::New);
     };
+    record.kind = prev.kind.clone();
     let older = |what: String| {
         Err(Error::new(
             ErrorKind::OutOfSequence,
@@ -529,7 +595,7 @@ pub fn folder_receipts(store: &Store) -> Result<(PathBuf, Vec<PathBuf>)> {
 /// Judges each receipt file alone: `kind` is `disconnected` for files carried across
 /// the gap, [`KIND_CHILD`] for the receipts folder's.
 pub fn import_files(
-    store: &Store,
+    store: &mut Store,
     files: &[PathBuf],
     kind: &'static str,
     now: Timestamp,
@@ -541,7 +607,7 @@ pub fn import_files(
 }
 
 /// Registers the receipts children left in `store`'s receipts folder.
-pub fn import_folder(store: &Store, now: Timestamp) -> Result<(PathBuf, Vec<FileOutcome>)> {
+pub fn import_folder(store: &mut Store, now: Timestamp) -> Result<(PathBuf, Vec<FileOutcome>)> {
     let (dir, files) = folder_receipts(store)?;
     Ok((dir, import_files(store, &files, KIND_CHILD, now)))
 }
@@ -581,6 +647,28 @@ pub fn deliver_to_parent(child: &Store, parent_root: &Path, now: Timestamp) -> R
     let file = dir.join(format!("{}.json", id.as_str()));
     write(child, &file, None, now)?;
     Ok(file)
+}
+
+/// Drops the downstream point `spec` (store id or name): a point registered from a receipt
+/// written by a wrong clock would otherwise make every later receipt of it "older". Its next
+/// receipt registers it anew. Returns the point as it was.
+pub fn forget(store: &mut Store, spec: &str, now: Timestamp) -> Result<DownstreamPoint> {
+    let point = store.downstream_point(spec)?.ok_or_else(|| {
+        Error::usage(format!(
+            "no downstream point '{spec}' is registered in this store"
+        ))
+        .with_hint("`offsync receipt list` lists them")
+    })?;
+    store.forget_downstream(&point.id)?;
+    store.log(
+        "RECEIPT",
+        &format!(
+            "Point '{}' ({}) forgotten; its next receipt registers it anew",
+            point.name, point.id
+        ),
+        now,
+    );
+    Ok(point)
 }
 
 /// Where `export --for POINT` starts: the export of this store that the downstream point

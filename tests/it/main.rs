@@ -14,6 +14,7 @@ mod common;
 mod crash;
 mod documents;
 mod fetch;
+mod fixes13;
 mod foundation;
 mod hostile;
 mod http_server;

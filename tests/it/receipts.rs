@@ -295,18 +295,18 @@ fn forged_unsigned_older_and_impostor_receipts_are_refused() {
     refused(&top, &huge, 16, "more than the limit");
 
     // Two bundles imported, a signed receipt after each (the same second: the later one is
-    // newer by what it acknowledges).
+    // newer by what it acknowledges; in the past, as one more than a day ahead is refused).
     let b1 = export(&top, &dir.path().join("m1"), &[]).1;
     import_json(&iso, &b1);
     let first = dir.path().join("first.json");
-    receipt_export(&iso, &first, &signed, Some(2_000_000_000));
+    receipt_export(&iso, &first, &signed, Some(1_700_000_000));
     run(&["updates", "decline", "--store", p(&top), "KB5034122"], 0);
     let b2 = export(&top, &dir.path().join("m2"), &[]).1;
     import_json(&iso, &b2);
     let second = dir.path().join("second.json");
-    receipt_export(&iso, &second, &signed, Some(2_000_000_000));
+    receipt_export(&iso, &second, &signed, Some(1_700_000_000));
     let later = dir.path().join("later.json");
-    receipt_export(&iso, &later, &signed, Some(2_000_000_100));
+    receipt_export(&iso, &later, &signed, Some(1_700_000_100));
 
     // Several files, each judged alone: the good one is taken, the bad one named.
     let (code, v) = receipt_import(&top, &[&second, &unsigned]);

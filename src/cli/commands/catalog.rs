@@ -7,7 +7,6 @@ use crate::cli::output::{bytes, esc, out_json, say};
 use crate::ops::catalog::{CatalogImport, catalog_import};
 use crate::progress::Progress;
 use crate::store::Store;
-use crate::time::Timestamp;
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -53,7 +52,7 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
         from: from.as_deref(),
         files: &files,
     };
-    let r = catalog_import(&mut store, &req, Timestamp::now(), progress)?;
+    let r = catalog_import(&mut store, &req, crate::cli::args::now(), progress)?;
     store.report_log_failure(progress);
     if json {
         return out_json(&r);

@@ -59,7 +59,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
-    let now = Timestamp::now();
+    let now = crate::cli::args::now();
     // The key is unlocked before anything is written, so a wrong password costs nothing.
     let signer = match a.sign {
         None => None,

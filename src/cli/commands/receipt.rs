@@ -1,4 +1,4 @@
-//! `offsync receipt export|import|list`: the way back across the gap.
+//! `offsync receipt export|import|forget|list`: the way back across the gap.
 
 use crate::cli::args::StoreArg;
 use crate::cli::exit::CliResult;
@@ -6,7 +6,6 @@ use crate::cli::output::{esc, out_json, report_json, say};
 use crate::error::{Error, ErrorKind};
 use crate::progress::Progress;
 use crate::store::{KIND_DISCONNECTED, Store};
-use crate::time::Timestamp;
 use crate::transfer::receipt::{self, FileOutcome};
 use clap::Subcommand;
 use serde::Serialize;
@@ -52,6 +51,19 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Drop a registered downstream point (by store id or name): for a point registered from
+    /// a receipt written while its clock was wrong (every later receipt would look older), or
+    /// one that is gone. Its next receipt registers it anew.
+    Forget {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The point's store id, or its name.
+        #[arg(value_name = "POINT")]
+        point: String,
+        /// Print the point dropped as JSON (the fields of `receipt list --json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the downstream points this store knows: what each acknowledged, and how many
     /// bundles and changes it is behind.
     List {
@@ -94,19 +106,32 @@ pub fn run(c: Cmd, progress: &dyn Progress) -> CliResult {
             ))
         }
         Cmd::Import { store, files, json } => {
-            let store = Store::open(&store.store)?;
-            let now = Timestamp::now();
+            let mut store = Store::open(&store.store)?;
+            let now = crate::cli::args::now();
             let (folder, outcomes) = if files.is_empty() {
-                let (dir, o) = receipt::import_folder(&store, now)?;
+                let (dir, o) = receipt::import_folder(&mut store, now)?;
                 (Some(dir), o)
             } else {
                 (
                     None,
-                    receipt::import_files(&store, &files, KIND_DISCONNECTED, now),
+                    receipt::import_files(&mut store, &files, KIND_DISCONNECTED, now),
                 )
             };
             store.report_log_failure(progress);
             render_import(folder, outcomes, json)
+        }
+        Cmd::Forget { store, point, json } => {
+            let mut store = Store::open(&store.store)?;
+            let p = receipt::forget(&mut store, &point, crate::cli::args::now())?;
+            store.report_log_failure(progress);
+            if json {
+                return out_json(&p);
+            }
+            say(format!(
+                "point '{}' ({}) forgotten; its next receipt registers it anew",
+                esc(&p.name),
+                p.id
+            ))
         }
         Cmd::List { store, json } => {
             let points = Store::open_readonly(&store.store)?.downstream_points()?;

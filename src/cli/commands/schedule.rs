@@ -135,7 +135,7 @@ pub(super) fn not_due(store: &Store, json: bool) -> Result<Option<CliResult>> {
             ),
         );
     };
-    let until = match schedule::is_due(&s, schedule::last_run_started(store)?, now())? {
+    let until = match schedule::due(&s, &schedule::last_run(store)?, now())? {
         Due::Due => return Ok(None),
         Due::NotDue(t) => t,
     };
