@@ -11,6 +11,7 @@ use crate::time::Timestamp;
 use clap::Subcommand;
 
 /// The chains of bundles this store imported: per source store, the last sequence imported.
+///
 /// A bundle from a source must continue its chain (see `import --max-jump`).
 #[derive(Subcommand, Debug)]
 pub enum Cmd {

@@ -11,7 +11,9 @@ use clap::Subcommand;
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Receipts: a downstream point says what it holds, so that the store above it knows how far
+/// Receipts: what a downstream point holds, for the store above it.
+///
+/// A downstream point says what it holds, so that the store above it knows how far
 /// behind it is and can export exactly what it lacks (`export --for POINT`). Format and
 /// checks: docs/RECEIPTS.md.
 #[derive(Subcommand, Debug)]

@@ -14,8 +14,9 @@ use crate::time::Timestamp;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Sync on the store's schedule, in the foreground, until stopped (SIGTERM or SIGINT, between
-/// steps: exit 0). A run missed while the machine was off happens once at start; a failed
+/// Sync on the store's schedule, in the foreground, until stopped.
+///
+/// SIGTERM or SIGINT stops it between steps (exit 0). A run missed while the machine was off happens once at start; a failed
 /// run is retried after 1 minute, doubling up to 1 hour (or at the next slot). Each run is
 /// logged in the store's log. For a systemd service or a console; see the README.
 #[derive(clap::Args, Debug)]

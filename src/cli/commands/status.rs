@@ -10,8 +10,9 @@ use crate::store::Store;
 use crate::time::Timestamp;
 use std::path::PathBuf;
 
-/// The state of the update point and of the points it knows: role, upstream, last sync, last
-/// error, totals, content present and missing, the downstream points, and the warnings the
+/// The state of this update point and of the points below it.
+///
+/// Role, upstream, last sync, last error, totals, content present and missing, the downstream points, and the warnings the
 /// staleness thresholds give.
 #[derive(clap::Args, Debug)]
 pub struct Args {
