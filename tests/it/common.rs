@@ -62,12 +62,31 @@ pub fn run(args: &[&str], code: i32) -> String {
 
 /// Runs offsync and returns (exit code, stdout, stderr).
 pub fn run_any(args: &[&str]) -> (i32, String, String) {
-    let out = offsync().args(args).output().expect("run offsync");
+    run_at(None, args)
+}
+
+/// [`run_any`] with the test clock `OFFSYNC_TEST_NOW` set to `now` (RFC 3339) when given.
+pub fn run_at(now: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut c = offsync();
+    if let Some(n) = now {
+        c.env("OFFSYNC_TEST_NOW", n);
+    }
+    let out = c.args(args).output().expect("run offsync");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The `problem` of each of `status --json`'s warnings.
+pub fn warning_problems(status: &serde_json::Value) -> Vec<String> {
+    status["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["problem"].as_str().unwrap().to_string())
+        .collect()
 }
 
 pub fn json(args: &[&str]) -> serde_json::Value {

@@ -7,31 +7,8 @@ use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
-/// `offsync ARGS` with OFFSYNC_TEST_NOW set (when given): (exit code, stdout, stderr).
-fn at(now: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let mut c = offsync();
-    if let Some(n) = now {
-        c.env("OFFSYNC_TEST_NOW", n);
-    }
-    let out = c.args(args).output().expect("run offsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn problems(s: &Value) -> Vec<String> {
-    s["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["problem"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn receipt_of(store: &Path, out: &Path, now: Option<&str>) -> Value {
-    let (code, o, e) = at(
+    let (code, o, e) = run_at(
         now,
         &[
             "receipt",
@@ -51,7 +28,7 @@ fn receipt_of(store: &Path, out: &Path, now: Option<&str>) -> Value {
 fn receipt_import(store: &Path, files: &[&Path], now: Option<&str>) -> (i32, Value, String) {
     let mut args = vec!["receipt", "import", "--store", p(store), "--json"];
     args.extend(files.iter().map(|f| p(f)));
-    let (code, out, err) = at(now, &args);
+    let (code, out, err) = run_at(now, &args);
     let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
     (code, v, err)
 }
@@ -93,10 +70,10 @@ fn a_refused_import_reaches_the_store_above_in_the_receipt() {
     assert_eq!(point(&hq, "iso")["last_outcome"], "refused");
     let s = json(&["status", "--store", p(&hq), "--json"]);
     assert!(
-        problems(&s).contains(&"downstream-failed".to_string()),
+        warning_problems(&s).contains(&"downstream-failed".to_string()),
         "{s}"
     );
-    let (code, out, _) = at(None, &["status", "--store", p(&hq), "--check"]);
+    let (code, out, _) = run_at(None, &["status", "--store", p(&hq), "--check"]);
     assert_eq!(code, 21, "{out}");
     assert!(out.contains("downstream-failed iso"), "{out}");
 }
@@ -130,9 +107,9 @@ fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
     let (s, up) = failing_scheduled_store(dir.path(), "weekly sun 02:00");
     let if_due = ["sync", "--store", p(&s), "--if-due", "--json"];
     // 2026-12-07 is a Monday: the next slot is six days away.
-    let (code, _, _) = at(Some("2026-12-07T10:00:00Z"), &if_due);
+    let (code, _, _) = run_at(Some("2026-12-07T10:00:00Z"), &if_due);
     assert_ne!(code, 0, "the sync fails");
-    let (code, out, e) = at(Some("2026-12-07T10:00:30Z"), &if_due);
+    let (code, out, e) = run_at(Some("2026-12-07T10:00:30Z"), &if_due);
     assert_eq!(code, 0, "{e}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["outcome"], "not-due", "{v}");
@@ -141,7 +118,7 @@ fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
         next.starts_with("2026-12-07T10:01:0"),
         "a minute later: {v}"
     );
-    let (_, out, _) = at(
+    let (_, out, _) = run_at(
         Some("2026-12-07T10:00:30Z"),
         &["status", "--store", p(&s), "--json"],
     );
@@ -154,9 +131,9 @@ fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
         "{st}"
     );
     // Due again after the minute: it tries (and fails again), then waits two minutes.
-    let (code, _, _) = at(Some("2026-12-07T10:01:30Z"), &if_due);
+    let (code, _, _) = run_at(Some("2026-12-07T10:01:30Z"), &if_due);
     assert_ne!(code, 0, "it was due, and failed again");
-    let (code, out, _) = at(Some("2026-12-07T10:02:00Z"), &if_due);
+    let (code, out, _) = run_at(Some("2026-12-07T10:02:00Z"), &if_due);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
     let d = secs(v["next_run"].as_str().unwrap()) - secs("2026-12-07T10:01:30Z");
@@ -166,18 +143,18 @@ fn sync_if_due_retries_a_failed_sync_with_back_off_not_a_week_later() {
     );
     // The back-off never goes past the next slot: an hour's wait at most.
     for m in 0..6 {
-        let (code, _, _) = at(Some(&format!("2026-12-07T1{}:00:00Z", m + 1)), &if_due);
+        let (code, _, _) = run_at(Some(&format!("2026-12-07T1{}:00:00Z", m + 1)), &if_due);
         assert_ne!(code, 0);
     }
-    let (_, out, _) = at(Some("2026-12-07T16:00:30Z"), &if_due);
+    let (_, out, _) = run_at(Some("2026-12-07T16:00:30Z"), &if_due);
     let v: Value = serde_json::from_str(&out).unwrap();
     let d = secs(v["next_run"].as_str().unwrap()) - secs("2026-12-07T16:00:00Z");
     assert!((3600..=3605).contains(&d), "at most an hour: {v}");
     // Once a retry succeeds, the schedule's slots again.
     fs::remove_file(up.join("bad.xml")).unwrap();
-    let (code, _, e) = at(Some("2026-12-07T17:01:00Z"), &if_due);
+    let (code, _, e) = run_at(Some("2026-12-07T17:01:00Z"), &if_due);
     assert_eq!(code, 0, "{e}");
-    let (_, out, _) = at(Some("2026-12-07T17:02:00Z"), &if_due);
+    let (_, out, _) = run_at(Some("2026-12-07T17:02:00Z"), &if_due);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["next_run"], "2026-12-13T02:00:00Z", "{v}");
 }
@@ -221,7 +198,7 @@ fn a_time_in_the_future_silences_neither_the_schedule_nor_the_checks() {
         0,
     );
     let if_due = ["sync", "--store", p(&s), "--if-due", "--json"];
-    let (code, out, e) = at(Some("2031-01-01T00:00:00Z"), &if_due);
+    let (code, out, e) = run_at(Some("2031-01-01T00:00:00Z"), &if_due);
     assert_eq!(code, 0, "{e}");
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["outcome"],
@@ -229,16 +206,16 @@ fn a_time_in_the_future_silences_neither_the_schedule_nor_the_checks() {
     );
     // Back to the right time: the point says its clock was wrong, and a sync is due.
     let now = "2026-12-07T10:00:00Z";
-    let (_, out, _) = at(Some(now), &["status", "--store", p(&s), "--json"]);
+    let (_, out, _) = run_at(Some(now), &["status", "--store", p(&s), "--json"]);
     let st: Value = serde_json::from_str(&out).unwrap();
     assert!(
-        problems(&st).contains(&"sync-in-future".to_string()),
+        warning_problems(&st).contains(&"sync-in-future".to_string()),
         "{st}"
     );
-    let (code, out, _) = at(Some(now), &["status", "--store", p(&s), "--check"]);
+    let (code, out, _) = run_at(Some(now), &["status", "--store", p(&s), "--check"]);
     assert_eq!(code, 21, "{out}");
     assert!(out.contains("sync-in-future s: "), "{out}");
-    let (code, out, e) = at(Some(now), &if_due);
+    let (code, out, e) = run_at(Some(now), &if_due);
     assert_eq!(code, 0, "{e}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["outcome"], "succeeded", "due, not silent until 2031: {v}");
@@ -272,7 +249,7 @@ fn a_time_in_the_future_silences_neither_the_schedule_nor_the_checks() {
     receipt_at(&iso, &right, 1_796_637_600); // 2026-12-07T10:00:00Z
     let (code, v, _) = receipt_import(&hq, &[&right], Some(now));
     assert_eq!(code, 13, "{v}");
-    let (code, out, e) = at(
+    let (code, out, e) = run_at(
         Some(now),
         &["receipt", "forget", "--store", p(&hq), "iso", "--json"],
     );
@@ -281,7 +258,7 @@ fn a_time_in_the_future_silences_neither_the_schedule_nor_the_checks() {
     let (code, v, _) = receipt_import(&hq, &[&right], Some(now));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["files"][0]["registered"], "new", "{v}");
-    let (code, _, e) = at(
+    let (code, _, e) = run_at(
         Some(now),
         &["receipt", "forget", "--store", p(&hq), "nobody"],
     );
@@ -391,10 +368,10 @@ fn receipt_import_catalog_import_and_export_take_the_test_clock() {
     let when = Some("2030-01-01T00:00:00Z");
     let media = dir.path().join("m");
     fs::create_dir_all(&media).unwrap();
-    let (code, _, e) = at(when, &["export", "--store", p(&s), "--out", p(&media)]);
+    let (code, _, e) = run_at(when, &["export", "--store", p(&s), "--out", p(&media)]);
     assert_eq!(code, 0, "{e}");
     let up = upstream_fixtures();
-    let (code, _, e) = at(
+    let (code, _, e) = run_at(
         when,
         &[
             "catalog",

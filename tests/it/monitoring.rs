@@ -10,38 +10,15 @@ use std::process::{Command, Stdio};
 /// A time far after any sync a test makes: every point is stale then.
 const FAR_FUTURE: &str = "2099-01-01T00:00:00Z";
 
-/// `offsync ARGS` with OFFSYNC_TEST_NOW set (when given): (exit code, stdout, stderr).
-fn at(now: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let mut c = offsync();
-    if let Some(n) = now {
-        c.env("OFFSYNC_TEST_NOW", n);
-    }
-    let out = c.args(args).output().expect("run offsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn status_at(store: &Path, now: Option<&str>) -> Value {
-    let (code, out, err) = at(now, &["status", "--store", p(store), "--json"]);
+    let (code, out, err) = run_at(now, &["status", "--store", p(store), "--json"]);
     assert_eq!(code, 0, "{err}");
     serde_json::from_str(&out).unwrap()
 }
 
-fn problems(s: &Value) -> Vec<String> {
-    s["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["problem"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// `status --check`: (exit code, stdout lines).
 fn check(store: &Path, now: Option<&str>) -> (i32, Vec<String>) {
-    let (code, out, _) = at(now, &["status", "--store", p(store), "--check"]);
+    let (code, out, _) = run_at(now, &["status", "--store", p(store), "--check"]);
     (code, out.lines().map(str::to_string).collect())
 }
 
@@ -57,7 +34,10 @@ fn status_shows_the_role_of_a_top_level_a_child_and_a_disconnected_point() {
     assert!(s["last_successful_sync"].is_string(), "{s}");
     assert!(s["last_error"].is_null() && s["next_sync"].is_null(), "{s}");
     assert_eq!(s["downstream"], Value::Array(vec![]));
-    assert_eq!((&s["ok"], problems(&s).len()), (&Value::Bool(true), 0));
+    assert_eq!(
+        (&s["ok"], warning_problems(&s).len()),
+        (&Value::Bool(true), 0)
+    );
     assert_eq!(s["thresholds"]["sync_days"], 8);
     assert_eq!(s["thresholds"]["downstream_bundles"], 3);
     // The fields from before stay.
@@ -118,7 +98,7 @@ fn stale_and_failing_points_make_the_check_fail() {
     let hq = synced_store(dir.path(), "hq");
     // Stale: no successful sync for more than 8 days (time injected).
     let s = status_at(&hq, Some(FAR_FUTURE));
-    assert_eq!(problems(&s), ["sync-stale"], "{s}");
+    assert_eq!(warning_problems(&s), ["sync-stale"], "{s}");
     assert_eq!(
         (&s["ok"], &s["warnings"][0]["point"]),
         (&false.into(), &"hq".into())
@@ -131,7 +111,7 @@ fn stale_and_failing_points_make_the_check_fail() {
         "{lines:?}"
     );
     // --check --json: the status on stdout, the same exit code.
-    let (code, out, _) = at(
+    let (code, out, _) = run_at(
         Some(FAR_FUTURE),
         &["status", "--store", p(&hq), "--check", "--json"],
     );
@@ -164,7 +144,7 @@ fn stale_and_failing_points_make_the_check_fail() {
     let (code, _, _) = run_any(&["sync", "--store", p(&hq), "--from", p(&gone)]);
     assert_ne!(code, 0);
     let s = status_at(&hq, None);
-    assert_eq!(problems(&s), ["sync-failed"], "{s}");
+    assert_eq!(warning_problems(&s), ["sync-failed"], "{s}");
     assert_eq!(s["last_error"]["operation"], "sync", "{s}");
     let (code, lines) = check(&hq, None);
     assert_eq!(code, 21);
@@ -186,7 +166,10 @@ fn stale_and_failing_points_make_the_check_fail() {
     // A disconnected point: stale after 35 days without an import; in error after a
     // refused import.
     let isolated = init_store(dir.path(), "isolated");
-    assert_eq!(problems(&status_at(&isolated, None)), ["import-stale"]);
+    assert_eq!(
+        warning_problems(&status_at(&isolated, None)),
+        ["import-stale"]
+    );
     let (_, bundle) = export(&hq, &dir.path().join("media"), &[]);
     import_json(&isolated, &bundle);
     assert_eq!(check(&isolated, None).0, 0);
@@ -202,7 +185,7 @@ fn stale_and_failing_points_make_the_check_fail() {
     let (code, _, _) = run_any(&["import", "--store", p(&isolated), p(&damaged)]);
     assert_ne!(code, 0);
     let s = status_at(&isolated, None);
-    assert_eq!(problems(&s), ["import-failed"], "{s}");
+    assert_eq!(warning_problems(&s), ["import-failed"], "{s}");
     assert_eq!(s["last_error"]["operation"], "import");
     assert_eq!(check(&isolated, None).0, 21);
 }
@@ -210,7 +193,7 @@ fn stale_and_failing_points_make_the_check_fail() {
 fn log_json(store: &Path, now: Option<&str>, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["log", "--store", p(store), "--json"];
     args.extend_from_slice(extra);
-    let (code, out, err) = at(now, &args);
+    let (code, out, err) = run_at(now, &args);
     assert_eq!(code, 0, "{err}");
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -521,7 +504,7 @@ fn the_top_level_status_shows_its_child_and_its_disconnected_point_after_receipt
         .clone();
     assert_eq!(ship["bundles_behind"], 3, "{s}");
     assert!(
-        problems(&s).contains(&"downstream-bundles-behind".to_string()),
+        warning_problems(&s).contains(&"downstream-bundles-behind".to_string()),
         "{s}"
     );
     let (code, lines) = check(&hq, None);
