@@ -75,7 +75,8 @@ pub struct DownstreamPoint {
     /// behind it is counts from there when `bundles_behind` or `changes_behind` is not 0.
     pub acknowledged_time: Option<String>,
     /// This store's exports after the acknowledged one (all of them when it acknowledged
-    /// nothing known); 0 for a point that acknowledges by sync only.
+    /// nothing known), counting the shared chain's and the point's own, not other points'
+    /// own (`export --for`); 0 for a point that acknowledges by sync only.
     pub bundles_behind: u64,
     /// This store's changes after what the point acknowledged.
     pub changes_behind: u64,
@@ -189,10 +190,10 @@ impl Store {
     }
 
     /// The change sequence up to which the exports up to `sequence` that carried content
-    /// carried it: where content starts for a bundle that builds on export `sequence`.
-    pub fn content_export_seq_upto(&self, sequence: u64, point: &str) -> Result<u64> {
-        // The point has what the shared chain and its own bundles carried, not what other
-        // points' own bundles did.
+    /// carried it: where content starts for a bundle that builds on export `sequence`. Those
+    /// of the shared chain, and with `point` its own (`export --for`), not other points' own.
+    pub fn content_export_seq_upto(&self, sequence: u64, point: Option<&str>) -> Result<u64> {
+        // `for_point = NULL` is never true: without a point, the shared chain only.
         let v: Option<i64> = self.conn.query_row(
             "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0 AND sequence <= ?1
              AND (for_point IS NULL OR for_point = ?2)",

@@ -499,12 +499,7 @@ impl Store {
     /// The change sequence up to which the last export of the shared chain that carried
     /// content carried it (0 when none did).
     pub fn last_content_export_seq(&self) -> Result<u64> {
-        let v: Option<i64> = self.conn.query_row(
-            "SELECT MAX(changes_to) FROM exports WHERE metadata_only = 0 AND for_point IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(v.unwrap_or(0) as u64)
+        self.content_export_seq_upto(i64::MAX as u64, None)
     }
 }
 

@@ -323,7 +323,7 @@ fn select(store: &Store, opts: &ExportOptions, target: Option<&ExportTarget>) ->
         (true, _) => 0,
         (false, Some(t)) => {
             let seq = base.as_ref().map_or(0, |b| b.sequence);
-            store.content_export_seq_upto(seq, &t.point_id)?
+            store.content_export_seq_upto(seq, Some(&t.point_id))?
         }
         (false, None) => store.last_content_export_seq()?,
     };
