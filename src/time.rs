@@ -163,8 +163,47 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A length of time written as a number and a unit (`90s`, `30m`, `12h`, `3d`, `1w`; the unit
+/// in either case), in seconds; None for anything else, a negative number, or an overflow.
+/// Shared by the options that take one (`export --valid-for`, `log --since`).
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let unit = t.chars().last()?.to_ascii_lowercase();
+    let seconds: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return None,
+    };
+    let n: i64 = t[..t.len() - 1].parse().ok().filter(|n| *n >= 0)?;
+    n.checked_mul(seconds)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn durations_take_a_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration(" 30M "), Some(1800));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("3d"), Some(259_200));
+        assert_eq!(parse_duration("1w"), Some(604_800));
+        for bad in [
+            "",
+            "h",
+            "30",
+            "30x",
+            "-1h",
+            "1.5h",
+            "h1",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -277,21 +277,8 @@ pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp> {
     {
         return Ok(ts);
     }
-    let unit = t.chars().last().map(|c| c.to_ascii_lowercase());
-    let seconds = match unit {
-        Some('s') => 1,
-        Some('m') => 60,
-        Some('h') => 3600,
-        Some('d') => 86_400,
-        Some('w') => 7 * 86_400,
-        _ => 0,
-    };
-    let number = t
-        .get(..t.len().saturating_sub(1))
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n >= 0);
-    match number {
-        Some(n) if seconds > 0 => Ok(Timestamp(now.0.saturating_sub(n.saturating_mul(seconds)))),
+    match crate::time::parse_duration(t) {
+        Some(age) => Ok(Timestamp(now.0.saturating_sub(age))),
         _ => Err(Error::usage(format!("'{t}' is not a time")).with_hint(
             "give an RFC 3339 time (2026-11-26T13:45:00Z), a date (2026-11-26), or an age such as 30m, 2h, 3d, 1w",
         )),

@@ -197,20 +197,15 @@ pub(super) fn creation_time() -> Result<Timestamp> {
 /// A duration such as `30d`, `12h`, `90m` or `3600s`, in seconds.
 fn parse_duration(s: &str) -> Result<i64, String> {
     let t = s.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration such as 30d, 12h, 90m or 3600s"))?;
-    let mult = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" | "" => 1,
-        _ => return Err(format!("'{s}': the unit must be d, h, m or s")),
-    };
+    // A bare number is seconds.
+    let n = if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
+        crate::time::parse_duration(&format!("{t}s"))
+    } else {
+        crate::time::parse_duration(t)
+    }
+    .ok_or_else(|| format!("'{s}' is not a duration such as 30d, 12h, 90m or 3600s"))?;
     if n == 0 {
         return Err("a bundle valid for no time at all would be refused at once".into());
     }
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too long"))
+    Ok(n)
 }
