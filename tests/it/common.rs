@@ -495,3 +495,19 @@ pub fn chromium_render(
     }
     (String::from_utf8_lossy(&out.stdout).into_owned(), requests)
 }
+
+/// An upstream folder `dir/name` with the fixture categories and `docs` (file name, XML).
+pub fn upstream_with(dir: &Path, name: &str, docs: &[(String, String)]) -> PathBuf {
+    let up = dir.join(name);
+    fs::create_dir_all(&up).unwrap();
+    for e in fs::read_dir(upstream_fixtures()).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with("category-") {
+            fs::copy(e.path(), up.join(e.file_name())).unwrap();
+        }
+    }
+    for (name, xml) in docs {
+        fs::write(up.join(name), xml).unwrap();
+    }
+    up
+}

@@ -116,22 +116,6 @@ fn a_declined_bundled_childs_content_is_laid_out_and_kept_by_prune() {
     assert!(placed.is_file());
 }
 
-/// An upstream of the fixture categories and `docs`, with payload folder `payloads`.
-fn upstream_of(dir: &Path, docs: &[(String, String)]) -> PathBuf {
-    let up = dir.join("up");
-    fs::create_dir_all(&up).unwrap();
-    for e in fs::read_dir(upstream_fixtures()).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().starts_with("category-") {
-            fs::copy(e.path(), up.join(e.file_name())).unwrap();
-        }
-    }
-    for (name, xml) in docs {
-        fs::write(up.join(name), xml).unwrap();
-    }
-    up
-}
-
 /// Review item 5: two updates naming one file (one SHA-1) with different extensions: WSUS
 /// asks for each name, so both are laid out.
 #[test]
@@ -150,7 +134,7 @@ fn one_sha1_under_two_extensions_is_laid_out_under_both() {
             (format!("u{i}.xml"), xml)
         })
         .collect();
-    let up = upstream_of(dir.path(), &docs);
+    let up = upstream_with(dir.path(), "up", &docs);
     let s = synced_from(
         dir.path(),
         "s",
@@ -322,7 +306,7 @@ fn left_out_updates_are_counted_and_named_at_most_a_hundred() {
             (format!("u{i}.xml"), xml)
         })
         .collect();
-    let up = upstream_of(dir.path(), &docs);
+    let up = upstream_with(dir.path(), "up", &docs);
     let s = synced_from(
         dir.path(),
         "s",

@@ -341,22 +341,6 @@ fn declined_and_removed_updates_are_left_out_and_prune_removes_only_what_it_shou
     );
 }
 
-/// An upstream folder with the fixture categories and `docs` (file name, XML).
-fn upstream_of(dir: &Path, docs: &[(String, String)]) -> PathBuf {
-    let up = dir.join("hostile-up");
-    fs::create_dir_all(&up).unwrap();
-    for e in fs::read_dir(upstream_fixtures()).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().starts_with("category-") {
-            fs::copy(e.path(), up.join(e.file_name())).unwrap();
-        }
-    }
-    for (name, xml) in docs {
-        fs::write(up.join(name), xml).unwrap();
-    }
-    up
-}
-
 #[test]
 fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
     let dir = tempfile::tempdir().unwrap();
@@ -392,7 +376,7 @@ fn hostile_names_stay_inside_the_share_and_csv_quotes_titles() {
         );
         docs.push((format!("u{i}.xml"), xml));
     }
-    let up = upstream_of(dir.path(), &docs);
+    let up = upstream_with(dir.path(), "hostile-up", &docs);
     // The product's title is hostile too: it names the folder.
     let product = up.join("category-product-windows-10.xml");
     let text = fs::read_to_string(&product).unwrap();
