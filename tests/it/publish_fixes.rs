@@ -4,7 +4,7 @@
 use crate::common::*;
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const B1: &str = "5f82e7d6-8f63-4f0a-817f-72d40c32c46a";
 /// B1's payload (a bundled child of B0) in the WSUS layout.
