@@ -671,18 +671,19 @@ pub fn forget(store: &mut Store, spec: &str, now: Timestamp) -> Result<Downstrea
     Ok(point)
 }
 
-/// Where `export --for POINT` starts: the export of this store that the downstream point
-/// `spec` (store id or name) acknowledged, or None when it acknowledged nothing this store
-/// still has (then the bundle is a full one).
-pub fn export_base(store: &Store, spec: &str) -> Result<Option<u64>> {
+/// The bundle `export --for POINT` makes: for the downstream point `spec` (store id or name),
+/// built on the export of this store it acknowledged, or a full one when it acknowledged
+/// nothing this store still has.
+pub fn export_target(store: &Store, spec: &str) -> Result<crate::transfer::export::ExportTarget> {
     let point = store.downstream_point(spec)?.ok_or_else(|| {
         Error::usage(format!("no downstream point '{spec}' is registered in this store"))
             .with_hint("`offsync receipt list` lists them; `offsync receipt import` registers a point's receipt")
     })?;
-    Ok(if point.acknowledged_known {
-        point.acknowledged_sequence
-    } else {
-        None
+    Ok(crate::transfer::export::ExportTarget {
+        acknowledged: point
+            .acknowledged_sequence
+            .filter(|_| point.acknowledged_known),
+        point_id: point.id,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::transfer::export::{ExportOptions, ExportTarget, export_after};
+use crate::transfer::export::{ExportOptions, export_after};
 use crate::trust::{PasswordUse, SigningKey, resolve_password, secret_key_is_encrypted};
 use std::path::PathBuf;
 
@@ -81,14 +81,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> CliResult {
     check_out_dir(&opts.out)?;
     let store = Store::open(&a.store.store)?;
     let target = match &a.for_point {
-        Some(point) => Some(ExportTarget {
-            acknowledged: crate::transfer::receipt::export_base(&store, point)?,
-            // export_base has found it.
-            point_id: store
-                .downstream_point(point)?
-                .map(|d| d.id)
-                .unwrap_or_default(),
-        }),
+        Some(point) => Some(crate::transfer::receipt::export_target(&store, point)?),
         None => None,
     };
     opts.full |= target.as_ref().is_some_and(|t| t.acknowledged.is_none());
